@@ -1,0 +1,61 @@
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from '../shared/log.js';
+import type { AuditRecord } from './record.js';
+
+export interface AuditSink {
+  /** Resolves once the record is handed to the sink's medium; the caller forwards only after that. */
+  write(record: AuditRecord): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Appends one JSON line per record; the file is created owner-only, since records name users. */
+export class JsonlFileSink implements AuditSink {
+  private readonly stream: WriteStream;
+  private failure: Error | undefined;
+
+  constructor(readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.stream = createWriteStream(path, { flags: 'a', mode: 0o600 });
+    this.stream.on('error', (err) => {
+      this.failure = err;
+    });
+  }
+
+  write(record: AuditRecord): Promise<void> {
+    // Fail closed: when the audit file cannot be written, calls are refused rather than unrecorded.
+    if (this.failure) return Promise.reject(new Error(`audit file ${this.path} cannot be written: ${this.failure.message}`));
+    return new Promise((resolve, reject) => {
+      this.stream.write(`${JSON.stringify(record)}\n`, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.stream.end(() => resolve()));
+  }
+}
+
+/** Writes each record as a structured log line (`audit: true`), for log shippers. */
+export class LogSink implements AuditSink {
+  constructor(private readonly logger: Logger) {}
+
+  async write(record: AuditRecord): Promise<void> {
+    this.logger.info({ audit: true, ...record }, 'audit');
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Fans a record out to several sinks; a record counts as written when every sink has it. */
+export class AuditTrail implements AuditSink {
+  constructor(private readonly sinks: AuditSink[]) {}
+
+  async write(record: AuditRecord): Promise<void> {
+    if (this.sinks.length === 1) return this.sinks[0]!.write(record);
+    await Promise.all(this.sinks.map((s) => s.write(record)));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.sinks.map((s) => s.close()));
+  }
+}

@@ -1,0 +1,142 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve, dirname, isAbsolute } from 'node:path';
+import { parseDocument, LineCounter, isMap, isSeq, type Document } from 'yaml';
+import { configSchema, type WardenConfig } from './schema.js';
+import { interpolate, type InterpolationIssue } from './interpolate.js';
+import { applyScenarioDefaults } from './presets.js';
+
+export interface ConfigIssue {
+  /** Dotted path inside the file, e.g. `upstreams.notes.url`; empty for the file as a whole. */
+  path: string;
+  message: string;
+  /** 1-based line in the file, when the path exists there. */
+  line?: number;
+}
+
+/** A configuration that cannot be used. The CLI prints `format()` and exits 2. */
+export class ConfigError extends Error {
+  readonly code = 'config_invalid';
+  constructor(readonly file: string, readonly issues: ConfigIssue[]) {
+    super(`invalid configuration in ${file}: ${issues.map((i) => `${i.path || '(file)'}: ${i.message}`).join('; ')}`);
+    this.name = 'ConfigError';
+  }
+
+  format(): string {
+    return this.issues
+      .map((i) => `${this.file}${i.line ? `:${i.line}` : ''}: ${i.path ? `${i.path}: ` : ''}${i.message}`)
+      .join('\n');
+  }
+}
+
+export interface LoadedConfig {
+  config: WardenConfig;
+  file: string;
+  /** Values that came from the environment: never to be logged. */
+  secrets: Set<string>;
+}
+
+export function resolveConfigPath(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(explicit ?? env.WARDEN_CONFIG ?? 'warden.yaml');
+}
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  if (!existsSync(file)) {
+    throw new ConfigError(file, [{
+      path: '',
+      message: 'no such file; pass --config PATH, set WARDEN_CONFIG, or start from docs/config.md (`warden demo` needs no config)',
+    }]);
+  }
+  const text = readFileSync(file, 'utf8');
+  const loaded = parseConfigText(text, file, env);
+  // Relative paths in the file are relative to the file, not to wherever the gateway was started.
+  const base = dirname(file);
+  if (loaded.config.audit.file && !isAbsolute(loaded.config.audit.file)) loaded.config.audit.file = resolve(base, loaded.config.audit.file);
+  for (const u of Object.values(loaded.config.upstreams)) if (u.cwd && !isAbsolute(u.cwd)) u.cwd = resolve(base, u.cwd);
+  return loaded;
+}
+
+/** Parses YAML (JSON is YAML too), interpolates `${VAR}`, applies scenario defaults and validates. */
+export function parseConfigText(text: string, file = 'warden.yaml', env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(file, doc.errors.map((e) => ({
+      path: '',
+      message: `not valid YAML: ${e.message.split('\n')[0]}`,
+      line: e.linePos?.[0]?.line,
+    })));
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(file, [{ path: '', message: 'the file must be a mapping of settings (scenario, listen, upstreams, ...)' }]);
+  }
+  const secrets = new Set<string>();
+  const interpolationIssues: InterpolationIssue[] = [];
+  const interpolated = interpolate(raw, env, secrets, interpolationIssues) as Record<string, unknown>;
+  const issues: ConfigIssue[] = interpolationIssues.map((i) => issueAt(doc, lines, i.path, i.message));
+
+  const parsed = configSchema.safeParse(applyScenarioDefaults(interpolated));
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const path = issue.path as (string | number)[];
+      if (issue.code === 'unrecognized_keys') {
+        // One line per unknown key, pointing at the key itself.
+        for (const key of issue.keys) {
+          issues.push(issueAt(doc, lines, [...path, key], `unknown setting '${key}'; check the spelling against \`warden config schema\``));
+        }
+      } else {
+        issues.push(issueAt(doc, lines, path, issue.message.replace(/^Invalid input: /, '')));
+      }
+    }
+  }
+  if (issues.length > 0 || !parsed.success) throw new ConfigError(file, issues);
+  const config = parsed.data;
+  const semantic = checkSemantics(config).map((i) => issueAt(doc, lines, i.path, i.message));
+  if (semantic.length > 0) throw new ConfigError(file, semantic);
+  return { config, file, secrets };
+}
+
+/** Rules that span fields. The fail-closed rules of the scenarios live here. */
+function checkSemantics(config: WardenConfig): InterpolationIssue[] {
+  const issues: InterpolationIssue[] = [];
+  if (config.auth === 'none' && config.scenario !== 'local') {
+    issues.push({
+      path: ['auth'],
+      message: `scenario '${config.scenario}' requires authentication, and 'none' is only for the local scenario; this version has no other auth mode yet, so use scenario: local on a loopback address`,
+    });
+  } else if (config.auth === 'none' && !isLoopbackHost(config.listen.host)) {
+    issues.push({
+      path: ['listen', 'host'],
+      message: `refusing to listen on ${config.listen.host} with auth: none, where anyone who can reach it could call your tools; listen on 127.0.0.1 (or ::1), and put an authenticating gateway in front for remote access`,
+    });
+  }
+  return issues;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+function issueAt(doc: Document, lines: LineCounter, path: (string | number)[], message: string): ConfigIssue {
+  return { path: path.join('.'), message, line: lineOf(doc, lines, path) };
+}
+
+/** The line of the deepest part of `path` that exists in the file. */
+function lineOf(doc: Document, lines: LineCounter, path: (string | number)[]): number | undefined {
+  for (let depth = path.length; depth > 0; depth--) {
+    const node = doc.getIn(path.slice(0, depth), true) as { range?: [number, number, number] } | undefined;
+    const parent = depth > 1 ? doc.getIn(path.slice(0, depth - 1), true) : doc.contents;
+    // For a key that exists, point at the key rather than its value.
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => String((p.key as { value?: unknown })?.value ?? p.key) === String(path[depth - 1]));
+      const keyRange = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
+      if (keyRange) return lines.linePos(keyRange[0]).line;
+    }
+    if (node?.range) return lines.linePos(node.range[0]).line;
+    if (isSeq(parent) && (parent as { range?: [number, number, number] }).range) {
+      return lines.linePos((parent as { range: [number, number, number] }).range[0]).line;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { DURATION_PATTERN, parseDuration } from '../shared/duration.js';
+
+/**
+ * The one schema of `warden.yaml`. Everything else (defaults per scenario, JSON Schema, error messages) is
+ * derived from it, so the file, the docs and the validation cannot drift apart.
+ */
+
+const duration = z
+  .union([
+    z.number().int().nonnegative(),
+    z.string().regex(DURATION_PATTERN, { message: 'expected a duration such as 500ms, 30s, 15m, 1h or 7d' }),
+  ])
+  .transform((v) => parseDuration(v))
+  .describe('milliseconds, or a string such as "30s", "15m", "1h"');
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const envName = z.string().regex(ENV_NAME, { message: 'expected an environment variable name such as HOME' });
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const UPSTREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+
+/** Headers an upstream must never get from config: they belong to the MCP transport or to the hop. */
+const RESERVED_HEADERS = new Set([
+  'host', 'content-length', 'content-type', 'accept', 'connection', 'transfer-encoding',
+  'mcp-session-id', 'mcp-protocol-version', 'last-event-id',
+]);
+
+const allowList = z
+  .object({
+    tools: z.array(z.string().min(1)).optional().describe('tool names or globs (* and ?)'),
+    resources: z.array(z.string().min(1)).optional().describe('resource URIs or globs'),
+    prompts: z.array(z.string().min(1)).optional().describe('prompt names or globs'),
+  })
+  .strict()
+  .describe('What callers may see and use on this upstream; a kind that is not listed is not restricted.');
+
+const upstream = z
+  .object({
+    // stdio
+    command: z.array(z.string().min(1)).min(1, { message: 'command needs at least the program to run' }).optional()
+      .describe('stdio upstream: the program and its arguments, e.g. [npx, "@modelcontextprotocol/server-everything", stdio]'),
+    cwd: z.string().min(1).optional().describe('stdio upstream: working directory of the child'),
+    env: z.array(envName).default([]).describe('stdio upstream: the only variables of the gateway environment the child sees'),
+    setEnv: z.record(z.string().regex(ENV_NAME), z.string()).default({}).describe('stdio upstream: variables set for the child'),
+    sessions: z
+      .object({
+        max: z.number().int().positive().default(32).describe('live children at most; further sessions get 503'),
+        idleTimeout: duration.default(15 * 60_000).describe('a session without requests or an open stream for this long ends'),
+      })
+      .strict()
+      .default({ max: 32, idleTimeout: 15 * 60_000 }),
+    // HTTP
+    url: z.url({ protocol: /^https?$/, message: 'expected an http:// or https:// URL' }).optional()
+      .describe('HTTP upstream: its Streamable HTTP endpoint'),
+    headers: z
+      .record(
+        z.string().regex(HEADER_NAME, { message: 'not a valid HTTP header name' })
+          .refine((h) => !RESERVED_HEADERS.has(h.toLowerCase()), { message: 'this header is set by the gateway itself' }),
+        z.string(),
+      )
+      .default({})
+      .describe("HTTP upstream: the gateway's own credential for it, e.g. { x-api-key: \"${NOTES_KEY}\" }"),
+    // both
+    timeout: duration.default(60_000).describe('longest wait for an answer (reset by progress notifications)'),
+    allow: allowList.optional(),
+  })
+  .strict()
+  .superRefine((u, ctx) => {
+    if (u.command && u.url) ctx.addIssue({ code: 'custom', message: 'give either command (stdio) or url (HTTP), not both', path: ['url'] });
+    if (!u.command && !u.url) ctx.addIssue({ code: 'custom', message: 'an upstream needs command (a stdio server to spawn) or url (an HTTP server)' });
+    if (u.url) {
+      for (const key of ['cwd'] as const) {
+        if (u[key] !== undefined) ctx.addIssue({ code: 'custom', message: `${key} applies to stdio upstreams only`, path: [key] });
+      }
+    }
+    if (u.command && Object.keys(u.headers).length > 0) {
+      ctx.addIssue({ code: 'custom', message: 'headers apply to HTTP upstreams only', path: ['headers'] });
+    }
+  });
+
+export const configSchema = z
+  .object({
+    scenario: z.enum(['local', 'public', 'enterprise']).default('local')
+      .describe('where the gateway runs; picks safe defaults for everything below'),
+    listen: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8787),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8787 }),
+    publicUrl: z.url({ protocol: /^https?$/ }).optional()
+      .describe('the URL clients use to reach the gateway, when it differs from the listen address'),
+    auth: z.literal('none', { message: "only 'none' is available in this version (local scenario); API keys and OAuth are not built yet" })
+      .default('none'),
+    http: z
+      .object({
+        maxBodyBytes: z.number().int().positive().default(1_048_576).describe('larger request bodies get 413'),
+        allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/]+$/, { message: 'expected an origin such as http://localhost:6274' })).default([])
+          .describe('browser origins allowed besides the gateway itself (DNS-rebinding protection)'),
+        allowedHosts: z.array(z.string().min(1)).default([]).describe('Host header values accepted besides the loopback names and publicUrl'),
+        trustProxy: z.number().int().min(0).max(10).default(0)
+          .describe('how many reverse proxies in front append to X-Forwarded-For (0: use the socket address)'),
+        shutdownGrace: duration.default(10_000).describe('on SIGTERM, how long in-flight requests may take to finish'),
+      })
+      .strict()
+      .default({ maxBodyBytes: 1_048_576, allowedOrigins: [], allowedHosts: [], trustProxy: 0, shutdownGrace: 10_000 }),
+    rateLimit: z
+      .object({
+        perIp: z
+          .union([
+            z.literal(false),
+            z.object({
+              requestsPerSecond: z.number().positive().describe('sustained rate per client IP'),
+              burst: z.number().int().positive().describe('requests allowed at once before the rate applies'),
+            }).strict(),
+          ])
+          .default({ requestsPerSecond: 50, burst: 100 }),
+      })
+      .strict()
+      .default({ perIp: { requestsPerSecond: 50, burst: 100 } }),
+    audit: z
+      .object({
+        file: z.string().min(1).optional().describe('append one JSON line per decision to this file'),
+        log: z.boolean().default(true).describe('also write each record to the gateway log'),
+      })
+      .strict()
+      .default({ log: true }),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+    upstreams: z
+      .record(z.string().regex(UPSTREAM_NAME, { message: 'upstream names are letters, digits, - and _ (served at /mcp/<name>)' }), upstream)
+      .refine((u) => Object.keys(u).length > 0, { message: 'configure at least one upstream' }),
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type WardenConfig = z.output<typeof configSchema>;
+export type UpstreamConfig = WardenConfig['upstreams'][string];
+export type AllowListConfig = NonNullable<UpstreamConfig['allow']>;
+
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}

@@ -1,0 +1,59 @@
+import { GlobSet } from '../shared/glob.js';
+import { LIST_METHODS, type McpTarget, type TargetKind } from './targets.js';
+
+export interface AllowListSpec {
+  tools?: readonly string[];
+  resources?: readonly string[];
+  prompts?: readonly string[];
+}
+
+const KIND_FIELD: Record<TargetKind, keyof AllowListSpec> = { tool: 'tools', resource: 'resources', prompt: 'prompts' };
+
+/**
+ * A per-upstream allow-list of tools, resources and prompts. A kind with no entries is not restricted; a kind
+ * with entries allows only what matches them. The same decision serves calls and lists, so a caller never
+ * sees a tool it may not call, nor may call one it does not see.
+ */
+export class AllowList {
+  private readonly sets: Partial<Record<TargetKind, GlobSet>> = {};
+
+  constructor(spec: AllowListSpec = {}) {
+    for (const kind of Object.keys(KIND_FIELD) as TargetKind[]) {
+      const patterns = spec[KIND_FIELD[kind]];
+      if (patterns !== undefined) this.sets[kind] = new GlobSet(patterns);
+    }
+  }
+
+  /** True when some kind is restricted, i.e. list answers need filtering. */
+  get restricts(): boolean {
+    return Object.keys(this.sets).length > 0;
+  }
+
+  restrictsKind(kind: TargetKind): boolean {
+    return this.sets[kind] !== undefined;
+  }
+
+  permits(target: McpTarget): boolean {
+    const set = this.sets[target.kind];
+    return set === undefined || set.matches(target.name);
+  }
+
+  /** True when the answer to `method` must pass through `filterListResult`. */
+  filtersList(method: string): boolean {
+    const list = LIST_METHODS[method];
+    return list !== undefined && this.restrictsKind(list.kind);
+  }
+
+  /** The result of a list method with what is not allowed taken out. Other results pass unchanged. */
+  filterListResult(method: string, result: unknown): unknown {
+    const list = LIST_METHODS[method];
+    if (!list || !this.restrictsKind(list.kind) || result === null || typeof result !== 'object') return result;
+    const items = (result as Record<string, unknown>)[list.field];
+    if (!Array.isArray(items)) return result;
+    const kept = items.filter((item) => {
+      const name = (item as Record<string, unknown> | null)?.[list.key];
+      return typeof name === 'string' && this.permits({ kind: list.kind, name });
+    });
+    return { ...(result as Record<string, unknown>), [list.field]: kept };
+  }
+}

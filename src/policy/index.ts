@@ -1,0 +1,2 @@
+export { AllowList, type AllowListSpec } from './allow-list.js';
+export { targetOf, LIST_METHODS, type McpTarget, type TargetKind } from './targets.js';

@@ -1,0 +1,1 @@
+export { TokenBucketLimiter, type TokenBucketOptions, type TakeResult } from './token-bucket.js';

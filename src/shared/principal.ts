@@ -1,0 +1,18 @@
+/** Who is calling, as every module after `authenticate` sees it (DESIGN.md "Identity"). */
+export interface Principal {
+  subject: string;
+  tenant?: string;
+  clientId?: string;
+  credential: { kind: 'none' | 'api_key' | 'oauth' | 'jwt' | 'mtls'; id: string };
+  scopes: string[];
+  roles: string[];
+  actor?: Principal;
+}
+
+/** The principal of the local scenario's `auth: none`: a local user, with no credential to check. */
+export const ANONYMOUS: Principal = Object.freeze({
+  subject: 'anonymous',
+  credential: Object.freeze({ kind: 'none' as const, id: '-' }),
+  scopes: [],
+  roles: [],
+});
