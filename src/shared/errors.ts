@@ -22,6 +22,7 @@ export const GATEWAY_ERRORS = {
   shutting_down: { status: 503, rpc: -32002 },
   upstream_unavailable: { status: 502, rpc: -32002 },
   upstream_timeout: { status: 504, rpc: -32004 },
+  internal_error: { status: 500, rpc: -32603 },
 } as const satisfies Record<string, { status: number; rpc: number }>;
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;

@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { configJsonSchema, loadConfigFile, resolveConfigPath } from '../../config/index.js';
+import { exitOnConfigError } from '../output.js';
+
+export function registerConfig(program: Command): void {
+  const config = program.command('config').description('inspect and validate configuration');
+
+  config
+    .command('schema')
+    .description('print the JSON Schema of warden.yaml (for editors and CI)')
+    .action(() => {
+      process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+    });
+
+  config
+    .command('check')
+    .description('validate a config file; exits 2 and names each wrong field when it is invalid')
+    .option('-c, --config <path>', 'config file (default: $WARDEN_CONFIG or ./warden.yaml)')
+    .option('--json', 'machine-readable output')
+    .action((opts: { config?: string; json?: boolean }) => {
+      const file = resolveConfigPath(opts.config);
+      try {
+        const { config: parsed } = loadConfigFile(file);
+        const upstreams = Object.entries(parsed.upstreams).map(([name, u]) => ({ name, kind: u.url ? 'http' : 'stdio', path: `/mcp/${name}` }));
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify({ ok: true, file, scenario: parsed.scenario, listen: parsed.listen, upstreams }, null, 2)}\n`);
+        } else {
+          process.stdout.write(`${file}: valid (${parsed.scenario} scenario, ${upstreams.length} upstream${upstreams.length === 1 ? '' : 's'}: ${upstreams.map((u) => u.name).join(', ')})\n`);
+        }
+      } catch (err) {
+        exitOnConfigError(err, opts.json);
+      }
+    });
+}

@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { demoConfig, DEMO_ALLOWED_TOOLS } from '../../demo/config.js';
+import { runGateway } from '../run-gateway.js';
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('run the gateway on 127.0.0.1 in front of the bundled demo notes server')
+    .option('-p, --port <port>', 'port to listen on', (v) => Number.parseInt(v, 10), 8787)
+    .option('--data-dir <dir>', 'where demo notes and audit records are kept', '.warden')
+    .option('--json', 'print the endpoint as JSON instead of the guide')
+    .action(async (opts: { port: number; dataDir: string; json?: boolean }) => {
+      const dataDir = resolve(opts.dataDir);
+      const config = demoConfig({ port: opts.port, dataDir });
+      const { gateway } = await runGateway(config, new Set());
+      const url = `${gateway.url.replace('127.0.0.1', 'localhost')}/mcp`;
+      const auditFile = config.audit.file!;
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ url, upstream: 'notes', auditFile, allowedTools: DEMO_ALLOWED_TOOLS })}\n`);
+        return;
+      }
+      process.stdout.write(guide(url, auditFile));
+    });
+}
+
+function guide(url: string, auditFile: string): string {
+  return `
+  mcp-warden demo: the gateway is running in front of the bundled notes server.
+
+  MCP endpoint   ${url}   (Streamable HTTP, loopback only, no auth: the local scenario)
+  Tools allowed  ${DEMO_ALLOWED_TOOLS.join(', ')}
+                 (delete_note exists upstream, but the allow-list hides it and refuses calls to it)
+  Audit records  ${auditFile}   (one JSON line per call: tail -f it)
+
+  Connect with:
+    MCP Inspector   npx @modelcontextprotocol/inspector
+                    then Transport Type "Streamable HTTP", URL ${url}, Connect
+    Inspector CLI   npx @modelcontextprotocol/inspector --cli ${url} --transport http --method tools/list
+    Claude Code     claude mcp add --transport http warden-demo ${url}
+    Cursor          ~/.cursor/mcp.json:  { "mcpServers": { "warden-demo": { "url": "${url}" } } }
+    Claude Desktop  claude_desktop_config.json (Desktop speaks stdio, mcp-remote bridges):
+                    { "mcpServers": { "warden-demo": { "command": "npx", "args": ["-y", "mcp-remote", "${url}"] } } }
+
+  Press Ctrl+C to stop.
+`;
+}

@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { loadConfigFile, resolveConfigPath } from '../../config/index.js';
+import { exitOnConfigError } from '../output.js';
+import { runGateway } from '../run-gateway.js';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the gateway with a config file')
+    .option('-c, --config <path>', 'config file (default: $WARDEN_CONFIG or ./warden.yaml)')
+    .option('-p, --port <port>', 'override listen.port', (v) => Number.parseInt(v, 10))
+    .action(async (opts: { config?: string; port?: number }) => {
+      let loaded;
+      try {
+        loaded = loadConfigFile(resolveConfigPath(opts.config));
+      } catch (err) {
+        exitOnConfigError(err);
+      }
+      if (opts.port !== undefined) loaded.config.listen.port = opts.port;
+      const { gateway } = await runGateway(loaded.config, loaded.secrets);
+      process.stderr.write(`warden: serving ${Object.keys(loaded.config.upstreams).map((n) => `${gateway.url}/mcp/${n}`).join(', ')}\n`);
+    });
+}

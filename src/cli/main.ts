@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { registerServe } from './commands/serve.js';
+import { registerDemo } from './commands/demo.js';
+import { registerConfig } from './commands/config.js';
+import { registerWrap } from './commands/wrap.js';
+import { VERSION } from './version.js';
+
+/** `warden`: thin argument parsing; every command calls into the modules. Exit codes: 0 ok, 1 failure, 2 bad usage or config. */
+const program = new Command('warden')
+  .description('Authentication, authorization and audit for MCP servers')
+  .version(VERSION)
+  .showHelpAfterError('(run `warden --help` or `warden <command> --help` for usage)')
+  .exitOverride();
+
+registerServe(program);
+registerDemo(program);
+registerWrap(program);
+registerConfig(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+  throw err;
+}

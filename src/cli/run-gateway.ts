@@ -1,0 +1,37 @@
+import type { WardenConfig } from '../config/index.js';
+import { createGateway, type Gateway } from '../gateway/index.js';
+import { createLogger, type Logger } from '../shared/log.js';
+
+/**
+ * Starts a gateway and stops it gracefully on SIGTERM or SIGINT: new requests are refused, in-flight ones
+ * finish, children end. A second signal exits at once.
+ */
+export async function runGateway(config: WardenConfig, secrets: Set<string>): Promise<{ gateway: Gateway; log: Logger }> {
+  const log = createLogger({ level: config.log.level, secrets });
+  const gateway = createGateway(config, { log });
+  try {
+    await gateway.listen();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'EADDRINUSE'
+      ? `port ${config.listen.port} on ${config.listen.host} is in use; stop the other process or set listen.port`
+      : e.code === 'EACCES' ? `not allowed to listen on port ${config.listen.port}; use a port above 1023` : e.message;
+    process.stderr.write(`warden: cannot listen: ${why}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    void gateway.close().then(() => {
+      log.info('stopped');
+      log.flush();
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  log.info({ url: gateway.url, upstreams: Object.keys(config.upstreams) }, 'listening');
+  return { gateway, log };
+}

@@ -1,0 +1,56 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal } from '../shared/principal.js';
+import type { JSONRPCMessage, RequestId } from '../shared/jsonrpc.js';
+import { gatewayErrorResponse } from '../shared/jsonrpc.js';
+import { GatewayError } from '../shared/errors.js';
+
+/**
+ * One HTTP request on its way through the gateway. Each pipeline step reads what the steps before it set
+ * and adds its own part; nothing else is shared between steps.
+ */
+export interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly requestId: string;
+  readonly ip: string;
+  readonly upstreamName: string;
+  /** Set by the transport step for POST. */
+  body?: Buffer;
+  messages?: JSONRPCMessage[];
+  /** Set by authenticate. */
+  principal?: Principal;
+  /**
+   * Set by authorize: answers to these request ids must be rewritten before they reach the caller
+   * (list filtering). Keyed by `idKey(id)`.
+   */
+  rewrites?: Map<string, (message: JSONRPCMessage) => JSONRPCMessage>;
+  /** Extra headers every answer carries (CORS). */
+  responseHeaders: Record<string, string>;
+}
+
+/** Ends a response with a JSON-RPC error body, unless something was already sent. */
+export function sendGatewayError(res: ServerResponse, err: GatewayError, id: RequestId | null = null, extraHeaders: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    if (!res.writableEnded) res.end();
+    return;
+  }
+  sendJson(res, err.status, gatewayErrorResponse(id, err), { ...extraHeaders, ...err.headers });
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+/** The id to answer a failed request with: the request's own when there was exactly one, else null. */
+export function soleRequestId(messages: JSONRPCMessage[] | undefined): RequestId | null {
+  if (!messages || messages.length !== 1) return null;
+  const only = messages[0] as { id?: RequestId; method?: string };
+  return only.id !== undefined && only.method !== undefined ? only.id : null;
+}

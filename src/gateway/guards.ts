@@ -1,0 +1,146 @@
+import type { IncomingMessage } from 'node:http';
+import { GatewayError } from '../shared/errors.js';
+
+/**
+ * Request checks that run before any MCP logic: the path, the Host and Origin headers (DNS-rebinding
+ * protection, as the MCP transport spec requires), the client address, and the body size.
+ */
+
+/** Only plain, already-normal paths are routed: no dot segments, no encodings, no doubled slashes. */
+const SAFE_PATH = /^(\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*\/?$/;
+
+export function requestPath(rawUrl: string | undefined): string {
+  const url = rawUrl ?? '/';
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  if (!SAFE_PATH.test(path) || /(^|\/)\.\.?(\/|$)/.test(path)) {
+    throw new GatewayError('bad_path', 'Bad path: use the plain endpoint path, e.g. /mcp/<upstream>, without dot segments or encoded characters');
+  }
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+export interface OriginPolicy {
+  /** Host header values accepted (lowercase, with and without port); empty means any. */
+  hosts: Set<string>;
+  /** Origins accepted besides requests without an Origin header (non-browser clients). */
+  origins: Set<string>;
+}
+
+export function buildOriginPolicy(options: {
+  listenHost: string;
+  port: number;
+  loopback: boolean;
+  publicUrl?: string;
+  allowedHosts: string[];
+  allowedOrigins: string[];
+}): OriginPolicy {
+  const hosts = new Set<string>();
+  const origins = new Set<string>(options.allowedOrigins.map((o) => o.toLowerCase()));
+  const names = options.loopback ? ['localhost', '127.0.0.1', '[::1]'] : [];
+  for (const name of names) {
+    hosts.add(name);
+    hosts.add(`${name}:${options.port}`);
+    origins.add(`http://${name}:${options.port}`);
+  }
+  if (options.publicUrl) {
+    const u = new URL(options.publicUrl);
+    hosts.add(u.host.toLowerCase());
+    hosts.add(u.hostname.toLowerCase());
+    origins.add(u.origin.toLowerCase());
+  }
+  for (const h of options.allowedHosts) hosts.add(h.toLowerCase());
+  // Bound beyond loopback with no host list (only possible with authentication on): any Host is fine.
+  if (!options.loopback && options.allowedHosts.length === 0 && !options.publicUrl) hosts.clear();
+  return { hosts, origins };
+}
+
+export function checkHost(req: IncomingMessage, policy: OriginPolicy): void {
+  if (policy.hosts.size === 0) return;
+  const host = (req.headers.host ?? '').toLowerCase();
+  if (!policy.hosts.has(host)) {
+    throw new GatewayError('forbidden_host', `Forbidden: Host "${host.slice(0, 100)}" is not this gateway; add it to http.allowedHosts if it is`);
+  }
+}
+
+/** Returns the allowed origin, or undefined when the request has none; throws for a foreign one. */
+export function checkOrigin(req: IncomingMessage, policy: OriginPolicy): string | undefined {
+  const origin = req.headers.origin;
+  if (origin === undefined) return undefined;
+  if (!policy.origins.has(origin.toLowerCase())) {
+    throw new GatewayError('forbidden_origin', `Forbidden: Origin "${origin.slice(0, 100)}" is not allowed; add it to http.allowedOrigins if it is yours`);
+  }
+  return origin;
+}
+
+export function corsHeaders(origin: string | undefined): Record<string, string> {
+  if (!origin) return {};
+  return {
+    'access-control-allow-origin': origin,
+    'access-control-expose-headers': 'mcp-session-id, mcp-protocol-version, www-authenticate, retry-after',
+    vary: 'Origin',
+  };
+}
+
+export function preflightHeaders(origin: string): Record<string, string> {
+  return {
+    ...corsHeaders(origin),
+    'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
+    'access-control-allow-headers': 'content-type, accept, authorization, mcp-session-id, mcp-protocol-version, last-event-id',
+    'access-control-max-age': '600',
+  };
+}
+
+/**
+ * The client address for rate limiting and audit. With `trustProxy` hops, the address that many entries
+ * from the right of X-Forwarded-For: entries further left were written by the client and prove nothing.
+ */
+export function clientIp(req: IncomingMessage, trustProxy: number): string {
+  const socketIp = req.socket.remoteAddress ?? 'unknown';
+  if (trustProxy === 0) return socketIp;
+  const header = req.headers['x-forwarded-for'];
+  const forwarded = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const chain = [...forwarded, socketIp];
+  return chain[Math.max(0, chain.length - 1 - trustProxy)] ?? socketIp;
+}
+
+/** Reads the body up to `limit` bytes; a larger body is refused as soon as it is known to be larger. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    return Promise.reject(tooLarge(limit));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        req.resume(); // drain what is left without keeping it
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
+
+function tooLarge(limit: number): GatewayError {
+  return new GatewayError('payload_too_large', `Payload too large: request bodies are limited to ${limit} bytes (http.maxBodyBytes)`);
+}

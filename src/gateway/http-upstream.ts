@@ -1,0 +1,193 @@
+import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from '../shared/log.js';
+import { GatewayError } from '../shared/errors.js';
+import { gatewayErrorResponse, idKey, isResponse, requestIds, type JSONRPCMessage } from '../shared/jsonrpc.js';
+import type { UpstreamConfig } from '../config/index.js';
+import { sendGatewayError, soleRequestId, type Exchange } from './exchange.js';
+import { FORWARDED_REQUEST_HEADERS, FORWARDED_RESPONSE_HEADERS, type Upstream } from './upstream.js';
+import { SseRewriter, SSE_HEADERS, writeSseMessage } from './sse.js';
+
+/** A JSON answer that must be rewritten is buffered; past this size it is refused rather than held. */
+const MAX_REWRITTEN_JSON_BYTES = 16 * 1024 * 1024;
+
+/**
+ * An MCP server reached over Streamable HTTP. The caller's request is rebuilt, not relayed: only the MCP
+ * transport headers pass, plus the headers configured for this upstream (the gateway's own credential).
+ * Answers stream back as they arrive; SSE is never buffered.
+ */
+export class HttpUpstream implements Upstream {
+  readonly kind = 'http' as const;
+  private readonly pool: Pool;
+  private readonly url: URL;
+  private readonly path: string;
+  private inFlight = 0;
+  private lastError: string | undefined;
+
+  constructor(
+    readonly name: string,
+    private readonly config: UpstreamConfig & { url: string },
+    private readonly log: Logger,
+  ) {
+    this.url = new URL(config.url);
+    this.path = `${this.url.pathname}${this.url.search}`;
+    this.pool = new Pool(this.url.origin, {
+      connections: 256,
+      keepAliveTimeout: 30_000,
+      headersTimeout: config.timeout,
+      // An SSE stream may be quiet for long; GET streams are not timed at all, POST bodies by idle time.
+      bodyTimeout: 0,
+    });
+  }
+
+  async handle(ex: Exchange): Promise<void> {
+    const method = ex.req.method as 'GET' | 'POST' | 'DELETE';
+    const headers: Record<string, string> = {};
+    for (const name of FORWARDED_REQUEST_HEADERS) {
+      const value = ex.req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    Object.assign(headers, this.config.headers);
+
+    const abort = new AbortController();
+    const onClientGone = () => abort.abort();
+    ex.res.once('close', onClientGone);
+    this.inFlight++;
+    let answer: Dispatcher.ResponseData;
+    try {
+      answer = await this.pool.request({
+        path: this.path,
+        method,
+        headers,
+        body: method === 'POST' ? ex.body : undefined,
+        signal: abort.signal,
+        bodyTimeout: method === 'GET' ? 0 : this.config.timeout,
+      });
+    } catch (err) {
+      this.inFlight--;
+      ex.res.off('close', onClientGone);
+      if (abort.signal.aborted) return; // the caller left; nobody to answer
+      throw this.translate(err);
+    }
+    try {
+      await this.relay(ex, answer);
+      this.lastError = undefined;
+    } catch (err) {
+      if (!abort.signal.aborted) {
+        this.log.warn({ upstream: this.name, requestId: ex.requestId, err: describe(err) }, 'upstream answer broke off');
+        const failure = this.translate(err);
+        if (!ex.res.headersSent) sendGatewayError(ex.res, failure, soleRequestId(ex.messages), ex.responseHeaders);
+        else endStreamWithErrors(ex, failure);
+      }
+      answer.body.destroy();
+    } finally {
+      this.inFlight--;
+      ex.res.off('close', onClientGone);
+    }
+  }
+
+  private async relay(ex: Exchange, answer: Dispatcher.ResponseData): Promise<void> {
+    const { statusCode } = answer;
+    if (statusCode === 401 || statusCode === 403) {
+      // The upstream refused the gateway's own credential. Its challenge is not the caller's business.
+      await answer.body.dump();
+      this.lastError = `HTTP ${statusCode}`;
+      throw new GatewayError('upstream_unavailable', `Upstream '${this.name}' refused the gateway's credential (HTTP ${statusCode}); check upstreams.${this.name}.headers`);
+    }
+    const headers: Record<string, string> = { ...ex.responseHeaders };
+    for (const name of FORWARDED_RESPONSE_HEADERS) {
+      const value = answer.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    const contentType = String(answer.headers['content-type'] ?? '');
+    const rewrites = ex.rewrites;
+    if (rewrites && rewrites.size > 0 && contentType.startsWith('application/json')) {
+      const text = await readCapped(answer.body, MAX_REWRITTEN_JSON_BYTES, this.name);
+      const out = rewriteJson(text, rewrites);
+      headers['content-length'] = String(Buffer.byteLength(out));
+      ex.res.writeHead(statusCode, headers);
+      ex.res.end(out);
+      return;
+    }
+    if (contentType.startsWith('text/event-stream')) Object.assign(headers, SSE_HEADERS);
+    const length = answer.headers['content-length'];
+    if (typeof length === 'string' && !(rewrites && rewrites.size > 0)) headers['content-length'] = length;
+    ex.res.writeHead(statusCode, headers);
+    ex.res.flushHeaders();
+    if (rewrites && rewrites.size > 0 && contentType.startsWith('text/event-stream')) {
+      await pipeline(answer.body, new SseRewriter((m) => applyRewrite(m, rewrites)), ex.res);
+    } else {
+      await pipeline(answer.body, ex.res);
+    }
+  }
+
+  private translate(err: unknown): GatewayError {
+    if (err instanceof GatewayError) return err;
+    this.lastError = describe(err);
+    if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+      return new GatewayError('upstream_timeout', `Upstream '${this.name}' did not answer within ${this.config.timeout} ms (upstreams.${this.name}.timeout)`);
+    }
+    return new GatewayError('upstream_unavailable', `Upstream '${this.name}' is unavailable (${this.lastError})`);
+  }
+
+  status(): Record<string, unknown> {
+    return { kind: this.kind, url: this.url.origin + this.url.pathname, inFlight: this.inFlight, ...(this.lastError ? { lastError: this.lastError } : {}) };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
+
+/**
+ * The upstream broke off an SSE answer: answer each request of the POST with an error event, so the client
+ * fails the call now instead of waiting for a response that will never come. A request that was already
+ * answered gets a second, ignored response, which JSON-RPC clients drop as unknown.
+ */
+function endStreamWithErrors(ex: Exchange, failure: GatewayError): void {
+  const sse = String(ex.res.getHeader('content-type') ?? '').startsWith('text/event-stream');
+  if (sse && !ex.res.writableEnded && !ex.res.destroyed) {
+    for (const id of requestIds(ex.messages ?? [])) writeSseMessage(ex.res, gatewayErrorResponse(id, failure));
+    ex.res.end();
+  } else {
+    ex.res.destroy();
+  }
+}
+
+export function applyRewrite(message: JSONRPCMessage, rewrites: Map<string, (m: JSONRPCMessage) => JSONRPCMessage>): JSONRPCMessage {
+  if (!isResponse(message)) return message;
+  const rewrite = rewrites.get(idKey(message.id));
+  return rewrite ? rewrite(message) : message;
+}
+
+function rewriteJson(text: string, rewrites: Map<string, (m: JSONRPCMessage) => JSONRPCMessage>): string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  const out = Array.isArray(value)
+    ? value.map((m) => applyRewrite(m as JSONRPCMessage, rewrites))
+    : applyRewrite(value as JSONRPCMessage, rewrites);
+  return JSON.stringify(out);
+}
+
+async function readCapped(body: Dispatcher.ResponseData['body'], cap: number, name: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > cap) throw new GatewayError('upstream_unavailable', `Upstream '${name}' answered with more than ${cap} bytes of JSON`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function describe(err: unknown): string {
+  if (err && typeof err === 'object') {
+    const e = err as { code?: string; message?: string; cause?: { code?: string } };
+    return e.code ?? e.cause?.code ?? e.message ?? String(err);
+  }
+  return String(err);
+}

@@ -1,0 +1,195 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../shared/log.js';
+import { GatewayError, isGatewayError } from '../shared/errors.js';
+import { parseJsonRpcBody } from '../shared/jsonrpc.js';
+import { isLoopbackHost, type WardenConfig } from '../config/index.js';
+import { noAuthentication, type Authenticator } from '../resource/authenticator.js';
+import { AllowList } from '../policy/index.js';
+import { TokenBucketLimiter } from '../ratelimit/index.js';
+import { AuditTrail, JsonlFileSink, LogSink, type AuditSink } from '../audit/index.js';
+import { sendGatewayError, sendJson, soleRequestId, type Exchange } from './exchange.js';
+import { buildOriginPolicy, checkHost, checkOrigin, clientIp, corsHeaders, preflightHeaders, readBody, requestPath, type OriginPolicy } from './guards.js';
+import { buildPipeline, runPipeline, type Step } from './pipeline.js';
+import { HttpUpstream } from './http-upstream.js';
+import { StdioUpstream } from './stdio-upstream.js';
+import type { Upstream } from './upstream.js';
+
+export interface GatewayOptions {
+  log: Logger;
+  /** Replaces the sinks the config names (tests, embedding). */
+  audit?: AuditSink;
+  authenticator?: Authenticator;
+}
+
+export interface Gateway {
+  readonly server: Server;
+  /** Starts listening; resolves with the bound address (port 0 picks a free one). */
+  listen(): Promise<AddressInfo>;
+  /** Base URL, e.g. http://127.0.0.1:8787, once listening. */
+  readonly url: string;
+  /** Graceful stop: refuse new work, let in-flight requests finish (up to http.shutdownGrace), end children. */
+  close(): Promise<void>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+export function createGateway(config: WardenConfig, options: GatewayOptions): Gateway {
+  const log = options.log;
+  const upstreams = new Map<string, Upstream>();
+  const allowLists = new Map<string, AllowList>();
+  for (const [name, u] of Object.entries(config.upstreams)) {
+    upstreams.set(name, u.url ? new HttpUpstream(name, { ...u, url: u.url }, log) : new StdioUpstream(name, { ...u, command: u.command! }, log));
+    if (u.allow) allowLists.set(name, new AllowList(u.allow));
+  }
+  const sinks: AuditSink[] = [];
+  if (!options.audit) {
+    if (config.audit.file) sinks.push(new JsonlFileSink(config.audit.file));
+    if (config.audit.log) sinks.push(new LogSink(log.child({ component: 'audit' })));
+  }
+  const audit = options.audit ?? new AuditTrail(sinks);
+  const perIp = config.rateLimit.perIp;
+  const steps: Step[] = buildPipeline({
+    authenticator: options.authenticator ?? noAuthentication,
+    allowLists,
+    audit,
+    upstreams,
+    log,
+    ...(perIp ? { ipLimiter: new TokenBucketLimiter({ ratePerSecond: perIp.requestsPerSecond, burst: perIp.burst }) } : {}),
+  });
+  const soleUpstream = upstreams.size === 1 ? [...upstreams.keys()][0] : undefined;
+
+  let originPolicy: OriginPolicy | undefined;
+  let baseUrl = '';
+  let draining = false;
+  const inFlight = new Set<Promise<void>>();
+
+  const server = createServer({ requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => {
+    const work = handle(req, res);
+    if (req.method === 'POST') {
+      inFlight.add(work);
+      void work.finally(() => inFlight.delete(work));
+    }
+  });
+  server.keepAliveTimeout = 65_000;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const header = req.headers['x-request-id'];
+    const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    let ex: Exchange | undefined;
+    let path = '';
+    let cors: Record<string, string> = {};
+    try {
+      if (draining) {
+        res.setHeader('connection', 'close');
+        throw new GatewayError('shutting_down', 'The gateway is shutting down; retry against another instance or in a moment', { 'retry-after': '5' });
+      }
+      path = requestPath(req.url);
+      if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+      if (path === '/readyz') return sendJson(res, 200, { status: 'ready', upstreams: Object.fromEntries([...upstreams].map(([n, u]) => [n, u.status()])) });
+      checkHost(req, originPolicy!);
+      const origin = checkOrigin(req, originPolicy!);
+      cors = corsHeaders(origin);
+      const upstreamName = path === '/mcp' ? soleUpstream : path.startsWith('/mcp/') ? path.slice(5) : undefined;
+      if (upstreamName === undefined || !upstreams.has(upstreamName)) {
+        const known = [...upstreams.keys()].map((n) => `/mcp/${n}`).join(', ');
+        throw new GatewayError('not_found', `Not found: ${path.slice(0, 200)}; MCP endpoints here: ${known}${soleUpstream ? ' and /mcp' : ''}`);
+      }
+      if (req.method === 'OPTIONS') {
+        if (!origin) throw new GatewayError('method_not_allowed', 'OPTIONS is for browser preflight requests, which carry an Origin header');
+        res.writeHead(204, preflightHeaders(origin)).end();
+        return;
+      }
+      if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE') {
+        res.setHeader('allow', 'GET, POST, DELETE');
+        throw new GatewayError('method_not_allowed', 'Method not allowed: MCP endpoints take POST, GET and DELETE');
+      }
+      ex = { req, res, requestId, ip: clientIp(req, config.http.trustProxy), upstreamName, responseHeaders: { ...cors, 'x-request-id': requestId } };
+      if (req.method === 'POST') await readMessages(ex);
+      await runPipeline(steps, ex);
+    } catch (err) {
+      answerError(res, err, ex, cors, requestId);
+    } finally {
+      logAccess(req, res, ex, path, requestId, started);
+    }
+  }
+
+  async function readMessages(ex: Exchange): Promise<void> {
+    const type = String(ex.req.headers['content-type'] ?? '');
+    if (!/^application\/json\b/i.test(type)) {
+      throw new GatewayError('unsupported_media_type', 'Unsupported Media Type: POST a JSON-RPC message with Content-Type: application/json');
+    }
+    try {
+      ex.body = await readBody(ex.req, config.http.maxBodyBytes);
+    } catch (err) {
+      // Do not read the rest of an oversized body: answer and close the connection.
+      if (isGatewayError(err) && err.code === 'payload_too_large') ex.res.setHeader('connection', 'close');
+      throw err;
+    }
+    ex.messages = parseJsonRpcBody(ex.body).messages;
+  }
+
+  function answerError(res: ServerResponse, err: unknown, ex: Exchange | undefined, cors: Record<string, string>, requestId: string): void {
+    let failure: GatewayError;
+    if (isGatewayError(err)) {
+      failure = err;
+    } else {
+      log.error({ requestId, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'unexpected error');
+      failure = new GatewayError('internal_error', `Internal error; the gateway log has details under request id ${requestId}`);
+    }
+    sendGatewayError(res, failure, soleRequestId(ex?.messages), cors);
+    if (res.getHeader('connection') === 'close') res.once('finish', () => res.socket?.destroySoon?.());
+  }
+
+  function logAccess(req: IncomingMessage, res: ServerResponse, ex: Exchange | undefined, path: string, requestId: string, started: number): void {
+    const write = () => {
+      const rpc = ex?.messages?.map((m) => ('method' in m ? m.method : 'response'));
+      log.info({ requestId, method: req.method, path, status: res.statusCode, ms: Math.round((performance.now() - started) * 10) / 10, ip: ex?.ip, ...(rpc ? { rpc } : {}) }, 'request');
+    };
+    if (res.writableFinished || res.destroyed) write();
+    else res.once('close', write);
+  }
+
+  return {
+    server,
+    get url() {
+      return baseUrl;
+    },
+    async listen() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.listen.port, config.listen.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const address = server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      baseUrl = `http://${host}:${address.port}`;
+      originPolicy = buildOriginPolicy({
+        listenHost: config.listen.host,
+        port: address.port,
+        loopback: isLoopbackHost(config.listen.host),
+        ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+        allowedHosts: config.http.allowedHosts,
+        allowedOrigins: config.http.allowedOrigins,
+      });
+      return address;
+    },
+    async close() {
+      if (draining) return;
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.http.shutdownGrace).unref());
+      await Promise.race([Promise.allSettled([...inFlight]), grace]);
+      await Promise.all([...upstreams.values()].map((u) => u.close()));
+      server.closeAllConnections();
+      await closed;
+      await audit.close();
+    },
+  };
+}
