@@ -1,0 +1,45 @@
+import { Writable } from 'node:stream';
+import { configSchema, type ConfigInput, type WardenConfig } from '../../src/config/index.js';
+import { createGateway, type Gateway } from '../../src/gateway/index.js';
+import { createLogger } from '../../src/shared/log.js';
+import type { AuditRecord, AuditSink } from '../../src/audit/index.js';
+
+/** Collects log lines in memory, so a test can search them (for secrets, for messages). */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    done();
+  }
+  get text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+export class MemoryAudit implements AuditSink {
+  readonly records: AuditRecord[] = [];
+  async write(record: AuditRecord): Promise<void> {
+    this.records.push(record);
+  }
+  async close(): Promise<void> {}
+}
+
+export interface TestGateway {
+  gateway: Gateway;
+  config: WardenConfig;
+  /** e.g. http://127.0.0.1:PORT */
+  url: string;
+  logs: LogCapture;
+  audit: MemoryAudit;
+  close(): Promise<void>;
+}
+
+/** Runs a gateway in this process on a free loopback port, logging to memory. */
+export async function startGateway(input: Partial<ConfigInput> & Pick<ConfigInput, 'upstreams'>, secrets: string[] = []): Promise<TestGateway> {
+  const config = configSchema.parse({ listen: { host: '127.0.0.1', port: 0 }, log: { level: 'debug' }, ...input });
+  const logs = new LogCapture();
+  const audit = new MemoryAudit();
+  const gateway = createGateway(config, { log: createLogger({ level: config.log.level, destination: logs, secrets }), audit });
+  await gateway.listen();
+  return { gateway, config, url: gateway.url, logs, audit, close: () => gateway.close() };
+}
