@@ -1,5 +1,6 @@
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import type { Logger } from '../shared/log.js';
 import { GatewayError } from '../shared/errors.js';
 import { gatewayErrorResponse, idKey, isResponse, requestIds, type JSONRPCMessage } from '../shared/jsonrpc.js';
@@ -110,15 +111,16 @@ export class HttpUpstream implements Upstream {
       return;
     }
     if (contentType.startsWith('text/event-stream')) Object.assign(headers, SSE_HEADERS);
+    // Kept with setHeader (not only writeHead) so that a broken-off stream can tell it is SSE.
+    ex.res.setHeader('content-type', headers['content-type'] ?? 'application/octet-stream');
     const length = answer.headers['content-length'];
     if (typeof length === 'string' && !(rewrites && rewrites.size > 0)) headers['content-length'] = length;
     ex.res.writeHead(statusCode, headers);
     ex.res.flushHeaders();
-    if (rewrites && rewrites.size > 0 && contentType.startsWith('text/event-stream')) {
-      await pipeline(answer.body, new SseRewriter((m) => applyRewrite(m, rewrites)), ex.res);
-    } else {
-      await pipeline(answer.body, ex.res);
-    }
+    const rewriter = rewrites && rewrites.size > 0 && contentType.startsWith('text/event-stream')
+      ? new SseRewriter((m) => applyRewrite(m, rewrites))
+      : undefined;
+    await relayBody(answer.body, ex.res, rewriter);
   }
 
   private translate(err: unknown): GatewayError {
@@ -140,12 +142,26 @@ export class HttpUpstream implements Upstream {
 }
 
 /**
+ * Copies the upstream body to the caller chunk by chunk, with backpressure. Unlike stream.pipeline, an
+ * upstream failure leaves the caller's response open, so it can still be ended with an error event.
+ */
+async function relayBody(body: Dispatcher.ResponseData['body'], res: ServerResponse, rewriter?: SseRewriter): Promise<void> {
+  for await (const chunk of body) {
+    const out = rewriter ? rewriter.write(chunk as Buffer) : (chunk as Buffer);
+    if (out.length > 0 && !res.write(out)) await once(res, 'drain');
+    if (res.destroyed) return;
+  }
+  if (rewriter) res.write(rewriter.end());
+  res.end();
+}
+
+/**
  * The upstream broke off an SSE answer: answer each request of the POST with an error event, so the client
  * fails the call now instead of waiting for a response that will never come. A request that was already
  * answered gets a second, ignored response, which JSON-RPC clients drop as unknown.
  */
 function endStreamWithErrors(ex: Exchange, failure: GatewayError): void {
-  const sse = String(ex.res.getHeader('content-type') ?? '').startsWith('text/event-stream');
+  const sse = ex.res.getHeader('content-type') === SSE_HEADERS['content-type'];
   if (sse && !ex.res.writableEnded && !ex.res.destroyed) {
     for (const id of requestIds(ex.messages ?? [])) writeSseMessage(ex.res, gatewayErrorResponse(id, failure));
     ex.res.end();

@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http';
-import { Transform, type TransformCallback } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { JSONRPCMessage } from '../shared/jsonrpc.js';
 
@@ -17,38 +16,31 @@ export function writeSseMessage(res: ServerResponse, message: JSONRPCMessage): v
 export type MessageRewrite = (message: JSONRPCMessage) => JSONRPCMessage | undefined;
 
 /**
- * Rewrites the JSON-RPC messages inside an SSE stream while it flows. Each event is emitted as soon as its
+ * Rewrites the JSON-RPC messages inside an SSE stream while it flows. Each event is given back as soon as its
  * blank line arrives; events whose data the rewrite leaves alone are passed on byte for byte.
  */
-export class SseRewriter extends Transform {
+export class SseRewriter {
   private readonly decoder = new StringDecoder('utf8');
   private pending = '';
 
-  constructor(private readonly rewrite: MessageRewrite) {
-    super();
-  }
+  constructor(private readonly rewrite: MessageRewrite) {}
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+  /** Takes a chunk of the stream; returns the complete events in it, rewritten. */
+  write(chunk: Buffer): string {
     this.pending += this.decoder.write(chunk);
-    this.emitCompleteEvents();
-    done();
-  }
-
-  override _flush(done: TransformCallback): void {
-    this.pending += this.decoder.end();
-    if (this.pending.length > 0) this.push(this.rewriteEvent(this.pending));
-    this.pending = '';
-    done();
-  }
-
-  private emitCompleteEvents(): void {
-    for (;;) {
-      const end = findEventEnd(this.pending);
-      if (end === -1) return;
-      const event = this.pending.slice(0, end);
+    let out = '';
+    for (let end = findEventEnd(this.pending); end !== -1; end = findEventEnd(this.pending)) {
+      out += this.rewriteEvent(this.pending.slice(0, end));
       this.pending = this.pending.slice(end);
-      this.push(this.rewriteEvent(event));
     }
+    return out;
+  }
+
+  /** The rest of the stream, at its end. */
+  end(): string {
+    const rest = this.pending + this.decoder.end();
+    this.pending = '';
+    return rest.length > 0 ? this.rewriteEvent(rest) : '';
   }
 
   private rewriteEvent(event: string): string {

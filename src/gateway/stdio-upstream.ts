@@ -88,7 +88,8 @@ export class StdioUpstream implements Upstream {
   }
 
   private async endSession(session: StdioSession, why: string): Promise<void> {
-    this.sessions.delete(session.id);
+    if (!this.sessions.delete(session.id)) return;
+    this.log.info({ upstream: this.name, session: session.id, why }, 'session ended');
     await session.close(why);
   }
 

@@ -1,0 +1,301 @@
+import { randomUUID } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
+import { AllowList, targetOf, type AllowListSpec, type McpTarget } from '../policy/index.js';
+import { JsonlFileSink, toAuditRecord, type AuditSink } from '../audit/index.js';
+import { ANONYMOUS } from '../shared/principal.js';
+import { GatewayError } from '../shared/errors.js';
+import {
+  errorResponse, gatewayErrorResponse, idKey, isJSONRPCRequest, isResponse,
+  type JSONRPCMessage, type JSONRPCRequest,
+} from '../shared/jsonrpc.js';
+import { StdioChild } from './stdio-child.js';
+
+/** What `warden wrap` runs and how: the local scenario's stdio-in, stdio-out wrapper. */
+export interface WrapOptions {
+  /** The MCP server to run: program and arguments. */
+  command: string[];
+  /** Tool, resource and prompt patterns (`*`, `?`); a kind with no patterns is not restricted. */
+  allow: AllowListSpec;
+  /** Names of warden's own environment variables the child may see; no others reach it (not even PATH). */
+  env: string[];
+  /** Variables set for the child, on top of `env`. */
+  setEnv: Record<string, string>;
+  /** JSONL audit file (created 0600); no audit file when absent. */
+  auditFile?: string;
+  /** The upstream name in audit records; defaults to the basename of the program. */
+  name?: string;
+  cwd?: string;
+}
+
+export interface WrapIO {
+  /** Where the MCP client's messages come from (warden's stdin). */
+  stdin: Readable;
+  /** Where the MCP client reads answers (warden's stdout): only JSON-RPC messages are ever written here. */
+  stdout: Writable;
+  /** Diagnostics: the child's stderr lines and warden's own messages. */
+  stderr: Writable;
+  /** Aborting it stops the child politely (stdin closed, then SIGTERM, then SIGKILL) and ends the wrap. */
+  signal?: AbortSignal;
+}
+
+/** Exit codes, as every warden command uses them. */
+export const WRAP_EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** The JSON-RPC error a refused request is answered with (`forbidden`, -32003). */
+export function forbiddenError(target: McpTarget): GatewayError {
+  return new GatewayError('forbidden', `Forbidden: ${target.kind} '${target.name.slice(0, 200)}' is not allowed by warden wrap`);
+}
+
+/** Checks the options; returns the problem as a sentence, or undefined when they can run. */
+export function wrapUsageProblem(options: Pick<WrapOptions, 'command' | 'env' | 'setEnv'>): string | undefined {
+  if (options.command.length === 0 || !options.command[0]) {
+    return 'wrap needs the MCP server to run after "--", e.g.: warden wrap --allow-tool echo -- /usr/bin/node server.js';
+  }
+  for (const name of [...options.env, ...Object.keys(options.setEnv)]) {
+    if (!name || name.includes('=') || name.includes('\0')) return `not an environment variable name: "${name}"`;
+  }
+  return undefined;
+}
+
+/**
+ * Runs an MCP server as a child and stands between it and the MCP client on stdio: every request is
+ * decided against the allow-list and audited before it reaches the child; refused ones are answered here and
+ * never reach it; list answers are filtered to what is allowed. Resolves with the exit code: the child's own
+ * (a signal counts as 1), 1 when it could not start, 2 for bad options.
+ */
+export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number> {
+  const diag = (line: string) => {
+    io.stderr.write(`warden: ${line}\n`);
+  };
+  const problem = wrapUsageProblem(options);
+  if (problem) {
+    diag(problem);
+    return WRAP_EXIT.usage;
+  }
+  const program = options.command[0]!;
+  const upstream = options.name ?? basename(program);
+  const allowList = new AllowList(options.allow);
+
+  let sink: AuditSink | undefined;
+  if (options.auditFile) {
+    const file = resolve(options.auditFile);
+    const opened = openAuditFile(file);
+    if (typeof opened === 'string') {
+      diag(opened);
+      return WRAP_EXIT.failure;
+    }
+    if (opened.widePermissions) diag(`audit file ${file} is readable by others (mode ${opened.mode}); chmod 600 it`);
+    sink = new JsonlFileSink(file);
+  }
+
+  return new Promise<number>((resolveExit) => {
+    const fromClient = new ReadBuffer();
+    /** Ids (idKey) of the client's list requests whose answers must be filtered, with their method. */
+    const lists = new Map<string, string>();
+    let chain: Promise<void> = Promise.resolve();
+    let startError: NodeJS.ErrnoException | undefined;
+    let stopping = false;
+    let finished = false;
+
+    const toClient = (message: JSONRPCMessage) => {
+      if (!io.stdout.writable) return;
+      io.stdout.write(serializeMessage(message));
+      // Flow control: a client that reads slowly slows the child down instead of filling memory.
+      if (io.stdout.writableNeedDrain && child?.process.stdout) {
+        const out = child.process.stdout;
+        out.pause();
+        io.stdout.once('drain', () => out.resume());
+      }
+    };
+
+    let child: StdioChild | undefined;
+    try {
+      child = new StdioChild(
+        { command: options.command, env: options.env, setEnv: options.setEnv, ...(options.cwd ? { cwd: options.cwd } : {}) },
+        {
+          onMessage: (message) => toClient(filterAnswer(message)),
+          onDiagnostic: (line, stream) => {
+            if (stream === 'stderr') io.stderr.write(`${line}\n`);
+            else diag(`${upstream}: ${line}`);
+          },
+          // Deferred: the 'error' listener below must have recorded why a start failed.
+          onExit: () => queueMicrotask(() => void finish()),
+        },
+      );
+    } catch (err) {
+      // spawn throws synchronously for some bad arguments (e.g. a NUL byte); ENOENT arrives as an event.
+      diag(`could not start "${program}": ${(err as Error).message}`);
+      void closeSink().then(() => resolveExit(WRAP_EXIT.failure));
+      return;
+    }
+    const proc = child.process;
+    proc.on('error', (err: NodeJS.ErrnoException) => {
+      startError ??= err;
+    });
+    const closed = new Promise<void>((done) => proc.once('close', () => done()));
+
+    function filterAnswer(message: JSONRPCMessage): JSONRPCMessage {
+      if (!isResponse(message) || lists.size === 0) return message;
+      const key = idKey(message.id);
+      const method = lists.get(key);
+      if (method === undefined) return message;
+      lists.delete(key);
+      return 'result' in message ? ({ ...message, result: allowList.filterListResult(method, message.result) } as JSONRPCMessage) : message;
+    }
+
+    async function handleRequest(request: JSONRPCRequest): Promise<void> {
+      const target = targetOf(request);
+      const allowed = !target || allowList.permits(target);
+      const reason = allowed ? (target && allowList.restrictsKind(target.kind) ? 'allow-list' : 'unrestricted') : `${target!.kind} not on the allow-list`;
+      if (sink) {
+        try {
+          await sink.write(toAuditRecord({
+            requestId: randomUUID(),
+            principal: ANONYMOUS,
+            upstream,
+            method: request.method,
+            // A target name is the caller's text: bounded, so one request cannot bloat the audit file.
+            ...(target ? { target: { kind: target.kind, name: target.name.slice(0, 1024) } } : {}),
+            decision: allowed ? 'allow' : 'deny',
+            reason,
+          }));
+        } catch (err) {
+          // Fail closed: a request that cannot be recorded is not made.
+          diag(`audit write failed, request refused: ${(err as Error).message}`);
+          toClient(gatewayErrorResponse(request.id, new GatewayError('internal_error', 'The audit log cannot be written, so warden refused the request; see its stderr')));
+          return;
+        }
+      }
+      if (!allowed) {
+        diag(`refused ${request.method} ${target!.kind} '${target!.name.slice(0, 200)}' (not on the allow-list)`);
+        toClient(gatewayErrorResponse(request.id, forbiddenError(target!)));
+        return;
+      }
+      if (allowList.filtersList(request.method)) lists.set(idKey(request.id), request.method);
+      if (!toChild(request)) {
+        lists.delete(idKey(request.id));
+        toClient(gatewayErrorResponse(request.id, new GatewayError('upstream_unavailable', `The MCP server "${upstream}" is not running`)));
+      }
+    }
+
+    function toChild(message: JSONRPCMessage): boolean {
+      if (!child!.send(message)) return false;
+      const input = proc.stdin;
+      if (input?.writableNeedDrain && !io.stdin.isPaused()) {
+        io.stdin.pause();
+        input.once('drain', () => {
+          if (!finished) io.stdin.resume();
+        });
+      }
+      return true;
+    }
+
+    function handleClient(message: JSONRPCMessage): Promise<void> | void {
+      if (isJSONRPCRequest(message)) return handleRequest(message);
+      // Notifications and the client's answers to the server's own requests (sampling, roots, elicitation).
+      toChild(message);
+    }
+
+    const onData = (chunk: Buffer) => {
+      try {
+        fromClient.append(chunk);
+      } catch (err) {
+        // Over the SDK's buffer limit without a newline: the buffer is dropped, the session goes on.
+        diag(`input discarded: ${(err as Error).message}`);
+        toClient(errorResponse(null, -32700, 'Parse error: message too large'));
+        return;
+      }
+      for (;;) {
+        let message: JSONRPCMessage | null;
+        try {
+          message = fromClient.readMessage();
+        } catch (err) {
+          const syntax = err instanceof SyntaxError;
+          diag(`${syntax ? 'not JSON' : 'not a JSON-RPC message'} on stdin; answered with an error`);
+          toClient(syntax
+            ? errorResponse(null, -32700, 'Parse error: a line on stdin is not valid JSON')
+            : errorResponse(null, -32600, 'Invalid Request: not a JSON-RPC 2.0 request, notification or response'));
+          continue;
+        }
+        if (message === null) return;
+        const m = message;
+        // One chain keeps the client's order (initialize before notifications/initialized) across audit writes.
+        chain = chain.then(() => handleClient(m)).catch((err: unknown) => diag(`internal error: ${(err as Error).message}`));
+      }
+    };
+
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      void chain.then(() => child!.stop());
+    };
+    const onEnd = () => stop();
+    const onAbort = () => stop();
+    const onStdoutError = () => stop(); // the client went away (EPIPE)
+
+    io.stdin.on('data', onData);
+    io.stdin.on('end', onEnd);
+    io.stdin.on('error', onEnd);
+    io.stdout.on('error', onStdoutError);
+    if (io.signal?.aborted) stop();
+    else io.signal?.addEventListener('abort', onAbort, { once: true });
+
+    async function closeSink(): Promise<void> {
+      if (sink) await sink.close().catch(() => {});
+    }
+
+    async function finish(): Promise<void> {
+      if (finished) return;
+      finished = true;
+      io.stdin.off('data', onData);
+      io.stdin.off('end', onEnd);
+      io.stdin.off('error', onEnd);
+      io.stdin.pause();
+      io.signal?.removeEventListener('abort', onAbort);
+      // 'exit' can come before the last of the child's stdout: wait for the pipes to close (briefly, since a
+      // grandchild may hold them open).
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((done) => (timer = setTimeout(done, 1000)))]);
+      clearTimeout(timer);
+      await chain;
+      await closeSink();
+      io.stdout.off('error', onStdoutError);
+      let code: number;
+      if (startError) {
+        diag(startFailure(program, startError));
+        code = WRAP_EXIT.failure;
+      } else if (typeof proc.exitCode === 'number') {
+        if (proc.exitCode !== 0 && !stopping) diag(`${upstream} exited with code ${proc.exitCode}`);
+        code = proc.exitCode;
+      } else {
+        if (!stopping) diag(`${upstream} was ended by ${proc.signalCode ?? 'a signal'}`);
+        code = WRAP_EXIT.failure;
+      }
+      resolveExit(code);
+    }
+  });
+}
+
+function startFailure(program: string, err: NodeJS.ErrnoException): string {
+  if (err.code === 'ENOENT') {
+    return `could not start "${program}": not found. The child sees only the variables named with --env, so PATH is ` +
+      `not searched unless you pass it: use an absolute path (\`command -v ${basename(program)}\` shows it) or add --env PATH`;
+  }
+  if (err.code === 'EACCES') return `could not start "${program}": permission denied (is it executable?)`;
+  return `could not start "${program}": ${err.message}`;
+}
+
+/** Creates the audit file owner-only (or checks an existing one can be appended to). */
+function openAuditFile(file: string): { widePermissions: boolean; mode: string } | string {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    closeSync(openSync(file, 'a', 0o600));
+    const mode = statSync(file).mode & 0o777;
+    return { widePermissions: (mode & 0o077) !== 0, mode: mode.toString(8).padStart(4, '0') };
+  } catch (err) {
+    return `cannot open the audit file ${file}: ${(err as Error).message}`;
+  }
+}
