@@ -28,7 +28,7 @@ for (const stateful of [false, true]) {
         const tools = (await client.listTools()).tools.map((t) => t.name);
         assert.deepEqual(tools.sort(), ['echo', 'hang', 'secret_tool', 'slow']);
         assert.equal(text(await client.callTool({ name: 'echo', arguments: { text: 'héllo ✓' } })), 'héllo ✓');
-        assert.equal((await client.readResource({ uri: 'test://readme' })).contents[0]!.text, 'read me');
+        assert.deepEqual((await client.readResource({ uri: 'test://readme' })).contents, [{ uri: 'test://readme', text: 'read me' }]);
         assert.match(JSON.stringify(await client.getPrompt({ name: 'greet', arguments: { name: 'Ada' } })), /Hello Ada/);
         if (stateful) await transport.terminateSession();
         await client.close();

@@ -2,7 +2,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { connectClient, postRaw, INITIALIZE } from '../helpers/client.js';
+import { connectClient, getJson, postRaw, INITIALIZE } from '../helpers/client.js';
 import { everythingCommand, notesServerCommand } from '../helpers/upstreams.js';
 
 const text = (result: unknown) => ((result as { content: { text: string }[] }).content[0]!.text);
@@ -36,12 +36,10 @@ describe('stdio upstream: @modelcontextprotocol/server-everything through the ga
     const prompt = await client.getPrompt({ name: 'simple-prompt' });
     assert.ok(prompt.messages.length > 0);
 
-    const sessionsBefore = (gw.gateway as unknown as { url: string }) && (await (await fetch(`${gw.url}/readyz`)).json());
-    assert.equal(sessionsBefore.upstreams.everything.sessions, 1);
+    assert.equal((await getJson(`${gw.url}/readyz`)).upstreams.everything.sessions, 1);
     await transport.terminateSession();
     await client.close();
-    const ready = await (await fetch(`${gw.url}/readyz`)).json();
-    assert.equal(ready.upstreams.everything.sessions, 0);
+    assert.equal((await getJson(`${gw.url}/readyz`)).upstreams.everything.sessions, 0);
   });
 
   test('a long tool call streams its progress notifications before its result', async () => {

@@ -32,3 +32,8 @@ export const INITIALIZE = {
   method: 'initialize',
   params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
 } as const;
+
+/** GETs a JSON endpoint of the gateway (/healthz, /readyz). */
+export async function getJson(url: string): Promise<any> {
+  return (await fetch(url)).json();
+}
