@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../shared/principal.js';
 import type { JSONRPCMessage, RequestId } from '../shared/jsonrpc.js';
-import { gatewayErrorResponse } from '../shared/jsonrpc.js';
+import { gatewayErrorResponse, idKey, isResponse } from '../shared/jsonrpc.js';
+import type { AuditDecision } from '../audit/index.js';
 import { GatewayError } from '../shared/errors.js';
 
 /**
@@ -24,6 +25,10 @@ export interface Exchange {
    * (list filtering). Keyed by `idKey(id)`.
    */
   rewrites?: Map<string, (message: JSONRPCMessage) => JSONRPCMessage>;
+  /** Set by authorize, committed by audit: one decision per request in the body. */
+  decisions?: AuditDecision[];
+  /** Set by authorize when a request was denied; answered by audit once the decision is recorded. */
+  denial?: GatewayError;
   /** Extra headers every answer carries (CORS). */
   responseHeaders: Record<string, string>;
 }
@@ -53,4 +58,11 @@ export function soleRequestId(messages: JSONRPCMessage[] | undefined): RequestId
   if (!messages || messages.length !== 1) return null;
   const only = messages[0] as { id?: RequestId; method?: string };
   return only.id !== undefined && only.method !== undefined ? only.id : null;
+}
+
+/** The answer as the caller may see it: list answers filtered by the rewrites authorize attached. */
+export function applyRewrite(message: JSONRPCMessage, rewrites: NonNullable<Exchange['rewrites']>): JSONRPCMessage {
+  if (!isResponse(message)) return message;
+  const rewrite = rewrites.get(idKey(message.id));
+  return rewrite ? rewrite(message) : message;
 }

@@ -3,9 +3,9 @@ import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../shared/log.js';
 import { GatewayError } from '../shared/errors.js';
-import { gatewayErrorResponse, idKey, isResponse, requestIds, type JSONRPCMessage } from '../shared/jsonrpc.js';
+import { gatewayErrorResponse, requestIds, type JSONRPCMessage } from '../shared/jsonrpc.js';
 import type { UpstreamConfig } from '../config/index.js';
-import { sendGatewayError, soleRequestId, type Exchange } from './exchange.js';
+import { applyRewrite, sendGatewayError, soleRequestId, type Exchange } from './exchange.js';
 import { FORWARDED_REQUEST_HEADERS, FORWARDED_RESPONSE_HEADERS, type Upstream } from './upstream.js';
 import { SseRewriter, SSE_HEADERS, writeSseMessage } from './sse.js';
 
@@ -168,12 +168,6 @@ function endStreamWithErrors(ex: Exchange, failure: GatewayError): void {
   } else {
     ex.res.destroy();
   }
-}
-
-export function applyRewrite(message: JSONRPCMessage, rewrites: Map<string, (m: JSONRPCMessage) => JSONRPCMessage>): JSONRPCMessage {
-  if (!isResponse(message)) return message;
-  const rewrite = rewrites.get(idKey(message.id));
-  return rewrite ? rewrite(message) : message;
 }
 
 function rewriteJson(text: string, rewrites: Map<string, (m: JSONRPCMessage) => JSONRPCMessage>): string {

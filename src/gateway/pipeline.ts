@@ -23,9 +23,6 @@ export interface PipelineParts {
   log: Logger;
 }
 
-/** Decisions made by `authorize`, committed by `audit`. Kept beside the exchange, not on it. */
-const decisions = new WeakMap<Exchange, { list: AuditDecision[]; denial?: GatewayError }>();
-
 export function buildPipeline(parts: PipelineParts): Step[] {
   return [authenticate(parts), authorize(parts), rateLimit(parts), audit(parts), forward(parts)];
 }
@@ -74,7 +71,8 @@ function authorize({ allowLists }: PipelineParts): Step {
         );
       }
     }
-    decisions.set(ex, { list, ...(denial ? { denial } : {}) });
+    ex.decisions = list;
+    if (denial) ex.denial = denial;
   };
 }
 
@@ -93,16 +91,14 @@ function rateLimit({ ipLimiter }: PipelineParts): Step {
 /** Commits one record per decision before anything is forwarded or refused. */
 function audit({ audit: sink, log }: PipelineParts): Step {
   return async (ex) => {
-    const made = decisions.get(ex);
-    if (!made) return;
     try {
-      for (const d of made.list) await sink.write(toAuditRecord(d));
+      for (const d of ex.decisions ?? []) await sink.write(toAuditRecord(d));
     } catch (err) {
       // Fail closed: a call that cannot be recorded is not made.
       log.error({ requestId: ex.requestId, err: (err as Error).message }, 'audit write failed; refusing the request');
       throw new GatewayError('internal_error', 'The audit log cannot be written, so the request was refused; see the gateway log');
     }
-    if (made.denial) throw made.denial;
+    if (ex.denial) throw ex.denial;
   };
 }
 

@@ -7,8 +7,7 @@ import {
   type JSONRPCMessage, type RequestId,
 } from '../shared/jsonrpc.js';
 import type { UpstreamConfig } from '../config/index.js';
-import { sendGatewayError, soleRequestId, type Exchange } from './exchange.js';
-import { applyRewrite } from './http-upstream.js';
+import { applyRewrite, sendGatewayError, soleRequestId, type Exchange } from './exchange.js';
 import { SSE_HEADERS, writeSseMessage } from './sse.js';
 import { StdioChild } from './stdio-child.js';
 import type { Upstream } from './upstream.js';
