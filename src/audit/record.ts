@@ -49,7 +49,8 @@ export function toAuditRecord(d: AuditDecision, now: Date = new Date()): AuditRe
   if (d.principal.tenant) record.tenant = d.principal.tenant;
   if (d.principal.clientId) record.clientId = d.principal.clientId;
   if (d.target) {
-    record.target = d.target.name;
+    // The caller chose this text: bounded, so one request cannot bloat the audit trail.
+    record.target = d.target.name.slice(0, 1024);
     record.targetKind = d.target.kind;
   }
   if (d.ip) record.ip = d.ip;

@@ -1,4 +1,4 @@
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { chmodSync, createWriteStream, mkdirSync, openSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../shared/log.js';
 import type { AuditRecord } from './record.js';
@@ -16,7 +16,14 @@ export class JsonlFileSink implements AuditSink {
 
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
-    this.stream = createWriteStream(path, { flags: 'a', mode: 0o600 });
+    // Opened now, so a path that cannot be written fails at start-up with its reason, not at the first call.
+    const fd = openSync(path, 'a', 0o600);
+    try {
+      chmodSync(path, 0o600); // an existing file too: records name users
+    } catch {
+      // not ours to change; the open above still succeeded
+    }
+    this.stream = createWriteStream('', { fd });
     this.stream.on('error', (err) => {
       this.failure = err;
     });

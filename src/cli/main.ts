@@ -11,6 +11,7 @@ const program = new Command('warden')
   .description('Authentication, authorization and audit for MCP servers')
   .version(VERSION)
   .showHelpAfterError('(run `warden --help` or `warden <command> --help` for usage)')
+  .enablePositionalOptions()
   .exitOverride();
 
 registerServe(program);

@@ -14,8 +14,18 @@ export interface ChildHandlers {
   onMessage(message: JSONRPCMessage): void;
   /** A line the child wrote to stderr, or a line of stdout that was not a JSON-RPC message. */
   onDiagnostic(line: string, stream: 'stderr' | 'stdout'): void;
-  onExit(description: string): void;
+  onExit(description: string, exit: ChildExit): void;
 }
+
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when the program could not be started at all. */
+  error?: NodeJS.ErrnoException;
+}
+
+/** After 'exit', how long to wait for stdout to drain ('close') before reporting the end anyway. */
+const CLOSE_AFTER_EXIT_MS = 1000;
 
 /** The environment a child gets: exactly the named variables, plus those set in the config. */
 export function childEnvironment(spec: Pick<ChildSpec, 'env' | 'setEnv'>, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
@@ -45,13 +55,18 @@ export class StdioChild {
       stdio: ['pipe', 'pipe', 'pipe'],
       windowsHide: true,
     });
-    this.process.on('error', (err: NodeJS.ErrnoException) => {
-      const hint = err.code === 'ENOENT'
-        ? `: "${program}" was not found; use an absolute path, or pass PATH to the child with env: [PATH]`
-        : `: ${err.message}`;
-      this.finish(`could not start${hint}`);
+    this.process.on('error', (error: NodeJS.ErrnoException) => {
+      const hint = error.code === 'ENOENT'
+        ? `: "${program}" was not found; use an absolute path, or pass PATH to the child`
+        : `: ${error.message}`;
+      this.finish(`could not start${hint}`, { code: null, signal: null, error });
     });
-    this.process.on('exit', (code, signal) => this.finish(signal ? `exited on ${signal}` : `exited with code ${code}`));
+    // 'close' comes once stdout is drained, so the child's last answer is read before the end is reported;
+    // a grandchild holding stdout open must not delay it forever, hence the fallback after 'exit'.
+    const report = (code: number | null, signal: NodeJS.Signals | null) =>
+      this.finish(signal ? `exited on ${signal}` : `exited with code ${code}`, { code, signal });
+    this.process.on('close', report);
+    this.process.on('exit', (code, signal) => setTimeout(() => report(code, signal), CLOSE_AFTER_EXIT_MS).unref());
     this.process.stdin!.on('error', () => {}); // EPIPE when the child dies first; 'exit' reports it
     this.process.stdout!.on('data', (chunk: Buffer) => this.read(chunk));
     this.process.stderr!.on('data', (chunk: Buffer) => this.readStderr(chunk));
@@ -75,6 +90,7 @@ export class StdioChild {
   async stop(graceMs = 2000): Promise<void> {
     if (this.exited) return;
     const exited = new Promise<void>((resolve) => this.process.once('exit', () => resolve()));
+    if (this.process.exitCode !== null || this.process.signalCode !== null) return;
     this.process.stdin!.end();
     const term = setTimeout(() => this.process.kill('SIGTERM'), graceMs);
     const kill = setTimeout(() => this.process.kill('SIGKILL'), graceMs * 2);
@@ -84,7 +100,14 @@ export class StdioChild {
   }
 
   private read(chunk: Buffer): void {
-    this.buffer.append(chunk);
+    try {
+      this.buffer.append(chunk);
+    } catch (err) {
+      // Over the SDK's line limit: what was buffered is useless. Report and keep the process alive.
+      this.buffer.clear();
+      this.handlers.onDiagnostic(`dropped an oversized stdout line (${(err as Error).message.slice(0, 200)})`, 'stdout');
+      return;
+    }
     for (;;) {
       let message: JSONRPCMessage | null;
       try {
@@ -110,10 +133,10 @@ export class StdioChild {
     for (const line of lines) if (line.trim()) this.handlers.onDiagnostic(line.trimEnd(), 'stderr');
   }
 
-  private finish(description: string): void {
+  private finish(description: string, exit: ChildExit): void {
     if (this.exited) return;
     this.exited = true;
     if (this.stderrTail.trim()) this.handlers.onDiagnostic(this.stderrTail.trimEnd(), 'stderr');
-    this.handlers.onExit(description);
+    this.handlers.onExit(description, exit);
   }
 }

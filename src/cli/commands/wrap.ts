@@ -32,6 +32,7 @@ export function registerWrap(program: Command): void {
       "Exit code: the server's own (1 if it was ended by a signal or could not start), 2 for bad usage.",
     ].join('\n\n'))
     .usage('[options] -- <command> [args...]')
+    .passThroughOptions()
     .argument('[command...]', 'the MCP server to run, after "--"')
     .option('--allow-tool <name>', 'allow a tool (repeatable; * and ? globs)', collect)
     .option('--allow-resource <uri>', 'allow a resource URI or URI template (repeatable; * and ? globs)', collect)
