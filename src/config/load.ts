@@ -46,7 +46,12 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
       message: 'no such file; pass --config PATH, set WARDEN_CONFIG, or start from docs/config.md (`warden demo` needs no config)',
     }]);
   }
-  const text = readFileSync(file, 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [{ path: '', message: `cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)}); pass --config PATH to a readable YAML file` }]);
+  }
   const loaded = parseConfigText(text, file, env);
   // Relative paths in the file are relative to the file, not to wherever the gateway was started.
   const base = dirname(file);
@@ -63,7 +68,7 @@ export function parseConfigText(text: string, file = 'warden.yaml', env: NodeJS.
     throw new ConfigError(file, doc.errors.map((e) => ({
       path: '',
       message: `not valid YAML: ${e.message.split('\n')[0]}`,
-      line: e.linePos?.[0]?.line,
+      line: e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line,
     })));
   }
   const raw: unknown = doc.toJS() ?? {};
@@ -77,9 +82,14 @@ export function parseConfigText(text: string, file = 'warden.yaml', env: NodeJS.
 
   const parsed = configSchema.safeParse(applyScenarioDefaults(interpolated));
   if (!parsed.success) {
+    // A field whose ${VAR} is missing is reported once, for the variable, not again for its empty value.
+    const covered = (path: (string | number)[]) => interpolationIssues.some((i) => samePrefix(i.path, path));
     for (const issue of parsed.error.issues) {
       const path = issue.path as (string | number)[];
-      if (issue.code === 'unrecognized_keys') {
+      if (covered(path)) continue;
+      if (issue.code === 'invalid_key') {
+        issues.push(issueAt(doc, lines, path, issue.issues.map((i) => i.message).join('; ')));
+      } else if (issue.code === 'unrecognized_keys') {
         // One line per unknown key, pointing at the key itself.
         for (const key of issue.keys) {
           issues.push(issueAt(doc, lines, [...path, key], `unknown setting '${key}'; check the spelling against \`warden config schema\``));
@@ -91,7 +101,10 @@ export function parseConfigText(text: string, file = 'warden.yaml', env: NodeJS.
   }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(file, issues);
   const config = parsed.data;
-  const semantic = checkSemantics(config).map((i) => issueAt(doc, lines, i.path, i.message));
+  const semantic = checkSemantics(config).map((i) => {
+    const at = issueAt(doc, lines, i.path, i.message);
+    return at.line === undefined && i.path[0] === 'auth' ? { ...at, line: lineOf(doc, lines, ['scenario']) } : at;
+  });
   if (semantic.length > 0) throw new ConfigError(file, semantic);
   return { config, file, secrets };
 }
@@ -116,6 +129,13 @@ function checkSemantics(config: WardenConfig): InterpolationIssue[] {
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/** True when one path lies on the other (equal, or one is inside the other). */
+function samePrefix(a: (string | number)[], b: (string | number)[]): boolean {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (String(a[i]) !== String(b[i])) return false;
+  return true;
 }
 
 function issueAt(doc: Document, lines: LineCounter, path: (string | number)[], message: string): ConfigIssue {

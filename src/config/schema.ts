@@ -14,6 +14,8 @@ const duration = z
   .transform((v) => parseDuration(v))
   .describe('milliseconds, or a string such as "30s", "15m", "1h"');
 
+const port = z.number().int().min(0).max(65535);
+
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const envName = z.string().regex(ENV_NAME, { message: 'expected an environment variable name such as HOME' });
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -37,7 +39,8 @@ const allowList = z
 const upstream = z
   .object({
     // stdio
-    command: z.array(z.string().min(1)).min(1, { message: 'command needs at least the program to run' }).optional()
+    // YAML reads `--port, 8080` as a number; an argv is strings.
+    command: z.array(z.union([z.string().min(1), z.number().transform(String)])).min(1, { message: 'command needs at least the program to run' }).optional()
       .describe('stdio upstream: the program and its arguments, e.g. [npx, "@modelcontextprotocol/server-everything", stdio]'),
     cwd: z.string().min(1).optional().describe('stdio upstream: working directory of the child'),
     env: z.array(envName).default([]).describe('stdio upstream: the only variables of the gateway environment the child sees'),
@@ -85,7 +88,8 @@ export const configSchema = z
     listen: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
-        port: z.number().int().min(0).max(65535).default(8787),
+        // A string of digits too, so that `port: ${PORT}` works.
+        port: z.union([port, z.string().regex(/^\d{1,5}$/, { message: 'expected a port number' }).transform(Number).pipe(port)]).default(8787),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 8787 }),
@@ -131,7 +135,9 @@ export const configSchema = z
       .strict()
       .default({ level: 'info' }),
     upstreams: z
-      .record(z.string().regex(UPSTREAM_NAME, { message: 'upstream names are letters, digits, - and _ (served at /mcp/<name>)' }), upstream)
+      .record(z.string().regex(UPSTREAM_NAME, { message: 'upstream names are letters, digits, - and _ (served at /mcp/<name>)' }), upstream, {
+        error: (iss) => (iss.input === undefined ? 'configure at least one upstream, e.g. upstreams: { notes: { url: http://127.0.0.1:3000/mcp } }' : undefined),
+      })
       .refine((u) => Object.keys(u).length > 0, { message: 'configure at least one upstream' }),
   })
   .strict();

@@ -161,7 +161,7 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
     async listen() {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(config.listen.port, config.listen.host, () => {
+        server.listen(config.listen.port, config.listen.host.replace(/^\[(.*)\]$/, '$1'), () => {
           server.off('error', reject);
           resolve();
         });

@@ -10,8 +10,8 @@ export interface AllowListSpec {
 const KIND_FIELD: Record<TargetKind, keyof AllowListSpec> = { tool: 'tools', resource: 'resources', prompt: 'prompts' };
 
 /**
- * A per-upstream allow-list of tools, resources and prompts. A kind with no entries is not restricted; a kind
- * with entries allows only what matches them. The same decision serves calls and lists, so a caller never
+ * A per-upstream allow-list of tools, resources and prompts. A kind that is absent from the spec is not
+ * restricted; a kind that is present allows only what matches its patterns (so an empty list allows none). The same decision serves calls and lists, so a caller never
  * sees a tool it may not call, nor may call one it does not see.
  */
 export class AllowList {

@@ -45,7 +45,7 @@ export class TokenBucketLimiter {
       if (this.buckets.size >= this.maxKeys) this.buckets.delete(this.buckets.keys().next().value as string);
     }
     this.buckets.set(key, bucket);
-    if (bucket.tokens >= 1) {
+    if (bucket.tokens >= 1 - 1e-9) {
       bucket.tokens -= 1;
       return { ok: true };
     }

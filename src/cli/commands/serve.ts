@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfigFile, resolveConfigPath } from '../../config/index.js';
 import { exitOnConfigError } from '../output.js';
 import { runGateway } from '../run-gateway.js';
@@ -8,7 +8,7 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('run the gateway with a config file')
     .option('-c, --config <path>', 'config file (default: $WARDEN_CONFIG or ./warden.yaml)')
-    .option('-p, --port <port>', 'override listen.port', (v) => Number.parseInt(v, 10))
+    .option('-p, --port <port>', 'override listen.port', (v) => { const n = Number(v); if (!/^\d+$/.test(v) || n > 65535) throw new InvalidArgumentError('expected a port number 0-65535'); return n; })
     .action(async (opts: { config?: string; port?: number }) => {
       let loaded;
       try {
