@@ -116,7 +116,9 @@ export class HttpUpstream implements Upstream {
     const length = answer.headers['content-length'];
     if (typeof length === 'string' && !(rewrites && rewrites.size > 0)) headers['content-length'] = length;
     ex.res.writeHead(statusCode, headers);
-    ex.res.flushHeaders();
+    // An SSE stream may stay quiet for a while: the caller should see its headers now. Other answers go
+    // out with their first chunk, in one write.
+    if (contentType.startsWith('text/event-stream')) ex.res.flushHeaders();
     const rewriter = rewrites && rewrites.size > 0 && contentType.startsWith('text/event-stream')
       ? new SseRewriter((m) => applyRewrite(m, rewrites))
       : undefined;
