@@ -1,0 +1,218 @@
+/**
+ * Gateway vs direct: the same SDK MCP server (stateless Streamable HTTP, JSON answers) called directly and
+ * through `warden serve` (auth none, default logging and audit, per-IP rate limit off), interleaved over
+ * several rounds. Prints throughput, latency, CPU per request of each server process, and the throughput ratio.
+ *
+ *   npm run bench                                    # builds dist/, then runs with the defaults
+ *   node --import tsx bench/gateway-vs-direct.ts --rounds 2 --seconds 2 [--concurrency 32] [--json] [--cpu-prof]
+ *
+ * Processes: this one (load generator, undici Pool), the upstream (bench/upstream-server.ts) and the gateway
+ * (dist/cli/main.js). All on one machine, so they share its cores: see the client CPU column.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  FOREIGN_WARN,
+  REPO_ROOT,
+  cpuProfilesIn,
+  expectJsonRpcResult,
+  fmt,
+  freePort,
+  MCP_POST_HEADERS,
+  measurementHeader,
+  measurementRow,
+  median,
+  parseOptions,
+  runRounds,
+  scanLog,
+  startNode,
+  stopAllChildren,
+  summarize,
+  summarizeCpuProfile,
+  table,
+  toolCallBody,
+  verifyEchoCall,
+  waitForHttp,
+  waitForLine,
+  type Measured,
+  type Scenario,
+} from './lib/index.js';
+
+const options = parseOptions({ rounds: 3, seconds: 3, warmupSeconds: 2, concurrency: 32, json: false, cpuProf: false });
+const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
+const ECHO_TEXT = 'hello from the benchmark';
+
+const gatewayEntry = join(REPO_ROOT, 'dist/cli/main.js');
+if (!existsSync(gatewayEntry)) {
+  process.stderr.write('bench: dist/cli/main.js is missing; run `npm run build` first (or use `npm run bench`)\n');
+  process.exit(2);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'warden-bench-'));
+const gatewayLog = join(work, 'gateway.log');
+const profileDir = join(work, 'profiles');
+let exitCode = 0;
+// However the run ends (error, Ctrl-C): drop the config and the log; keep CPU profiles, whose paths get printed.
+process.on('exit', () => {
+  if (options.cpuProf) rmSync(gatewayLog, { force: true });
+  else rmSync(work, { recursive: true, force: true });
+});
+
+try {
+  // The upstream: its own process, prints its port.
+  const upstream = startNode('upstream', ['--import', 'tsx', 'bench/upstream-server.ts'], { stdout: 'lines' });
+  const upstreamPort = Number((await waitForLine(upstream, /^PORT (\d+)$/))[1]);
+  const upstreamUrl = `http://127.0.0.1:${upstreamPort}/mcp`;
+
+  // The gateway: `warden serve` from the built CLI, one HTTP upstream, everything else at its defaults
+  // (log level info with access and audit lines, audit to the log) except the per-IP limiter.
+  const gatewayPort = await freePort();
+  const configFile = join(work, 'warden.yaml');
+  writeFileSync(
+    configFile,
+    [
+      'scenario: local',
+      'listen:',
+      '  host: 127.0.0.1',
+      `  port: ${gatewayPort}`,
+      'auth: none',
+      'rateLimit:',
+      '  perIp: false',
+      'log:',
+      '  level: info',
+      'upstreams:',
+      '  bench:',
+      `    url: ${upstreamUrl}`,
+      '',
+    ].join('\n'),
+  );
+  const gatewayArgs = [
+    ...(options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    gatewayEntry,
+    'serve',
+    '--config',
+    configFile,
+  ];
+  const gateway = startNode('gateway', gatewayArgs, { stderrFile: gatewayLog });
+  await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, gateway);
+
+  const processes: Measured[] = [
+    { label: 'upstream', pid: upstream.pid },
+    { label: 'gateway', pid: gateway.pid },
+  ];
+  // Add targets here (e.g. gateway with API keys, with a file audit sink): a name, a URL, the processes crossed.
+  const scenarios: Scenario[] = [
+    { name: 'direct', url: upstreamUrl, path: ['upstream'] },
+    { name: 'gateway', url: `http://127.0.0.1:${gatewayPort}/mcp/bench`, path: ['gateway', 'upstream'] },
+  ];
+
+  progress(`upstream pid ${upstream.pid} ${upstreamUrl}; gateway pid ${gateway.pid} port ${gatewayPort}; log ${gatewayLog}`);
+  progress(`${options.rounds} rounds x ${options.seconds}s per target, concurrency ${options.concurrency}, warmup ${options.warmupSeconds}s`);
+
+  const { rounds: results, warmup } = await runRounds({
+    scenarios,
+    processes,
+    options,
+    progress,
+    verify: (pool, s) => verifyEchoCall(pool, new URL(s.url).pathname, ECHO_TEXT),
+    request: (s) => ({
+      path: new URL(s.url).pathname,
+      headers: MCP_POST_HEADERS,
+      body: (seq) => toolCallBody(seq, 'echo', { text: ECHO_TEXT }),
+      check: expectJsonRpcResult,
+    }),
+  });
+
+  const summary = summarize(results, scenarios, processes);
+  const byName = (name: string) => summary.find((s) => s.scenario === name)!;
+  const roundRatios = Array.from({ length: options.rounds }, (_, i) => {
+    const of = (name: string) => results.find((r) => r.round === i + 1 && r.scenario === name)!.load.rps;
+    return of('gateway') / of('direct');
+  });
+  const ratio = median(roundRatios);
+  const addedMeanMs = byName('gateway').meanMs - byName('direct').meanMs;
+  const gatewayCpu = byName('gateway').cpuMsPerRequest['gateway']!;
+
+  // Stop the servers before reading the log (pino flushes on exit) and the profile (written on exit).
+  await stopAllChildren();
+  const log = await scanLog(gatewayLog);
+  // Every request the gateway served (verification + warmup + rounds), to put the log volume per request.
+  const servedByGateway = 1 + [warmup['gateway']!, ...results.filter((r) => r.scenario === 'gateway').map((r) => r.load)].reduce((n, l) => n + l.requests + l.errors, 0);
+  const profiles = options.cpuProf ? cpuProfilesIn(profileDir).map((file) => ({ file, ...summarizeCpuProfile(file) })) : [];
+
+  const environment = {
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    platform: `${process.platform}/${process.arch}`,
+  };
+
+  if (options.json) {
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          options,
+          environment,
+          scenarios,
+          rounds: results,
+          median: summary,
+          gatewayDirectThroughputRatio: ratio,
+          roundRatios,
+          gatewayAddedMeanMs: addedMeanMs,
+          gatewayLog: { ...log, requests: servedByGateway },
+          profiles,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    const out: string[] = [];
+    out.push(`gateway vs direct: ${options.rounds} rounds x ${options.seconds}s per target, concurrency ${options.concurrency}, tools/call echo`);
+    out.push(`node ${environment.node}, ${environment.cpus} CPUs (${environment.cpuModel}); load generator, upstream and gateway share them`);
+    out.push(`gateway config: auth none, log level info (access + audit lines to a file), rateLimit.perIp false${options.cpuProf ? ', --cpu-prof (slower!)' : ''}`);
+    for (let round = 1; round <= options.rounds; round++) {
+      const rows = results
+        .filter((r) => r.round === round)
+        .map((r) => measurementRow(r.scenario, { ...r.load, ...r }, processes, scenarios.find((s) => s.name === r.scenario)!.path));
+      out.push('', `round ${round}`, table(measurementHeader(processes), rows));
+    }
+    out.push(
+      '',
+      `median of ${options.rounds} rounds ('other load': share of the machine other programs used; here the worst round)`,
+      table(
+        measurementHeader(processes),
+        summary.map((s) => measurementRow(s.scenario, s, processes, scenarios.find((x) => x.name === s.scenario)!.path)),
+      ),
+      '',
+      `ratio gateway/direct throughput: ${fmt(ratio, 2)}   (per round: ${roundRatios.map((r) => fmt(r, 2)).join(', ')})`,
+      `gateway adds ${fmt(addedMeanMs, 2)} ms mean latency and ${fmt(gatewayCpu, 3)} ms of its own CPU per request`,
+      `gateway log: ${log.lines} lines, ${fmt(log.bytes / 1024 / 1024, 1)} MiB for ${servedByGateway} requests: ${fmt(log.lines / servedByGateway, 2)} lines, ${fmt(log.bytes / servedByGateway, 0)} bytes per request; ${log.warnings} at warn or above`,
+    );
+    for (const s of log.samples) out.push(`  ${s}`);
+    const noisiest = Math.max(...results.map((r) => r.foreignCpuShare));
+    if (noisiest > FOREIGN_WARN) {
+      out.push(`warning: other processes used up to ${fmt(noisiest * 100, 0)}% of the machine during a run ('other load'); the numbers are noisy, rerun on a quiet machine`);
+    }
+    for (const r of results.filter((x) => x.load.errors > 0)) out.push(`errors in round ${r.round} ${r.scenario}: ${r.load.errors}, first: ${r.load.firstError}`);
+    for (const p of profiles) {
+      out.push('', `gateway CPU profile ${p.file}: main thread busy ${fmt(p.busyMs, 0)} ms (idle ${fmt(p.idleMs, 0)} ms, startup included); self time by area:`);
+      out.push(table(['area', 'self ms', 'share'], p.areas.map((h) => [h.name, fmt(h.selfMs, 0), `${fmt(h.share * 100, 1)}%`])));
+      out.push('', 'top functions by self time (share of busy time):');
+      out.push(table(['function', 'self ms', 'share'], p.functions.map((h) => [h.name, fmt(h.selfMs, 0), `${fmt(h.share * 100, 1)}%`])));
+    }
+    process.stdout.write(`${out.join('\n')}\n`);
+  }
+  if (results.some((r) => r.load.errors > 0)) exitCode = 1;
+} catch (err) {
+  process.stderr.write(`bench: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  if (existsSync(gatewayLog)) {
+    const log = await scanLog(gatewayLog, 10).catch(() => undefined);
+    for (const line of log?.samples ?? []) process.stderr.write(`  gateway: ${line}\n`);
+  }
+  exitCode = 1;
+} finally {
+  await stopAllChildren();
+}
+process.exit(exitCode);
