@@ -40,7 +40,10 @@ for (const stateful of [false, true]) {
           assert.equal(r.headers.cookie, undefined, "the caller's cookies never reach the upstream");
           assert.equal(r.headers['x-upstream-key'], 'gateway-own-credential', 'the configured header does');
         }
-        if (stateful) assert.ok(upstream.seen.some((r) => r.method === 'DELETE'), 'DELETE ends the upstream session');
+        if (stateful) {
+          assert.ok(upstream.seen.some((r) => r.method === 'GET'), "the client's GET stream reaches the upstream");
+          assert.ok(upstream.seen.some((r) => r.method === 'DELETE'), 'DELETE ends the upstream session');
+        }
       });
 
       if (!json) {

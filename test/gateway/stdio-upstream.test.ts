@@ -1,6 +1,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CreateMessageRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { connectClient, getJson, postRaw, INITIALIZE } from '../helpers/client.js';
 import { everythingCommand, notesServerCommand } from '../helpers/upstreams.js';
@@ -53,6 +56,37 @@ describe('stdio upstream: @modelcontextprotocol/server-everything through the ga
     events.push('result');
     assert.deepEqual(events, ['progress 1/3', 'progress 2/3', 'progress 3/3', 'result']);
     assert.match(text(result), /completed/);
+    await client.close();
+  });
+
+  test('a server-to-client request (sampling) travels on the call stream and its answer reaches the child', async () => {
+    const client = new Client({ name: 'sampling-client', version: '1.0.0' }, { capabilities: { sampling: {} } });
+    const prompts: string[] = [];
+    client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+      prompts.push(JSON.stringify(request.params.messages));
+      return { model: 'test-model', role: 'assistant', content: { type: 'text', text: 'sampled answer 42' } };
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp/everything`)));
+    const result = await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'say 42', maxTokens: 20 } });
+    assert.equal(prompts.length, 1);
+    assert.match(prompts[0]!, /say 42/);
+    assert.match(JSON.stringify(result), /sampled answer 42/);
+    await client.close();
+  });
+
+  test('notifications the server sends on its own arrive on the GET stream', async () => {
+    const { client } = await connectClient(`${gw.url}/mcp/everything`);
+    const logs: string[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+      logs.push(String(n.params.data));
+    });
+    await client.setLoggingLevel('debug');
+    await client.callTool({ name: 'toggle-simulated-logging', arguments: {} });
+    // The first message may ride on the tool call's stream; the next comes 5 s later with no request open.
+    const deadline = Date.now() + 8000;
+    while (logs.length < 2 && Date.now() < deadline) await sleep(100);
+    assert.ok(logs.length >= 2, `logging notifications received: ${logs.length}`);
+    await client.callTool({ name: 'toggle-simulated-logging', arguments: {} });
     await client.close();
   });
 

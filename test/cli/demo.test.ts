@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { connectClient } from '../helpers/client.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+test('warden demo: the bundled notes server behind the gateway, with its allow-list and audit file', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'warden-demo-'));
+  const proc = spawn(process.execPath, [CLI, 'demo', '--port', '0', '--json', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = once(proc, 'exit');
+  try {
+    const [line] = (await once(proc.stdout!, 'data')) as [Buffer];
+    const info = JSON.parse(line.toString()) as { url: string; auditFile: string; allowedTools: string[] };
+    assert.match(info.url, /^http:\/\/localhost:\d+\/mcp$/);
+
+    const { client } = await connectClient(info.url);
+    const tools = (await client.listTools()).tools.map((t) => t.name).sort();
+    assert.deepEqual(tools, [...info.allowedTools].sort());
+    assert.ok(!tools.includes('delete_note'));
+    const saved = await client.callTool({ name: 'add_note', arguments: { title: 'from the test', body: 'hello' } });
+    assert.match(JSON.stringify(saved), /Saved note/);
+    assert.match(JSON.stringify(await client.callTool({ name: 'search_notes', arguments: { query: 'from the test' } })), /from the test/);
+    await assert.rejects(client.callTool({ name: 'delete_note', arguments: { id: 'welcome' } }), /not allowed/);
+    await client.close();
+
+    const records = readFileSync(info.auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const calls = records.filter((r) => r.method === 'tools/call').map((r) => `${r.decision} ${r.target}`);
+    assert.deepEqual(calls, ['allow add_note', 'allow search_notes', 'deny delete_note']);
+    assert.ok(!readFileSync(info.auditFile, 'utf8').includes('hello'), 'tool arguments are not recorded');
+    assert.equal(statSync(info.auditFile).mode & 0o777, 0o600);
+  } finally {
+    proc.kill('SIGTERM');
+    const [code] = await exited;
+    assert.equal(code, 0);
+  }
+});
