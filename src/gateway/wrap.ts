@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import { AllowList, targetOf, type AllowListSpec, type McpTarget } from '../policy/index.js';
@@ -11,7 +10,7 @@ import {
   errorResponse, gatewayErrorResponse, idKey, isJSONRPCRequest, isResponse,
   type JSONRPCMessage, type JSONRPCRequest,
 } from '../shared/jsonrpc.js';
-import { StdioChild } from './stdio-child.js';
+import { StdioChild, type ChildExit } from './stdio-child.js';
 
 /** What `warden wrap` runs and how: the local scenario's stdio-in, stdio-out wrapper. */
 export interface WrapOptions {
@@ -81,14 +80,12 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
 
   let sink: AuditSink | undefined;
   if (options.auditFile) {
-    const file = resolve(options.auditFile);
-    const opened = openAuditFile(file);
-    if (typeof opened === 'string') {
-      diag(opened);
+    try {
+      sink = new JsonlFileSink(resolve(options.auditFile)); // opened now, owner-only
+    } catch (err) {
+      diag(`cannot open the audit file ${resolve(options.auditFile)}: ${(err as Error).message}`);
       return WRAP_EXIT.failure;
     }
-    if (opened.widePermissions) diag(`audit file ${file} is readable by others (mode ${opened.mode}); chmod 600 it`);
-    sink = new JsonlFileSink(file);
   }
 
   return new Promise<number>((resolveExit) => {
@@ -96,7 +93,6 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
     /** Ids (idKey) of the client's list requests whose answers must be filtered, with their method. */
     const lists = new Map<string, string>();
     let chain: Promise<void> = Promise.resolve();
-    let startError: NodeJS.ErrnoException | undefined;
     let stopping = false;
     let finished = false;
 
@@ -121,8 +117,7 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
             if (stream === 'stderr') io.stderr.write(`${line}\n`);
             else diag(`${upstream}: ${line}`);
           },
-          // Deferred: the 'error' listener below must have recorded why a start failed.
-          onExit: () => queueMicrotask(() => void finish()),
+          onExit: (_why, exit) => void finish(exit),
         },
       );
     } catch (err) {
@@ -132,10 +127,6 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
       return;
     }
     const proc = child.process;
-    proc.on('error', (err: NodeJS.ErrnoException) => {
-      startError ??= err;
-    });
-    const closed = new Promise<void>((done) => proc.once('close', () => done()));
 
     function filterAnswer(message: JSONRPCMessage): JSONRPCMessage {
       if (!isResponse(message) || lists.size === 0) return message;
@@ -247,7 +238,7 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
       if (sink) await sink.close().catch(() => {});
     }
 
-    async function finish(): Promise<void> {
+    async function finish(exit: ChildExit): Promise<void> {
       if (finished) return;
       finished = true;
       io.stdin.off('data', onData);
@@ -255,23 +246,18 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
       io.stdin.off('error', onEnd);
       io.stdin.pause();
       io.signal?.removeEventListener('abort', onAbort);
-      // 'exit' can come before the last of the child's stdout: wait for the pipes to close (briefly, since a
-      // grandchild may hold them open).
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([closed, new Promise<void>((done) => (timer = setTimeout(done, 1000)))]);
-      clearTimeout(timer);
       await chain;
       await closeSink();
       io.stdout.off('error', onStdoutError);
       let code: number;
-      if (startError) {
-        diag(startFailure(program, startError));
+      if (exit.error) {
+        diag(startFailure(program, exit.error));
         code = WRAP_EXIT.failure;
-      } else if (typeof proc.exitCode === 'number') {
-        if (proc.exitCode !== 0 && !stopping) diag(`${upstream} exited with code ${proc.exitCode}`);
-        code = proc.exitCode;
+      } else if (exit.code !== null) {
+        if (exit.code !== 0 && !stopping) diag(`${upstream} exited with code ${exit.code}`);
+        code = exit.code;
       } else {
-        if (!stopping) diag(`${upstream} was ended by ${proc.signalCode ?? 'a signal'}`);
+        if (!stopping) diag(`${upstream} was ended by ${exit.signal ?? 'a signal'}`);
         code = WRAP_EXIT.failure;
       }
       resolveExit(code);
@@ -286,16 +272,4 @@ function startFailure(program: string, err: NodeJS.ErrnoException): string {
   }
   if (err.code === 'EACCES') return `could not start "${program}": permission denied (is it executable?)`;
   return `could not start "${program}": ${err.message}`;
-}
-
-/** Creates the audit file owner-only (or checks an existing one can be appended to). */
-function openAuditFile(file: string): { widePermissions: boolean; mode: string } | string {
-  try {
-    mkdirSync(dirname(file), { recursive: true });
-    closeSync(openSync(file, 'a', 0o600));
-    const mode = statSync(file).mode & 0o777;
-    return { widePermissions: (mode & 0o077) !== 0, mode: mode.toString(8).padStart(4, '0') };
-  } catch (err) {
-    return `cannot open the audit file ${file}: ${(err as Error).message}`;
-  }
 }
