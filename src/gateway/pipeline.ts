@@ -23,6 +23,8 @@ export interface PipelineParts {
   log: Logger;
 }
 
+const UNRESTRICTED = new AllowList();
+
 export function buildPipeline(parts: PipelineParts): Step[] {
   return [authenticate(parts), authorize(parts), rateLimit(parts), audit(parts), forward(parts)];
 }
@@ -49,7 +51,7 @@ function authorize({ allowLists }: PipelineParts): Step {
     for (const message of ex.messages ?? []) {
       if (!isJSONRPCRequest(message)) continue;
       const target = targetOf(message);
-      const allowed = !allowList || !target || allowList.permits(target);
+      const { allowed, reason } = (allowList ?? UNRESTRICTED).decide(target);
       list.push({
         requestId: ex.requestId,
         principal: ex.principal!,
@@ -57,7 +59,7 @@ function authorize({ allowLists }: PipelineParts): Step {
         method: message.method,
         ...(target ? { target } : {}),
         decision: allowed ? 'allow' : 'deny',
-        reason: allowed ? (allowList?.restricts ? 'allow-list' : 'unrestricted') : `${target!.kind} not on the allow-list`,
+        reason,
         ip: ex.ip,
         ...(ex.req.headers['user-agent'] ? { userAgent: ex.req.headers['user-agent'] } : {}),
       });

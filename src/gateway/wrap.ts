@@ -139,8 +139,7 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
 
     async function handleRequest(request: JSONRPCRequest): Promise<void> {
       const target = targetOf(request);
-      const allowed = !target || allowList.permits(target);
-      const reason = allowed ? (target && allowList.restrictsKind(target.kind) ? 'allow-list' : 'unrestricted') : `${target!.kind} not on the allow-list`;
+      const { allowed, reason } = allowList.decide(target);
       if (sink) {
         try {
           await sink.write(toAuditRecord({

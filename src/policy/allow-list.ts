@@ -7,6 +7,11 @@ export interface AllowListSpec {
   prompts?: readonly string[];
 }
 
+export interface AllowDecision {
+  allowed: boolean;
+  reason: string;
+}
+
 const KIND_FIELD: Record<TargetKind, keyof AllowListSpec> = { tool: 'tools', resource: 'resources', prompt: 'prompts' };
 
 /**
@@ -36,6 +41,13 @@ export class AllowList {
   permits(target: McpTarget): boolean {
     const set = this.sets[target.kind];
     return set === undefined || set.matches(target.name);
+  }
+
+  /** The decision about a request's target, with the reason an audit record gives for it. */
+  decide(target: McpTarget | undefined): AllowDecision {
+    if (!target) return { allowed: true, reason: 'no target' };
+    if (!this.restrictsKind(target.kind)) return { allowed: true, reason: 'unrestricted' };
+    return this.permits(target) ? { allowed: true, reason: 'allow-list' } : { allowed: false, reason: `${target.kind} not on the allow-list` };
   }
 
   /** True when the answer to `method` must pass through `filterListResult`. */

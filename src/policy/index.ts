@@ -1,2 +1,2 @@
-export { AllowList, type AllowListSpec } from './allow-list.js';
+export { AllowList, type AllowListSpec, type AllowDecision } from './allow-list.js';
 export { targetOf, LIST_METHODS, type McpTarget, type TargetKind } from './targets.js';

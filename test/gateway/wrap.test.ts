@@ -283,6 +283,7 @@ describe('warden wrap', () => {
       assert.equal(typeof r.requestId, 'string');
       assert.equal(typeof r.reason, 'string');
     }
+    assert.equal(records[0].reason, 'no target');
     assert.equal(records[2].reason, 'allow-list');
     assert.equal(records[3].reason, 'tool not on the allow-list');
     assert.equal(records[3].targetKind, 'tool');

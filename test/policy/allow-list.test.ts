@@ -214,3 +214,17 @@ describe('targetOf', () => {
     assert.equal(star.permits(targetOf({ method: 'tools/call', params: {} })!), true);
   });
 });
+
+describe('AllowList.decide: the decision and the reason an audit record gives', () => {
+  const list = new AllowList({ tools: ['echo'] });
+  test('no target (initialize, ping, lists)', () => {
+    assert.deepEqual(list.decide(undefined), { allowed: true, reason: 'no target' });
+  });
+  test('a kind that is not restricted', () => {
+    assert.deepEqual(list.decide({ kind: 'prompt', name: 'anything' }), { allowed: true, reason: 'unrestricted' });
+  });
+  test('on the list, and not on it', () => {
+    assert.deepEqual(list.decide({ kind: 'tool', name: 'echo' }), { allowed: true, reason: 'allow-list' });
+    assert.deepEqual(list.decide({ kind: 'tool', name: 'rm' }), { allowed: false, reason: 'tool not on the allow-list' });
+  });
+});
