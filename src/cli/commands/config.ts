@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { configJsonSchema, loadConfigFile, resolveConfigPath } from '../../config/index.js';
-import { exitOnConfigError } from '../output.js';
 
 export function registerConfig(program: Command): void {
   const config = program.command('config').description('inspect and validate configuration');
@@ -8,7 +6,8 @@ export function registerConfig(program: Command): void {
   config
     .command('schema')
     .description('print the JSON Schema of warden.yaml (for editors and CI)')
-    .action(() => {
+    .action(async () => {
+      const { configJsonSchema } = await import('../../config/index.js');
       process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
     });
 
@@ -17,7 +16,9 @@ export function registerConfig(program: Command): void {
     .description('validate a config file; exits 2 and names each wrong field when it is invalid')
     .option('-c, --config <path>', 'config file (default: $WARDEN_CONFIG or ./warden.yaml)')
     .option('--json', 'machine-readable output')
-    .action((opts: { config?: string; json?: boolean }) => {
+    .action(async (opts: { config?: string; json?: boolean }) => {
+      const { loadConfigFile, resolveConfigPath } = await import('../../config/index.js');
+      const { exitOnConfigError } = await import('../output.js');
       const file = resolveConfigPath(opts.config);
       try {
         const { config: parsed } = loadConfigFile(file);

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { demoConfig, DEMO_ALLOWED_TOOLS } from '../../demo/config.js';
-import { runGateway } from '../run-gateway.js';
 
 export function registerDemo(program: Command): void {
   program
@@ -11,6 +9,8 @@ export function registerDemo(program: Command): void {
     .option('--data-dir <dir>', 'where demo notes and audit records are kept', '.warden')
     .option('--json', 'print the endpoint as JSON instead of the guide')
     .action(async (opts: { port: number; dataDir: string; json?: boolean }) => {
+      const { demoConfig, DEMO_ALLOWED_TOOLS } = await import('../../demo/config.js');
+      const { runGateway } = await import('../run-gateway.js');
       const dataDir = resolve(opts.dataDir);
       const config = demoConfig({ port: opts.port, dataDir });
       const { gateway } = await runGateway(config, new Set());
@@ -20,16 +20,16 @@ export function registerDemo(program: Command): void {
         process.stdout.write(`${JSON.stringify({ url, upstream: 'notes', auditFile, allowedTools: DEMO_ALLOWED_TOOLS })}\n`);
         return;
       }
-      process.stdout.write(guide(url, auditFile));
+      process.stdout.write(guide(url, auditFile, DEMO_ALLOWED_TOOLS));
     });
 }
 
-function guide(url: string, auditFile: string): string {
+function guide(url: string, auditFile: string, allowedTools: string[]): string {
   return `
   mcp-warden demo: the gateway is running in front of the bundled notes server.
 
   MCP endpoint   ${url}   (Streamable HTTP, loopback only, no auth: the local scenario)
-  Tools allowed  ${DEMO_ALLOWED_TOOLS.join(', ')}
+  Tools allowed  ${allowedTools.join(', ')}
                  (delete_note exists upstream, but the allow-list hides it and refuses calls to it)
   Audit records  ${auditFile}   (one JSON line per call: tail -f it)
 

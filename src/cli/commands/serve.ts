@@ -1,7 +1,4 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadConfigFile, resolveConfigPath } from '../../config/index.js';
-import { exitOnConfigError } from '../output.js';
-import { runGateway } from '../run-gateway.js';
 
 export function registerServe(program: Command): void {
   program
@@ -10,11 +7,14 @@ export function registerServe(program: Command): void {
     .option('-c, --config <path>', 'config file (default: $WARDEN_CONFIG or ./warden.yaml)')
     .option('-p, --port <port>', 'override listen.port', (v) => { const n = Number(v); if (!/^\d+$/.test(v) || n > 65535) throw new InvalidArgumentError('expected a port number 0-65535'); return n; })
     .action(async (opts: { config?: string; port?: number }) => {
+      const { loadConfigFile, resolveConfigPath } = await import('../../config/index.js');
+      const { exitOnConfigError } = await import('../output.js');
+      const { runGateway } = await import('../run-gateway.js');
       let loaded;
       try {
         loaded = loadConfigFile(resolveConfigPath(opts.config));
       } catch (err) {
-        exitOnConfigError(err);
+        return exitOnConfigError(err);
       }
       if (opts.port !== undefined) loaded.config.listen.port = opts.port;
       const { gateway } = await runGateway(loaded.config, loaded.secrets);

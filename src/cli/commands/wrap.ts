@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runWrap, wrapUsageProblem, type WrapOptions } from '../../gateway/wrap.js';
+import type { WrapOptions } from '../../gateway/wrap.js';
 import { fail } from '../output.js';
 
 interface WrapFlags {
@@ -69,6 +69,8 @@ Examples:
         ...(flags.auditFile ? { auditFile: flags.auditFile } : {}),
         ...(flags.name ? { name: flags.name } : {}),
       };
+      // Loaded here, not at the top: an MCP client starts `warden wrap` often, and --help needs none of it.
+      const { runWrap, wrapUsageProblem } = await import('../../gateway/wrap.js');
       const problem = wrapUsageProblem(options);
       if (problem) fail(problem, 2);
 
