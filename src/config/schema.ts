@@ -130,6 +130,10 @@ export const configSchema = z
       })
       .strict()
       .default({ log: true }),
+    metrics: z
+      .object({ enabled: z.boolean().default(true).describe('serve Prometheus metrics at /metrics (same Host rules as /mcp)') })
+      .strict()
+      .default({ enabled: true }),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()

@@ -15,6 +15,7 @@ import { buildPipeline, runPipeline, type Step } from './pipeline.js';
 import { HttpUpstream } from './http-upstream.js';
 import { StdioUpstream } from './stdio-upstream.js';
 import type { Upstream } from './upstream.js';
+import { GatewayMetrics } from './metrics.js';
 
 export interface GatewayOptions {
   log: Logger;
@@ -58,6 +59,7 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
     log,
     ...(perIp ? { ipLimiter: new TokenBucketLimiter({ ratePerSecond: perIp.requestsPerSecond, burst: perIp.burst }) } : {}),
   });
+  const metrics = config.metrics.enabled ? new GatewayMetrics(upstreams) : undefined;
   const soleUpstream = upstreams.size === 1 ? [...upstreams.keys()][0] : undefined;
 
   let originPolicy: OriginPolicy | undefined;
@@ -91,6 +93,11 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') return sendJson(res, 200, { status: 'ready', upstreams: Object.fromEntries([...upstreams].map(([n, u]) => [n, u.status()])) });
       checkHost(req, originPolicy!);
+      if (path === '/metrics' && metrics) {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
+        res.end(await metrics.registry.metrics());
+        return;
+      }
       const origin = checkOrigin(req, originPolicy!);
       cors = corsHeaders(origin);
       const upstreamName = path === '/mcp' ? soleUpstream : path.startsWith('/mcp/') ? path.slice(5) : undefined;
@@ -147,7 +154,11 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
   function logAccess(req: IncomingMessage, res: ServerResponse, ex: Exchange | undefined, path: string, requestId: string, started: number): void {
     const write = () => {
       const rpc = ex?.messages?.map((m) => ('method' in m ? m.method : 'response'));
-      log.info({ requestId, method: req.method, path, status: res.statusCode, ms: Math.round((performance.now() - started) * 10) / 10, ip: ex?.ip, ...(rpc ? { rpc } : {}) }, 'request');
+      const ms = performance.now() - started;
+      log.info({ requestId, method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10, ip: ex?.ip, ...(rpc ? { rpc } : {}) }, 'request');
+      if (path.startsWith('/mcp')) {
+        metrics?.observe({ upstream: ex?.upstreamName, httpMethod: req.method ?? '', status: res.statusCode, seconds: ms / 1000, decisions: ex?.decisions ?? [] });
+      }
     };
     if (res.writableFinished || res.destroyed) write();
     else res.once('close', write);

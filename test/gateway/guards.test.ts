@@ -1,31 +1,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { connectClient, getJson, postRaw } from '../helpers/client.js';
+import { connectClient, getJson, postRaw, rawRequest } from '../helpers/client.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
-
-/** Sends a request with a raw path and headers exactly as given (fetch would normalize them). */
-function rawRequest(url: string, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; json: any }> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, path, method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => {
-        let json;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode!, headers: res.headers, json });
-      });
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
 
 describe('pipeline guards', () => {
   let upstream: RunningHttpUpstream;

@@ -1,0 +1,75 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Upstream } from './upstream.js';
+
+/** MCP methods counted by name; anything else a caller sends is counted as `other` (labels stay bounded). */
+const KNOWN_RPC_METHODS = new Set([
+  'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/templates/list', 'resources/read',
+  'resources/subscribe', 'resources/unsubscribe', 'prompts/list', 'prompts/get', 'completion/complete',
+  'logging/setLevel', 'tasks/get', 'tasks/list', 'tasks/result', 'tasks/cancel',
+]);
+
+export interface RequestObservation {
+  /** The configured upstream, or undefined when the request never got that far. */
+  upstream: string | undefined;
+  httpMethod: string;
+  status: number;
+  seconds: number;
+  decisions: { method: string; decision: 'allow' | 'deny' }[];
+}
+
+/**
+ * Prometheus metrics at /metrics: HTTP requests by upstream and status, their duration, MCP requests by
+ * method and decision, live sessions per upstream, and the process's own metrics. Every label value comes
+ * from the config or a fixed list, never unbounded from the caller.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'upstream' | 'method' | 'status'>;
+  private readonly duration: Histogram<'upstream' | 'method'>;
+  private readonly rpc: Counter<'upstream' | 'rpc_method' | 'decision'>;
+
+  constructor(upstreams: ReadonlyMap<string, Upstream>) {
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({
+      name: 'warden_http_requests_total',
+      help: 'HTTP requests answered, by upstream, HTTP method and status',
+      labelNames: ['upstream', 'method', 'status'],
+      registers: [this.registry],
+    });
+    this.duration = new Histogram({
+      name: 'warden_http_request_duration_seconds',
+      help: 'Time from request to the end of the answer (an SSE stream counts until it ends)',
+      labelNames: ['upstream', 'method'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [this.registry],
+    });
+    this.rpc = new Counter({
+      name: 'warden_mcp_requests_total',
+      help: 'MCP (JSON-RPC) requests decided, by upstream, method and decision',
+      labelNames: ['upstream', 'rpc_method', 'decision'],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'warden_upstream_sessions',
+      help: 'Live MCP sessions (child processes) of stdio upstreams',
+      labelNames: ['upstream'],
+      registers: [this.registry],
+      collect() {
+        for (const [name, upstream] of upstreams) {
+          const sessions = upstream.status().sessions;
+          if (typeof sessions === 'number') this.set({ upstream: name }, sessions);
+        }
+      },
+    });
+  }
+
+  observe(o: RequestObservation): void {
+    const upstream = o.upstream ?? '-';
+    const method = ['GET', 'POST', 'DELETE', 'OPTIONS'].includes(o.httpMethod) ? o.httpMethod : 'other';
+    this.requests.inc({ upstream, method, status: String(o.status) });
+    this.duration.observe({ upstream, method }, o.seconds);
+    for (const d of o.decisions) {
+      this.rpc.inc({ upstream, rpc_method: KNOWN_RPC_METHODS.has(d.method) ? d.method : 'other', decision: d.decision });
+    }
+  }
+}
