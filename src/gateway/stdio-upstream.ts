@@ -4,7 +4,7 @@ import type { Logger } from '../shared/log.js';
 import { GatewayError } from '../shared/errors.js';
 import {
   gatewayErrorResponse, idKey, isJSONRPCNotification, isJSONRPCRequest, isResponse,
-  type JSONRPCMessage, type RequestId,
+  type JSONRPCMessage, type JSONRPCRequest, type RequestId,
 } from '../shared/jsonrpc.js';
 import type { UpstreamConfig } from '../config/index.js';
 import { applyRewrite, sendGatewayError, soleRequestId, type Exchange } from './exchange.js';
@@ -158,7 +158,7 @@ class StdioSession {
     this.calls.add(call);
     for (const r of requests) {
       this.pending.set(idKey(r.id), call);
-      const token = (r.params as { _meta?: { progressToken?: string | number } } | undefined)?._meta?.progressToken;
+      const token = progressTokenOf(r);
       if (token !== undefined) this.progress.set(token, call);
     }
     for (const m of messages) this.child.send(m);
@@ -167,7 +167,7 @@ class StdioSession {
       this.lastActivity = Date.now();
       for (const r of requests) {
         if (this.pending.get(idKey(r.id)) === call) this.pending.delete(idKey(r.id));
-        const token = (r.params as { _meta?: { progressToken?: string | number } } | undefined)?._meta?.progressToken;
+        const token = progressTokenOf(r);
         if (token !== undefined && this.progress.get(token) === call) this.progress.delete(token);
       }
       if (call.timedOut) {
@@ -243,6 +243,10 @@ class StdioSession {
     this.stream?.end();
     await this.child.stop();
   }
+}
+
+function progressTokenOf(request: JSONRPCRequest): string | number | undefined {
+  return (request.params as { _meta?: { progressToken?: string | number } } | undefined)?._meta?.progressToken;
 }
 
 /**
