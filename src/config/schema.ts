@@ -64,7 +64,8 @@ const upstream = z
       .default({})
       .describe("HTTP upstream: the gateway's own credential for it, e.g. { x-api-key: \"${NOTES_KEY}\" }"),
     // both
-    timeout: duration.default(60_000).describe('longest wait for an answer (reset by progress notifications)'),
+    timeout: duration.pipe(z.number().positive({ message: 'a timeout must be longer than 0' })).default(60_000)
+      .describe('longest wait for an answer (reset by progress notifications)'),
     allow: allowList.optional(),
   })
   .strict()

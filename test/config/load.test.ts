@@ -590,3 +590,11 @@ describe('loadConfigFile', () => {
     assert.equal(resolveConfigPath(undefined, {}), resolve('warden.yaml'));
   });
 });
+
+test('an upstream timeout of 0 is refused (it would mean "never" for HTTP and "at once" for stdio)', () => {
+  assert.throws(() => parseConfigText('upstreams:\n  a: { url: "http://x/mcp", timeout: 0 }\n'), (err: ConfigError) => {
+    assert.equal(err.issues.length, 1);
+    assert.equal(err.issues[0]!.path, 'upstreams.a.timeout');
+    return true;
+  });
+});
