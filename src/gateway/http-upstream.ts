@@ -54,33 +54,33 @@ export class HttpUpstream implements Upstream {
     const onClientGone = () => abort.abort();
     ex.res.once('close', onClientGone);
     this.inFlight++;
-    let answer: Dispatcher.ResponseData;
     try {
-      answer = await this.pool.request({
-        path: this.path,
-        method,
-        headers,
-        body: method === 'POST' ? ex.body : undefined,
-        signal: abort.signal,
-        bodyTimeout: method === 'GET' ? 0 : this.config.timeout,
-      });
-    } catch (err) {
-      this.inFlight--;
-      ex.res.off('close', onClientGone);
-      if (abort.signal.aborted) return; // the caller left; nobody to answer
-      throw this.translate(err);
-    }
-    try {
-      await this.relay(ex, answer);
-      this.lastError = undefined;
-    } catch (err) {
-      if (!abort.signal.aborted) {
-        this.log.warn({ upstream: this.name, requestId: ex.requestId, err: describe(err) }, 'upstream answer broke off');
-        const failure = this.translate(err);
-        if (!ex.res.headersSent) sendGatewayError(ex.res, failure, soleRequestId(ex.messages), ex.responseHeaders);
-        else endStreamWithErrors(ex, failure);
+      let answer: Dispatcher.ResponseData;
+      try {
+        answer = await this.pool.request({
+          path: this.path,
+          method,
+          headers,
+          body: method === 'POST' ? ex.body : undefined,
+          signal: abort.signal,
+          bodyTimeout: method === 'GET' ? 0 : this.config.timeout,
+        });
+      } catch (err) {
+        if (abort.signal.aborted) return; // the caller left; nobody to answer
+        throw this.translate(err);
       }
-      answer.body.destroy();
+      try {
+        await this.relay(ex, answer);
+        this.lastError = undefined;
+      } catch (err) {
+        if (!abort.signal.aborted) {
+          this.log.warn({ upstream: this.name, requestId: ex.requestId, err: describe(err) }, 'upstream answer broke off');
+          const failure = this.translate(err);
+          if (!ex.res.headersSent) sendGatewayError(ex.res, failure, soleRequestId(ex.messages), ex.responseHeaders);
+          else endStreamWithErrors(ex, failure);
+        }
+        answer.body.destroy();
+      }
     } finally {
       this.inFlight--;
       ex.res.off('close', onClientGone);
@@ -101,28 +101,25 @@ export class HttpUpstream implements Upstream {
       if (typeof value === 'string') headers[name] = value;
     }
     const contentType = String(answer.headers['content-type'] ?? '');
-    const rewrites = ex.rewrites;
-    if (rewrites && rewrites.size > 0 && contentType.startsWith('application/json')) {
-      const text = await readCapped(answer.body, MAX_REWRITTEN_JSON_BYTES, this.name);
-      const out = rewriteJson(text, rewrites);
+    const sse = contentType.startsWith('text/event-stream');
+    const rewrites = ex.rewrites && ex.rewrites.size > 0 ? ex.rewrites : undefined;
+    if (rewrites && contentType.startsWith('application/json')) {
+      const out = rewriteJson(await readCapped(answer.body, MAX_REWRITTEN_JSON_BYTES, this.name), rewrites);
       headers['content-length'] = String(Buffer.byteLength(out));
       ex.res.writeHead(statusCode, headers);
       ex.res.end(out);
       return;
     }
-    if (contentType.startsWith('text/event-stream')) Object.assign(headers, SSE_HEADERS);
+    if (sse) Object.assign(headers, SSE_HEADERS);
     // Kept with setHeader (not only writeHead) so that a broken-off stream can tell it is SSE.
     ex.res.setHeader('content-type', headers['content-type'] ?? 'application/octet-stream');
     const length = answer.headers['content-length'];
-    if (typeof length === 'string' && !(rewrites && rewrites.size > 0)) headers['content-length'] = length;
+    if (typeof length === 'string' && !rewrites) headers['content-length'] = length;
     ex.res.writeHead(statusCode, headers);
     // An SSE stream may stay quiet for a while: the caller should see its headers now. Other answers go
     // out with their first chunk, in one write.
-    if (contentType.startsWith('text/event-stream')) ex.res.flushHeaders();
-    const rewriter = rewrites && rewrites.size > 0 && contentType.startsWith('text/event-stream')
-      ? new SseRewriter((m) => applyRewrite(m, rewrites))
-      : undefined;
-    await relayBody(answer.body, ex.res, rewriter);
+    if (sse) ex.res.flushHeaders();
+    await relayBody(answer.body, ex.res, rewrites && sse ? new SseRewriter((m) => applyRewrite(m, rewrites)) : undefined);
   }
 
   private translate(err: unknown): GatewayError {
