@@ -68,9 +68,7 @@ function authorize({ allowLists }: PipelineParts): Step {
       } else if (allowList?.filtersList(message.method)) {
         ex.rewrites ??= new Map();
         const method = message.method;
-        ex.rewrites.set(idKey(message.id), (answer: JSONRPCMessage) =>
-          'result' in answer ? ({ ...answer, result: allowList.filterListResult(method, answer.result) } as JSONRPCMessage) : answer,
-        );
+        ex.rewrites.set(idKey(message.id), (answer: JSONRPCMessage) => allowList.filterListAnswer(method, answer));
       }
     }
     ex.decisions = list;

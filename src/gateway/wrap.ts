@@ -134,7 +134,7 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
       const method = lists.get(key);
       if (method === undefined) return message;
       lists.delete(key);
-      return 'result' in message ? ({ ...message, result: allowList.filterListResult(method, message.result) } as JSONRPCMessage) : message;
+      return allowList.filterListAnswer(method, message);
     }
 
     async function handleRequest(request: JSONRPCRequest): Promise<void> {

@@ -1,4 +1,5 @@
 import { GlobSet } from '../shared/glob.js';
+import type { JSONRPCMessage } from '../shared/jsonrpc.js';
 import { LIST_METHODS, type McpTarget, type TargetKind } from './targets.js';
 
 export interface AllowListSpec {
@@ -54,6 +55,11 @@ export class AllowList {
   filtersList(method: string): boolean {
     const list = LIST_METHODS[method];
     return list !== undefined && this.restrictsKind(list.kind);
+  }
+
+  /** A JSON-RPC answer to a `method` request, with its list filtered; error answers pass unchanged. */
+  filterListAnswer(method: string, answer: JSONRPCMessage): JSONRPCMessage {
+    return 'result' in answer ? ({ ...answer, result: this.filterListResult(method, answer.result) } as JSONRPCMessage) : answer;
   }
 
   /** The result of a list method with what is not allowed taken out. Other results pass unchanged. */
