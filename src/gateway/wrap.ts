@@ -147,8 +147,7 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
             principal: ANONYMOUS,
             upstream,
             method: request.method,
-            // A target name is the caller's text: bounded, so one request cannot bloat the audit file.
-            ...(target ? { target: { kind: target.kind, name: target.name.slice(0, 1024) } } : {}),
+            ...(target ? { target } : {}), // toAuditRecord bounds the caller's text
             decision: allowed ? 'allow' : 'deny',
             reason,
           }));
