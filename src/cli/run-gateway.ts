@@ -1,12 +1,13 @@
 import type { WardenConfig } from '../config/index.js';
 import { createGateway, type Gateway } from '../gateway/index.js';
-import { createLogger, type Logger } from '../shared/log.js';
+import { createLogger } from '../shared/log.js';
+import { fail } from './output.js';
 
 /**
  * Starts a gateway and stops it gracefully on SIGTERM or SIGINT: new requests are refused, in-flight ones
  * finish, children end. A second signal exits at once.
  */
-export async function runGateway(config: WardenConfig, secrets: Set<string>): Promise<{ gateway: Gateway; log: Logger }> {
+export async function runGateway(config: WardenConfig, secrets: Set<string>): Promise<{ gateway: Gateway }> {
   const log = createLogger({ level: config.log.level, secrets });
   const gateway = createGateway(config, { log });
   try {
@@ -16,8 +17,7 @@ export async function runGateway(config: WardenConfig, secrets: Set<string>): Pr
     const why = e.code === 'EADDRINUSE'
       ? `port ${config.listen.port} on ${config.listen.host} is in use; stop the other process or set listen.port`
       : e.code === 'EACCES' ? `not allowed to listen on port ${config.listen.port}; use a port above 1023` : e.message;
-    process.stderr.write(`warden: cannot listen: ${why}\n`);
-    process.exit(1);
+    fail(`cannot listen: ${why}`);
   }
   let stopping = false;
   const stop = (signal: string) => {
@@ -33,5 +33,5 @@ export async function runGateway(config: WardenConfig, secrets: Set<string>): Pr
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   log.info({ url: gateway.url, upstreams: Object.keys(config.upstreams) }, 'listening');
-  return { gateway, log };
+  return { gateway };
 }
