@@ -27,7 +27,6 @@ export interface OriginPolicy {
 }
 
 export function buildOriginPolicy(options: {
-  listenHost: string;
   port: number;
   loopback: boolean;
   publicUrl?: string;

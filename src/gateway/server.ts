@@ -181,7 +181,6 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       baseUrl = `http://${host}:${address.port}`;
       originPolicy = buildOriginPolicy({
-        listenHost: config.listen.host,
         port: address.port,
         loopback: isLoopbackHost(config.listen.host),
         ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
