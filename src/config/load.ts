@@ -56,6 +56,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   // Relative paths in the file are relative to the file, not to wherever the gateway was started.
   const base = dirname(file);
   if (loaded.config.audit.file && !isAbsolute(loaded.config.audit.file)) loaded.config.audit.file = resolve(base, loaded.config.audit.file);
+  if (!isAbsolute(loaded.config.store.sqlite)) loaded.config.store.sqlite = resolve(base, loaded.config.store.sqlite);
   for (const u of Object.values(loaded.config.upstreams)) if (u.cwd && !isAbsolute(u.cwd)) u.cwd = resolve(base, u.cwd);
   return loaded;
 }
@@ -112,15 +113,38 @@ export function parseConfigText(text: string, file = 'warden.yaml', env: NodeJS.
 /** Rules that span fields. The fail-closed rules of the scenarios live here. */
 function checkSemantics(config: WardenConfig): InterpolationIssue[] {
   const issues: InterpolationIssue[] = [];
+  const { scopes, roles } = config.authorization;
   if (config.auth === 'none' && config.scenario !== 'local') {
     issues.push({
       path: ['auth'],
-      message: `scenario '${config.scenario}' requires authentication, and 'none' is only for the local scenario; this version has no other auth mode yet, so use scenario: local on a loopback address`,
+      message: `scenario '${config.scenario}' requires authentication, and 'none' is only for the local scenario; set auth: { apiKeys: {} } and create keys with \`warden keys create\``,
     });
   } else if (config.auth === 'none' && !isLoopbackHost(config.listen.host)) {
     issues.push({
       path: ['listen', 'host'],
-      message: `refusing to listen on ${config.listen.host} with auth: none, where anyone who can reach it could call your tools; listen on 127.0.0.1 (or ::1), and put an authenticating gateway in front for remote access`,
+      message: `refusing to listen on ${config.listen.host} with auth: none, where anyone who can reach it could call your tools; listen on 127.0.0.1 (or ::1), or set auth: { apiKeys: {} }`,
+    });
+  }
+  if (config.auth === 'none' && (Object.keys(scopes).length > 0 || Object.keys(roles).length > 0)) {
+    issues.push({
+      path: ['authorization'],
+      message: 'authorization applies to authenticated callers, and auth is none; turn on auth, or restrict tools with upstreams.<name>.allow',
+    });
+  }
+  if (config.auth !== 'none' && Object.keys(scopes).length === 0) {
+    issues.push({
+      path: ['authorization', 'scopes'],
+      message: 'authentication is on but no scope is defined, so every call would be denied; define scopes, e.g. authorization: { scopes: { "notes:read": { tools: [search_notes] } } }',
+    });
+  }
+  for (const [name, scope] of Object.entries(scopes)) {
+    scope.upstreams?.forEach((u, i) => {
+      if (!(u in config.upstreams)) issues.push({ path: ['authorization', 'scopes', name, 'upstreams', i], message: `no upstream is named '${u}'; configured: ${Object.keys(config.upstreams).join(', ')}` });
+    });
+  }
+  for (const [role, granted] of Object.entries(roles)) {
+    granted.forEach((scope, i) => {
+      if (!(scope in scopes)) issues.push({ path: ['authorization', 'roles', role, i], message: `role '${role}' grants scope '${scope}', which authorization.scopes does not define` });
     });
   }
   return issues;

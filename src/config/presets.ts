@@ -12,7 +12,11 @@ const PRESETS: Record<Scenario, Partial<ConfigInput>> = {
   },
   public: {
     listen: { host: '0.0.0.0', port: 8787 },
-    rateLimit: { perIp: { requestsPerSecond: 10, burst: 20 } },
+    rateLimit: {
+      perIp: { requestsPerSecond: 10, burst: 20 },
+      perPrincipal: { requestsPerSecond: 20, burst: 40 },
+      perKey: { requestsPerSecond: 10, burst: 20 },
+    },
     http: { maxBodyBytes: 262_144 },
   },
   enterprise: {

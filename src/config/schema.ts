@@ -36,6 +36,31 @@ const allowList = z
   .strict()
   .describe('What callers may see and use on this upstream; a kind that is not listed is not restricted.');
 
+/** RFC 6749 §3.3 scope-token: printable ASCII without space, `"` and `\`. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+const scopeName = z.string().regex(SCOPE_TOKEN, { message: 'a scope is printable ASCII without spaces, quotes or backslashes, e.g. notes:read' });
+
+const limit = z.object({
+  requestsPerSecond: z.number().positive().describe('sustained rate'),
+  burst: z.number().int().positive().describe('requests allowed at once before the rate applies'),
+}).strict();
+
+const identity = z
+  .union([
+    z.literal(false),
+    z.object({
+      header: z.string().regex(HEADER_NAME, { message: 'not a valid HTTP header name' })
+        .refine((h) => !RESERVED_HEADERS.has(h.toLowerCase()), { message: 'this header is set by the gateway itself' })
+        .default('x-warden-identity')
+        .describe('HTTP upstream: the header that carries the identity JWT'),
+      audience: z.string().min(1).optional().describe("HTTP upstream: the JWT's aud (default: the upstream's url)"),
+      ttl: duration.pipe(z.number().min(10_000, { message: 'at least 10s' }).max(3_600_000, { message: 'at most 1h' })).default(120_000)
+        .describe('HTTP upstream: lifetime of each identity JWT'),
+    }).strict(),
+  ])
+  .default({ header: 'x-warden-identity', ttl: 120_000 })
+  .describe('how the upstream learns who is calling (never from the caller\'s credential): a signed JWT header for HTTP, params._meta for stdio; false turns it off');
+
 const upstream = z
   .object({
     // stdio
@@ -67,6 +92,7 @@ const upstream = z
     timeout: duration.pipe(z.number().positive({ message: 'a timeout must be longer than 0' })).default(60_000)
       .describe('longest wait for an answer (reset by progress notifications)'),
     allow: allowList.optional(),
+    identity,
   })
   .strict()
   .superRefine((u, ctx) => {
@@ -76,6 +102,9 @@ const upstream = z
       for (const key of ['cwd'] as const) {
         if (u[key] !== undefined) ctx.addIssue({ code: 'custom', message: `${key} applies to stdio upstreams only`, path: [key] });
       }
+    }
+    if (u.command && u.identity && (u.identity.audience !== undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'identity.audience applies to HTTP upstreams only (stdio children get the principal in params._meta)', path: ['identity', 'audience'] });
     }
     if (u.command && Object.keys(u.headers).length > 0) {
       ctx.addIssue({ code: 'custom', message: 'headers apply to HTTP upstreams only', path: ['headers'] });
@@ -96,8 +125,35 @@ export const configSchema = z
       .default({ host: '127.0.0.1', port: 8787 }),
     publicUrl: z.url({ protocol: /^https?$/ }).optional()
       .describe('the URL clients use to reach the gateway, when it differs from the listen address'),
-    auth: z.literal('none', { message: "only 'none' is available in this version (local scenario); API keys and OAuth are not built yet" })
-      .default('none'),
+    store: z
+      .object({ sqlite: z.string().min(1).default('./.warden/warden.db').describe('SQLite file, created 0600; relative to the config file') })
+      .strict()
+      .default({ sqlite: './.warden/warden.db' })
+      .describe('where keys and signing keys live'),
+    auth: z
+      .union([
+        z.literal('none'),
+        z.object({
+          apiKeys: z.union([z.literal(true), z.object({}).strict()]).transform(() => ({}))
+            .describe('accept `Authorization: Bearer wdn_...` keys made with `warden keys create`'),
+        }).strict(),
+      ], { message: "expected 'none' (local scenario only) or { apiKeys: {} }" })
+      .default('none')
+      .describe("'none' (local scenario, loopback only) or the credentials accepted"),
+    authorization: z
+      .object({
+        scopes: z.record(scopeName, z.object({
+          description: z.string().optional().describe('shown to people who grant the scope'),
+          upstreams: z.array(z.string().regex(UPSTREAM_NAME)).min(1).optional().describe('the upstreams it applies to (default: all)'),
+          tools: z.array(z.string().min(1)).default([]).describe('tool names or globs'),
+          resources: z.array(z.string().min(1)).default([]).describe('resource URIs or globs'),
+          prompts: z.array(z.string().min(1)).default([]).describe('prompt names or globs'),
+        }).strict()).default({}),
+        roles: z.record(z.string().min(1), z.array(scopeName)).default({}).describe('role name -> the scopes it grants'),
+      })
+      .strict()
+      .default({ scopes: {}, roles: {} })
+      .describe('scope -> what it opens; role -> scopes. Default deny: an authenticated caller may use only what a scope of theirs opens'),
     http: z
       .object({
         maxBodyBytes: z.number().int().positive().default(1_048_576).describe('larger request bodies get 413'),
@@ -112,18 +168,14 @@ export const configSchema = z
       .default({ maxBodyBytes: 1_048_576, allowedOrigins: [], allowedHosts: [], trustProxy: 0, shutdownGrace: 10_000 }),
     rateLimit: z
       .object({
-        perIp: z
-          .union([
-            z.literal(false),
-            z.object({
-              requestsPerSecond: z.number().positive().describe('sustained rate per client IP'),
-              burst: z.number().int().positive().describe('requests allowed at once before the rate applies'),
-            }).strict(),
-          ])
-          .default({ requestsPerSecond: 50, burst: 100 }),
+        perIp: z.union([z.literal(false), limit]).default({ requestsPerSecond: 50, burst: 100 })
+          .describe('per client IP; failed authentications count against it too'),
+        perPrincipal: z.union([z.literal(false), limit]).default(false)
+          .describe('per authenticated user (tenant + subject), across all their keys'),
+        perKey: z.union([z.literal(false), limit]).default(false).describe('per credential (API key id)'),
       })
       .strict()
-      .default({ perIp: { requestsPerSecond: 50, burst: 100 } }),
+      .default({ perIp: { requestsPerSecond: 50, burst: 100 }, perPrincipal: false, perKey: false }),
     audit: z
       .object({
         file: z.string().min(1).optional().describe('append one JSON line per decision to this file'),
@@ -151,6 +203,9 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type WardenConfig = z.output<typeof configSchema>;
 export type UpstreamConfig = WardenConfig['upstreams'][string];
 export type AllowListConfig = NonNullable<UpstreamConfig['allow']>;
+export type AuthorizationConfig = WardenConfig['authorization'];
+export type ScopeConfig = AuthorizationConfig['scopes'][string];
+export type RateLimitConfig = Exclude<WardenConfig['rateLimit']['perIp'], false>;
 
 export function configJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;

@@ -51,7 +51,7 @@ describe('parseConfigText: valid configurations and defaults', () => {
     assert.equal(config.scenario, 'local');
     assert.equal(config.auth, 'none');
     assert.deepEqual(config.listen, { host: '127.0.0.1', port: 8787 });
-    assert.deepEqual(config.rateLimit, { perIp: { requestsPerSecond: 50, burst: 100 } });
+    assert.deepEqual(config.rateLimit, { perIp: { requestsPerSecond: 50, burst: 100 }, perPrincipal: false, perKey: false });
     assert.equal(config.http.maxBodyBytes, 1_048_576);
     assert.equal(config.http.shutdownGrace, 10_000);
     assert.equal(config.http.trustProxy, 0);
@@ -275,9 +275,9 @@ describe('parseConfigText: one clear issue per mistake', () => {
     assert.match(issue.message, /letters, digits/);
   });
 
-  test('auth other than none', () => {
+  test('auth that is neither none nor a mode', () => {
     const issue = oneIssue(yaml('auth: apikey', ...NOTES), 'auth', 1);
-    assert.match(issue.message, /only 'none'/);
+    assert.match(issue.message, /expected 'none' .* apiKeys/);
   });
 
   test('a wrong type names the array index', () => {
@@ -417,7 +417,7 @@ describe('parseConfigText: fail-closed scenario rules', () => {
       ]) {
         const issue = oneIssue(text, 'auth');
         assert.match(issue.message, new RegExp(`scenario '${scenario}' requires authentication`));
-        assert.match(issue.message, /scenario: local/, 'says what to configure');
+        assert.match(issue.message, /auth: \{ apiKeys: \{\} \}/, 'says what to configure');
       }
     }
     // With auth written, the issue points at it.
@@ -434,7 +434,7 @@ describe('parseConfigText: fail-closed scenario rules', () => {
       const issue = oneIssue(yaml('listen:', `  host: "${host}"`, ...NOTES), 'listen.host', 2);
       assert.ok(issue.message.includes(`refusing to listen on ${host} with auth: none`), issue.message);
       assert.match(issue.message, /listen on 127\.0\.0\.1 \(or ::1\)/);
-      assert.match(issue.message, /authenticating gateway in front/);
+      assert.match(issue.message, /auth: \{ apiKeys: \{\} \}/);
     }
   });
 
@@ -459,7 +459,7 @@ describe('applyScenarioDefaults (presets)', () => {
   test('public: all interfaces, a tighter rate limit and a smaller body limit', () => {
     const out = applyScenarioDefaults({ scenario: 'public', upstreams });
     assert.deepEqual(out.listen, { host: '0.0.0.0', port: 8787 });
-    assert.deepEqual(out.rateLimit, { perIp: { requestsPerSecond: 10, burst: 20 } });
+    assert.deepEqual(out.rateLimit, { perIp: { requestsPerSecond: 10, burst: 20 }, perPrincipal: { requestsPerSecond: 20, burst: 40 }, perKey: { requestsPerSecond: 10, burst: 20 } });
     assert.deepEqual(out.http, { maxBodyBytes: 262_144 });
     assert.equal(out.upstreams, upstreams);
     assert.equal(out.scenario, 'public');
@@ -490,7 +490,7 @@ describe('applyScenarioDefaults (presets)', () => {
     });
     assert.deepEqual(out.listen, { host: '0.0.0.0', port: 9000 });
     assert.deepEqual(out.http, { maxBodyBytes: 262_144, trustProxy: 1, allowedOrigins: ['https://a.example'] });
-    assert.deepEqual(out.rateLimit, { perIp: false });
+    assert.deepEqual(out.rateLimit, { perIp: false, perPrincipal: { requestsPerSecond: 20, burst: 40 }, perKey: { requestsPerSecond: 10, burst: 20 } });
     const fromFile = applyScenarioDefaults({ scenario: 'public', listen: { host: '10.1.2.3' }, upstreams });
     assert.deepEqual(fromFile.listen, { host: '10.1.2.3', port: 8787 });
   });

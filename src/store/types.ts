@@ -1,0 +1,87 @@
+/**
+ * The storage contract. Everything above `store/` talks to these interfaces only, so that a PostgreSQL
+ * implementation can replace SQLite without a change elsewhere: every method is async, times are epoch
+ * milliseconds, lists are plain arrays, and no SQL, row ids or driver types leak out.
+ */
+
+/** One API key. The secret itself is never stored: only `hash` (see credentials/ for why SHA-256 suffices). */
+export interface ApiKeyRecord {
+  /** The public key id, also embedded in the key string; safe to log and show. */
+  id: string;
+  /** Hex SHA-256 of the whole key string. */
+  hash: string;
+  subject: string;
+  tenant: string | null;
+  name: string | null;
+  scopes: string[];
+  roles: string[];
+  createdAt: number;
+  /** After this the key is refused; rotation shortens it to the end of the grace period. */
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+  /** Set when the key was rotated: the id of the key that replaces it. */
+  replacedBy: string | null;
+}
+
+export interface ApiKeyFilter {
+  subject?: string;
+  tenant?: string;
+  /** Revoked keys and keys expired or rotated past their grace are left out unless this is true. */
+  includeInactive?: boolean;
+}
+
+export interface ApiKeyStore {
+  /** Fails with StoreError('conflict') when the id exists. */
+  insert(key: ApiKeyRecord): Promise<void>;
+  get(id: string): Promise<ApiKeyRecord | undefined>;
+  /** Newest first. `now` decides which keys are inactive. */
+  list(filter: ApiKeyFilter, now: number): Promise<ApiKeyRecord[]>;
+  /** Sets revokedAt unless it is set already; false when there is no such key. */
+  revoke(id: string, at: number): Promise<boolean>;
+  /**
+   * In one transaction: inserts `replacement`, and marks `oldId` as replaced by it with its expiry cut to
+   * `oldExpiresAt`. False (and no change) when `oldId` does not exist, is revoked, or was rotated already.
+   */
+  rotate(oldId: string, replacement: ApiKeyRecord, oldExpiresAt: number): Promise<boolean>;
+  /** Records use; callers throttle it, since it is a write. */
+  touch(id: string, at: number): Promise<void>;
+}
+
+/** A key the gateway signs with (identity JWTs for upstreams now; the OAuth AS later), as JWKs. */
+export interface SigningKeyRecord {
+  kid: string;
+  /** What the key signs, e.g. 'upstream-identity'. */
+  use: string;
+  alg: string;
+  /** JSON of the private JWK (kept in the store file, which is 0600). */
+  privateJwk: string;
+  publicJwk: string;
+  createdAt: number;
+  /** No longer signs after this; stays published until then plus the longest token lifetime. */
+  retiredAt: number | null;
+}
+
+export interface SigningKeyStore {
+  insert(key: SigningKeyRecord): Promise<void>;
+  /** Keys of this use that are not retired, or were retired after `publishedSince`: newest first. */
+  list(use: string, publishedSince: number): Promise<SigningKeyRecord[]>;
+  retire(kid: string, at: number): Promise<boolean>;
+}
+
+export interface Store {
+  /** For messages, e.g. the SQLite file path. Never a connection string with a password. */
+  readonly location: string;
+  readonly apiKeys: ApiKeyStore;
+  readonly signingKeys: SigningKeyStore;
+  close(): Promise<void>;
+}
+
+export type StoreErrorCode = 'conflict' | 'unavailable' | 'schema_too_new' | 'corrupt';
+
+export class StoreError extends Error {
+  constructor(readonly code: StoreErrorCode, message: string) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
