@@ -4,6 +4,7 @@ import { registerServe } from './commands/serve.js';
 import { registerDemo } from './commands/demo.js';
 import { registerConfig } from './commands/config.js';
 import { registerWrap } from './commands/wrap.js';
+import { registerKeys } from './commands/keys.js';
 import { VERSION } from './version.js';
 
 /** `warden`: thin argument parsing; every command calls into the modules. Exit codes: 0 ok, 1 failure, 2 bad usage or config. */
@@ -18,6 +19,7 @@ registerServe(program);
 registerDemo(program);
 registerWrap(program);
 registerConfig(program);
+registerKeys(program);
 
 try {
   await program.parseAsync(process.argv);

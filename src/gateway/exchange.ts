@@ -15,9 +15,13 @@ export interface Exchange {
   readonly requestId: string;
   readonly ip: string;
   readonly upstreamName: string;
+  /** The resource URL of the endpoint called (`<base>/mcp/<name>`, or `<base>/mcp` for the alias): challenges point at its metadata. */
+  readonly resource: string;
   /** Set by the transport step for POST. */
   body?: Buffer;
   messages?: JSONRPCMessage[];
+  /** True when the body was a JSON-RPC batch. */
+  batch?: boolean;
   /** Set by authenticate. */
   principal?: Principal;
   /**
@@ -29,6 +33,8 @@ export interface Exchange {
   decisions?: AuditDecision[];
   /** Set by authorize when a request was denied; answered by audit once the decision is recorded. */
   denial?: GatewayError;
+  /** Set before forwarding: headers for an HTTP upstream besides the transport's and its configured ones (identity). */
+  upstreamHeaders?: Record<string, string>;
   /** Extra headers every answer carries (CORS). */
   responseHeaders: Record<string, string>;
 }
@@ -45,10 +51,10 @@ export function sendGatewayError(res: ServerResponse, err: GatewayError, id: Req
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
+    'cache-control': 'no-store',
     ...headers,
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
   });
   res.end(text);
 }

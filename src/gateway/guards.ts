@@ -13,7 +13,9 @@ export function requestPath(rawUrl: string | undefined): string {
   const url = rawUrl ?? '/';
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
-  if (!SAFE_PATH.test(path) || /(^|\/)\.\.?(\/|$)/.test(path)) {
+  // `/.well-known/` is the one dot-led segment served (RFC 8615); the rest must start with a plain character.
+  const checked = path.startsWith('/.well-known/') ? path.slice('/.well-known'.length) : path;
+  if (!SAFE_PATH.test(checked) || /(^|\/)\.\.?(\/|$)/.test(path)) {
     throw new GatewayError('bad_path', 'Bad path: use the plain endpoint path, e.g. /mcp/<upstream>, without dot segments or encoded characters');
   }
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;

@@ -8,6 +8,8 @@ import type { UpstreamConfig } from '../config/index.js';
 import { applyRewrite, sendGatewayError, soleRequestId, type Exchange } from './exchange.js';
 import { FORWARDED_REQUEST_HEADERS, FORWARDED_RESPONSE_HEADERS, type Upstream } from './upstream.js';
 import { SseRewriter, SSE_HEADERS, writeSseMessage } from './sse.js';
+import { SessionBindings } from './session-bindings.js';
+import { sessionOwner } from './identity.js';
 
 /** A JSON answer that must be rewritten is buffered; past this size it is refused rather than held. */
 const MAX_REWRITTEN_JSON_BYTES = 16 * 1024 * 1024;
@@ -24,6 +26,7 @@ export class HttpUpstream implements Upstream {
   private readonly path: string;
   private inFlight = 0;
   private lastError: string | undefined;
+  private readonly sessions: SessionBindings;
 
   constructor(
     readonly name: string,
@@ -32,6 +35,7 @@ export class HttpUpstream implements Upstream {
   ) {
     this.url = new URL(config.url);
     this.path = `${this.url.pathname}${this.url.search}`;
+    this.sessions = new SessionBindings(config.sessions.idleTimeout);
     this.pool = new Pool(this.url.origin, {
       connections: 256,
       keepAliveTimeout: 30_000,
@@ -48,7 +52,12 @@ export class HttpUpstream implements Upstream {
       const value = ex.req.headers[name];
       if (typeof value === 'string') headers[name] = value;
     }
-    Object.assign(headers, this.config.headers);
+    Object.assign(headers, this.config.headers, ex.upstreamHeaders);
+    const sessionId = headers['mcp-session-id'];
+    const owner = sessionOwner(ex.principal);
+    if (sessionId !== undefined && !this.sessions.check(sessionId, owner)) {
+      throw new GatewayError('session_not_found', 'Session not found: it ended or never existed; initialize a new one');
+    }
 
     const abort = new AbortController();
     const onClientGone = () => abort.abort();
@@ -69,6 +78,7 @@ export class HttpUpstream implements Upstream {
         if (abort.signal.aborted) return; // the caller left; nobody to answer
         throw this.translate(err);
       }
+      this.trackSession(method, sessionId, owner, answer);
       try {
         await this.relay(ex, answer);
         this.lastError = undefined;
@@ -85,6 +95,13 @@ export class HttpUpstream implements Upstream {
       this.inFlight--;
       ex.res.off('close', onClientGone);
     }
+  }
+
+  /** Binds a session the upstream just issued to its creator; forgets one that was ended or lost. */
+  private trackSession(method: string, sessionId: string | undefined, owner: string, answer: Dispatcher.ResponseData): void {
+    const issued = answer.headers['mcp-session-id'];
+    if (sessionId === undefined && typeof issued === 'string' && issued !== '') this.sessions.bind(issued, owner);
+    if (sessionId !== undefined && (answer.statusCode === 404 || (method === 'DELETE' && answer.statusCode < 300))) this.sessions.forget(sessionId);
   }
 
   private async relay(ex: Exchange, answer: Dispatcher.ResponseData): Promise<void> {
@@ -132,7 +149,7 @@ export class HttpUpstream implements Upstream {
   }
 
   status(): Record<string, unknown> {
-    return { kind: this.kind, url: this.url.origin + this.url.pathname, inFlight: this.inFlight, ...(this.lastError ? { lastError: this.lastError } : {}) };
+    return { kind: this.kind, url: this.url.origin + this.url.pathname, inFlight: this.inFlight, sessions: this.sessions.size, ...(this.lastError ? { lastError: this.lastError } : {}) };
   }
 
   async close(): Promise<void> {

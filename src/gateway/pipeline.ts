@@ -1,11 +1,17 @@
 import type { Logger } from '../shared/log.js';
 import { GatewayError } from '../shared/errors.js';
-import { idKey, isJSONRPCRequest, type JSONRPCMessage } from '../shared/jsonrpc.js';
+import { ANONYMOUS, type Principal } from '../shared/principal.js';
+import { isJSONRPCRequest } from '../shared/jsonrpc.js';
 import type { Authenticator } from '../resource/authenticator.js';
-import { AllowList, targetOf } from '../policy/index.js';
+import { isAuthenticationError, type AuthenticationError } from '../resource/errors.js';
+import { bearerChallenge } from '../resource/challenge.js';
+import { metadataUrlFor } from '../resource/metadata.js';
+import type { AllowList, ScopePolicy } from '../policy/index.js';
 import type { TokenBucketLimiter } from '../ratelimit/index.js';
 import { toAuditRecord, type AuditDecision, type AuditSink } from '../audit/index.js';
+import { decideAll } from './authorize.js';
 import type { Exchange } from './exchange.js';
+import type { UpstreamIdentity } from './identity.js';
 import type { Upstream } from './upstream.js';
 
 /**
@@ -14,94 +20,128 @@ import type { Upstream } from './upstream.js';
  */
 export type Step = (ex: Exchange) => void | Promise<void>;
 
+export interface Limiters {
+  ip?: TokenBucketLimiter;
+  principal?: TokenBucketLimiter;
+  key?: TokenBucketLimiter;
+}
+
 export interface PipelineParts {
   authenticator: Authenticator;
   allowLists: ReadonlyMap<string, AllowList>;
-  ipLimiter?: TokenBucketLimiter;
+  /** Per-tool authorization by scope; absent with `auth: none`, where only allow-lists apply. */
+  scopes?: ScopePolicy;
+  limiters: Limiters;
   audit: AuditSink;
+  identities: ReadonlyMap<string, UpstreamIdentity>;
   upstreams: ReadonlyMap<string, Upstream>;
   log: Logger;
 }
 
-const UNRESTRICTED = new AllowList();
-
 export function buildPipeline(parts: PipelineParts): Step[] {
-  return [authenticate(parts), authorize(parts), rateLimit(parts), audit(parts), forward(parts)];
+  return [authenticate(parts), authorize(parts), rateLimit(parts), audit(parts), identify(parts), forward(parts)];
 }
 
 export async function runPipeline(steps: readonly Step[], ex: Exchange): Promise<void> {
   for (const step of steps) await step(ex);
 }
 
-function authenticate({ authenticator }: PipelineParts): Step {
+/**
+ * A refused credential gets a 401 challenge (or 400 for a credential in the URL), and its audit record.
+ * Failures also spend the caller's per-IP budget, so guessing keys is throttled like any other traffic.
+ */
+function authenticate({ authenticator, limiters, audit: sink, log }: PipelineParts): Step {
   return async (ex) => {
-    ex.principal = await authenticator.authenticate(ex.req);
+    try {
+      ex.principal = await authenticator.authenticate(ex.req);
+    } catch (err) {
+      if (!isAuthenticationError(err)) throw err;
+      const verdict = limiters.ip?.take(ex.ip);
+      if (verdict && !verdict.ok) throw tooMany(`from ${ex.ip}`, verdict.retryAfterSeconds);
+      await commit(sink, log, ex, [failedAuthentication(ex, err)]);
+      throw refusal(ex, err);
+    }
   };
 }
 
-/**
- * Decides every request in the body. A denial is not answered here: `audit` first commits the record of it.
- * Allowed list requests get a rewrite that removes what the caller may not use.
- */
-function authorize({ allowLists }: PipelineParts): Step {
+function refusal(ex: Exchange, err: AuthenticationError): GatewayError {
+  const challenge = bearerChallenge({
+    resourceMetadata: metadataUrlFor(ex.resource),
+    ...(err.error ? { error: err.error } : {}),
+    ...(err.error === 'invalid_token' ? { description: 'the credential is not valid' } : {}),
+  });
+  return new GatewayError(err.error === 'invalid_request' ? 'credential_in_url' : 'unauthorized', err.message, { 'www-authenticate': challenge });
+}
+
+function failedAuthentication(ex: Exchange, err: AuthenticationError): AuditDecision {
+  const first = ex.messages?.find(isJSONRPCRequest);
+  const principal: Principal = { ...ANONYMOUS, subject: '-', credential: { kind: 'api_key', id: err.credentialId ?? '-' } };
+  return {
+    requestId: ex.requestId,
+    principal,
+    upstream: ex.upstreamName,
+    method: first?.method ?? `HTTP ${ex.req.method}`,
+    decision: 'deny',
+    reason: `authentication failed: ${err.error ?? 'no credential'}`,
+    ip: ex.ip,
+    ...userAgent(ex),
+  };
+}
+
+/** Decides every request in the body. A denial is not answered here: `audit` first commits the record of it. */
+function authorize({ allowLists, scopes }: PipelineParts): Step {
   return (ex) => {
-    const allowList = allowLists.get(ex.upstreamName);
-    const list: AuditDecision[] = [];
-    let denial: GatewayError | undefined;
-    for (const message of ex.messages ?? []) {
-      if (!isJSONRPCRequest(message)) continue;
-      const target = targetOf(message);
-      const { allowed, reason } = (allowList ?? UNRESTRICTED).decide(target);
-      list.push({
-        requestId: ex.requestId,
-        principal: ex.principal!,
-        upstream: ex.upstreamName,
-        method: message.method,
-        ...(target ? { target } : {}),
-        decision: allowed ? 'allow' : 'deny',
-        reason,
-        ip: ex.ip,
-        ...(ex.req.headers['user-agent'] ? { userAgent: ex.req.headers['user-agent'] } : {}),
-      });
-      if (!allowed) {
-        denial ??= new GatewayError('forbidden', `Forbidden: ${target!.kind} '${target!.name.slice(0, 200)}' is not allowed on upstream '${ex.upstreamName}'`);
-      } else if (allowList?.filtersList(message.method)) {
-        ex.rewrites ??= new Map();
-        const method = message.method;
-        ex.rewrites.set(idKey(message.id), (answer: JSONRPCMessage) => allowList.filterListAnswer(method, answer));
-      }
-    }
-    ex.decisions = list;
+    const { decisions, denial, rewrites } = decideAll(ex, allowLists.get(ex.upstreamName), scopes);
+    ex.decisions = decisions;
+    if (rewrites.size > 0) ex.rewrites = rewrites;
     if (denial) ex.denial = denial;
   };
 }
 
-function rateLimit({ ipLimiter }: PipelineParts): Step {
+function rateLimit({ limiters }: PipelineParts): Step {
   return (ex) => {
-    if (!ipLimiter) return;
-    const verdict = ipLimiter.take(ex.ip);
-    if (!verdict.ok) {
-      throw new GatewayError('rate_limited', `Too many requests from ${ex.ip}; retry in ${verdict.retryAfterSeconds} s`, {
-        'retry-after': String(verdict.retryAfterSeconds),
-      });
-    }
+    const ip = limiters.ip?.take(ex.ip);
+    if (ip && !ip.ok) throw tooMany(`from ${ex.ip}`, ip.retryAfterSeconds);
+    const principal = ex.principal;
+    if (!principal || principal.credential.kind === 'none') return;
+    const user = limiters.principal?.take(`${principal.tenant ?? ''}\u0000${principal.subject}`);
+    if (user && !user.ok) throw tooMany(`for ${principal.subject}`, user.retryAfterSeconds);
+    const key = limiters.key?.take(`${principal.credential.kind}\u0000${principal.credential.id}`);
+    if (key && !key.ok) throw tooMany(`for credential ${principal.credential.id}`, key.retryAfterSeconds);
   };
+}
+
+function tooMany(whose: string, retryAfterSeconds: number): GatewayError {
+  return new GatewayError('rate_limited', `Too many requests ${whose}; retry in ${retryAfterSeconds} s`, { 'retry-after': String(retryAfterSeconds) });
 }
 
 /** Commits one record per decision before anything is forwarded or refused. */
 function audit({ audit: sink, log }: PipelineParts): Step {
   return async (ex) => {
-    try {
-      for (const d of ex.decisions ?? []) await sink.write(toAuditRecord(d));
-    } catch (err) {
-      // Fail closed: a call that cannot be recorded is not made.
-      log.error({ requestId: ex.requestId, err: (err as Error).message }, 'audit write failed; refusing the request');
-      throw new GatewayError('internal_error', 'The audit log cannot be written, so the request was refused; see the gateway log');
-    }
+    await commit(sink, log, ex, ex.decisions ?? []);
     if (ex.denial) throw ex.denial;
   };
 }
 
+async function commit(sink: AuditSink, log: Logger, ex: Exchange, decisions: AuditDecision[]): Promise<void> {
+  try {
+    for (const d of decisions) await sink.write(toAuditRecord(d));
+  } catch (err) {
+    // Fail closed: a call that cannot be recorded is not made.
+    log.error({ requestId: ex.requestId, err: (err as Error).message }, 'audit write failed; refusing the request');
+    throw new GatewayError('internal_error', 'The audit log cannot be written, so the request was refused; see the gateway log');
+  }
+}
+
+function identify({ identities }: PipelineParts): Step {
+  return (ex) => identities.get(ex.upstreamName)?.attach(ex);
+}
+
 function forward({ upstreams }: PipelineParts): Step {
   return (ex) => upstreams.get(ex.upstreamName)!.handle(ex);
+}
+
+function userAgent(ex: Exchange): { userAgent?: string } {
+  const ua = ex.req.headers['user-agent'];
+  return ua ? { userAgent: ua } : {};
 }

@@ -6,12 +6,18 @@ import { GatewayError, isGatewayError } from '../shared/errors.js';
 import { parseJsonRpcBody } from '../shared/jsonrpc.js';
 import { isLoopbackHost, type WardenConfig } from '../config/index.js';
 import { noAuthentication, type Authenticator } from '../resource/authenticator.js';
-import { AllowList } from '../policy/index.js';
+import { ApiKeyAuthenticator } from '../resource/api-key-authenticator.js';
+import { AllowList, ScopePolicy } from '../policy/index.js';
 import { TokenBucketLimiter } from '../ratelimit/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { ApiKeys } from '../credentials/index.js';
+import { IdentityTokenSigner } from '../credentials/identity-tokens.js';
 import { AuditTrail, JsonlFileSink, LogSink, type AuditSink } from '../audit/index.js';
 import { sendGatewayError, sendJson, soleRequestId, type Exchange } from './exchange.js';
 import { buildOriginPolicy, checkHost, checkOrigin, clientIp, corsHeaders, preflightHeaders, readBody, requestPath, type OriginPolicy } from './guards.js';
-import { buildPipeline, runPipeline, type Step } from './pipeline.js';
+import { buildPipeline, runPipeline, type Limiters, type Step } from './pipeline.js';
+import { UpstreamIdentity } from './identity.js';
+import { serveWellKnown } from './well-known.js';
 import { HttpUpstream } from './http-upstream.js';
 import { StdioUpstream } from './stdio-upstream.js';
 import type { Upstream } from './upstream.js';
@@ -21,7 +27,8 @@ export interface GatewayOptions {
   log: Logger;
   /** Replaces the sinks the config names (tests, embedding). */
   audit?: AuditSink;
-  authenticator?: Authenticator;
+  /** Replaces the store the config names (tests, embedding); the gateway does not close it. */
+  store?: Store;
 }
 
 export interface Gateway {
@@ -50,20 +57,30 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
     if (config.audit.log) sinks.push(new LogSink(log.child({ component: 'audit' })));
   }
   const audit = options.audit ?? new AuditTrail(sinks);
-  const perIp = config.rateLimit.perIp;
+  const authOn = config.auth !== 'none';
+  // The store holds keys and signing keys: opened only when there are credentials to check.
+  const store = authOn ? options.store ?? openStore(config) : undefined;
+  const authenticator: Authenticator = store ? new ApiKeyAuthenticator(new ApiKeys(store.apiKeys)) : noAuthentication;
+  const scopes = authOn ? new ScopePolicy(config.authorization) : undefined;
+  const identities = new Map<string, UpstreamIdentity>();
+  let signer: IdentityTokenSigner | undefined;
   const steps: Step[] = buildPipeline({
-    authenticator: options.authenticator ?? noAuthentication,
+    authenticator,
     allowLists,
+    ...(scopes ? { scopes } : {}),
+    limiters: buildLimiters(config),
     audit,
+    identities,
     upstreams,
     log,
-    ...(perIp ? { ipLimiter: new TokenBucketLimiter({ ratePerSecond: perIp.requestsPerSecond, burst: perIp.burst }) } : {}),
   });
   const metrics = config.metrics.enabled ? new GatewayMetrics(upstreams) : undefined;
   const soleUpstream = upstreams.size === 1 ? [...upstreams.keys()][0] : undefined;
 
   let originPolicy: OriginPolicy | undefined;
   let baseUrl = '';
+  const publicBase = () => (config.publicUrl ?? baseUrl).replace(/\/+$/, '');
+  const wellKnown = { base: publicBase, upstreams: [...upstreams.keys()], soleUpstream, scopes, signer: () => signer };
   let draining = false;
   const inFlight = new Set<Promise<void>>();
 
@@ -93,6 +110,7 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') return sendJson(res, 200, { status: 'ready', upstreams: Object.fromEntries([...upstreams].map(([n, u]) => [n, u.status()])) });
       checkHost(req, originPolicy!);
+      if (req.method === 'GET' && serveWellKnown(path, res, wellKnown)) return;
       if (path === '/metrics' && metrics) {
         res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
         res.end(await metrics.registry.metrics());
@@ -114,7 +132,12 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
         res.setHeader('allow', 'GET, POST, DELETE');
         throw new GatewayError('method_not_allowed', 'Method not allowed: MCP endpoints take POST, GET and DELETE');
       }
-      ex = { req, res, requestId, ip: clientIp(req, config.http.trustProxy), upstreamName, responseHeaders: { ...cors, 'x-request-id': requestId } };
+      ex = {
+        req, res, requestId, upstreamName,
+        ip: clientIp(req, config.http.trustProxy),
+        resource: `${publicBase()}${path}`,
+        responseHeaders: { ...cors, 'x-request-id': requestId },
+      };
       if (req.method === 'POST') await readMessages(ex);
       await runPipeline(steps, ex);
     } catch (err) {
@@ -136,7 +159,9 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       if (isGatewayError(err) && err.code === 'payload_too_large') ex.res.setHeader('connection', 'close');
       throw err;
     }
-    ex.messages = parseJsonRpcBody(ex.body).messages;
+    const parsed = parseJsonRpcBody(ex.body);
+    ex.messages = parsed.messages;
+    ex.batch = parsed.batch;
   }
 
   function answerError(res: ServerResponse, err: unknown, ex: Exchange | undefined, cors: Record<string, string>, requestId: string): void {
@@ -187,6 +212,9 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
         allowedHosts: config.http.allowedHosts,
         allowedOrigins: config.http.allowedOrigins,
       });
+      // The identity signer's issuer is the gateway's URL, known only now (port 0 picks one).
+      if (store) signer = await IdentityTokenSigner.open(store.signingKeys, { issuer: publicBase() });
+      for (const [name, u] of Object.entries(config.upstreams)) identities.set(name, new UpstreamIdentity(u, signer));
       return address;
     },
     async close() {
@@ -200,6 +228,13 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       server.closeAllConnections();
       await closed;
       await audit.close();
+      if (store && !options.store) await store.close();
     },
   };
+}
+
+function buildLimiters({ rateLimit }: WardenConfig): Limiters {
+  const make = (l: WardenConfig['rateLimit']['perIp']) => (l ? new TokenBucketLimiter({ ratePerSecond: l.requestsPerSecond, burst: l.burst }) : undefined);
+  const all = { ip: make(rateLimit.perIp), principal: make(rateLimit.perPrincipal), key: make(rateLimit.perKey) };
+  return Object.fromEntries(Object.entries(all).filter(([, limiter]) => limiter)) as Limiters;
 }

@@ -11,6 +11,7 @@ import { applyRewrite, sendGatewayError, soleRequestId, type Exchange } from './
 import { SSE_HEADERS, writeSseMessage } from './sse.js';
 import { StdioChild } from './stdio-child.js';
 import type { Upstream } from './upstream.js';
+import { sessionOwner } from './identity.js';
 
 const BACKLOG_LIMIT = 100;
 const KEEPALIVE_MS = 25_000;
@@ -55,7 +56,7 @@ export class StdioUpstream implements Upstream {
     if (initializing) {
       if (messages.length > 1) throw new GatewayError('invalid_request', 'Invalid Request: initialize must be sent alone, not in a batch');
       if (ex.req.headers['mcp-session-id']) throw new GatewayError('invalid_request', 'Invalid Request: initialize starts a session and must not carry Mcp-Session-Id');
-      session = this.startSession();
+      session = this.startSession(sessionOwner(ex.principal));
     } else {
       session = this.sessionFor(ex);
     }
@@ -68,16 +69,17 @@ export class StdioUpstream implements Upstream {
       throw new GatewayError('session_required', 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
     }
     const session = this.sessions.get(id);
-    if (!session) throw new GatewayError('session_not_found', 'Session not found: it ended or never existed; initialize a new one');
+    // Another principal's session is answered exactly like one that does not exist.
+    if (!session || session.owner !== sessionOwner(ex.principal)) throw new GatewayError('session_not_found', 'Session not found: it ended or never existed; initialize a new one');
     return session;
   }
 
-  private startSession(): StdioSession {
+  private startSession(owner: string): StdioSession {
     if (this.closing) throw new GatewayError('shutting_down', 'The gateway is shutting down');
     if (this.sessions.size >= this.config.sessions.max) {
       throw new GatewayError('too_many_sessions', `Too many sessions: upstream '${this.name}' runs at most ${this.config.sessions.max} (upstreams.${this.name}.sessions.max)`, { 'retry-after': '10' });
     }
-    const session = new StdioSession(randomUUID(), this.name, this.config, this.log, (s, why) => {
+    const session = new StdioSession(randomUUID(), owner, this.name, this.config, this.log, (s, why) => {
       this.sessions.delete(s.id);
       this.log.info({ upstream: this.name, session: s.id, why }, 'session ended');
     });
@@ -124,6 +126,8 @@ class StdioSession {
 
   constructor(
     readonly id: string,
+    /** `sessionOwner` of the principal that initialized it. */
+    readonly owner: string,
     private readonly upstream: string,
     private readonly config: UpstreamConfig & { command: string[] },
     private readonly log: Logger,

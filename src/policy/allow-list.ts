@@ -1,5 +1,6 @@
 import { GlobSet } from '../shared/glob.js';
 import type { JSONRPCMessage } from '../shared/jsonrpc.js';
+import { filterListAnswer, filterListResult } from './list-filter.js';
 import { LIST_METHODS, type McpTarget, type TargetKind } from './targets.js';
 
 export interface AllowListSpec {
@@ -22,6 +23,8 @@ const KIND_FIELD: Record<TargetKind, keyof AllowListSpec> = { tool: 'tools', res
  */
 export class AllowList {
   private readonly sets: Partial<Record<TargetKind, GlobSet>> = {};
+  /** `permits` bound once, for the shared list walk. */
+  private readonly permitsTarget = (target: McpTarget): boolean => this.permits(target);
 
   constructor(spec: AllowListSpec = {}) {
     for (const kind of Object.keys(KIND_FIELD) as TargetKind[]) {
@@ -59,19 +62,12 @@ export class AllowList {
 
   /** A JSON-RPC answer to a `method` request, with its list filtered; error answers pass unchanged. */
   filterListAnswer(method: string, answer: JSONRPCMessage): JSONRPCMessage {
-    return 'result' in answer ? ({ ...answer, result: this.filterListResult(method, answer.result) } as JSONRPCMessage) : answer;
+    return this.filtersList(method) ? filterListAnswer(method, answer, this.permitsTarget) : answer;
   }
 
   /** The result of a list method with what is not allowed taken out. Other results pass unchanged. */
   filterListResult(method: string, result: unknown): unknown {
-    const list = LIST_METHODS[method];
-    if (!list || !this.restrictsKind(list.kind) || result === null || typeof result !== 'object') return result;
-    const items = (result as Record<string, unknown>)[list.field];
-    if (!Array.isArray(items)) return result;
-    const kept = items.filter((item) => {
-      const name = (item as Record<string, unknown> | null)?.[list.key];
-      return typeof name === 'string' && this.permits({ kind: list.kind, name });
-    });
-    return { ...(result as Record<string, unknown>), [list.field]: kept };
+    // An unrestricted kind is not walked at all, so its list reaches the caller exactly as the server sent it.
+    return this.filtersList(method) ? filterListResult(method, result, this.permitsTarget) : result;
   }
 }

@@ -2,8 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import { ANONYMOUS, type Principal } from '../shared/principal.js';
 
 /**
- * Turns a request's credential into a principal, or throws a GatewayError (401 with a challenge, once a mode
- * that has credentials exists). API keys, JWTs and mTLS each become one implementation of this.
+ * Turns a request's credential into a principal, or throws an AuthenticationError, which the pipeline
+ * answers with a 401 challenge. API keys, JWTs and mTLS each become one implementation of this; a chain
+ * tries them in turn.
  */
 export interface Authenticator {
   readonly mode: string;

@@ -4,6 +4,8 @@
  */
 export const GATEWAY_ERRORS = {
   parse_error: { status: 400, rpc: -32700 },
+  credential_in_url: { status: 400, rpc: -32600 },
+  unauthorized: { status: 401, rpc: -32010 },
   invalid_request: { status: 400, rpc: -32600 },
   bad_path: { status: 400, rpc: -32600 },
   payload_too_large: { status: 413, rpc: -32600 },
@@ -17,6 +19,7 @@ export const GATEWAY_ERRORS = {
   forbidden_origin: { status: 403, rpc: -32003 },
   forbidden_host: { status: 403, rpc: -32003 },
   forbidden: { status: 403, rpc: -32003 },
+  insufficient_scope: { status: 403, rpc: -32003 },
   rate_limited: { status: 429, rpc: -32029 },
   too_many_sessions: { status: 503, rpc: -32029 },
   shutting_down: { status: 503, rpc: -32002 },

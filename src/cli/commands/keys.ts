@@ -1,0 +1,278 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { WardenConfig } from '../../config/index.js';
+import type { ApiKeys, ApiKeyView } from '../../credentials/index.js';
+// Tiny and pure: imported eagerly so that option parsers can reject a bad duration synchronously (exit 2).
+import { parseDuration } from '../../shared/duration.js';
+
+/**
+ * `warden keys`: API keys in the store the config names. Safe while `warden serve` runs on the same store
+ * (SQLite in WAL mode): a revocation takes effect at the gateway's next request.
+ */
+
+interface Common {
+  config?: string;
+  json?: boolean;
+}
+
+const CONFIG_HELP = 'config file (default: $WARDEN_CONFIG or ./warden.yaml)';
+/** A refusal decided here rather than by the store: withKeys closes the store, then exits with `exitCode`. */
+class CliFailure extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+/** Longer would overflow what a Date can show; a key meant to last that long should not expire at all. */
+const MAX_DURATION_MS = 36_500 * 86_400_000;
+
+function duration(what: string, allowZero: boolean) {
+  return (value: string): number => {
+    let ms: number;
+    try {
+      ms = parseDuration(value);
+    } catch {
+      throw new InvalidArgumentError('expected a duration such as 30m, 12h or 30d');
+    }
+    if (!allowZero && ms === 0) throw new InvalidArgumentError(`${what} must be longer than 0`);
+    if (ms > MAX_DURATION_MS) throw new InvalidArgumentError(`${what} must be at most 36500d`);
+    return ms;
+  };
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function registerKeys(program: Command): void {
+  const keys = program.command('keys').description('create, list, rotate and revoke API keys');
+
+  keys
+    .command('create')
+    .description('create an API key; it is printed once and never again')
+    .requiredOption('--subject <subject>', 'who uses the key (a user or service name)')
+    .option('--tenant <tenant>', 'the tenant the subject belongs to')
+    .option('--name <name>', 'a label, e.g. where the key is used')
+    .option('--scope <scope>', 'a scope from authorization.scopes (repeatable)', collect)
+    .option('--role <role>', 'a role from authorization.roles (repeatable)', collect)
+    .option('--expires <duration>', 'lifetime, e.g. 90d (default: never expires)', duration('--expires', false))
+    .option('-c, --config <path>', CONFIG_HELP)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: Common & { subject: string; tenant?: string; name?: string; scope?: string[]; role?: string[]; expires?: number }) => {
+      const scopes = opts.scope ?? [];
+      const roles = opts.role ?? [];
+      await withKeys(opts, 2, async (apiKeys, config, file) => {
+        if (config.auth === 'none') {
+          process.stderr.write(`warden: warning: ${file} has auth: none, so the gateway ignores API keys; set auth: { apiKeys: {} } to require them\n`);
+        }
+        checkDefined('scope', scopes, Object.keys(config.authorization.scopes), 'authorization.scopes');
+        checkDefined('role', roles, Object.keys(config.authorization.roles), 'authorization.roles');
+        if (scopes.length === 0 && roles.length === 0) {
+          throw new CliFailure('a key needs at least one --scope or --role, or it could call nothing', 2);
+        }
+        const now = Date.now();
+        const { key, view } = await apiKeys.create({
+          subject: opts.subject, tenant: opts.tenant, name: opts.name, scopes, roles,
+          expiresAt: opts.expires === undefined ? null : now + opts.expires,
+        });
+        if (opts.json) return printJson({ ...created(key, view) });
+        process.stdout.write(`${key}\n\n${SHOWN_ONCE}\n\n${details(view)}`);
+      });
+    });
+
+  keys
+    .command('list')
+    .description('list API keys (never the keys themselves)')
+    .option('--subject <subject>', 'only keys of this subject')
+    .option('--tenant <tenant>', 'only keys of this tenant')
+    .option('--all', 'include revoked, expired and rotated keys')
+    .option('-c, --config <path>', CONFIG_HELP)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: Common & { subject?: string; tenant?: string; all?: boolean }) => {
+      await withKeys(opts, 1, async (apiKeys) => {
+        const views = await apiKeys.list({ subject: opts.subject, tenant: opts.tenant, includeInactive: opts.all === true });
+        if (opts.json) return printJson(views.map(viewJson));
+        if (views.length === 0) {
+          process.stdout.write(`no API keys${opts.all ? '' : ' in use (--all includes revoked, expired and rotated keys)'}\n`);
+          return;
+        }
+        process.stdout.write(table(views));
+      });
+    });
+
+  keys
+    .command('show')
+    .description('show one API key (never the key itself)')
+    .argument('<id>', 'key id, as `warden keys list` shows it')
+    .option('-c, --config <path>', CONFIG_HELP)
+    .option('--json', 'machine-readable output')
+    .action(async (idArg: string, opts: Common) => {
+      await withKeys(opts, 1, async (apiKeys) => {
+        const id = await keyId(idArg);
+        const view = await apiKeys.get(id);
+        if (!view) throw new CliFailure(unknownIdMessage(id), 1);
+        if (opts.json) return printJson(viewJson(view));
+        process.stdout.write(details(view));
+      });
+    });
+
+  keys
+    .command('rotate')
+    .description('replace an API key with a new one of the same grants; the old one works until the grace period ends')
+    .argument('<id>', 'key id, as `warden keys list` shows it')
+    .addOption(new Option('--grace <duration>', 'how long the old key keeps working (0s: not at all)').argParser(duration('--grace', true)).default(3_600_000, '1h'))
+    .option('-c, --config <path>', CONFIG_HELP)
+    .option('--json', 'machine-readable output')
+    .action(async (idArg: string, opts: Common & { grace: number }) => {
+      await withKeys(opts, 1, async (apiKeys) => {
+        const { key, view, previous } = await apiKeys.rotate(await keyId(idArg), opts.grace);
+        const prev = { id: previous.id, status: previous.status, expiresAt: iso(previous.expiresAt) };
+        if (opts.json) return printJson({ ...created(key, view), previous: prev });
+        const until = previous.status === 'grace' ? `keeps working until ${prev.expiresAt}` : 'no longer works';
+        process.stdout.write(`${key}\n\n${SHOWN_ONCE}\nThe previous key ${previous.id} ${until}.\n\n${details(view)}`);
+      });
+    });
+
+  keys
+    .command('revoke')
+    .description('revoke an API key; the gateway refuses it from its next request on')
+    .argument('<id>', 'key id, as `warden keys list` shows it')
+    .option('-c, --config <path>', CONFIG_HELP)
+    .option('--json', 'machine-readable output')
+    .action(async (idArg: string, opts: Common) => {
+      await withKeys(opts, 1, async (apiKeys) => {
+        const view = await apiKeys.revoke(await keyId(idArg));
+        if (opts.json) return printJson(viewJson(view));
+        process.stdout.write(details(view));
+      });
+    });
+}
+
+const SHOWN_ONCE = 'This is the only time the key is shown: store it now (e.g. in a secret manager).\nwarden keeps only a hash of it; a lost key cannot be recovered, only rotated or revoked.';
+
+/**
+ * Loads the config, opens its store, runs `body`, and closes the store before any exit. `invalidInputExit` is
+ * the exit code of a refused request: 2 where it is a usage mistake (create), 1 where it is the key's state.
+ */
+async function withKeys(
+  opts: Common,
+  invalidInputExit: number,
+  body: (apiKeys: ApiKeys, config: WardenConfig, file: string) => Promise<void>,
+): Promise<void> {
+  const { loadConfigFile, resolveConfigPath } = await import('../../config/index.js');
+  const { exitOnConfigError, fail } = await import('../output.js');
+  const { openStore, StoreError } = await import('../../store/index.js');
+  const { ApiKeys, CredentialError } = await import('../../credentials/index.js');
+  const file = resolveConfigPath(opts.config);
+  let config: WardenConfig;
+  try {
+    config = loadConfigFile(file).config;
+  } catch (err) {
+    return exitOnConfigError(err, opts.json);
+  }
+  let failure: { message: string; code: number } | undefined;
+  let store;
+  try {
+    store = openStore(config);
+  } catch (err) {
+    if (err instanceof StoreError) return fail(err.message);
+    throw err;
+  }
+  try {
+    await body(new ApiKeys(store.apiKeys), config, file);
+  } catch (err) {
+    if (err instanceof CredentialError) {
+      failure = err.code === 'not_found' && err.keyId !== undefined
+        ? { message: unknownIdMessage(err.keyId), code: 1 }
+        : { message: err.message, code: err.code === 'invalid_input' ? invalidInputExit : 1 };
+    } else if (err instanceof CliFailure) {
+      failure = { message: err.message, code: err.exitCode };
+    } else if (err instanceof StoreError) {
+      failure = { message: err.message, code: 1 };
+    } else {
+      throw err;
+    }
+  } finally {
+    await store.close();
+  }
+  if (failure) fail(failure.message, failure.code);
+}
+
+/**
+ * The id to look up. A whole key is accepted too (handy when revoking one that leaked), but then it is never
+ * echoed: a mistyped key would otherwise end up in the terminal's scrollback and CI logs.
+ */
+async function keyId(arg: string): Promise<string> {
+  const { API_KEY_PREFIX, parseApiKey, CredentialError } = await import('../../credentials/index.js');
+  if (!arg.startsWith(API_KEY_PREFIX)) return arg;
+  try {
+    return parseApiKey(arg).id;
+  } catch (err) {
+    if (err instanceof CredentialError) throw new CliFailure(`${err.message}; or pass the key id that \`warden keys list\` shows`, 2);
+    throw err;
+  }
+}
+
+function unknownIdMessage(id: string): string {
+  return `no API key with id ${id.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')}; \`warden keys list\` shows them`;
+}
+
+function checkDefined(what: 'scope' | 'role', given: string[], defined: string[], where: string): void {
+  const unknown = given.find((g) => !defined.includes(g));
+  if (unknown === undefined) return;
+  const known = defined.length > 0 ? `defined: ${defined.join(', ')}` : 'none are defined';
+  throw new CliFailure(`unknown ${what} '${unknown}': ${where} does not define it (${known})`, 2);
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function created(key: string, view: ApiKeyView) {
+  return {
+    id: view.id, key, subject: view.subject, tenant: view.tenant, name: view.name, scopes: view.scopes, roles: view.roles,
+    createdAt: iso(view.createdAt), expiresAt: iso(view.expiresAt),
+  };
+}
+
+function viewJson(view: ApiKeyView) {
+  return {
+    id: view.id, name: view.name, subject: view.subject, tenant: view.tenant, scopes: view.scopes, roles: view.roles, status: view.status,
+    createdAt: iso(view.createdAt), expiresAt: iso(view.expiresAt), lastUsedAt: iso(view.lastUsedAt), revokedAt: iso(view.revokedAt),
+    replacedBy: view.replacedBy,
+  };
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Times to the second: milliseconds only clutter a table. */
+function when(ms: number | null, none: string): string {
+  return ms === null ? none : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function details(view: ApiKeyView): string {
+  const rows: [string, string][] = [
+    ['id', view.id],
+    ['name', view.name ?? '-'],
+    ['subject', view.subject],
+    ['tenant', view.tenant ?? '-'],
+    ['scopes', view.scopes.join(', ') || '-'],
+    ['roles', view.roles.join(', ') || '-'],
+    ['status', view.status],
+    ['created', when(view.createdAt, '-')],
+    ['expires', when(view.expiresAt, 'never')],
+    ['last used', when(view.lastUsedAt, 'never')],
+  ];
+  if (view.revokedAt !== null) rows.push(['revoked', when(view.revokedAt, '-')]);
+  if (view.replacedBy !== null) rows.push(['replaced by', view.replacedBy]);
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(13)}${v}\n`).join('');
+}
+
+function table(views: ApiKeyView[]): string {
+  const header = ['ID', 'NAME', 'SUBJECT', 'TENANT', 'SCOPES', 'ROLES', 'STATUS', 'EXPIRES', 'LAST USED'];
+  const rows = views.map((v) => [
+    v.id, v.name ?? '-', v.subject, v.tenant ?? '-', v.scopes.join(',') || '-', v.roles.join(',') || '-', v.status,
+    when(v.expiresAt, 'never'), when(v.lastUsedAt, 'never'),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+}

@@ -1,0 +1,23 @@
+/**
+ * Why a request could not be authenticated, in RFC 6750 terms. The pipeline turns it into a 401 (or 400 for
+ * `invalid_request`) with a `WWW-Authenticate` challenge; `message` is safe to show the caller and never
+ * holds the credential.
+ */
+export type BearerErrorCode = 'invalid_request' | 'invalid_token';
+
+export class AuthenticationError extends Error {
+  constructor(
+    message: string,
+    /** Absent when no credential was sent at all (RFC 6750 §3.1: then the challenge carries no error). */
+    readonly error?: BearerErrorCode,
+    /** For the audit record: the credential's public id when one could be read (an API key id), never the secret. */
+    readonly credentialId?: string,
+  ) {
+    super(message);
+    this.name = 'AuthenticationError';
+  }
+}
+
+export function isAuthenticationError(err: unknown): err is AuthenticationError {
+  return err instanceof AuthenticationError;
+}

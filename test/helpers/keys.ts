@@ -1,0 +1,26 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '../../src/store/index.js';
+import { ApiKeys, type NewApiKey } from '../../src/credentials/index.js';
+import type { ConfigInput } from '../../src/config/index.js';
+
+/** A temp dir with a store file, and the `auth`/`store` part of a config that uses it. */
+export function keyedSetup(prefix = 'warden-keys-'): { dir: string; dbPath: string; config: Pick<ConfigInput, 'auth' | 'store'> } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dbPath = join(dir, 'warden.db');
+  return { dir, dbPath, config: { auth: { apiKeys: {} }, store: { sqlite: dbPath } } };
+}
+
+/** Creates a key in the store file as `warden keys create` would (through its own connection). */
+export async function createKey(dbPath: string, input: NewApiKey): Promise<{ id: string; key: string }> {
+  const store = new SqliteStore(dbPath);
+  try {
+    const { key, view } = await new ApiKeys(store.apiKeys).create(input);
+    return { id: view.id, key };
+  } finally {
+    await store.close();
+  }
+}
+
+export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
