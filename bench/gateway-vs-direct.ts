@@ -1,7 +1,8 @@
 /**
- * Gateway vs direct: the same SDK MCP server (stateless Streamable HTTP, JSON answers) called directly and
- * through `warden serve` (auth none, default logging and audit, per-IP rate limit off), interleaved over
- * several rounds. Prints throughput, latency, CPU per request of each server process, and the throughput ratio.
+ * Gateway vs direct: the same SDK MCP server (stateless Streamable HTTP, JSON answers) called directly,
+ * through `warden serve` with auth none, and through a second `warden serve` that checks an API key on every
+ * request (SQLite store, scope authorization, identity JWT for the upstream), all with default logging and
+ * audit and the per-IP rate limit off, interleaved over several rounds. Prints throughput, latency, CPU per request of each server process, and the throughput ratio.
  *
  *   npm run bench                                    # builds dist/, then runs with the defaults
  *   node --import tsx bench/gateway-vs-direct.ts --rounds 2 --seconds 2 [--concurrency 32] [--json] [--cpu-prof]
@@ -68,15 +69,15 @@ try {
   // The gateway: `warden serve` from the built CLI, one HTTP upstream, everything else at its defaults
   // (log level info with access and audit lines, audit to the log) except the per-IP limiter.
   const gatewayPort = await freePort();
-  const configFile = join(work, 'warden.yaml');
-  writeFileSync(
-    configFile,
-    [
+  const keysPort = await freePort();
+  const writeConfig = (name: string, port: number, auth: string[]) => {
+    const file = join(work, name);
+    writeFileSync(file, [
       'scenario: local',
       'listen:',
       '  host: 127.0.0.1',
-      `  port: ${gatewayPort}`,
-      'auth: none',
+      `  port: ${port}`,
+      ...auth,
       'rateLimit:',
       '  perIp: false',
       'log:',
@@ -85,26 +86,41 @@ try {
       '  bench:',
       `    url: ${upstreamUrl}`,
       '',
-    ].join('\n'),
-  );
-  const gatewayArgs = [
+    ].join('\n'));
+    return file;
+  };
+  const configFile = writeConfig('warden.yaml', gatewayPort, ['auth: none']);
+  const keysConfig = writeConfig('warden-keys.yaml', keysPort, [
+    'auth: { apiKeys: {} }',
+    `store: { sqlite: ${join(work, 'warden.db')} }`,
+    'authorization:',
+    '  scopes:',
+    '    "bench:echo": { tools: [echo] }',
+  ]);
+  const created = startNode('keys', [gatewayEntry, 'keys', 'create', '--config', keysConfig, '--subject', 'bench', '--scope', 'bench:echo', '--json'], { stdout: 'lines' });
+  const apiKey = (await waitForLine(created, /"key": "(wdn_[0-9A-Za-z]+)"/))[1]!;
+  const serve = (label: string, config: string, log: string) => startNode(label, [
     ...(options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
     gatewayEntry,
     'serve',
     '--config',
-    configFile,
-  ];
-  const gateway = startNode('gateway', gatewayArgs, { stderrFile: gatewayLog });
+    config,
+  ], { stderrFile: log });
+  const gateway = serve('gateway', configFile, gatewayLog);
+  const keysGateway = serve('gateway+key', keysConfig, join(work, 'gateway-keys.log'));
   await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, gateway);
+  await waitForHttp(`http://127.0.0.1:${keysPort}/healthz`, keysGateway);
 
   const processes: Measured[] = [
     { label: 'upstream', pid: upstream.pid },
     { label: 'gateway', pid: gateway.pid },
+    { label: 'gateway+key', pid: keysGateway.pid },
   ];
-  // Add targets here (e.g. gateway with API keys, with a file audit sink): a name, a URL, the processes crossed.
+  // Add targets here (e.g. with a file audit sink): a name, a URL, the processes crossed, headers.
   const scenarios: Scenario[] = [
     { name: 'direct', url: upstreamUrl, path: ['upstream'] },
     { name: 'gateway', url: `http://127.0.0.1:${gatewayPort}/mcp/bench`, path: ['gateway', 'upstream'] },
+    { name: 'gateway+key', url: `http://127.0.0.1:${keysPort}/mcp/bench`, path: ['gateway+key', 'upstream'], headers: { authorization: `Bearer ${apiKey}` } },
   ];
 
   progress(`upstream pid ${upstream.pid} ${upstreamUrl}; gateway pid ${gateway.pid} port ${gatewayPort}; log ${gatewayLog}`);
@@ -115,10 +131,10 @@ try {
     processes,
     options,
     progress,
-    verify: (pool, s) => verifyEchoCall(pool, new URL(s.url).pathname, ECHO_TEXT),
+    verify: (pool, s) => verifyEchoCall(pool, new URL(s.url).pathname, ECHO_TEXT, s.headers),
     request: (s) => ({
       path: new URL(s.url).pathname,
-      headers: MCP_POST_HEADERS,
+      headers: { ...MCP_POST_HEADERS, ...s.headers },
       body: (seq) => toolCallBody(seq, 'echo', { text: ECHO_TEXT }),
       check: expectJsonRpcResult,
     }),
@@ -126,13 +142,18 @@ try {
 
   const summary = summarize(results, scenarios, processes);
   const byName = (name: string) => summary.find((s) => s.scenario === name)!;
-  const roundRatios = Array.from({ length: options.rounds }, (_, i) => {
-    const of = (name: string) => results.find((r) => r.round === i + 1 && r.scenario === name)!.load.rps;
-    return of('gateway') / of('direct');
+  const ratiosOf = (name: string) => Array.from({ length: options.rounds }, (_, i) => {
+    const of = (n: string) => results.find((r) => r.round === i + 1 && r.scenario === n)!.load.rps;
+    return of(name) / of('direct');
   });
+  const roundRatios = ratiosOf('gateway');
+  const keyRatios = ratiosOf('gateway+key');
   const ratio = median(roundRatios);
+  const keyRatio = median(keyRatios);
   const addedMeanMs = byName('gateway').meanMs - byName('direct').meanMs;
+  const keyAddedMeanMs = byName('gateway+key').meanMs - byName('direct').meanMs;
   const gatewayCpu = byName('gateway').cpuMsPerRequest['gateway']!;
+  const keyGatewayCpu = byName('gateway+key').cpuMsPerRequest['gateway+key']!;
 
   // Stop the servers before reading the log (pino flushes on exit) and the profile (written on exit).
   await stopAllChildren();
@@ -160,6 +181,10 @@ try {
           gatewayDirectThroughputRatio: ratio,
           roundRatios,
           gatewayAddedMeanMs: addedMeanMs,
+          apiKeyGatewayDirectThroughputRatio: keyRatio,
+          apiKeyRoundRatios: keyRatios,
+          apiKeyGatewayAddedMeanMs: keyAddedMeanMs,
+          apiKeyGatewayCpuMsPerRequest: keyGatewayCpu,
           gatewayLog: { ...log, requests: servedByGateway },
           profiles,
         },
@@ -172,6 +197,7 @@ try {
     out.push(`gateway vs direct: ${options.rounds} rounds x ${options.seconds}s per target, concurrency ${options.concurrency}, tools/call echo`);
     out.push(`node ${environment.node}, ${environment.cpus} CPUs (${environment.cpuModel}); load generator, upstream and gateway share them`);
     out.push(`gateway config: auth none, log level info (access + audit lines to a file), rateLimit.perIp false${options.cpuProf ? ', --cpu-prof (slower!)' : ''}`);
+    out.push('gateway+key: the same plus auth.apiKeys (SQLite lookup per request), a scope for echo, identity JWT to the upstream');
     for (let round = 1; round <= options.rounds; round++) {
       const rows = results
         .filter((r) => r.round === round)
@@ -188,6 +214,8 @@ try {
       '',
       `ratio gateway/direct throughput: ${fmt(ratio, 2)}   (per round: ${roundRatios.map((r) => fmt(r, 2)).join(', ')})`,
       `gateway adds ${fmt(addedMeanMs, 2)} ms mean latency and ${fmt(gatewayCpu, 3)} ms of its own CPU per request`,
+      `ratio gateway+key/direct throughput: ${fmt(keyRatio, 2)}   (per round: ${keyRatios.map((r) => fmt(r, 2)).join(', ')})`,
+      `gateway+key adds ${fmt(keyAddedMeanMs, 2)} ms mean latency and ${fmt(keyGatewayCpu, 3)} ms of its own CPU per request (${fmt(keyGatewayCpu - gatewayCpu, 3)} ms more than auth none)`,
       `gateway log: ${log.lines} lines, ${fmt(log.bytes / 1024 / 1024, 1)} MiB for ${servedByGateway} requests: ${fmt(log.lines / servedByGateway, 2)} lines, ${fmt(log.bytes / servedByGateway, 0)} bytes per request; ${log.warnings} at warn or above`,
     );
     for (const s of log.samples) out.push(`  ${s}`);

@@ -23,8 +23,8 @@ export function expectJsonRpcResult(status: number, text: string): string | unde
 }
 
 /** Full check of one answer before a run: a JSON (not SSE) JSON-RPC result whose first text is `expected`. */
-export async function verifyEchoCall(pool: Pool, path: string, expected: string): Promise<void> {
-  const res = await pool.request({ path, method: 'POST', headers: MCP_POST_HEADERS, body: toolCallBody(1, 'echo', { text: expected }) });
+export async function verifyEchoCall(pool: Pool, path: string, expected: string, headers: Record<string, string> = {}): Promise<void> {
+  const res = await pool.request({ path, method: 'POST', headers: { ...MCP_POST_HEADERS, ...headers }, body: toolCallBody(1, 'echo', { text: expected }) });
   const text = await res.body.text();
   const type = String(res.headers['content-type'] ?? '');
   if (res.statusCode !== 200 || !type.startsWith('application/json')) {

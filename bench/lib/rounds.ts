@@ -20,6 +20,8 @@ export interface Scenario {
   url: string;
   /** Labels (of the `Measured` processes) on this scenario's request path. */
   path: string[];
+  /** Headers this target needs besides the MCP ones (a credential). */
+  headers?: Record<string, string>;
 }
 
 export interface Measurement {

@@ -84,7 +84,7 @@ interface CachedToken {
 
 export class IdentityTokenSigner {
   private keys: LoadedKey[] = [];
-  private signing: { kid: string; alg: string; key: CryptoKey } | undefined;
+  private signing: { kid: string; alg: string; key: CryptoKey; retiredAt: number | null } | undefined;
   private loadedAt = 0;
   private reloading: Promise<void> | undefined;
   private readonly cache = new Map<string, CachedToken>();
@@ -121,18 +121,20 @@ export class IdentityTokenSigner {
 
   private async load(): Promise<void> {
     let records = await this.store.list(IDENTITY_KEY_USE, this.now() - PUBLICATION_WINDOW_MS);
-    if (!records.some((r) => r.retiredAt === null)) {
+    if (!records.some((r) => signs(r, this.now()))) {
       await this.store.insert(await generateRecord(this.now()));
       // Listed again rather than using our own record: a key another process created at the same time may be newer.
       records = await this.store.list(IDENTITY_KEY_USE, this.now() - PUBLICATION_WINDOW_MS);
     }
-    const active = records.find((r) => r.retiredAt === null);
+    const active = records.find((r) => signs(r, this.now()));
     if (!active) throw new StoreError('unavailable', `no ${IDENTITY_KEY_USE} signing key could be created in the store`);
     const keys = records.map(toLoadedKey);
     if (this.signing?.kid !== active.kid) {
-      this.signing = { kid: active.kid, alg: active.alg, key: await importPrivate(active) };
+      this.signing = { kid: active.kid, alg: active.alg, key: await importPrivate(active), retiredAt: active.retiredAt };
       // Tokens already issued stay valid (the old key is still published); new ones should use the new key.
       this.cache.clear();
+    } else {
+      this.signing.retiredAt = active.retiredAt;
     }
     this.keys = keys;
     this.loadedAt = this.now();
@@ -149,6 +151,8 @@ export class IdentityTokenSigner {
     const claims = principalClaims(principal);
     const cacheKey = JSON.stringify([audience, ttlMs, claims]);
     const now = this.now();
+    // A retirement scheduled for a time that has now come: never sign with that key, even once more.
+    if (!signs(this.signing!, now)) await this.reload();
     const hit = this.cache.get(cacheKey);
     if (hit && now < hit.reuseUntil) return hit.token;
 
@@ -204,6 +208,11 @@ export class IdentityTokenSigner {
   get currentKid(): string {
     return this.signing!.kid;
   }
+}
+
+/** A key signs until its retirement time, which may have been set in advance. */
+function signs(key: { retiredAt: number | null }, now: number): boolean {
+  return key.retiredAt === null || key.retiredAt > now;
 }
 
 async function generateRecord(now: number): Promise<SigningKeyRecord> {

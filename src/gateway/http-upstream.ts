@@ -110,7 +110,8 @@ export class HttpUpstream implements Upstream {
       // The upstream refused the gateway's own credential. Its challenge is not the caller's business.
       await answer.body.dump();
       this.lastError = `HTTP ${statusCode}`;
-      throw new GatewayError('upstream_unavailable', `Upstream '${this.name}' refused the gateway's credential (HTTP ${statusCode}); check upstreams.${this.name}.headers`);
+      const identity = ex.upstreamHeaders ? ', or, if it verifies the identity JWT, its JWKS URL, issuer and audience (docs/identity.md)' : '';
+      throw new GatewayError('upstream_unavailable', `Upstream '${this.name}' refused the gateway's credential (HTTP ${statusCode}); check upstreams.${this.name}.headers${identity}`);
     }
     const headers: Record<string, string> = { ...ex.responseHeaders };
     for (const name of FORWARDED_RESPONSE_HEADERS) {

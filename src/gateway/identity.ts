@@ -1,6 +1,6 @@
 import type { Principal } from '../shared/principal.js';
 import { isJSONRPCRequest, type JSONRPCMessage } from '../shared/jsonrpc.js';
-import { IDENTITY_META_KEY, principalClaims, type IdentityTokenSigner } from '../credentials/identity-tokens.js';
+import { IDENTITY_META_KEY, principalClaims, type IdentityTokenSigner } from '../credentials/index.js';
 import type { UpstreamConfig } from '../config/index.js';
 import type { Exchange } from './exchange.js';
 

@@ -10,8 +10,7 @@ import { ApiKeyAuthenticator } from '../resource/api-key-authenticator.js';
 import { AllowList, ScopePolicy } from '../policy/index.js';
 import { TokenBucketLimiter } from '../ratelimit/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { ApiKeys } from '../credentials/index.js';
-import { IdentityTokenSigner } from '../credentials/identity-tokens.js';
+import { ApiKeys, IdentityTokenSigner } from '../credentials/index.js';
 import { AuditTrail, JsonlFileSink, LogSink, type AuditSink } from '../audit/index.js';
 import { sendGatewayError, sendJson, soleRequestId, type Exchange } from './exchange.js';
 import { buildOriginPolicy, checkHost, checkOrigin, clientIp, corsHeaders, preflightHeaders, readBody, requestPath, type OriginPolicy } from './guards.js';
@@ -60,7 +59,10 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
   const authOn = config.auth !== 'none';
   // The store holds keys and signing keys: opened only when there are credentials to check.
   const store = authOn ? options.store ?? openStore(config) : undefined;
-  const authenticator: Authenticator = store ? new ApiKeyAuthenticator(new ApiKeys(store.apiKeys)) : noAuthentication;
+  const keys = store && new ApiKeys(store.apiKeys, {
+    onTouchError: (err, keyId) => log.warn({ keyId, err: (err as Error).message }, 'could not record when an API key was last used'),
+  });
+  const authenticator: Authenticator = keys ? new ApiKeyAuthenticator(keys) : noAuthentication;
   const scopes = authOn ? new ScopePolicy(config.authorization) : undefined;
   const identities = new Map<string, UpstreamIdentity>();
   let signer: IdentityTokenSigner | undefined;

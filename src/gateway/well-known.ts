@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { PRM_PREFIX, protectedResourceMetadata } from '../resource/metadata.js';
 import type { ScopePolicy } from '../policy/index.js';
-import type { IdentityTokenSigner } from '../credentials/identity-tokens.js';
+import type { IdentityTokenSigner } from '../credentials/index.js';
 import { sendJson } from './exchange.js';
 
 export const JWKS_PATH = '/.well-known/jwks.json';

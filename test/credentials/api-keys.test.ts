@@ -278,7 +278,7 @@ describe('ApiKeys', { concurrency: true }, () => {
   });
 
   test('create retries with a new id when the drawn id is taken', async () => {
-    const { store, keys: _unused } = setup();
+    const { store } = setup();
     try {
       let collisions = 0;
       // Makes the first drawn id collide for real: a row with that id is inserted just before.

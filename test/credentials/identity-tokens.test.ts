@@ -192,6 +192,22 @@ describe('IdentityTokenSigner', () => {
     assert.equal(decodeProtectedHeader(await signer.sign(ALICE, AUDIENCE, TTL)).kid, signer.currentKid);
   });
 
+  test('a retirement set in advance: the key signs until then, and never after', async () => {
+    const c = clock();
+    const store = openStore('scheduled');
+    const signer = await IdentityTokenSigner.open(store.signingKeys, { issuer: ISSUER, now: c.now });
+    const oldKid = signer.currentKid;
+    await store.signingKeys.retire(oldKid, c.now() + 10_000);
+    await signer.reload();
+    assert.equal(signer.currentKid, oldKid, 'still signs before its retirement');
+    const cached = await signer.sign(ALICE, AUDIENCE, TTL);
+    c.advance(10_000);
+    const after = await signer.sign(ALICE, AUDIENCE, TTL);
+    assert.notEqual(after, cached, 'the cached token of the retired key is not handed out');
+    assert.notEqual(decodeProtectedHeader(after).kid, oldKid);
+    assert.equal(signer.jwks().keys.length, 2);
+  });
+
   test('jwks has public members only, with kid, alg and use', async () => {
     const signer = await IdentityTokenSigner.open(openStore('public').signingKeys, { issuer: ISSUER });
     const [key, ...rest] = signer.jwks().keys;

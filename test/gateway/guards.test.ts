@@ -105,11 +105,14 @@ describe('pipeline guards', () => {
   });
 
   test('path tricks are refused, unknown paths are 404, other methods 405', async () => {
-    for (const path of ['/mcp/../healthz', '/mcp/test/..', '/mcp/%2e%2e/test', '/mcp%2ftest', '//mcp/test', '/mcp/./test', '/mcp\\test', '/mcp/te%73t']) {
+    for (const path of ['/mcp/../healthz', '/mcp/test/..', '/mcp/%2e%2e/test', '/mcp%2ftest', '//mcp/test', '/mcp/./test', '/mcp\\test', '/mcp/te%73t',
+      '/.well-known/../mcp/test', '/.well-known/./jwks.json', '/.well-known//x', '/.well-known/.well-known/x', '/.well-known/%2e%2e/mcp/test', '/.x/mcp/test']) {
       const r = await rawRequest(gw.url, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       assert.equal(r.status, 400, path);
       assert.equal(r.json.error.data.error, 'bad_path', path);
     }
+    // Without authentication nothing is protected: no RFC 9728 metadata, no identity keys.
+    for (const path of ['/.well-known/oauth-protected-resource/mcp/test', '/.well-known/jwks.json']) assert.equal((await rawRequest(gw.url, path)).status, 404, path);
     const unknown = await rawRequest(gw.url, '/mcp/other');
     assert.equal(unknown.status, 404);
     assert.match(unknown.json.error.message, /\/mcp\/test/);

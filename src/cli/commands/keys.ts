@@ -15,6 +15,7 @@ interface Common {
 }
 
 const CONFIG_HELP = 'config file (default: $WARDEN_CONFIG or ./warden.yaml)';
+
 /** A refusal decided here rather than by the store: withKeys closes the store, then exits with `exitCode`. */
 class CliFailure extends Error {
   constructor(message: string, readonly exitCode: number) {
@@ -58,22 +59,27 @@ export function registerKeys(program: Command): void {
     .action(async (opts: Common & { subject: string; tenant?: string; name?: string; scope?: string[]; role?: string[]; expires?: number }) => {
       const scopes = opts.scope ?? [];
       const roles = opts.role ?? [];
-      await withKeys(opts, 2, async (apiKeys, config, file) => {
-        if (config.auth === 'none') {
-          process.stderr.write(`warden: warning: ${file} has auth: none, so the gateway ignores API keys; set auth: { apiKeys: {} } to require them\n`);
-        }
-        checkDefined('scope', scopes, Object.keys(config.authorization.scopes), 'authorization.scopes');
-        checkDefined('role', roles, Object.keys(config.authorization.roles), 'authorization.roles');
-        if (scopes.length === 0 && roles.length === 0) {
-          throw new CliFailure('a key needs at least one --scope or --role, or it could call nothing', 2);
-        }
-        const now = Date.now();
-        const { key, view } = await apiKeys.create({
-          subject: opts.subject, tenant: opts.tenant, name: opts.name, scopes, roles,
-          expiresAt: opts.expires === undefined ? null : now + opts.expires,
-        });
-        if (opts.json) return printJson({ ...created(key, view) });
-        process.stdout.write(`${key}\n\n${SHOWN_ONCE}\n\n${details(view)}`);
+      await withKeys(opts, {
+        invalidInputExit: 2,
+        // Before the store is opened, so that a usage mistake leaves no store file behind.
+        check: (config, file) => {
+          if (config.auth === 'none') {
+            process.stderr.write(`warden: warning: ${file} has auth: none, so the gateway ignores API keys; set auth: { apiKeys: {} } to require them\n`);
+          }
+          checkDefined('scope', scopes, Object.keys(config.authorization.scopes), 'authorization.scopes');
+          checkDefined('role', roles, Object.keys(config.authorization.roles), 'authorization.roles');
+          if (scopes.length === 0 && roles.length === 0) {
+            throw new CliFailure('a key needs at least one --scope or --role, or it could call nothing', 2);
+          }
+        },
+        run: async (apiKeys) => {
+          const { key, view } = await apiKeys.create({
+            subject: opts.subject, tenant: opts.tenant, name: opts.name, scopes, roles,
+            expiresAt: opts.expires === undefined ? null : Date.now() + opts.expires,
+          });
+          if (opts.json) return printJson(created(key, view));
+          process.stdout.write(`${key}\n\n${SHOWN_ONCE}\n\n${details(view)}`);
+        },
       });
     });
 
@@ -86,14 +92,17 @@ export function registerKeys(program: Command): void {
     .option('-c, --config <path>', CONFIG_HELP)
     .option('--json', 'machine-readable output')
     .action(async (opts: Common & { subject?: string; tenant?: string; all?: boolean }) => {
-      await withKeys(opts, 1, async (apiKeys) => {
-        const views = await apiKeys.list({ subject: opts.subject, tenant: opts.tenant, includeInactive: opts.all === true });
-        if (opts.json) return printJson(views.map(viewJson));
-        if (views.length === 0) {
-          process.stdout.write(`no API keys${opts.all ? '' : ' in use (--all includes revoked, expired and rotated keys)'}\n`);
-          return;
-        }
-        process.stdout.write(table(views));
+      await withKeys(opts, {
+        invalidInputExit: 1,
+        run: async (apiKeys) => {
+          const views = await apiKeys.list({ subject: opts.subject, tenant: opts.tenant, includeInactive: opts.all === true });
+          if (opts.json) return printJson(views.map(viewJson));
+          if (views.length === 0) {
+            process.stdout.write(`no API keys${opts.all ? '' : ' in use (--all includes revoked, expired and rotated keys)'}\n`);
+            return;
+          }
+          process.stdout.write(table(views));
+        },
       });
     });
 
@@ -104,12 +113,15 @@ export function registerKeys(program: Command): void {
     .option('-c, --config <path>', CONFIG_HELP)
     .option('--json', 'machine-readable output')
     .action(async (idArg: string, opts: Common) => {
-      await withKeys(opts, 1, async (apiKeys) => {
-        const id = await keyId(idArg);
-        const view = await apiKeys.get(id);
-        if (!view) throw new CliFailure(unknownIdMessage(id), 1);
-        if (opts.json) return printJson(viewJson(view));
-        process.stdout.write(details(view));
+      await withKeys(opts, {
+        invalidInputExit: 1,
+        run: async (apiKeys) => {
+          const id = await keyId(idArg);
+          const view = await apiKeys.get(id);
+          if (!view) throw new CliFailure(unknownIdMessage(id), 1);
+          if (opts.json) return printJson(viewJson(view));
+          process.stdout.write(details(view));
+        },
       });
     });
 
@@ -121,12 +133,15 @@ export function registerKeys(program: Command): void {
     .option('-c, --config <path>', CONFIG_HELP)
     .option('--json', 'machine-readable output')
     .action(async (idArg: string, opts: Common & { grace: number }) => {
-      await withKeys(opts, 1, async (apiKeys) => {
-        const { key, view, previous } = await apiKeys.rotate(await keyId(idArg), opts.grace);
-        const prev = { id: previous.id, status: previous.status, expiresAt: iso(previous.expiresAt) };
-        if (opts.json) return printJson({ ...created(key, view), previous: prev });
-        const until = previous.status === 'grace' ? `keeps working until ${prev.expiresAt}` : 'no longer works';
-        process.stdout.write(`${key}\n\n${SHOWN_ONCE}\nThe previous key ${previous.id} ${until}.\n\n${details(view)}`);
+      await withKeys(opts, {
+        invalidInputExit: 1,
+        run: async (apiKeys) => {
+          const { key, view, previous } = await apiKeys.rotate(await keyId(idArg), opts.grace);
+          const prev = { id: previous.id, status: previous.status, expiresAt: iso(previous.expiresAt) };
+          if (opts.json) return printJson({ ...created(key, view), previous: prev });
+          const until = previous.status === 'grace' ? `keeps working until ${prev.expiresAt}` : 'no longer works';
+          process.stdout.write(`${key}\n\n${SHOWN_ONCE}\nThe previous key ${previous.id} ${until}.\n\n${details(view)}`);
+        },
       });
     });
 
@@ -137,25 +152,29 @@ export function registerKeys(program: Command): void {
     .option('-c, --config <path>', CONFIG_HELP)
     .option('--json', 'machine-readable output')
     .action(async (idArg: string, opts: Common) => {
-      await withKeys(opts, 1, async (apiKeys) => {
-        const view = await apiKeys.revoke(await keyId(idArg));
-        if (opts.json) return printJson(viewJson(view));
-        process.stdout.write(details(view));
+      await withKeys(opts, {
+        invalidInputExit: 1,
+        run: async (apiKeys) => {
+          const view = await apiKeys.revoke(await keyId(idArg));
+          if (opts.json) return printJson(viewJson(view));
+          process.stdout.write(details(view));
+        },
       });
     });
 }
 
 const SHOWN_ONCE = 'This is the only time the key is shown: store it now (e.g. in a secret manager).\nwarden keeps only a hash of it; a lost key cannot be recovered, only rotated or revoked.';
 
-/**
- * Loads the config, opens its store, runs `body`, and closes the store before any exit. `invalidInputExit` is
- * the exit code of a refused request: 2 where it is a usage mistake (create), 1 where it is the key's state.
- */
-async function withKeys(
-  opts: Common,
-  invalidInputExit: number,
-  body: (apiKeys: ApiKeys, config: WardenConfig, file: string) => Promise<void>,
-): Promise<void> {
+interface KeysCommand {
+  /** Exit code for an invalid_input refusal: 2 where it is a usage mistake (create), 1 where it is the key's state. */
+  invalidInputExit: number;
+  /** Checks against the config that need no store; throws CliFailure. */
+  check?: (config: WardenConfig, file: string) => void;
+  run: (apiKeys: ApiKeys) => Promise<void>;
+}
+
+/** Loads the config, opens its store, runs the command, and closes the store before any exit. */
+async function withKeys(opts: Common, command: KeysCommand): Promise<void> {
   const { loadConfigFile, resolveConfigPath } = await import('../../config/index.js');
   const { exitOnConfigError, fail } = await import('../output.js');
   const { openStore, StoreError } = await import('../../store/index.js');
@@ -170,18 +189,20 @@ async function withKeys(
   let failure: { message: string; code: number } | undefined;
   let store;
   try {
+    command.check?.(config, file);
     store = openStore(config);
   } catch (err) {
+    if (err instanceof CliFailure) return fail(err.message, err.exitCode);
     if (err instanceof StoreError) return fail(err.message);
     throw err;
   }
   try {
-    await body(new ApiKeys(store.apiKeys), config, file);
+    await command.run(new ApiKeys(store.apiKeys));
   } catch (err) {
     if (err instanceof CredentialError) {
       failure = err.code === 'not_found' && err.keyId !== undefined
         ? { message: unknownIdMessage(err.keyId), code: 1 }
-        : { message: err.message, code: err.code === 'invalid_input' ? invalidInputExit : 1 };
+        : { message: err.message, code: err.code === 'invalid_input' ? command.invalidInputExit : 1 };
     } else if (err instanceof CliFailure) {
       failure = { message: err.message, code: err.exitCode };
     } else if (err instanceof StoreError) {
