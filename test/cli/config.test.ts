@@ -122,6 +122,12 @@ describe('warden CLI', { concurrency: true }, () => {
       assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
     });
 
+    test('the shipped examples are valid', async () => {
+      const example = fileURLToPath(new URL('../../examples/api-keys.yaml', import.meta.url));
+      const run = await warden(['config', 'check', '--config', example]);
+      assert.equal(run.code, 0, run.stderr);
+    });
+
     test('a valid file: exit 0 and a one-line summary', async () => {
       const path = file('good.yaml', GOOD);
       const run = await warden(['config', 'check', '--config', path]);

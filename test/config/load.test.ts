@@ -453,6 +453,55 @@ describe('parseConfigText: fail-closed scenario rules', () => {
   });
 });
 
+describe('parseConfigText: authentication and authorization', () => {
+  const KEYS = ['auth:', '  apiKeys: {}'];
+  const SCOPES = ['authorization:', '  scopes:', '    "notes:read": { tools: [search_notes, "get_*"] }'];
+
+  test('API keys with scopes and roles: parsed with defaults, public scenario accepted', () => {
+    const { config } = parseConfigText(yaml('scenario: public', ...KEYS, ...SCOPES, '  roles:', '    reader: ["notes:read"]', ...NOTES), 'warden.yaml', {});
+    assert.deepEqual(config.auth, { apiKeys: {} });
+    assert.deepEqual(config.authorization.scopes['notes:read'], { tools: ['search_notes', 'get_*'], resources: [], prompts: [] });
+    assert.deepEqual(config.authorization.roles, { reader: ['notes:read'] });
+    assert.equal(config.store.sqlite, './.warden/warden.db');
+    assert.deepEqual(config.upstreams.notes!.identity, { header: 'x-warden-identity', ttl: 120_000 });
+    assert.equal(config.listen.host, '0.0.0.0');
+  });
+
+  test('`apiKeys: true` is the same as `apiKeys: {}`', () => {
+    const { config } = parseConfigText(yaml('auth:', '  apiKeys: true', ...SCOPES, ...NOTES), 'warden.yaml', {});
+    assert.deepEqual(config.auth, { apiKeys: {} });
+  });
+
+  test('authentication without any scope would deny everything: refused, saying what to add', () => {
+    const issue = oneIssue(yaml(...KEYS, ...NOTES), 'authorization.scopes');
+    assert.match(issue.message, /every call would be denied/);
+  });
+
+  test('authorization with auth none is refused: scopes need authenticated callers', () => {
+    const issue = oneIssue(yaml(...SCOPES, ...NOTES), 'authorization', 1);
+    assert.match(issue.message, /upstreams\.<name>\.allow/);
+  });
+
+  test('a role granting an undefined scope, and a scope naming an unknown upstream', () => {
+    const role = oneIssue(yaml(...KEYS, ...SCOPES, '  roles:', '    reader: ["notes:raed"]', ...NOTES), 'authorization.roles.reader.0', 7);
+    assert.match(role.message, /'notes:raed'/);
+    const up = oneIssue(yaml(...KEYS, 'authorization:', '  scopes:', '    s: { upstreams: [nots], tools: [x] }', ...NOTES), 'authorization.scopes.s.upstreams.0');
+    assert.match(up.message, /configured: notes/);
+  });
+
+  test('scope names follow RFC 6749 (no spaces or quotes)', () => {
+    oneIssue(yaml(...KEYS, 'authorization:', '  scopes:', '    "notes read": { tools: [x] }', ...NOTES), 'authorization.scopes.notes read');
+  });
+
+  test('identity: a header the gateway owns is refused, audience is for HTTP upstreams only, ttl is bounded', () => {
+    oneIssue(yaml(...KEYS, ...SCOPES, 'upstreams:', '  notes:', '    url: http://127.0.0.1:3000/mcp', '    identity: { header: mcp-session-id }'), 'upstreams.notes.identity.header');
+    oneIssue(yaml(...KEYS, ...SCOPES, 'upstreams:', '  kid:', '    command: [node, s.js]', '    identity: { audience: x }'), 'upstreams.kid.identity.audience');
+    oneIssue(yaml(...KEYS, ...SCOPES, 'upstreams:', '  notes:', '    url: http://127.0.0.1:3000/mcp', '    identity: { ttl: 2h }'), 'upstreams.notes.identity.ttl');
+    const { config } = parseConfigText(yaml(...KEYS, ...SCOPES, 'upstreams:', '  notes:', '    url: http://127.0.0.1:3000/mcp', '    identity: false'), 'warden.yaml', {});
+    assert.equal(config.upstreams.notes!.identity, false);
+  });
+});
+
 describe('applyScenarioDefaults (presets)', () => {
   const upstreams = { notes: { url: 'http://127.0.0.1:3000/mcp' } };
 
@@ -558,6 +607,7 @@ describe('loadConfigFile', () => {
     const { config, file: loadedFrom } = loadConfigFile(file, {});
     assert.equal(loadedFrom, file);
     assert.equal(config.audit.file, join(sub, 'logs', 'audit.jsonl'));
+    assert.equal(config.store.sqlite, join(sub, '.warden', 'warden.db'), 'the store too');
     assert.equal(config.upstreams.fs!.cwd, join(dir, 'srv'));
     assert.equal(config.upstreams.abs!.cwd, '/opt/abs');
     assert.equal(config.upstreams.plain!.cwd, undefined);
