@@ -75,7 +75,9 @@ function refusal(ex: Exchange, err: AuthenticationError): GatewayError {
 
 function failedAuthentication(ex: Exchange, err: AuthenticationError): AuditDecision {
   const first = ex.messages?.find(isJSONRPCRequest);
-  const principal: Principal = { ...ANONYMOUS, subject: '-', credential: { kind: 'api_key', id: err.credentialId ?? '-' } };
+  // Only a credential that was sent has a kind; its id is the public key id when one could be read.
+  const credential: Principal['credential'] = err.error ? { kind: 'api_key', id: err.credentialId ?? '-' } : { kind: 'none', id: '-' };
+  const principal: Principal = { ...ANONYMOUS, subject: '-', credential };
   return {
     requestId: ex.requestId,
     principal,

@@ -1,6 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { MAIN, ROOT, cliEnv, warden } from '../helpers/cli.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,45 +12,11 @@ import addFormats from 'ajv-formats';
 import type { ValidateFunction } from 'ajv';
 import { parseConfigText } from '../../src/config/index.js';
 
-/** The built CLI: these tests exercise what `warden` users run (`npx tsc -p tsconfig.json` first). */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(ROOT, 'dist', 'cli', 'main.js');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `warden ...args` to its end (killed after `timeoutMs`, so a command that wrongly keeps serving fails fast). */
-function warden(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 10_000): Promise<Run> {
-  const baseEnv = { ...process.env };
-  delete baseEnv.WARDEN_CONFIG;
-  delete baseEnv.NODE_TEST_CONTEXT;
-  delete baseEnv.NODE_OPTIONS;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env: { ...baseEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
 
 /** Starts `warden serve`, resolves once it says it is serving (or rejects with what it said), then stops it. */
 async function serveUntilReady(config: string): Promise<{ url: string; stop: () => Promise<number | null> }> {
-  const baseEnv = { ...process.env };
-  delete baseEnv.NODE_TEST_CONTEXT;
-  delete baseEnv.NODE_OPTIONS;
-  const child = spawn(process.execPath, [MAIN, 'serve', '--config', config], { cwd: ROOT, env: baseEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN, 'serve', '--config', config], { cwd: ROOT, env: cliEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {

@@ -1,6 +1,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { MAIN, warden } from '../helpers/cli.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,36 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { SqliteStore } from '../../src/store/index.js';
 import { ApiKeys, hashApiKey } from '../../src/credentials/index.js';
 
-/** The built CLI, as users run it (`npm run build` first). */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(ROOT, 'dist', 'cli', 'main.js');
 const KEY = /wdn_[0-9A-Za-z]{61}/;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function warden(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const baseEnv = { ...process.env };
-  delete baseEnv.WARDEN_CONFIG;
-  delete baseEnv.NODE_TEST_CONTEXT;
-  delete baseEnv.NODE_OPTIONS;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env: { ...baseEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 let dir: string;
 let n = 0;
