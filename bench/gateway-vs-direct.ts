@@ -70,6 +70,7 @@ try {
   // (log level info with access and audit lines, audit to the log) except the per-IP limiter.
   const gatewayPort = await freePort();
   const keysPort = await freePort();
+  const quietPort = await freePort();
   const writeConfig = (name: string, port: number, auth: string[]) => {
     const file = join(work, name);
     writeFileSync(file, [
@@ -90,6 +91,8 @@ try {
     return file;
   };
   const configFile = writeConfig('warden.yaml', gatewayPort, ['auth: none']);
+  // The same without any audit record: what the tamper-evident chain and the audit log line cost.
+  const quietConfig = writeConfig('warden-no-audit.yaml', quietPort, ['auth: none', 'audit: { store: false, log: false }']);
   const keysConfig = writeConfig('warden-keys.yaml', keysPort, [
     'auth: { apiKeys: {} }',
     `store: { sqlite: ${join(work, 'warden.db')} }`,
@@ -108,18 +111,22 @@ try {
   ], { stderrFile: log });
   const gateway = serve('gateway', configFile, gatewayLog);
   const keysGateway = serve('gateway+key', keysConfig, join(work, 'gateway-keys.log'));
+  const quietGateway = serve('no-audit', quietConfig, join(work, 'gateway-no-audit.log'));
   await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, gateway);
+  await waitForHttp(`http://127.0.0.1:${quietPort}/healthz`, quietGateway);
   await waitForHttp(`http://127.0.0.1:${keysPort}/healthz`, keysGateway);
 
   const processes: Measured[] = [
     { label: 'upstream', pid: upstream.pid },
     { label: 'gateway', pid: gateway.pid },
     { label: 'gateway+key', pid: keysGateway.pid },
+    { label: 'no-audit', pid: quietGateway.pid },
   ];
   // Add targets here (e.g. with a file audit sink): a name, a URL, the processes crossed, headers.
   const scenarios: Scenario[] = [
     { name: 'direct', url: upstreamUrl, path: ['upstream'] },
     { name: 'gateway', url: `http://127.0.0.1:${gatewayPort}/mcp/bench`, path: ['gateway', 'upstream'] },
+    { name: 'no-audit', url: `http://127.0.0.1:${quietPort}/mcp/bench`, path: ['no-audit', 'upstream'] },
     { name: 'gateway+key', url: `http://127.0.0.1:${keysPort}/mcp/bench`, path: ['gateway+key', 'upstream'], headers: { authorization: `Bearer ${apiKey}` } },
   ];
 
@@ -154,6 +161,12 @@ try {
   const keyAddedMeanMs = byName('gateway+key').meanMs - byName('direct').meanMs;
   const gatewayCpu = byName('gateway').cpuMsPerRequest['gateway']!;
   const keyGatewayCpu = byName('gateway+key').cpuMsPerRequest['gateway+key']!;
+  const quietRatios = ratiosOf('no-audit');
+  const quietCpu = byName('no-audit').cpuMsPerRequest['no-audit']!;
+  const auditOnOff = median(Array.from({ length: options.rounds }, (_, i) => {
+    const of = (n: string) => results.find((r) => r.round === i + 1 && r.scenario === n)!.load.rps;
+    return of('gateway') / of('no-audit');
+  }));
 
   // Stop the servers before reading the log (pino flushes on exit) and the profile (written on exit).
   await stopAllChildren();
@@ -185,6 +198,9 @@ try {
           apiKeyRoundRatios: keyRatios,
           apiKeyGatewayAddedMeanMs: keyAddedMeanMs,
           apiKeyGatewayCpuMsPerRequest: keyGatewayCpu,
+          noAuditGatewayDirectThroughputRatio: median(quietRatios),
+          noAuditGatewayCpuMsPerRequest: quietCpu,
+          auditOnOffThroughputRatio: auditOnOff,
           gatewayLog: { ...log, requests: servedByGateway },
           profiles,
         },
@@ -196,8 +212,9 @@ try {
     const out: string[] = [];
     out.push(`gateway vs direct: ${options.rounds} rounds x ${options.seconds}s per target, concurrency ${options.concurrency}, tools/call echo`);
     out.push(`node ${environment.node}, ${environment.cpus} CPUs (${environment.cpuModel}); load generator, upstream and gateway share them`);
-    out.push(`gateway config: auth none, log level info (access + audit lines to a file), rateLimit.perIp false${options.cpuProf ? ', --cpu-prof (slower!)' : ''}`);
-    out.push('gateway+key: the same plus auth.apiKeys (SQLite lookup per request), a scope for echo, identity JWT to the upstream');
+    out.push(`gateway config: auth none, audit chain in the SQLite store plus audit lines in the log (info, to a file), rateLimit.perIp false${options.cpuProf ? ', --cpu-prof (slower!)' : ''}`);
+    out.push('no-audit: the same with audit: { store: false, log: false } (no audit record at all)');
+    out.push('gateway+key: the same as gateway plus auth.apiKeys (SQLite lookup per request), a scope for echo, identity JWT to the upstream');
     for (let round = 1; round <= options.rounds; round++) {
       const rows = results
         .filter((r) => r.round === round)
@@ -214,6 +231,7 @@ try {
       '',
       `ratio gateway/direct throughput: ${fmt(ratio, 2)}   (per round: ${roundRatios.map((r) => fmt(r, 2)).join(', ')})`,
       `gateway adds ${fmt(addedMeanMs, 2)} ms mean latency and ${fmt(gatewayCpu, 3)} ms of its own CPU per request`,
+      `audit on/off throughput: ${fmt(auditOnOff, 2)}; the audit chain and its log line cost ${fmt(gatewayCpu - quietCpu, 3)} ms of gateway CPU per request (no-audit: ${fmt(quietCpu, 3)} ms)`,
       `ratio gateway+key/direct throughput: ${fmt(keyRatio, 2)}   (per round: ${keyRatios.map((r) => fmt(r, 2)).join(', ')})`,
       `gateway+key adds ${fmt(keyAddedMeanMs, 2)} ms mean latency and ${fmt(keyGatewayCpu, 3)} ms of its own CPU per request (${fmt(keyGatewayCpu - gatewayCpu, 3)} ms more than auth none)`,
       `gateway log: ${log.lines} lines, ${fmt(log.bytes / 1024 / 1024, 1)} MiB for ${servedByGateway} requests: ${fmt(log.lines / servedByGateway, 2)} lines, ${fmt(log.bytes / servedByGateway, 0)} bytes per request; ${log.warnings} at warn or above`,

@@ -1,2 +1,7 @@
-export { toAuditRecord, type AuditRecord, type AuditDecision } from './record.js';
-export { AuditTrail, JsonlFileSink, LogSink, type AuditSink } from './sinks.js';
+export { toAuditRecord, type AuditRecord, type AuditDecision, type AuditEvent, type ChainedAuditRecord } from './record.js';
+export { AuditTrail, JsonlFileSink, LogSink, StdoutSink, type AuditSink } from './sinks.js';
+export { AuditChainWriter } from './chain-writer.js';
+export { canonicalJson, sealAuditRecord, parseAuditRow, GENESIS_HASH } from './chain.js';
+export { verifyAuditChain, type VerifyResult } from './verify.js';
+export { redactArguments, type RedactionOptions } from './redact.js';
+export { adminRecord, auditInstance } from './admin.js';

@@ -2,28 +2,55 @@ import type { Principal } from '../shared/principal.js';
 import type { McpTarget } from '../policy/targets.js';
 
 /**
- * One decision about one request. The shape is the DESIGN.md audit contract less the fields that the
- * tamper-evident store adds (seq, prevHash, hash) and the outcome fields recorded when a call ends.
- * It never holds a credential: `credential.id` is a key id or token id, never the secret.
+ * What a record is about: a decision on one JSON-RPC request (`call`), a refused credential
+ * (`authentication`), how an allowed exchange ended (`outcome`, after the answer), or an operator's change
+ * (`admin`: keys created, rotated, revoked).
+ */
+export type AuditEvent = 'call' | 'authentication' | 'outcome' | 'admin';
+
+/**
+ * One audit record: DESIGN.md's contract less the chain fields (seq, prevHash, hash) that the store adds.
+ * It never holds a credential: `credential.id` is a key id or token id, never the secret; tool arguments
+ * only when configured, and then redacted and capped.
  */
 export interface AuditRecord {
   ts: string;
+  /** Which gateway process wrote it (hostname:pid unless configured). */
+  instance: string;
+  event: AuditEvent;
   requestId: string;
   subject: string;
   tenant?: string;
   clientId?: string;
   credential: { kind: Principal['credential']['kind']; id: string };
-  upstream: string;
+  /** Who acted for `subject` (delegation), when someone did. */
+  actor?: string;
+  upstream?: string;
+  /** The JSON-RPC method, or the admin action (e.g. `keys.revoke`). */
   method: string;
   target?: string;
-  targetKind?: McpTarget['kind'];
+  targetKind?: McpTarget['kind'] | 'api_key';
   decision: 'allow' | 'deny';
   reason: string;
+  /** Outcome: the HTTP status the caller got, the time from arrival to the end of the answer, the gateway error code if any. */
+  status?: number;
+  latencyMs?: number;
+  error?: string;
+  /** Tool arguments, only with `audit.arguments.enabled`, redacted and capped. */
+  arguments?: unknown;
   ip?: string;
   userAgent?: string;
 }
 
+/** A record as the tamper-evident chain holds it. */
+export interface ChainedAuditRecord extends AuditRecord {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
 export interface AuditDecision {
+  event?: 'call' | 'authentication';
   requestId: string;
   principal: Principal;
   upstream: string;
@@ -31,13 +58,16 @@ export interface AuditDecision {
   target?: McpTarget;
   decision: 'allow' | 'deny';
   reason: string;
+  arguments?: unknown;
   ip?: string;
   userAgent?: string;
 }
 
-export function toAuditRecord(d: AuditDecision, now: Date = new Date()): AuditRecord {
+export function toAuditRecord(d: AuditDecision, instance: string, now: Date = new Date()): AuditRecord {
   const record: AuditRecord = {
     ts: now.toISOString(),
+    instance,
+    event: d.event ?? 'call',
     requestId: d.requestId,
     subject: d.principal.subject,
     credential: { kind: d.principal.credential.kind, id: d.principal.credential.id },
@@ -48,11 +78,13 @@ export function toAuditRecord(d: AuditDecision, now: Date = new Date()): AuditRe
   };
   if (d.principal.tenant) record.tenant = d.principal.tenant;
   if (d.principal.clientId) record.clientId = d.principal.clientId;
+  if (d.principal.actor) record.actor = d.principal.actor.subject;
   if (d.target) {
     // The caller chose this text: bounded, so one request cannot bloat the audit trail.
     record.target = d.target.name.slice(0, 1024);
     record.targetKind = d.target.kind;
   }
+  if (d.arguments !== undefined) record.arguments = d.arguments;
   if (d.ip) record.ip = d.ip;
   if (d.userAgent) record.userAgent = d.userAgent.slice(0, 256);
   return record;

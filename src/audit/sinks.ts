@@ -2,6 +2,7 @@ import { chmodSync, createWriteStream, mkdirSync, openSync, type WriteStream } f
 import { dirname } from 'node:path';
 import type { Logger } from '../shared/log.js';
 import type { AuditRecord } from './record.js';
+import type { AuditChainWriter } from './chain-writer.js';
 
 export interface AuditSink {
   /** Resolves once the record is handed to the sink's medium; the caller forwards only after that. */
@@ -53,16 +54,30 @@ export class LogSink implements AuditSink {
   async close(): Promise<void> {}
 }
 
-/** Fans a record out to several sinks; a record counts as written when every sink has it. */
+/** One JSON line per record on stdout, for log shippers that read a process's output. */
+export class StdoutSink implements AuditSink {
+  async write(record: AuditRecord): Promise<void> {
+    process.stdout.write(`${JSON.stringify(record)}\n`);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * The audit trail of a gateway: the tamper-evident chain in the store first (it numbers and hashes the
+ * record), then every other sink gets the chained record. A record counts as written when all have it.
+ */
 export class AuditTrail implements AuditSink {
-  constructor(private readonly sinks: AuditSink[]) {}
+  constructor(private readonly chain: AuditChainWriter | undefined, private readonly sinks: AuditSink[]) {}
 
   async write(record: AuditRecord): Promise<void> {
-    if (this.sinks.length === 1) return this.sinks[0]!.write(record);
-    await Promise.all(this.sinks.map((s) => s.write(record)));
+    const stored = this.chain ? await this.chain.append(record) : record;
+    if (this.sinks.length === 1) return this.sinks[0]!.write(stored);
+    await Promise.all(this.sinks.map((s) => s.write(stored)));
   }
 
   async close(): Promise<void> {
+    await this.chain?.close();
     await Promise.all(this.sinks.map((s) => s.close()));
   }
 }

@@ -5,6 +5,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerConfig } from './commands/config.js';
 import { registerWrap } from './commands/wrap.js';
 import { registerKeys } from './commands/keys.js';
+import { registerAudit } from './commands/audit.js';
 import { VERSION } from './version.js';
 
 /** `warden`: thin argument parsing; every command calls into the modules. Exit codes: 0 ok, 1 failure, 2 bad usage or config. */
@@ -20,6 +21,7 @@ registerDemo(program);
 registerWrap(program);
 registerConfig(program);
 registerKeys(program);
+registerAudit(program);
 
 try {
   await program.parseAsync(process.argv);

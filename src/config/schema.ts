@@ -178,11 +178,23 @@ export const configSchema = z
       .default({ perIp: { requestsPerSecond: 50, burst: 100 }, perPrincipal: false, perKey: false }),
     audit: z
       .object({
-        file: z.string().min(1).optional().describe('append one JSON line per decision to this file'),
+        store: z.boolean().default(true).describe('keep records in the store as a hash chain (`warden audit verify|query|tail|export`)'),
+        file: z.string().min(1).optional().describe('also append one JSON line per record to this file'),
+        stdout: z.boolean().default(false).describe('also write one JSON line per record to stdout, for log shippers'),
         log: z.boolean().default(true).describe('also write each record to the gateway log'),
+        instance: z.string().min(1).max(128).optional().describe('names this gateway in records (default: hostname:pid)'),
+        retainDays: z.number().int().min(0).default(0).describe('delete records older than this many days (0: keep all); the rest still verifies'),
+        arguments: z
+          .object({
+            enabled: z.boolean().default(false).describe('record tool arguments (redacted and capped)'),
+            redactKeys: z.array(z.string().min(1)).default([]).describe('more field names (or globs) whose values are redacted'),
+            maxBytes: z.number().int().min(64).max(65_536).default(2048).describe('larger arguments are recorded as their size only'),
+          })
+          .strict()
+          .default({ enabled: false, redactKeys: [], maxBytes: 2048 }),
       })
       .strict()
-      .default({ log: true }),
+      .default({ store: true, stdout: false, log: true, retainDays: 0, arguments: { enabled: false, redactKeys: [], maxBytes: 2048 } }),
     metrics: z
       .object({ enabled: z.boolean().default(true).describe('serve Prometheus metrics at /metrics (same Host rules as /mcp)') })
       .strict()

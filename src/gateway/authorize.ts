@@ -20,7 +20,12 @@ type Rewrite = (answer: JSONRPCMessage) => JSONRPCMessage;
  * The upstream's allow-list first (it binds everyone), then the caller's scopes (default deny). A caller
  * never sees in a list what it may not call, nor may call what it does not see.
  */
-export function decideAll(ex: Exchange, allowList: AllowList | undefined, scopes: ScopePolicy | undefined): Authorization {
+export function decideAll(
+  ex: Exchange,
+  allowList: AllowList | undefined,
+  scopes: ScopePolicy | undefined,
+  recordArguments?: (args: unknown) => unknown,
+): Authorization {
   const decisions: AuditDecision[] = [];
   const rewrites = new Map<string, Rewrite>();
   let denial: GatewayError | undefined;
@@ -44,6 +49,7 @@ export function decideAll(ex: Exchange, allowList: AllowList | undefined, scopes
       ...(target ? { target } : {}),
       decision: allowed ? 'allow' : 'deny',
       reason,
+      ...(recordArguments && message.method === 'tools/call' ? { arguments: recordArguments((message.params as { arguments?: unknown } | undefined)?.arguments ?? null) } : {}),
       ip: ex.ip,
       ...(ua ? { userAgent: ua } : {}),
     });

@@ -33,6 +33,10 @@ export interface Exchange {
   decisions?: AuditDecision[];
   /** Set by authorize when a request was denied; answered by audit once the decision is recorded. */
   denial?: GatewayError;
+  /** Set by forward: the upstream was asked, so the exchange's outcome is recorded when it ends. */
+  forwarded?: boolean;
+  /** The gateway error code the caller got, if the exchange failed (also after an answer had started). */
+  outcomeError?: string;
   /** Set before forwarding: headers for an HTTP upstream besides the transport's and its configured ones (identity). */
   upstreamHeaders?: Record<string, string>;
   /** Extra headers every answer carries (CORS). */

@@ -33,6 +33,10 @@ export interface PipelineParts {
   scopes?: ScopePolicy;
   limiters: Limiters;
   audit: AuditSink;
+  /** Names this gateway in audit records. */
+  instance: string;
+  /** When set, tool arguments are recorded after passing through it (redaction and size cap). */
+  recordArguments?: (args: unknown) => unknown;
   identities: ReadonlyMap<string, UpstreamIdentity>;
   upstreams: ReadonlyMap<string, Upstream>;
   log: Logger;
@@ -50,7 +54,7 @@ export async function runPipeline(steps: readonly Step[], ex: Exchange): Promise
  * A refused credential gets a 401 challenge (or 400 for a credential in the URL), and its audit record.
  * Failures also spend the caller's per-IP budget, so guessing keys is throttled like any other traffic.
  */
-function authenticate({ authenticator, limiters, audit: sink, log }: PipelineParts): Step {
+function authenticate({ authenticator, limiters, audit: sink, instance, log }: PipelineParts): Step {
   return async (ex) => {
     try {
       ex.principal = await authenticator.authenticate(ex.req);
@@ -58,7 +62,7 @@ function authenticate({ authenticator, limiters, audit: sink, log }: PipelinePar
       if (!isAuthenticationError(err)) throw err;
       const verdict = limiters.ip?.take(ex.ip);
       if (verdict && !verdict.ok) throw tooMany(`from ${ex.ip}`, verdict.retryAfterSeconds);
-      await commit(sink, log, ex, [failedAuthentication(ex, err)]);
+      await commit(sink, instance, log, ex, [failedAuthentication(ex, err)]);
       throw refusal(ex, err);
     }
   };
@@ -79,6 +83,7 @@ function failedAuthentication(ex: Exchange, err: AuthenticationError): AuditDeci
   const credential: Principal['credential'] = err.error ? { kind: 'api_key', id: err.credentialId ?? '-' } : { kind: 'none', id: '-' };
   const principal: Principal = { ...ANONYMOUS, subject: '-', credential };
   return {
+    event: 'authentication',
     requestId: ex.requestId,
     principal,
     upstream: ex.upstreamName,
@@ -91,9 +96,9 @@ function failedAuthentication(ex: Exchange, err: AuthenticationError): AuditDeci
 }
 
 /** Decides every request in the body. A denial is not answered here: `audit` first commits the record of it. */
-function authorize({ allowLists, scopes }: PipelineParts): Step {
+function authorize({ allowLists, scopes, recordArguments }: PipelineParts): Step {
   return (ex) => {
-    const { decisions, denial, rewrites } = decideAll(ex, allowLists.get(ex.upstreamName), scopes);
+    const { decisions, denial, rewrites } = decideAll(ex, allowLists.get(ex.upstreamName), scopes, recordArguments);
     ex.decisions = decisions;
     if (rewrites.size > 0) ex.rewrites = rewrites;
     if (denial) ex.denial = denial;
@@ -118,16 +123,18 @@ function tooMany(whose: string, retryAfterSeconds: number): GatewayError {
 }
 
 /** Commits one record per decision before anything is forwarded or refused. */
-function audit({ audit: sink, log }: PipelineParts): Step {
+function audit({ audit: sink, instance, log }: PipelineParts): Step {
   return async (ex) => {
-    await commit(sink, log, ex, ex.decisions ?? []);
+    await commit(sink, instance, log, ex, ex.decisions ?? []);
     if (ex.denial) throw ex.denial;
   };
 }
 
-async function commit(sink: AuditSink, log: Logger, ex: Exchange, decisions: AuditDecision[]): Promise<void> {
+async function commit(sink: AuditSink, instance: string, log: Logger, ex: Exchange, decisions: AuditDecision[]): Promise<void> {
   try {
-    for (const d of decisions) await sink.write(toAuditRecord(d));
+    // All at once: with group commit they share one transaction.
+    const now = new Date();
+    await Promise.all(decisions.map((d) => sink.write(toAuditRecord(d, instance, now))));
   } catch (err) {
     // Fail closed: a call that cannot be recorded is not made.
     log.error({ requestId: ex.requestId, err: (err as Error).message }, 'audit write failed; refusing the request');
@@ -140,7 +147,10 @@ function identify({ identities }: PipelineParts): Step {
 }
 
 function forward({ upstreams }: PipelineParts): Step {
-  return (ex) => upstreams.get(ex.upstreamName)!.handle(ex);
+  return (ex) => {
+    ex.forwarded = true;
+    return upstreams.get(ex.upstreamName)!.handle(ex);
+  };
 }
 
 function userAgent(ex: Exchange): { userAgent?: string } {

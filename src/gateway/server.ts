@@ -11,7 +11,9 @@ import { AllowList, ScopePolicy } from '../policy/index.js';
 import { TokenBucketLimiter } from '../ratelimit/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { ApiKeys, IdentityTokenSigner } from '../credentials/index.js';
-import { AuditTrail, JsonlFileSink, LogSink, type AuditSink } from '../audit/index.js';
+import {
+  AuditChainWriter, AuditTrail, JsonlFileSink, LogSink, StdoutSink, auditInstance, redactArguments, toAuditRecord, type AuditSink,
+} from '../audit/index.js';
 import { sendGatewayError, sendJson, soleRequestId, type Exchange } from './exchange.js';
 import { buildOriginPolicy, checkHost, checkOrigin, clientIp, corsHeaders, preflightHeaders, readBody, requestPath, type OriginPolicy } from './guards.js';
 import { buildPipeline, runPipeline, type Limiters, type Step } from './pipeline.js';
@@ -50,18 +52,15 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
     upstreams.set(name, u.url ? new HttpUpstream(name, { ...u, url: u.url }, log) : new StdioUpstream(name, { ...u, command: u.command! }, log));
     if (u.allow) allowLists.set(name, new AllowList(u.allow));
   }
-  const sinks: AuditSink[] = [];
-  if (!options.audit) {
-    if (config.audit.file) sinks.push(new JsonlFileSink(config.audit.file));
-    if (config.audit.log) sinks.push(new LogSink(log.child({ component: 'audit' })));
-  }
-  const audit = options.audit ?? new AuditTrail(sinks);
   const authOn = config.auth !== 'none';
-  // The store holds keys and signing keys: opened only when there are credentials to check.
-  const store = authOn ? options.store ?? openStore(config) : undefined;
-  const keys = store && new ApiKeys(store.apiKeys, {
+  const instance = auditInstance(config.audit.instance);
+  // The store holds keys, signing keys and the audit chain: opened when one of them is in use.
+  const needsStore = authOn || (config.audit.store && !options.audit);
+  const store = needsStore ? options.store ?? openStore(config) : undefined;
+  const audit = options.audit ?? buildAuditTrail(config, store, log);
+  const keys = authOn && store ? new ApiKeys(store.apiKeys, {
     onTouchError: (err, keyId) => log.warn({ keyId, err: (err as Error).message }, 'could not record when an API key was last used'),
-  });
+  }) : undefined;
   const authenticator: Authenticator = keys ? new ApiKeyAuthenticator(keys) : noAuthentication;
   const scopes = authOn ? new ScopePolicy(config.authorization) : undefined;
   const identities = new Map<string, UpstreamIdentity>();
@@ -72,6 +71,8 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
     ...(scopes ? { scopes } : {}),
     limiters: buildLimiters(config),
     audit,
+    instance,
+    ...(config.audit.arguments.enabled ? { recordArguments: argumentRecorder(config) } : {}),
     identities,
     upstreams,
     log,
@@ -166,6 +167,17 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
     ex.batch = parsed.batch;
   }
 
+  let retention: NodeJS.Timeout | undefined;
+  async function startRetention(s: Store): Promise<void> {
+    const prune = async () => {
+      const removed = await s.audit.prune(Date.now() - config.audit.retainDays * 86_400_000);
+      if (removed > 0) log.info({ removed, retainDays: config.audit.retainDays }, 'pruned old audit records');
+    };
+    await prune();
+    retention = setInterval(() => void prune().catch((err: Error) => log.error({ err: err.message }, 'audit retention failed')), 3_600_000);
+    retention.unref();
+  }
+
   function answerError(res: ServerResponse, err: unknown, ex: Exchange | undefined, cors: Record<string, string>, requestId: string): void {
     let failure: GatewayError;
     if (isGatewayError(err)) {
@@ -174,6 +186,7 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       log.error({ requestId, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'unexpected error');
       failure = new GatewayError('internal_error', `Internal error; the gateway log has details under request id ${requestId}`);
     }
+    if (ex) ex.outcomeError = failure.code;
     sendGatewayError(res, failure, soleRequestId(ex?.messages), cors);
     if (res.getHeader('connection') === 'close') res.once('finish', () => res.socket?.destroySoon?.());
   }
@@ -183,12 +196,27 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       const rpc = ex?.messages?.map((m) => ('method' in m ? m.method : 'response'));
       const ms = performance.now() - started;
       log.info({ requestId, method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10, ip: ex?.ip, ...(rpc ? { rpc } : {}) }, 'request');
+      if (ex?.forwarded) recordOutcome(ex, res, ms);
       if (path.startsWith('/mcp')) {
         metrics?.observe({ upstream: ex?.upstreamName, httpMethod: req.method ?? '', status: res.statusCode, seconds: ms / 1000, decisions: ex?.decisions ?? [] });
       }
     };
     if (res.writableFinished || res.destroyed) write();
     else res.once('close', write);
+  }
+
+  /** After the answer: how an exchange that reached the upstream ended, chained after its decisions. */
+  function recordOutcome(ex: Exchange, res: ServerResponse, ms: number): void {
+    const allowed = ex.decisions?.find((d) => d.decision === 'allow');
+    if (!allowed) return;
+    const record = toAuditRecord({ ...allowed, reason: res.writableFinished ? 'answered' : 'connection closed before the answer ended' }, instance);
+    record.event = 'outcome';
+    delete record.arguments;
+    record.status = res.statusCode;
+    record.latencyMs = Math.round(ms * 10) / 10;
+    const error = ex.outcomeError ?? (res.writableFinished ? undefined : 'client_closed');
+    if (error) record.error = error;
+    audit.write(record).catch((err: Error) => log.error({ requestId: ex.requestId, err: err.message }, 'could not record the outcome of a call'));
   }
 
   return {
@@ -215,7 +243,8 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
         allowedOrigins: config.http.allowedOrigins,
       });
       // The identity signer's issuer is the gateway's URL, known only now (port 0 picks one).
-      if (store) signer = await IdentityTokenSigner.open(store.signingKeys, { issuer: publicBase() });
+      if (authOn && store) signer = await IdentityTokenSigner.open(store.signingKeys, { issuer: publicBase() });
+      if (store && config.audit.retainDays > 0) await startRetention(store);
       for (const [name, u] of Object.entries(config.upstreams)) identities.set(name, new UpstreamIdentity(u, signer));
       return address;
     },
@@ -229,6 +258,7 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       await Promise.all([...upstreams.values()].map((u) => u.close()));
       server.closeAllConnections();
       await closed;
+      clearInterval(retention);
       await audit.close();
       if (store && !options.store) await store.close();
     },
@@ -239,4 +269,17 @@ function buildLimiters({ rateLimit }: WardenConfig): Limiters {
   const make = (l: WardenConfig['rateLimit']['perIp']) => (l ? new TokenBucketLimiter({ ratePerSecond: l.requestsPerSecond, burst: l.burst }) : undefined);
   const all = { ip: make(rateLimit.perIp), principal: make(rateLimit.perPrincipal), key: make(rateLimit.perKey) };
   return Object.fromEntries(Object.entries(all).filter(([, limiter]) => limiter)) as Limiters;
+}
+
+function buildAuditTrail(config: WardenConfig, store: Store | undefined, log: Logger): AuditTrail {
+  const sinks: AuditSink[] = [];
+  if (config.audit.file) sinks.push(new JsonlFileSink(config.audit.file));
+  if (config.audit.stdout) sinks.push(new StdoutSink());
+  if (config.audit.log) sinks.push(new LogSink(log.child({ component: 'audit' })));
+  return new AuditTrail(config.audit.store && store ? new AuditChainWriter(store.audit) : undefined, sinks);
+}
+
+function argumentRecorder(config: WardenConfig): (args: unknown) => unknown {
+  const { redactKeys, maxBytes } = config.audit.arguments;
+  return (args) => redactArguments(args, { keys: redactKeys, maxBytes });
 }

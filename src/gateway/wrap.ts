@@ -3,7 +3,7 @@ import { basename, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import { AllowList, targetOf, type AllowListSpec, type McpTarget } from '../policy/index.js';
-import { JsonlFileSink, toAuditRecord, type AuditSink } from '../audit/index.js';
+import { JsonlFileSink, auditInstance, toAuditRecord, type AuditSink } from '../audit/index.js';
 import { ANONYMOUS } from '../shared/principal.js';
 import { GatewayError } from '../shared/errors.js';
 import {
@@ -137,6 +137,7 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
       return allowList.filterListAnswer(method, message);
     }
 
+    const instance = auditInstance();
     async function handleRequest(request: JSONRPCRequest): Promise<void> {
       const target = targetOf(request);
       const { allowed, reason } = allowList.decide(target);
@@ -150,7 +151,7 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
             ...(target ? { target } : {}), // toAuditRecord bounds the caller's text
             decision: allowed ? 'allow' : 'deny',
             reason,
-          }));
+          }, instance));
         } catch (err) {
           // Fail closed: a request that cannot be recorded is not made.
           diag(`audit write failed, request refused: ${(err as Error).message}`);

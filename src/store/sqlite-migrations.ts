@@ -41,4 +41,36 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX signing_keys_use ON signing_keys (use, created_at);
     `,
   },
+  {
+    version: 2,
+    name: 'tamper-evident audit chain',
+    // `body` is the hashed text and the only truth: the query columns are computed from it by SQLite, so no
+    // write can make a column say something the hashed text does not. VIRTUAL: nothing is stored twice; the
+    // indexes hold the computed values, and SQLite recomputes them on every write to `body` (so, in a STRICT
+    // table, text that is not JSON cannot be written there at all).
+    sql: `
+      CREATE TABLE audit_records (
+        seq        INTEGER PRIMARY KEY,
+        body       TEXT NOT NULL,   -- canonical JSON of the record, naming its own seq and prevHash
+        prev_hash  TEXT NOT NULL,
+        hash       TEXT NOT NULL,   -- hex SHA-256 of body
+        ts         TEXT GENERATED ALWAYS AS (json_extract(body, '$.ts')) VIRTUAL,
+        event      TEXT GENERATED ALWAYS AS (json_extract(body, '$.event')) VIRTUAL,
+        subject    TEXT GENERATED ALWAYS AS (json_extract(body, '$.subject')) VIRTUAL,
+        target     TEXT GENERATED ALWAYS AS (json_extract(body, '$.target')) VIRTUAL,
+        decision   TEXT GENERATED ALWAYS AS (json_extract(body, '$.decision')) VIRTUAL,
+        method     TEXT GENERATED ALWAYS AS (json_extract(body, '$.method')) VIRTUAL
+      ) STRICT;
+      CREATE INDEX audit_records_ts ON audit_records (ts);
+      CREATE INDEX audit_records_subject ON audit_records (subject, ts);
+      CREATE INDEX audit_records_target ON audit_records (target, ts);
+
+      -- Where the stored chain starts once retention has pruned its beginning: the last pruned record.
+      CREATE TABLE audit_anchor (
+        id    INTEGER PRIMARY KEY CHECK (id = 1),
+        seq   INTEGER NOT NULL,
+        hash  TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

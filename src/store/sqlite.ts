@@ -5,10 +5,16 @@ import {
   StoreError, type ApiKeyFilter, type ApiKeyRecord, type ApiKeyStore, type SigningKeyRecord, type SigningKeyStore, type Store,
 } from './types.js';
 import { SQLITE_MIGRATIONS, type Migration } from './sqlite-migrations.js';
+import { SqliteAuditStore } from './sqlite-audit.js';
 
 export interface SqliteStoreOptions {
   /** Migrations to apply; the default is the project's schema (tests pass their own to test upgrades). */
   migrations?: readonly Migration[];
+  /**
+   * NORMAL (default): a commit survives a process crash, an OS crash or power loss can lose the last ones.
+   * FULL: the WAL is synced on every commit, so not even those (each commit then waits for the disk).
+   */
+  synchronous?: 'NORMAL' | 'FULL';
 }
 
 /**
@@ -19,10 +25,11 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements Store {
   readonly apiKeys: ApiKeyStore;
   readonly signingKeys: SigningKeyStore;
+  readonly audit: SqliteAuditStore;
   private readonly db: Database.Database;
 
   constructor(readonly location: string, options: SqliteStoreOptions = {}) {
-    this.db = openDatabase(location);
+    this.db = openDatabase(location, options.synchronous ?? 'NORMAL');
     try {
       migrate(this.db, location, options.migrations ?? SQLITE_MIGRATIONS);
     } catch (err) {
@@ -31,6 +38,7 @@ export class SqliteStore implements Store {
     }
     this.apiKeys = new SqliteApiKeys(this.db);
     this.signingKeys = new SqliteSigningKeys(this.db);
+    this.audit = new SqliteAuditStore(this.db);
   }
 
   /** The schema version the file is at (the highest migration applied). */
@@ -43,7 +51,9 @@ export class SqliteStore implements Store {
   }
 }
 
-function openDatabase(location: string): Database.Database {
+function openDatabase(location: string, synchronous: 'NORMAL' | 'FULL'): Database.Database {
+  // Checked here because it is spliced into a pragma, and options may come from untyped JavaScript.
+  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') throw new StoreError('unavailable', `synchronous must be NORMAL or FULL, got ${String(synchronous)}`);
   if (location !== ':memory:') {
     try {
       mkdirSync(dirname(location), { recursive: true, mode: 0o700 });
@@ -60,7 +70,7 @@ function openDatabase(location: string): Database.Database {
     db = new Database(location, { timeout: 5_000 });
     db.pragma('journal_mode = WAL');
     // WAL + NORMAL: a commit survives a process crash; only an OS crash can lose the last transactions.
-    db.pragma('synchronous = NORMAL');
+    db.pragma(`synchronous = ${synchronous}`);
     db.pragma('foreign_keys = ON');
   } catch (err) {
     throw new StoreError('unavailable', `cannot open the store ${location}: ${(err as Error).message}`);

@@ -69,11 +69,67 @@ export interface SigningKeyStore {
   retire(kid: string, at: number): Promise<boolean>;
 }
 
+/**
+ * One row of the tamper-evident audit chain, exactly as stored: `body` is the text that was hashed, so that
+ * verification checks what is on disk, not a re-serialization of it.
+ */
+export interface AuditRow {
+  seq: number;
+  prevHash: string;
+  hash: string;
+  body: string;
+}
+
+/** Seals one record into the chain: its stored text and hash, given its seq and the previous record's hash. */
+export type AuditSeal = (seq: number, prevHash: string, record: unknown) => { body: string; hash: string };
+
+/** Where the chain starts: the genesis, or the last record pruned by retention. */
+export interface AuditAnchor {
+  seq: number;
+  hash: string;
+}
+
+export interface AuditQuery {
+  /** Epoch ms, inclusive. */
+  since?: number;
+  /** Epoch ms, exclusive. */
+  until?: number;
+  subject?: string;
+  /** The target name (tool, resource URI, prompt), exact. */
+  target?: string;
+  decision?: 'allow' | 'deny';
+  event?: string;
+  /** Only records with seq greater than this (for `tail --follow`). */
+  afterSeq?: number;
+  /** Newest first when 'desc' (default 'asc'). */
+  order?: 'asc' | 'desc';
+  limit?: number;
+}
+
+export interface AuditStore {
+  /**
+   * Appends `records` in one transaction, each sealed after the newest record in the store, whoever wrote it
+   * (the gateway and the CLI append to the same chain). Resolves once committed, with the rows as stored.
+   */
+  append(records: readonly unknown[], seal: AuditSeal): Promise<AuditRow[]>;
+  /** Rows matching the query, by seq. */
+  query(query: AuditQuery): Promise<AuditRow[]>;
+  /** Up to `limit` rows with seq > afterSeq, in seq order: for verify and export, page by page. */
+  scan(afterSeq: number, limit: number): Promise<AuditRow[]>;
+  /** The anchor the first stored row must follow. */
+  anchor(): Promise<AuditAnchor>;
+  /** The newest row's seq and hash, or the anchor when the chain is empty. */
+  head(): Promise<AuditAnchor>;
+  /** Deletes rows older than `before` (epoch ms) and moves the anchor to the last deleted one, in one transaction; returns how many. */
+  prune(before: number): Promise<number>;
+}
+
 export interface Store {
   /** For messages, e.g. the SQLite file path. Never a connection string with a password. */
   readonly location: string;
   readonly apiKeys: ApiKeyStore;
   readonly signingKeys: SigningKeyStore;
+  readonly audit: AuditStore;
   close(): Promise<void>;
 }
 

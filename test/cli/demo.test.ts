@@ -30,8 +30,10 @@ test('warden demo: the bundled notes server behind the gateway, with its allow-l
     await client.close();
 
     const records = readFileSync(info.auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    const calls = records.filter((r) => r.method === 'tools/call').map((r) => `${r.decision} ${r.target}`);
-    assert.deepEqual(calls, ['allow add_note', 'allow search_notes', 'deny delete_note']);
+    const calls = records.filter((r) => r.method === 'tools/call').map((r) => `${r.event} ${r.decision} ${r.target}`);
+    assert.deepEqual(calls, ['call allow add_note', 'outcome allow add_note', 'call allow search_notes', 'outcome allow search_notes', 'call deny delete_note']);
+    // The same records are chained in the demo's store, with seq and hashes.
+    assert.ok(records.every((r) => Number.isInteger(r.seq) && /^[0-9a-f]{64}$/.test(r.hash)));
     assert.ok(!readFileSync(info.auditFile, 'utf8').includes('hello'), 'tool arguments are not recorded');
     assert.equal(statSync(info.auditFile).mode & 0o777, 0o600);
   } finally {

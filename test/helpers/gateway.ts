@@ -34,12 +34,20 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** Runs a gateway in this process on a free loopback port, logging to memory. */
-export async function startGateway(input: Partial<ConfigInput> & Pick<ConfigInput, 'upstreams'>, secrets: string[] = []): Promise<TestGateway> {
+/**
+ * Runs a gateway in this process on a free loopback port, logging to memory. Audit records go to memory
+ * (`audit`), unless `configuredAudit` lets the gateway build the sinks its config names (the store's chain).
+ */
+export async function startGateway(
+  input: Partial<ConfigInput> & Pick<ConfigInput, 'upstreams'>,
+  secrets: string[] = [],
+  options: { configuredAudit?: boolean } = {},
+): Promise<TestGateway> {
   const config = configSchema.parse({ listen: { host: '127.0.0.1', port: 0 }, log: { level: 'debug' }, ...input });
   const logs = new LogCapture();
   const audit = new MemoryAudit();
-  const gateway = createGateway(config, { log: createLogger({ level: config.log.level, destination: logs, secrets }), audit });
+  const log = createLogger({ level: config.log.level, destination: logs, secrets });
+  const gateway = createGateway(config, options.configuredAudit ? { log } : { log, audit });
   await gateway.listen();
   return { gateway, config, url: gateway.url, logs, audit, close: () => gateway.close() };
 }

@@ -72,11 +72,18 @@ export function registerKeys(program: Command): void {
             throw new CliFailure('a key needs at least one --scope or --role, or it could call nothing', 2);
           }
         },
-        run: async (apiKeys) => {
+        run: async (apiKeys, record) => {
           const { key, view } = await apiKeys.create({
             subject: opts.subject, tenant: opts.tenant, name: opts.name, scopes, roles,
             expiresAt: opts.expires === undefined ? null : Date.now() + opts.expires,
           });
+          try {
+            await record('keys.create', view.id, `for ${owner(view)}: ${grants(view)}${view.expiresAt ? `, expires ${iso(view.expiresAt)}` : ''}`);
+          } catch (err) {
+            // An unrecorded credential must not exist: take it back before failing.
+            await apiKeys.revoke(view.id);
+            throw new CliFailure(`the key was not issued because its audit record could not be written: ${(err as Error).message}`, 1);
+          }
           if (opts.json) return printJson(created(key, view));
           process.stdout.write(`${key}\n\n${SHOWN_ONCE}\n\n${details(view)}`);
         },
@@ -135,8 +142,9 @@ export function registerKeys(program: Command): void {
     .action(async (idArg: string, opts: Common & { grace: number }) => {
       await withKeys(opts, {
         invalidInputExit: 1,
-        run: async (apiKeys) => {
+        run: async (apiKeys, record) => {
           const { key, view, previous } = await apiKeys.rotate(await keyId(idArg), opts.grace);
+          await record('keys.rotate', previous.id, `replaced by ${view.id} for ${owner(view)}; the old key works until ${iso(previous.expiresAt) ?? 'now'}`);
           const prev = { id: previous.id, status: previous.status, expiresAt: iso(previous.expiresAt) };
           if (opts.json) return printJson({ ...created(key, view), previous: prev });
           const until = previous.status === 'grace' ? `keeps working until ${prev.expiresAt}` : 'no longer works';
@@ -154,8 +162,9 @@ export function registerKeys(program: Command): void {
     .action(async (idArg: string, opts: Common) => {
       await withKeys(opts, {
         invalidInputExit: 1,
-        run: async (apiKeys) => {
+        run: async (apiKeys, record) => {
           const view = await apiKeys.revoke(await keyId(idArg));
+          await record('keys.revoke', view.id, `key of ${owner(view)}`);
           if (opts.json) return printJson(viewJson(view));
           process.stdout.write(details(view));
         },
@@ -170,7 +179,19 @@ interface KeysCommand {
   invalidInputExit: number;
   /** Checks against the config that need no store; throws CliFailure. */
   check?: (config: WardenConfig, file: string) => void;
-  run: (apiKeys: ApiKeys) => Promise<void>;
+  run: (apiKeys: ApiKeys, record: AdminRecorder) => Promise<void>;
+}
+
+/** Appends an admin record (action, key id, what changed) to the audit chain. */
+type AdminRecorder = (action: string, target: string, reason: string) => Promise<void>;
+
+function owner(view: ApiKeyView): string {
+  return view.tenant ? `${view.subject} (tenant ${view.tenant})` : view.subject;
+}
+
+function grants(view: ApiKeyView): string {
+  const parts = [view.scopes.length ? `scopes ${view.scopes.join(' ')}` : '', view.roles.length ? `roles ${view.roles.join(' ')}` : ''];
+  return parts.filter(Boolean).join(', ');
 }
 
 /** Loads the config, opens its store, runs the command, and closes the store before any exit. */
@@ -197,7 +218,14 @@ async function withKeys(opts: Common, command: KeysCommand): Promise<void> {
     throw err;
   }
   try {
-    await command.run(new ApiKeys(store.apiKeys));
+    const { adminRecord, auditInstance, sealAuditRecord } = await import('../../audit/index.js');
+    const audited = store;
+    // Admin actions join the same tamper-evident chain as the gateway's records (when the store keeps one).
+    const record: AdminRecorder = async (action, target, reason) => {
+      if (!config.audit.store) return;
+      await audited.audit.append([adminRecord(action, target, reason, auditInstance(config.audit.instance))], sealAuditRecord);
+    };
+    await command.run(new ApiKeys(store.apiKeys), record);
   } catch (err) {
     if (err instanceof CredentialError) {
       failure = err.code === 'not_found' && err.keyId !== undefined

@@ -1,0 +1,33 @@
+import { hostname, userInfo } from 'node:os';
+import type { AuditRecord } from './record.js';
+
+/** Names the process that writes records, unless the config names it: several gateways may share a store. */
+export function auditInstance(configured?: string): string {
+  return configured ?? `${hostname()}:${process.pid}`;
+}
+
+/**
+ * The record of an operator's change (a key created, rotated or revoked). The operator is the OS user who
+ * ran the command: the CLI has no other identity, and whoever can run it can write the store anyway.
+ */
+export function adminRecord(action: string, target: string, reason: string, instance: string, now: Date = new Date()): AuditRecord {
+  let operator = 'unknown';
+  try {
+    operator = userInfo().username;
+  } catch {
+    // no passwd entry (some containers): the record still says what was done
+  }
+  return {
+    ts: now.toISOString(),
+    instance,
+    event: 'admin',
+    requestId: `cli-${process.pid}-${now.getTime()}`,
+    subject: operator,
+    credential: { kind: 'none', id: 'cli' },
+    method: action,
+    target,
+    targetKind: 'api_key',
+    decision: 'allow',
+    reason,
+  };
+}

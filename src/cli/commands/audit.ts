@@ -1,0 +1,378 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { ChainedAuditRecord } from '../../audit/index.js';
+import type { WardenConfig } from '../../config/index.js';
+import type { AuditQuery, AuditRow, AuditStore } from '../../store/index.js';
+// Tiny and pure: imported eagerly so that option parsers can reject a bad value synchronously (exit 2).
+import { parseDuration } from '../../shared/duration.js';
+
+/**
+ * `warden audit`: read, export and verify the tamper-evident audit chain in the store the config names.
+ * Safe while `warden serve` writes to it (SQLite in WAL mode: readers never block the writer).
+ */
+
+interface Common {
+  config?: string;
+  json?: boolean;
+}
+
+interface Window {
+  since?: number;
+  until?: number;
+}
+
+const CONFIG_HELP = 'config file (default: $WARDEN_CONFIG or ./warden.yaml)';
+const TIME_HELP = 'a duration ago (30m, 1h, 7d) or an ISO 8601 time';
+const PAGE = 1_000;
+const FOLLOW_INTERVAL_MS = 500;
+const PROGRESS_EVERY = 10_000;
+
+/** `1h` is an hour ago; an ISO 8601 date or time is taken as it is. Anything else is a usage error (exit 2). */
+function timeArg(value: string): number {
+  if (/^\d+(ms|s|m|h|d)$/.test(value.trim())) return Date.now() - parseDuration(value);
+  const iso = /^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)?)?$/i;
+  const ms = iso.test(value.trim()) ? Date.parse(value.trim()) : NaN;
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`expected ${TIME_HELP}, e.g. 1h or 2026-11-22T19:00:00Z`);
+  return ms;
+}
+
+function countArg(min: number, max: number) {
+  return (value: string): number => {
+    const n = /^\d+$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function withCommon(command: Command, jsonHelp?: string): Command {
+  command.option('-c, --config <path>', CONFIG_HELP);
+  return jsonHelp ? command.option('--json', jsonHelp) : command;
+}
+
+const JSON_LINES = 'one JSON record per line';
+
+/** Reads a stored row as a record; undefined when its text is not one (verify says more; listings go on). */
+type ReadRow = (row: AuditRow) => ChainedAuditRecord | undefined;
+
+export function registerAudit(program: Command): void {
+  const audit = program.command('audit').description('show, export and verify the tamper-evident audit log');
+
+  withCommon(audit
+    .command('tail')
+    .description('the newest audit records, oldest first; --follow keeps printing new ones')
+    .addOption(new Option('-n, --lines <n>', 'how many records').argParser(countArg(0, 10_000)).default(20))
+    .option('--follow', 'print records as they are written, until interrupted'), JSON_LINES)
+    .action(async (opts: Common & { lines: number; follow?: boolean }) => {
+      await withAudit(opts, async (audit, read) => {
+        const rows = opts.lines === 0 ? [] : (await audit.query({ order: 'desc', limit: opts.lines })).reverse();
+        const print = printer(opts.json, read);
+        for (const row of rows) print(row);
+        if (opts.follow) await follow(audit, rows.at(-1)?.seq ?? (await audit.head()).seq, print);
+        return 0;
+      });
+    });
+
+  withCommon(audit
+    .command('query')
+    .description('audit records that match every filter given: the newest --limit of them, oldest first')
+    .option('--subject <subject>', 'who was authenticated (user or service)')
+    .option('--tool <name>', 'the target: tool name, resource URI or prompt name (exact)')
+    .addOption(new Option('--decision <decision>', 'allow or deny').choices(['allow', 'deny']))
+    .addOption(new Option('--event <event>', 'kind of record').choices(['call', 'authentication', 'outcome', 'admin']))
+    .option('--since <time>', `from this time on: ${TIME_HELP}`, timeArg)
+    .option('--until <time>', `before this time: ${TIME_HELP}`, timeArg)
+    .addOption(new Option('--limit <n>', 'most records shown').argParser(countArg(1, 10_000)).default(100)), JSON_LINES)
+    .action(async (opts: Common & Window & { subject?: string; tool?: string; decision?: 'allow' | 'deny'; event?: string; limit: number }) => {
+      await withAudit(opts, async (audit, read) => {
+        const filter: AuditQuery = { ...window(opts), subject: opts.subject, target: opts.tool, decision: opts.decision, event: opts.event };
+        // One more than asked, to tell the operator when the limit cut older matches off.
+        const rows = (await audit.query({ ...filter, order: 'desc', limit: opts.limit + 1 })).reverse();
+        const cut = rows.length > opts.limit;
+        const print = printer(opts.json, read);
+        for (const row of cut ? rows.slice(1) : rows) print(row);
+        if (cut) process.stderr.write(`warden: showing the newest ${opts.limit} matching records; older ones match too (--limit, --until)\n`);
+        else if (rows.length === 0 && !opts.json) process.stderr.write('warden: no matching audit records\n');
+        return 0;
+      });
+    });
+
+  withCommon(audit
+    .command('export')
+    .description('every audit record (in a time window, if given) as JSON lines or CSV')
+    .addOption(new Option('--format <format>', 'jsonl or csv').choices(['jsonl', 'csv']).makeOptionMandatory())
+    .option('--out <file>', 'write to this file (created 0600) instead of stdout')
+    .option('--since <time>', `from this time on: ${TIME_HELP}`, timeArg)
+    .option('--until <time>', `before this time: ${TIME_HELP}`, timeArg))
+    .action(async (opts: Common & Window & { format: 'jsonl' | 'csv'; out?: string }) => {
+      await withAudit(opts, (audit, read) => exportRecords(audit, read, opts));
+    });
+
+  withCommon(audit
+    .command('verify')
+    .description('check that no stored record was changed, removed or reordered since it was written'), 'print the result as JSON')
+    .action(async (opts: Common) => {
+      await withAudit(opts, (audit) => verify(audit, opts.json === true));
+    });
+}
+
+function window(opts: Window): Window {
+  if (opts.since !== undefined && opts.until !== undefined && opts.since >= opts.until) {
+    throw new CliFailure('--since must be earlier than --until', 2);
+  }
+  return { since: opts.since, until: opts.until };
+}
+
+/** A refusal decided here: withAudit closes the store, then exits with `exitCode`. */
+class CliFailure extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+/** Loads the config, opens its store, runs the command, and closes the store before exiting with its code. */
+async function withAudit(opts: Common, run: (audit: AuditStore, read: ReadRow) => Promise<number>): Promise<void> {
+  const { loadConfigFile, resolveConfigPath } = await import('../../config/index.js');
+  const { exitOnConfigError, fail } = await import('../output.js');
+  const { existsSync } = await import('node:fs');
+  const file = resolveConfigPath(opts.config);
+  let config: WardenConfig;
+  try {
+    config = loadConfigFile(file).config;
+  } catch (err) {
+    return exitOnConfigError(err, opts.json);
+  }
+  const location = config.store.sqlite;
+  // Opening would create an empty store, and an empty chain verifies: a wrong path must not look intact.
+  if (location !== ':memory:' && !existsSync(location)) fail(`no store at ${location} (${file} names it; \`warden serve\` creates it)`);
+  if (!config.audit.store) process.stderr.write(`warden: warning: ${file} has audit.store: false, so the gateway adds no records to this store\n`);
+  const { openStore, StoreError } = await import('../../store/index.js');
+  const { parseAuditRow } = await import('../../audit/index.js');
+  const read: ReadRow = (row) => {
+    try {
+      return parseAuditRow(row);
+    } catch {
+      return undefined;
+    }
+  };
+  let store;
+  try {
+    store = openStore(config);
+  } catch (err) {
+    if (err instanceof StoreError) return fail(err.message);
+    throw err;
+  }
+  // A reader that went away (`| head`) ends the command quietly: it had what it wanted.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? process.exit(0) : fail(`cannot write to stdout: ${err.message}`)));
+  let code = 0;
+  let failure: CliFailure | undefined;
+  try {
+    code = await run(store.audit, read);
+  } catch (err) {
+    if (err instanceof CliFailure) failure = err;
+    else if (err instanceof StoreError) failure = new CliFailure(err.message, 1);
+    else throw err;
+  } finally {
+    await store.close();
+  }
+  if (failure) fail(failure.message, failure.exitCode);
+  process.exitCode = code;
+}
+
+// ---- tail and query --------------------------------------------------------------------------------------
+
+/** Prints rows as lines: JSON, or one compact line per record for a person. */
+function printer(json: boolean | undefined, read: ReadRow): (row: AuditRow) => void {
+  return (row) => {
+    const record = read(row);
+    process.stdout.write(`${json ? jsonLine(record ?? { seq: row.seq, unreadable: true }) : humanLine(row, record)}\n`);
+  };
+}
+
+/** Polls for records after `afterSeq` until SIGINT or SIGTERM, which end the command normally (exit 0). */
+async function follow(audit: AuditStore, afterSeq: number, print: (row: AuditRow) => void): Promise<void> {
+  const { setTimeout: sleep } = await import('node:timers/promises');
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    let last = afterSeq;
+    while (!stop.signal.aborted) {
+      const rows = await audit.query({ afterSeq: last, order: 'asc', limit: PAGE });
+      for (const row of rows) print(row);
+      last = rows.at(-1)?.seq ?? last;
+      if (rows.length === PAGE) continue; // more are waiting: no pause
+      await sleep(FOLLOW_INTERVAL_MS, undefined, { signal: stop.signal }).catch(() => undefined);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/**
+ * Subjects, targets and user agents are the callers' text: control and bidi characters are shown as `?`,
+ * so a record cannot move the operator's cursor, recolour the terminal or disguise what a line says.
+ */
+function clean(text: string, max = 80): string {
+  const safe = text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '?');
+  return safe.length > max ? `${safe.slice(0, max - 1)}…` : safe;
+}
+
+const EVENT_LABEL: Record<string, string> = { call: 'call', authentication: 'auth', outcome: 'outcome', admin: 'admin' };
+
+/** `2026-11-22T19:37:35.123Z      #42 allow call    alice  tools/call notes:search_notes (scope notes:read) 200 12ms` */
+function humanLine(row: AuditRow, r: ChainedAuditRecord | undefined): string {
+  const seq = `#${row.seq}`.padStart(8);
+  if (!r) return `${' '.repeat(24)} ${seq} ?     record unreadable (run \`warden audit verify\`)`;
+  const decision = r.decision === 'deny' ? 'DENY ' : 'allow';
+  const event = clean(EVENT_LABEL[r.event] ?? String(r.event), 16).padEnd(7);
+  const target = [r.upstream, r.target].filter((p) => p !== undefined && p !== '').map((p) => clean(String(p))).join(':');
+  const parts = [clean(String(r.ts), 30), seq, decision, event, clean(String(r.subject), 40).padEnd(12), clean(String(r.method), 40)];
+  if (target) parts.push(target);
+  if (r.actor) parts.push(`(for ${clean(r.actor, 40)})`);
+  parts.push(`(${clean(String(r.reason), 120)})`);
+  if (r.status !== undefined) parts.push(String(r.status));
+  if (r.latencyMs !== undefined) parts.push(`${r.latencyMs}ms`);
+  if (r.error) parts.push(`error=${clean(r.error, 40)}`);
+  return parts.join(' ');
+}
+
+/** JSON escapes C0 controls itself; C1 and bidi controls are escaped too, which leaves the JSON equal. */
+function jsonLine(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+// ---- export ----------------------------------------------------------------------------------------------
+
+const CSV_COLUMNS = [
+  'seq', 'ts', 'instance', 'event', 'requestId', 'subject', 'tenant', 'clientId', 'credentialKind', 'credentialId', 'actor',
+  'upstream', 'method', 'target', 'targetKind', 'decision', 'reason', 'status', 'latencyMs', 'error', 'ip', 'userAgent', 'prevHash', 'hash',
+] as const;
+
+function csvRow(cells: readonly unknown[]): string {
+  return `${cells.map(csvCell).join(',')}\r\n`;
+}
+
+/** RFC 4180: a cell with a comma, quote or line break is quoted, quotes doubled. */
+function csvCell(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  let text = typeof value === 'string' ? value : String(value);
+  // Spreadsheets execute a cell that starts with = + - @ (or tab/CR, which they strip first) as a formula,
+  // and callers choose subjects, targets and user agents: a leading quote makes such a cell plain text.
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function csvRecord(row: AuditRow, r: ChainedAuditRecord | undefined): string {
+  if (!r) return csvRow(CSV_COLUMNS.map((c) => (c === 'seq' ? row.seq : c === 'prevHash' ? row.prevHash : c === 'hash' ? row.hash : c === 'reason' ? 'unreadable record' : '')));
+  const flat: Record<(typeof CSV_COLUMNS)[number], unknown> = {
+    seq: r.seq, ts: r.ts, instance: r.instance, event: r.event, requestId: r.requestId, subject: r.subject, tenant: r.tenant,
+    clientId: r.clientId, credentialKind: r.credential?.kind, credentialId: r.credential?.id, actor: r.actor, upstream: r.upstream,
+    method: r.method, target: r.target, targetKind: r.targetKind, decision: r.decision, reason: r.reason, status: r.status,
+    latencyMs: r.latencyMs, error: r.error, ip: r.ip, userAgent: r.userAgent, prevHash: r.prevHash, hash: r.hash,
+  };
+  return csvRow(CSV_COLUMNS.map((c) => flat[c]));
+}
+
+async function exportRecords(audit: AuditStore, read: ReadRow, opts: Common & Window & { format: 'jsonl' | 'csv'; out?: string }): Promise<number> {
+  const filter = window(opts);
+  const timed = filter.since !== undefined || filter.until !== undefined;
+  const { createWriteStream, openSync, fchmodSync, rmSync } = await import('node:fs');
+  let out: NodeJS.WritableStream = process.stdout;
+  if (opts.out) {
+    let fd: number;
+    try {
+      fd = openSync(opts.out, 'w', 0o600);
+      fchmodSync(fd, 0o600); // an existing file keeps its mode on open; records name users
+    } catch (err) {
+      throw new CliFailure(`cannot write ${opts.out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
+    }
+    out = createWriteStream('', { fd });
+  }
+  // Kept, not thrown: a stream error without a listener would crash the process mid-export.
+  let streamError: Error | undefined;
+  out.on('error', (err: Error) => (streamError = err));
+  const settle = (event: 'drain' | 'finish') => new Promise<void>((resolve) => {
+    const done = () => {
+      out.off(event, done);
+      out.off('error', done);
+      resolve();
+    };
+    out.once(event, done);
+    out.once('error', done);
+  });
+  const where = opts.out ?? 'stdout';
+  const check = () => {
+    if (streamError) throw new CliFailure(`cannot write ${where}: ${streamError.message}`, 1);
+  };
+  const write = async (text: string) => {
+    if (!streamError && !out.write(text)) await settle('drain');
+    check();
+  };
+  let count = 0;
+  let first: number | undefined;
+  let last = 0;
+  try {
+    if (opts.format === 'csv') await write(csvRow(CSV_COLUMNS));
+    for (;;) {
+      const rows = timed ? await audit.query({ ...filter, afterSeq: last, order: 'asc', limit: PAGE }) : await audit.scan(last, PAGE);
+      for (const row of rows) {
+        const record = read(row);
+        await write(opts.format === 'csv' ? csvRecord(row, record) : `${jsonLine(record ?? { seq: row.seq, prevHash: row.prevHash, hash: row.hash, unreadable: true })}\n`);
+        first ??= row.seq;
+        last = row.seq;
+        if (++count % PROGRESS_EVERY === 0 && opts.out) process.stderr.write(`warden: exported ${count} records…\n`);
+      }
+      if (rows.length < PAGE) break;
+    }
+    if (out !== process.stdout) {
+      const finished = settle('finish');
+      out.end();
+      await finished;
+      check();
+    }
+  } catch (err) {
+    // A partial export looks complete to whoever opens it later: remove it.
+    if (opts.out) rmSync(opts.out, { force: true });
+    throw err;
+  }
+  if (opts.out) {
+    const span = first === undefined ? '' : ` (seq ${first}–${last})`;
+    process.stderr.write(`warden: exported ${count} record${count === 1 ? '' : 's'}${span} to ${opts.out}\n`);
+  }
+  return 0;
+}
+
+// ---- verify ----------------------------------------------------------------------------------------------
+
+async function verify(audit: AuditStore, json: boolean): Promise<number> {
+  const { verifyAuditChain } = await import('../../audit/index.js');
+  let shown = Date.now();
+  const result = await verifyAuditChain(audit, {
+    // Progress only for a chain long enough that the wait needs explaining, at most once a second.
+    onProgress: (checked) => {
+      const now = Date.now();
+      if (now - shown < 1_000) return;
+      shown = now;
+      process.stderr.write(`warden: verified ${checked} records…\n`);
+    },
+  });
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return result.ok ? 0 : 1;
+  }
+  if (!result.ok) {
+    const { seq, kind, detail } = result.problem;
+    process.stdout.write(`audit chain BROKEN at record ${seq} (${kind}): ${clean(detail, 400)}\n${result.records} record${result.records === 1 ? '' : 's'} before it verified.\n`);
+    return 1;
+  }
+  const span = result.first === undefined ? 'no records' : `${result.records} record${result.records === 1 ? '' : 's'}, seq ${result.first}–${result.head.seq}`;
+  const pruned = result.first !== undefined && result.first > 1 ? ` (records before ${result.first} were removed by retention; the chain follows on from them)` : '';
+  process.stdout.write(
+    `audit chain intact: ${span}${pruned}\n` +
+      `head: seq ${result.head.seq} sha256 ${result.head.hash}\n` +
+      'Keep this head (seq and hash) somewhere other than this store, e.g. a ticket or another system\'s log:\n' +
+      'records cut from the end of the chain leave no trace in it, and only a recorded head shows them missing.\n',
+  );
+  return 0;
+}

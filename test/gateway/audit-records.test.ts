@@ -1,0 +1,113 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync } from 'node:fs';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
+import { connectClient, postRaw, INITIALIZE } from '../helpers/client.js';
+import { keyedSetup, createKey, bearer } from '../helpers/keys.js';
+import { SqliteStore } from '../../src/store/index.js';
+import { generateApiKey } from '../../src/credentials/index.js';
+import { parseAuditRow, verifyAuditChain, type ChainedAuditRecord } from '../../src/audit/index.js';
+
+/** The chain as another process (`warden audit`) would read it. */
+async function chain(dbPath: string): Promise<ChainedAuditRecord[]> {
+  const store = new SqliteStore(dbPath);
+  try {
+    return (await store.audit.query({ limit: 100_000 })).map(parseAuditRow);
+  } finally {
+    await store.close();
+  }
+}
+
+describe('audit records through the gateway: exactly the record each decision should leave', () => {
+  let upstream: RunningHttpUpstream;
+  let gw: TestGateway;
+  let setup: ReturnType<typeof keyedSetup>;
+  let alice: { id: string; key: string };
+
+  before(async () => {
+    upstream = await startHttpUpstream({ stateful: false, json: true });
+    setup = keyedSetup();
+    alice = await createKey(setup.dbPath, { subject: 'alice', tenant: 'acme', scopes: ['echo'] });
+    gw = await startGateway({
+      ...setup.config,
+      authorization: { scopes: { echo: { tools: ['echo'] } } },
+      rateLimit: { perIp: false },
+      audit: { log: false, instance: 'test-1', arguments: { enabled: true } },
+      upstreams: { web: { url: upstream.url, allow: { tools: ['echo', 'slow'] } } },
+    }, [], { configuredAudit: true });
+  });
+
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  const call = (id: number, name: string, args: Record<string, unknown>) =>
+    JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+
+  test('allowed, denied by scope, denied by allow-list, failed authentication, and outcomes', async () => {
+    const web = `${gw.url}/mcp/web`;
+    const h = (id: string) => ({ ...bearer(alice.key), 'x-request-id': id });
+    assert.equal((await postRaw(web, call(1, 'echo', { text: 'hi', password: 'hunter2' }), h('req-allow'))).status, 200);
+    assert.equal((await postRaw(web, call(2, 'slow', { steps: 1 }), h('req-scope'))).status, 403);
+    assert.equal((await postRaw(web, call(3, 'secret_tool', {}), h('req-list'))).status, 403);
+    const stranger = generateApiKey();
+    assert.equal((await postRaw(web, JSON.stringify(INITIALIZE), { ...bearer(stranger.key), 'x-request-id': 'req-auth' })).status, 401);
+    assert.equal((await postRaw(web, JSON.stringify(INITIALIZE), { 'x-request-id': 'req-none' })).status, 401);
+    await new Promise((r) => setTimeout(r, 100)); // outcomes are written after the answer
+
+    const records = await chain(setup.dbPath);
+    const of = (requestId: string) => records.filter((r) => r.requestId === requestId).map(({ seq, prevHash, hash, ts, ...rest }) => rest);
+    const who = { instance: 'test-1', subject: 'alice', tenant: 'acme', credential: { kind: 'api_key', id: alice.id }, upstream: 'web', ip: '127.0.0.1', userAgent: 'node' };
+    assert.deepEqual(of('req-allow'), [
+      { ...who, event: 'call', requestId: 'req-allow', method: 'tools/call', target: 'echo', targetKind: 'tool', decision: 'allow', reason: 'scope echo', arguments: { text: 'hi', password: '[REDACTED]' } },
+      { ...who, event: 'outcome', requestId: 'req-allow', method: 'tools/call', target: 'echo', targetKind: 'tool', decision: 'allow', reason: 'answered', status: 200, latencyMs: of('req-allow')[1]!.latencyMs },
+    ]);
+    assert.ok((of('req-allow')[1]!.latencyMs as number) >= 0);
+    const scope = of('req-scope');
+    assert.equal(scope.length, 1, 'a denied call has its decision and no outcome');
+    assert.equal(scope[0]!.decision, 'deny');
+    assert.match(scope[0]!.reason, /no scope of the caller opens tool 'slow'/);
+    const listed = of('req-list');
+    assert.equal(listed.length, 1);
+    assert.equal(listed[0]!.reason, 'tool not on the allow-list');
+    const auth = of('req-auth');
+    assert.deepEqual(auth.map((r) => [r.event, r.decision, r.subject, r.credential.kind, r.credential.id, r.method]), [['authentication', 'deny', '-', 'api_key', stranger.id, 'initialize']]);
+    assert.deepEqual(of('req-none').map((r) => [r.event, r.credential.kind, r.reason]), [['authentication', 'none', 'authentication failed: no credential']]);
+  });
+
+  test('a batch leaves one record per request, and the chain verifies', async () => {
+    const before = (await chain(setup.dbPath)).length;
+    const batch = `[${call(1, 'echo', { text: 'a' })},${call(2, 'echo', { text: 'b' })},${JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' })}]`;
+    const res = await postRaw(`${gw.url}/mcp/web`, batch, { ...bearer(alice.key), 'x-request-id': 'req-batch', 'mcp-protocol-version': '2025-03-26' });
+    assert.equal(res.status, 200);
+    await new Promise((r) => setTimeout(r, 100));
+    const records = (await chain(setup.dbPath)).slice(before);
+    assert.deepEqual(records.filter((r) => r.requestId === 'req-batch').map((r) => `${r.event}:${r.method}:${r.target ?? ''}`), [
+      'call:tools/call:echo', 'call:tools/call:echo', 'call:tools/list:', 'outcome:tools/call:echo',
+    ]);
+    const store = new SqliteStore(setup.dbPath);
+    try {
+      assert.equal((await verifyAuditChain(store.audit)).ok, true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('no secret in any record: the store file holds neither keys nor redacted arguments', async () => {
+    const { client } = await connectClient(`${gw.url}/mcp/web`, bearer(alice.key));
+    await client.callTool({ name: 'echo', arguments: { text: 'x', apiKey: alice.key, note: `use ${alice.key} here` } });
+    await client.close();
+    await new Promise((r) => setTimeout(r, 100));
+    const records = JSON.stringify(await chain(setup.dbPath));
+    assert.ok(!records.includes(alice.key.slice(16, 59)));
+    assert.ok(!records.includes('hunter2'));
+    for (const file of [setup.dbPath, `${setup.dbPath}-wal`]) {
+      if (!existsSync(file)) continue;
+      const bytes = readFileSync(file);
+      assert.ok(!bytes.includes(alice.key.slice(16, 59)), `secret in ${file}`);
+      assert.ok(!bytes.includes('hunter2'), `password in ${file}`);
+    }
+  });
+});
