@@ -48,8 +48,10 @@ function walk(value: unknown, depth: number, ctx: Walk): unknown {
   if (--ctx.nodesLeft < 0) return TRUNCATED;
   if (typeof value === 'string') return redactString(value);
   if (value === null || typeof value !== 'object') {
-    // What JSON cannot hold (functions, symbols) is dropped as JSON.stringify would; a bigint kept as text.
+    // What JSON cannot hold is dropped or replaced as JSON.stringify would (a bigint kept as text), so that a
+    // record with arguments can always be sealed: canonicalJson refuses NaN and Infinity.
     if (typeof value === 'bigint') return value.toString();
+    if (typeof value === 'number' && !Number.isFinite(value)) return null;
     return typeof value === 'function' || typeof value === 'symbol' ? undefined : value;
   }
   if (depth >= MAX_DEPTH) return TRUNCATED;

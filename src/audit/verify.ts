@@ -28,6 +28,11 @@ export interface VerifyOptions {
   pageSize?: number;
   /** Called after each page with the number of rows checked so far. */
   onProgress?: (checked: number) => void;
+  /**
+   * A head recorded earlier, outside the store. The chain must still hold it: this is the one check that
+   * sees records cut from the end, which leave no trace in what remains.
+   */
+  expectHead?: AuditAnchor;
 }
 
 type Problem = Extract<VerifyResult, { ok: false }>['problem'];
@@ -57,7 +62,24 @@ export async function verifyAuditChain(store: AuditStore, options: VerifyOptions
     options.onProgress?.(records);
     if (page.length < pageSize) break;
   }
+  if (options.expectHead) {
+    const problem = await checkRecordedHead(store, options.expectHead, anchor, prev);
+    if (problem) return { ok: false, records, problem };
+  }
   return first === undefined ? { ok: true, records, head: prev } : { ok: true, records, first, head: prev };
+}
+
+async function checkRecordedHead(store: AuditStore, expected: AuditAnchor, anchor: AuditAnchor, head: AuditAnchor): Promise<Problem | undefined> {
+  if (expected.seq === anchor.seq && expected.hash === anchor.hash) return undefined;
+  if (expected.seq <= anchor.seq) return undefined; // pruned by retention since it was recorded: nothing left to compare
+  const [row] = await store.scan(expected.seq - 1, 1);
+  if (!row || row.seq !== expected.seq) {
+    return { seq: expected.seq, kind: 'removed', detail: `record ${expected.seq}, recorded as the head earlier, is gone: the chain now ends at ${head.seq}, so records were cut from its end` };
+  }
+  if (row.hash !== expected.hash) {
+    return { seq: expected.seq, kind: 'changed', detail: `record ${expected.seq} no longer has the hash recorded for it earlier: the chain was rewritten from there on` };
+  }
+  return undefined;
 }
 
 function checkRow(row: AuditRow, prev: AuditAnchor, anchor: AuditAnchor, isFirst: boolean): Problem | undefined {

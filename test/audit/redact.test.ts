@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { redactArguments, REDACTED, TRUNCATED, MAX_DEPTH, MAX_ITEMS, MAX_NODES } from '../../src/audit/redact.js';
 import { generateApiKey } from '../../src/credentials/index.js';
+import { canonicalJson } from '../../src/audit/chain.js';
 
 const R = REDACTED;
 // Built from parts, so that this file does not itself look like it holds secrets to a scanner.
@@ -101,8 +102,12 @@ describe('redactArguments: secret-looking values', () => {
     for (const text of kept) assert.equal(redact(text), text, text);
   });
 
-  test('numbers, booleans and null pass through', () => {
+  test('numbers, booleans and null pass through; what JSON cannot hold becomes what JSON.stringify makes of it', () => {
     assert.deepEqual(redact({ a: 1, b: true, c: null, d: [1.5, false] }), { a: 1, b: true, c: null, d: [1.5, false] });
+    const odd = { nan: NaN, inf: [Infinity], big: 10n, fn: () => 1, undef: undefined, arr: [undefined, Symbol('s')] };
+    const out = redact(odd);
+    assert.deepEqual(out, { nan: null, inf: [null], big: '10', arr: [null, null] });
+    assert.doesNotThrow(() => canonicalJson(out), 'a record holding it can be sealed');
   });
 });
 

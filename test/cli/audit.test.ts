@@ -205,6 +205,16 @@ describe('warden audit', { concurrency: true }, () => {
     assert.equal(cell(2, 'prevHash'), cell(1, 'hash'));
   });
 
+  test('export --out over an existing file: replaced, and tightened to 0600', async () => {
+    const f = await fixture();
+    const out = join(dir, `existing-${n}.jsonl`);
+    writeFileSync(out, 'old\n', { mode: 0o644 });
+    const run = await audit(f, 'export', '--format', 'jsonl', '--out', out);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(statSync(out).mode & 0o777, 0o600);
+    assert.deepEqual(jsonLines(readFileSync(out, 'utf8')).map((r) => r.seq), [1, 2, 3, 4, 5, 6]);
+  });
+
   test('verify: intact → exit 0 with the count and the head to keep elsewhere', async () => {
     const f = await fixture();
     const run = await audit(f, 'verify');
@@ -213,8 +223,8 @@ describe('warden audit', { concurrency: true }, () => {
     const head = await store.audit.head();
     await store.close();
     assert.match(run.stdout, /intact: 6 records, seq 1–6/);
-    assert.ok(run.stdout.includes(`head: seq 6 sha256 ${head.hash}`));
-    assert.match(run.stdout, /Keep this head .* somewhere other than this store/);
+    assert.ok(run.stdout.includes(`head: 6:${head.hash}`));
+    assert.match(run.stdout, /Keep this head somewhere other than this store/);
 
     const json = await audit(f, 'verify', '--json');
     assert.equal(json.code, 0, json.stderr);
@@ -237,6 +247,23 @@ describe('warden audit', { concurrency: true }, () => {
     const result = JSON.parse(json.stdout) as { ok: boolean; problem: { seq: number; kind: string } };
     assert.equal(result.ok, false);
     assert.deepEqual([result.problem.seq, result.problem.kind], [2, 'changed']);
+  });
+
+  test('verify --expect: a recorded head catches records cut from the end, which plain verify cannot see', async () => {
+    const f = await fixture();
+    const store = new SqliteStore(f.db);
+    const head = await store.audit.head();
+    await store.close();
+    assert.equal((await audit(f, 'verify', '--expect', `${head.seq}:${head.hash}`)).code, 0);
+    const db = new Database(f.db);
+    db.prepare('DELETE FROM audit_records WHERE seq >= 5').run();
+    db.close();
+    assert.equal((await audit(f, 'verify')).code, 0, 'a cut tail leaves no trace in what remains');
+    const run = await audit(f, 'verify', '--expect', `${head.seq}:${head.hash}`);
+    assert.equal(run.code, 1);
+    assert.match(run.stdout, /BROKEN at record 6 \(removed\)/);
+    assert.match(run.stdout, /cut from its end/);
+    assert.equal((await audit(f, 'verify', '--expect', 'nonsense')).code, 2);
   });
 
   test('verify: a deleted row → exit 1, removed', async () => {

@@ -109,8 +109,9 @@ export function registerAudit(program: Command): void {
   withCommon(audit
     .command('verify')
     .description('check that no stored record was changed, removed or reordered since it was written'), 'print the result as JSON')
-    .action(async (opts: Common) => {
-      await withAudit(opts, (audit) => verify(audit, opts.json === true));
+    .option('--expect <seq:hash>', 'a head printed by an earlier verify: also check that it is still there (catches records cut from the end)', parseHead)
+    .action(async (opts: Common & { expect?: { seq: number; hash: string } }) => {
+      await withAudit(opts, (audit) => verify(audit, opts.json === true, opts.expect));
     });
 }
 
@@ -277,13 +278,17 @@ function csvRecord(row: AuditRow, r: ChainedAuditRecord | undefined): string {
 async function exportRecords(audit: AuditStore, read: ReadRow, opts: Common & Window & { format: 'jsonl' | 'csv'; out?: string }): Promise<number> {
   const filter = window(opts);
   const timed = filter.since !== undefined || filter.until !== undefined;
-  const { createWriteStream, openSync, fchmodSync, rmSync } = await import('node:fs');
+  const { createWriteStream, existsSync, fchmodSync, fstatSync, openSync, rmSync } = await import('node:fs');
   let out: NodeJS.WritableStream = process.stdout;
+  let created = false;
   if (opts.out) {
     let fd: number;
     try {
+      created = !existsSync(opts.out);
       fd = openSync(opts.out, 'w', 0o600);
-      fchmodSync(fd, 0o600); // an existing file keeps its mode on open; records name users
+      // An existing file keeps its mode on open, and records name users; but a device or a pipe (/dev/stdout,
+      // a FIFO) is not ours to change.
+      if (fstatSync(fd).isFile()) fchmodSync(fd, 0o600);
     } catch (err) {
       throw new CliFailure(`cannot write ${opts.out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
     }
@@ -332,8 +337,8 @@ async function exportRecords(audit: AuditStore, read: ReadRow, opts: Common & Wi
       check();
     }
   } catch (err) {
-    // A partial export looks complete to whoever opens it later: remove it.
-    if (opts.out) rmSync(opts.out, { force: true });
+    // A partial export looks complete to whoever opens it later: remove it, if this export created it.
+    if (opts.out && created) rmSync(opts.out, { force: true });
     throw err;
   }
   if (opts.out) {
@@ -345,10 +350,17 @@ async function exportRecords(audit: AuditStore, read: ReadRow, opts: Common & Wi
 
 // ---- verify ----------------------------------------------------------------------------------------------
 
-async function verify(audit: AuditStore, json: boolean): Promise<number> {
+function parseHead(value: string): { seq: number; hash: string } {
+  const match = /^(\d{1,15}):([0-9a-f]{64})$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('expected <seq>:<sha256 hex>, as `warden audit verify` prints the head, e.g. 42:9f86d0…');
+  return { seq: Number(match[1]), hash: match[2]! };
+}
+
+async function verify(audit: AuditStore, json: boolean, expectHead?: { seq: number; hash: string }): Promise<number> {
   const { verifyAuditChain } = await import('../../audit/index.js');
   let shown = Date.now();
   const result = await verifyAuditChain(audit, {
+    ...(expectHead ? { expectHead } : {}),
     // Progress only for a chain long enough that the wait needs explaining, at most once a second.
     onProgress: (checked) => {
       const now = Date.now();
@@ -370,9 +382,9 @@ async function verify(audit: AuditStore, json: boolean): Promise<number> {
   const pruned = result.first !== undefined && result.first > 1 ? ` (records before ${result.first} were removed by retention; the chain follows on from them)` : '';
   process.stdout.write(
     `audit chain intact: ${span}${pruned}\n` +
-      `head: seq ${result.head.seq} sha256 ${result.head.hash}\n` +
-      'Keep this head (seq and hash) somewhere other than this store, e.g. a ticket or another system\'s log:\n' +
-      'records cut from the end of the chain leave no trace in it, and only a recorded head shows them missing.\n',
+      `head: ${result.head.seq}:${result.head.hash}\n` +
+      'Keep this head somewhere other than this store (a ticket, another system\'s log) and check it later with\n' +
+      '`warden audit verify --expect <head>`: records cut from the end of the chain leave no trace in it otherwise.\n',
   );
   return 0;
 }
