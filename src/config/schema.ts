@@ -181,7 +181,7 @@ export const configSchema = z
         store: z.boolean().default(true).describe('keep records in the store as a hash chain (`warden audit verify|query|tail|export`)'),
         file: z.string().min(1).optional().describe('also append one JSON line per record to this file'),
         stdout: z.boolean().default(false).describe('also write one JSON line per record to stdout, for log shippers'),
-        log: z.boolean().default(true).describe('also write each record to the gateway log'),
+        log: z.boolean().default(false).describe('also write each record to the gateway log (the store is the audit log; this is a copy)'),
         instance: z.string().min(1).max(128).optional().describe('names this gateway in records (default: hostname:pid)'),
         retainDays: z.number().int().min(0).default(0).describe('delete records older than this many days (0: keep all); the rest still verifies'),
         arguments: z
@@ -194,7 +194,7 @@ export const configSchema = z
           .default({ enabled: false, redactKeys: [], maxBytes: 2048 }),
       })
       .strict()
-      .default({ store: true, stdout: false, log: true, retainDays: 0, arguments: { enabled: false, redactKeys: [], maxBytes: 2048 } }),
+      .default({ store: true, stdout: false, log: false, retainDays: 0, arguments: { enabled: false, redactKeys: [], maxBytes: 2048 } }),
     metrics: z
       .object({ enabled: z.boolean().default(true).describe('serve Prometheus metrics at /metrics (same Host rules as /mcp)') })
       .strict()
