@@ -231,7 +231,7 @@ try {
       '',
       `ratio gateway/direct throughput: ${fmt(ratio, 2)}   (per round: ${roundRatios.map((r) => fmt(r, 2)).join(', ')})`,
       `gateway adds ${fmt(addedMeanMs, 2)} ms mean latency and ${fmt(gatewayCpu, 3)} ms of its own CPU per request`,
-      `audit on/off throughput: ${fmt(auditOnOff, 2)}; the audit chain and its log line cost ${fmt(gatewayCpu - quietCpu, 3)} ms of gateway CPU per request (no-audit: ${fmt(quietCpu, 3)} ms)`,
+      `audit on/off throughput: ${fmt(auditOnOff, 2)}; the audit chain (a call and an outcome record per request) costs ${fmt(gatewayCpu - quietCpu, 3)} ms of gateway CPU per request (no-audit: ${fmt(quietCpu, 3)} ms)`,
       `ratio gateway+key/direct throughput: ${fmt(keyRatio, 2)}   (per round: ${keyRatios.map((r) => fmt(r, 2)).join(', ')})`,
       `gateway+key adds ${fmt(keyAddedMeanMs, 2)} ms mean latency and ${fmt(keyGatewayCpu, 3)} ms of its own CPU per request (${fmt(keyGatewayCpu - gatewayCpu, 3)} ms more than auth none)`,
       `gateway log: ${log.lines} lines, ${fmt(log.bytes / 1024 / 1024, 1)} MiB for ${servedByGateway} requests: ${fmt(log.lines / servedByGateway, 2)} lines, ${fmt(log.bytes / servedByGateway, 0)} bytes per request; ${log.warnings} at warn or above`,

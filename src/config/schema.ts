@@ -126,9 +126,13 @@ export const configSchema = z
     publicUrl: z.url({ protocol: /^https?$/ }).optional()
       .describe('the URL clients use to reach the gateway, when it differs from the listen address'),
     store: z
-      .object({ sqlite: z.string().min(1).default('./.warden/warden.db').describe('SQLite file, created 0600; relative to the config file') })
+      .object({
+        sqlite: z.string().min(1).default('./.warden/warden.db').describe('SQLite file, created 0600; relative to the config file'),
+        synchronous: z.enum(['normal', 'full']).default('normal')
+          .describe('normal: a commit survives the process being killed; full: also an OS crash or power loss (an fsync per commit)'),
+      })
       .strict()
-      .default({ sqlite: './.warden/warden.db' })
+      .default({ sqlite: './.warden/warden.db', synchronous: 'normal' })
       .describe('where keys and signing keys live'),
     auth: z
       .union([

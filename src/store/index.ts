@@ -8,5 +8,5 @@ import type { Store } from './types.js';
 
 /** The store the config names (SQLite for now; PostgreSQL later behind the same interface). */
 export function openStore(config: Pick<WardenConfig, 'store'>): Store {
-  return new SqliteStore(config.store.sqlite);
+  return new SqliteStore(config.store.sqlite, { synchronous: config.store.synchronous === 'full' ? 'FULL' : 'NORMAL' });
 }

@@ -249,6 +249,16 @@ describe('warden audit', { concurrency: true }, () => {
     assert.deepEqual([result.problem.seq, result.problem.kind], [2, 'changed']);
   });
 
+  test('--store reads a store file without a config (a copy handed to an auditor, the demo\'s store)', async () => {
+    const f = await fixture();
+    const run = await warden(['audit', 'verify', '--store', f.db]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /intact: 6 records/);
+    const missing = await warden(['audit', 'tail', '--store', join(dir, 'nope.db')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no store at .*nope\.db/);
+  });
+
   test('verify --expect: a recorded head catches records cut from the end, which plain verify cannot see', async () => {
     const f = await fixture();
     const store = new SqliteStore(f.db);

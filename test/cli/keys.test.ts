@@ -272,4 +272,20 @@ describe('warden keys', { concurrency: true }, () => {
     const bytes = Buffer.concat(['', '-wal'].map((s) => `${db}${s}`).filter(existsSync).map((f) => readFileSync(f)));
     assert.equal(bytes.indexOf(k.key.slice(16, 59)), -1);
   });
+
+  test('create, rotate and revoke are admin records in the audit chain, naming the key id, never the key', async () => {
+    const { file } = config();
+    const k = await createJson(file, '--subject', 'alice', '--tenant', 'acme', '--scope', 'notes:read');
+    const rotated = JSON.parse((await keys(file, 'rotate', k.id, '--grace', '0s', '--json')).stdout) as Created;
+    assert.equal((await keys(file, 'revoke', rotated.id)).code, 0);
+    const run = await warden(['audit', 'query', '--event', 'admin', '--json', '--config', file]);
+    assert.equal(run.code, 0, run.stderr);
+    const records = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { method: string; target: string; reason: string; event: string; subject: string });
+    assert.deepEqual(records.map((r) => [r.method, r.target]), [['keys.create', k.id], ['keys.rotate', k.id], ['keys.revoke', rotated.id]]);
+    assert.match(records[0]!.reason, /for alice \(tenant acme\): scopes notes:read/);
+    assert.match(records[1]!.reason, new RegExp(`replaced by ${rotated.id}`));
+    assert.ok(records.every((r) => r.event === 'admin' && r.subject.length > 0));
+    assert.ok(!run.stdout.includes(k.key.slice(16, 59)) && !run.stdout.includes(rotated.key.slice(16, 59)));
+    assert.equal((await warden(['audit', 'verify', '--config', file])).code, 0);
+  });
 });

@@ -462,7 +462,7 @@ describe('parseConfigText: authentication and authorization', () => {
     assert.deepEqual(config.auth, { apiKeys: {} });
     assert.deepEqual(config.authorization.scopes['notes:read'], { tools: ['search_notes', 'get_*'], resources: [], prompts: [] });
     assert.deepEqual(config.authorization.roles, { reader: ['notes:read'] });
-    assert.equal(config.store.sqlite, './.warden/warden.db');
+    assert.deepEqual(config.store, { sqlite: './.warden/warden.db', synchronous: 'normal' });
     assert.deepEqual(config.upstreams.notes!.identity, { header: 'x-warden-identity', ttl: 120_000 });
     assert.equal(config.listen.host, '0.0.0.0');
   });

@@ -3,7 +3,9 @@ import type { ChainedAuditRecord } from '../../audit/index.js';
 import type { WardenConfig } from '../../config/index.js';
 import type { AuditQuery, AuditRow, AuditStore } from '../../store/index.js';
 // Tiny and pure: imported eagerly so that option parsers can reject a bad value synchronously (exit 2).
+import { resolve } from 'node:path';
 import { parseDuration } from '../../shared/duration.js';
+import { CSV_COLUMNS, clean, csvRecord, csvRow, humanLine, jsonLine } from '../audit-format.js';
 
 /**
  * `warden audit`: read, export and verify the tamper-evident audit chain in the store the config names.
@@ -12,6 +14,7 @@ import { parseDuration } from '../../shared/duration.js';
 
 interface Common {
   config?: string;
+  store?: string;
   json?: boolean;
 }
 
@@ -45,6 +48,7 @@ function countArg(min: number, max: number) {
 
 function withCommon(command: Command, jsonHelp?: string): Command {
   command.option('-c, --config <path>', CONFIG_HELP);
+  command.option('--store <file>', 'read this SQLite store file instead of the one the config names (e.g. .warden/demo.db, or a copy)');
   return jsonHelp ? command.option('--json', jsonHelp) : command;
 }
 
@@ -134,18 +138,28 @@ async function withAudit(opts: Common, run: (audit: AuditStore, read: ReadRow) =
   const { loadConfigFile, resolveConfigPath } = await import('../../config/index.js');
   const { exitOnConfigError, fail } = await import('../output.js');
   const { existsSync } = await import('node:fs');
-  const file = resolveConfigPath(opts.config);
-  let config: WardenConfig;
-  try {
-    config = loadConfigFile(file).config;
-  } catch (err) {
-    return exitOnConfigError(err, opts.json);
+  let location: string;
+  let synchronous: 'NORMAL' | 'FULL' = 'NORMAL';
+  let named: string;
+  if (opts.store !== undefined) {
+    location = resolve(opts.store);
+    named = '--store names it';
+  } else {
+    const file = resolveConfigPath(opts.config);
+    let config: WardenConfig;
+    try {
+      config = loadConfigFile(file).config;
+    } catch (err) {
+      return exitOnConfigError(err, opts.json);
+    }
+    location = config.store.sqlite;
+    synchronous = config.store.synchronous === 'full' ? 'FULL' : 'NORMAL';
+    named = `${file} names it; \`warden serve\` creates it`;
+    if (!config.audit.store) process.stderr.write(`warden: warning: ${file} has audit.store: false, so the gateway adds no records to this store\n`);
   }
-  const location = config.store.sqlite;
   // Opening would create an empty store, and an empty chain verifies: a wrong path must not look intact.
-  if (location !== ':memory:' && !existsSync(location)) fail(`no store at ${location} (${file} names it; \`warden serve\` creates it)`);
-  if (!config.audit.store) process.stderr.write(`warden: warning: ${file} has audit.store: false, so the gateway adds no records to this store\n`);
-  const { openStore, StoreError } = await import('../../store/index.js');
+  if (location !== ':memory:' && !existsSync(location)) fail(`no store at ${location} (${named})`);
+  const { SqliteStore, StoreError } = await import('../../store/index.js');
   const { parseAuditRow } = await import('../../audit/index.js');
   const read: ReadRow = (row) => {
     try {
@@ -156,7 +170,7 @@ async function withAudit(opts: Common, run: (audit: AuditStore, read: ReadRow) =
   };
   let store;
   try {
-    store = openStore(config);
+    store = new SqliteStore(location, { synchronous });
   } catch (err) {
     if (err instanceof StoreError) return fail(err.message);
     throw err;
@@ -214,66 +228,6 @@ async function follow(audit: AuditStore, afterSeq: number, print: (row: AuditRow
  * Subjects, targets and user agents are the callers' text: control and bidi characters are shown as `?`,
  * so a record cannot move the operator's cursor, recolour the terminal or disguise what a line says.
  */
-function clean(text: string, max = 80): string {
-  const safe = text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '?');
-  return safe.length > max ? `${safe.slice(0, max - 1)}…` : safe;
-}
-
-const EVENT_LABEL: Record<string, string> = { call: 'call', authentication: 'auth', outcome: 'outcome', admin: 'admin' };
-
-/** `2026-11-22T19:37:35.123Z      #42 allow call    alice  tools/call notes:search_notes (scope notes:read) 200 12ms` */
-function humanLine(row: AuditRow, r: ChainedAuditRecord | undefined): string {
-  const seq = `#${row.seq}`.padStart(8);
-  if (!r) return `${' '.repeat(24)} ${seq} ?     record unreadable (run \`warden audit verify\`)`;
-  const decision = r.decision === 'deny' ? 'DENY ' : 'allow';
-  const event = clean(EVENT_LABEL[r.event] ?? String(r.event), 16).padEnd(7);
-  const target = [r.upstream, r.target].filter((p) => p !== undefined && p !== '').map((p) => clean(String(p))).join(':');
-  const parts = [clean(String(r.ts), 30), seq, decision, event, clean(String(r.subject), 40).padEnd(12), clean(String(r.method), 40)];
-  if (target) parts.push(target);
-  if (r.actor) parts.push(`(for ${clean(r.actor, 40)})`);
-  parts.push(`(${clean(String(r.reason), 120)})`);
-  if (r.status !== undefined) parts.push(String(r.status));
-  if (r.latencyMs !== undefined) parts.push(`${r.latencyMs}ms`);
-  if (r.error) parts.push(`error=${clean(r.error, 40)}`);
-  return parts.join(' ');
-}
-
-/** JSON escapes C0 controls itself; C1 and bidi controls are escaped too, which leaves the JSON equal. */
-function jsonLine(value: unknown): string {
-  return JSON.stringify(value).replace(/[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-// ---- export ----------------------------------------------------------------------------------------------
-
-const CSV_COLUMNS = [
-  'seq', 'ts', 'instance', 'event', 'requestId', 'subject', 'tenant', 'clientId', 'credentialKind', 'credentialId', 'actor',
-  'upstream', 'method', 'target', 'targetKind', 'decision', 'reason', 'status', 'latencyMs', 'error', 'ip', 'userAgent', 'prevHash', 'hash',
-] as const;
-
-function csvRow(cells: readonly unknown[]): string {
-  return `${cells.map(csvCell).join(',')}\r\n`;
-}
-
-/** RFC 4180: a cell with a comma, quote or line break is quoted, quotes doubled. */
-function csvCell(value: unknown): string {
-  if (value === undefined || value === null) return '';
-  let text = typeof value === 'string' ? value : String(value);
-  // Spreadsheets execute a cell that starts with = + - @ (or tab/CR, which they strip first) as a formula,
-  // and callers choose subjects, targets and user agents: a leading quote makes such a cell plain text.
-  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-function csvRecord(row: AuditRow, r: ChainedAuditRecord | undefined): string {
-  if (!r) return csvRow(CSV_COLUMNS.map((c) => (c === 'seq' ? row.seq : c === 'prevHash' ? row.prevHash : c === 'hash' ? row.hash : c === 'reason' ? 'unreadable record' : '')));
-  const flat: Record<(typeof CSV_COLUMNS)[number], unknown> = {
-    seq: r.seq, ts: r.ts, instance: r.instance, event: r.event, requestId: r.requestId, subject: r.subject, tenant: r.tenant,
-    clientId: r.clientId, credentialKind: r.credential?.kind, credentialId: r.credential?.id, actor: r.actor, upstream: r.upstream,
-    method: r.method, target: r.target, targetKind: r.targetKind, decision: r.decision, reason: r.reason, status: r.status,
-    latencyMs: r.latencyMs, error: r.error, ip: r.ip, userAgent: r.userAgent, prevHash: r.prevHash, hash: r.hash,
-  };
-  return csvRow(CSV_COLUMNS.map((c) => flat[c]));
-}
 
 async function exportRecords(audit: AuditStore, read: ReadRow, opts: Common & Window & { format: 'jsonl' | 'csv'; out?: string }): Promise<number> {
   const filter = window(opts);

@@ -20,18 +20,20 @@ export function registerDemo(program: Command): void {
         process.stdout.write(`${JSON.stringify({ url, upstream: 'notes', auditFile, allowedTools: DEMO_ALLOWED_TOOLS })}\n`);
         return;
       }
-      process.stdout.write(guide(url, auditFile, DEMO_ALLOWED_TOOLS));
+      process.stdout.write(guide(url, auditFile, config.store.sqlite, DEMO_ALLOWED_TOOLS));
     });
 }
 
-function guide(url: string, auditFile: string, allowedTools: string[]): string {
+function guide(url: string, auditFile: string, storeFile: string, allowedTools: string[]): string {
   return `
   mcp-warden demo: the gateway is running in front of the bundled notes server.
 
   MCP endpoint   ${url}   (Streamable HTTP, loopback only, no auth: the local scenario)
   Tools allowed  ${allowedTools.join(', ')}
                  (delete_note exists upstream, but the allow-list hides it and refuses calls to it)
-  Audit records  ${auditFile}   (one JSON line per call: tail -f it)
+  Audit records  npx warden audit tail --follow --store ${storeFile}
+                 npx warden audit verify --store ${storeFile}   (the hash chain is intact)
+                 and as JSON lines in ${auditFile}
 
   Connect with:
     MCP Inspector   npx @modelcontextprotocol/inspector
