@@ -1,4 +1,13 @@
-import { ConfigError } from '../config/index.js';
+import { ConfigError, loadConfigFile, resolveConfigPath, type LoadedConfig } from '../config/index.js';
+
+/** The config a command was pointed at (`--config`, $WARDEN_CONFIG, ./warden.yaml), or exit 2 saying what is wrong. */
+export function loadConfigOrExit(explicit: string | undefined, json = false): LoadedConfig {
+  try {
+    return loadConfigFile(resolveConfigPath(explicit));
+  } catch (err) {
+    return exitOnConfigError(err, json);
+  }
+}
 
 /** Prints a config error the way every command does: one line per problem, then exit 2. */
 export function exitOnConfigError(err: unknown, json = false): never {

@@ -4,19 +4,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { MAIN, ROOT, cliEnv } from '../helpers/cli.js';
 import { startHttpUpstream } from '../helpers/upstreams.js';
+import { freePort } from '../helpers/client.js';
 import { SqliteStore } from '../../src/store/index.js';
 import { parseAuditRow, verifyAuditChain } from '../../src/audit/index.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function serve(config: string): ChildProcess {
   return spawn(process.execPath, [MAIN, 'serve', '--config', config], { cwd: ROOT, env: cliEnv(), stdio: ['ignore', 'ignore', 'ignore'] });

@@ -1,21 +1,12 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
 import { startIdentityUpstream, whoamiStdioCommand, type RunningIdentityUpstream } from '../helpers/identity-upstream.js';
-import { connectClient, postRaw, rawRequest, INITIALIZE } from '../helpers/client.js';
+import { connectClient, freePort, postRaw, rawRequest, INITIALIZE } from '../helpers/client.js';
 import { keyedSetup, createKey, bearer } from '../helpers/keys.js';
 import { generateApiKey } from '../../src/credentials/index.js';
 import { IDENTITY_META_KEY } from '../../src/credentials/identity-tokens.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const text = (result: unknown) => ((result as { content: { text: string }[] }).content)[0]!.text;
 

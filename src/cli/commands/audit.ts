@@ -1,6 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ChainedAuditRecord } from '../../audit/index.js';
-import type { WardenConfig } from '../../config/index.js';
 import type { AuditQuery, AuditRow, AuditStore } from '../../store/index.js';
 // Tiny and pure: imported eagerly so that option parsers can reject a bad value synchronously (exit 2).
 import { resolve } from 'node:path';
@@ -135,8 +134,7 @@ class CliFailure extends Error {
 
 /** Loads the config, opens its store, runs the command, and closes the store before exiting with its code. */
 async function withAudit(opts: Common, run: (audit: AuditStore, read: ReadRow) => Promise<number>): Promise<void> {
-  const { loadConfigFile, resolveConfigPath } = await import('../../config/index.js');
-  const { exitOnConfigError, fail } = await import('../output.js');
+  const { loadConfigOrExit, fail } = await import('../output.js');
   const { existsSync } = await import('node:fs');
   let location: string;
   let synchronous: 'NORMAL' | 'FULL' = 'NORMAL';
@@ -145,13 +143,7 @@ async function withAudit(opts: Common, run: (audit: AuditStore, read: ReadRow) =
     location = resolve(opts.store);
     named = '--store names it';
   } else {
-    const file = resolveConfigPath(opts.config);
-    let config: WardenConfig;
-    try {
-      config = loadConfigFile(file).config;
-    } catch (err) {
-      return exitOnConfigError(err, opts.json);
-    }
+    const { config, file } = loadConfigOrExit(opts.config, opts.json);
     location = config.store.sqlite;
     synchronous = config.store.synchronous === 'full' ? 'FULL' : 'NORMAL';
     named = `${file} names it; \`warden serve\` creates it`;

@@ -196,17 +196,10 @@ function grants(view: ApiKeyView): string {
 
 /** Loads the config, opens its store, runs the command, and closes the store before any exit. */
 async function withKeys(opts: Common, command: KeysCommand): Promise<void> {
-  const { loadConfigFile, resolveConfigPath } = await import('../../config/index.js');
-  const { exitOnConfigError, fail } = await import('../output.js');
+  const { loadConfigOrExit, fail } = await import('../output.js');
   const { openStore, StoreError } = await import('../../store/index.js');
   const { ApiKeys, CredentialError } = await import('../../credentials/index.js');
-  const file = resolveConfigPath(opts.config);
-  let config: WardenConfig;
-  try {
-    config = loadConfigFile(file).config;
-  } catch (err) {
-    return exitOnConfigError(err, opts.json);
-  }
+  const { config, file } = loadConfigOrExit(opts.config, opts.json);
   let failure: { message: string; code: number } | undefined;
   let store;
   try {

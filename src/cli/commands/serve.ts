@@ -7,15 +7,9 @@ export function registerServe(program: Command): void {
     .option('-c, --config <path>', 'config file (default: $WARDEN_CONFIG or ./warden.yaml)')
     .option('-p, --port <port>', 'override listen.port', (v) => { const n = Number(v); if (!/^\d+$/.test(v) || n > 65535) throw new InvalidArgumentError('expected a port number 0-65535'); return n; })
     .action(async (opts: { config?: string; port?: number }) => {
-      const { loadConfigFile, resolveConfigPath } = await import('../../config/index.js');
-      const { exitOnConfigError } = await import('../output.js');
+      const { loadConfigOrExit } = await import('../output.js');
       const { runGateway } = await import('../run-gateway.js');
-      let loaded;
-      try {
-        loaded = loadConfigFile(resolveConfigPath(opts.config));
-      } catch (err) {
-        return exitOnConfigError(err);
-      }
+      const loaded = loadConfigOrExit(opts.config);
       if (opts.port !== undefined) loaded.config.listen.port = opts.port;
       const { gateway } = await runGateway(loaded.config, loaded.secrets);
       process.stderr.write(`warden: serving ${Object.keys(loaded.config.upstreams).map((n) => `${gateway.url}/mcp/${n}`).join(', ')}\n`);
