@@ -86,6 +86,7 @@ export class HttpUpstream implements Upstream {
         if (!abort.signal.aborted) {
           this.log.warn({ upstream: this.name, requestId: ex.requestId, err: describe(err) }, 'upstream answer broke off');
           const failure = this.translate(err);
+          ex.outcomeError = failure.code;
           if (!ex.res.headersSent) sendGatewayError(ex.res, failure, soleRequestId(ex.messages), ex.responseHeaders);
           else endStreamWithErrors(ex, failure);
         }

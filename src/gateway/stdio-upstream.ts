@@ -322,6 +322,7 @@ class PostCall {
 
   fail(err: GatewayError): void {
     if (this.closed) return;
+    this.ex.outcomeError = err.code;
     if (this.mode === 'waiting' || (this.mode === 'json-buffer' && !this.batch)) {
       sendGatewayError(this.res, err, soleRequestId(this.ex.messages), this.headers);
     } else if (this.mode === 'sse') {

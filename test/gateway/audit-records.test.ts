@@ -111,3 +111,30 @@ describe('audit records through the gateway: exactly the record each decision sh
     }
   });
 });
+
+describe('outcome records of failed calls', () => {
+  test('a call the upstream never answers: its outcome says 504 upstream_timeout', async () => {
+    const upstream = await startHttpUpstream({ stateful: false, json: true });
+    const setup = keyedSetup('warden-outcome-');
+    const gw = await startGateway({
+      store: setup.config.store,
+      audit: { log: false },
+      rateLimit: { perIp: false },
+      upstreams: { web: { url: upstream.url, timeout: 300 } },
+    }, [], { configuredAudit: true });
+    try {
+      const res = await postRaw(`${gw.url}/mcp/web`, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'hang', arguments: {} } }), { 'x-request-id': 'req-hang' });
+      assert.equal(res.status, 504);
+      await new Promise((r) => setTimeout(r, 100));
+      const records = (await chain(setup.dbPath)).filter((r) => r.requestId === 'req-hang');
+      assert.deepEqual(records.map((r) => [r.event, r.subject, r.credential.kind, r.status, r.error]), [
+        ['call', 'anonymous', 'none', undefined, undefined],
+        ['outcome', 'anonymous', 'none', 504, 'upstream_timeout'],
+      ]);
+      assert.ok(records[1]!.latencyMs! >= 300);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});
