@@ -62,7 +62,9 @@ function authenticate({ authenticator, limiters, audit: sink, instance, log }: P
       if (!isAuthenticationError(err)) throw err;
       const verdict = limiters.ip?.take(ex.ip);
       if (verdict && !verdict.ok) throw tooMany(`from ${ex.ip}`, verdict.retryAfterSeconds);
-      await commit(sink, instance, log, ex, [failedAuthentication(ex, err)]);
+      // On the exchange too, so that metrics count refused credentials with the other decisions.
+      ex.decisions = [failedAuthentication(ex, err)];
+      await commit(sink, instance, log, ex, ex.decisions);
       throw refusal(ex, err);
     }
   };

@@ -7,7 +7,7 @@ import { connectClient, postRaw, INITIALIZE } from '../helpers/client.js';
 import { keyedSetup, createKey, bearer } from '../helpers/keys.js';
 import { SqliteStore } from '../../src/store/index.js';
 import { generateApiKey } from '../../src/credentials/index.js';
-import { parseAuditRow, verifyAuditChain, type ChainedAuditRecord } from '../../src/audit/index.js';
+import { parseAuditRow, sealAuditRecord, verifyAuditChain, type ChainedAuditRecord } from '../../src/audit/index.js';
 
 /** The chain as another process (`warden audit`) would read it. */
 async function chain(dbPath: string): Promise<ChainedAuditRecord[]> {
@@ -132,6 +132,41 @@ describe('outcome records of failed calls', () => {
         ['outcome', 'anonymous', 'none', 504, 'upstream_timeout'],
       ]);
       assert.ok(records[1]!.latencyMs! >= 300);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});
+
+describe('retention', () => {
+  test('audit.retainDays prunes old records at start, and what remains still verifies', async () => {
+    const setup = keyedSetup('warden-retention-');
+    const store = new SqliteStore(setup.dbPath);
+    const old = (days: number, requestId: string) => ({
+      ts: new Date(Date.now() - days * 86_400_000).toISOString(), instance: 'x', event: 'call', requestId,
+      subject: 's', credential: { kind: 'none', id: '-' }, method: 'tools/call', decision: 'allow', reason: 'r',
+    });
+    await store.audit.append([old(40, 'a'), old(35, 'b'), old(10, 'c')], sealAuditRecord);
+    await store.close();
+    const upstream = await startHttpUpstream({ stateful: false, json: true });
+    const gw = await startGateway({
+      store: setup.config.store,
+      audit: { log: false, retainDays: 30 },
+      upstreams: { web: { url: upstream.url } },
+    }, [], { configuredAudit: true });
+    try {
+      assert.equal((await postRaw(`${gw.url}/mcp/web`, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }), { 'x-request-id': 'new' })).status, 200);
+      await new Promise((r) => setTimeout(r, 100));
+      const records = await chain(setup.dbPath);
+      assert.deepEqual(records.map((r) => r.requestId), ['c', 'new', 'new']);
+      assert.equal(records[0]!.seq, 3, 'numbering goes on from the pruned records');
+      const reopened = new SqliteStore(setup.dbPath);
+      try {
+        assert.equal((await verifyAuditChain(reopened.audit)).ok, true);
+      } finally {
+        await reopened.close();
+      }
     } finally {
       await gw.close();
       await upstream.close();

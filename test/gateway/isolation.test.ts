@@ -199,3 +199,26 @@ describe('rate limits per principal and per key', () => {
   });
 });
 
+describe('the /mcp alias of a sole upstream is its own protected resource', () => {
+  test('401 on /mcp points at /.well-known/oauth-protected-resource/mcp, whose resource is <base>/mcp', async () => {
+    const upstream = await startHttpUpstream({ stateful: false, json: true });
+    const setup = keyedSetup();
+    const gw = await startGateway({
+      ...setup.config,
+      authorization: { scopes: { use: { tools: ['echo'] } } },
+      upstreams: { web: { url: upstream.url } },
+    });
+    try {
+      const res = await postRaw(`${gw.url}/mcp`, JSON.stringify(INITIALIZE));
+      assert.equal(res.status, 401);
+      const metadata = `${gw.url}/.well-known/oauth-protected-resource/mcp`;
+      assert.ok((res.headers.get('www-authenticate') ?? '').includes(`resource_metadata="${metadata}"`));
+      const doc = (await (await fetch(metadata)).json()) as { resource: string; scopes_supported: string[] };
+      assert.equal(doc.resource, `${gw.url}/mcp`);
+      assert.deepEqual(doc.scopes_supported, ['use']);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});
