@@ -168,6 +168,21 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
   }
 
   let retention: NodeJS.Timeout | undefined;
+  let headPublishing: NodeJS.Timeout | undefined;
+  /**
+   * Logs the audit chain's head (seq and hash) at start, hourly and at shutdown. The log goes elsewhere (a
+   * shipper, a SIEM), and a head kept outside the store is what `warden audit verify --expect` checks against:
+   * the one thing that shows records cut from the end of the chain.
+   */
+  async function publishHead(s: Store): Promise<void> {
+    const head = await s.audit.head();
+    log.info({ auditHead: `${head.seq}:${head.hash}` }, 'audit chain head');
+  }
+  async function startHeadPublishing(s: Store): Promise<void> {
+    await publishHead(s);
+    headPublishing = setInterval(() => void publishHead(s).catch((err: Error) => log.error({ err: err.message }, 'could not read the audit chain head')), 3_600_000);
+    headPublishing.unref();
+  }
   async function startRetention(s: Store): Promise<void> {
     const prune = async () => {
       const removed = await s.audit.prune(Date.now() - config.audit.retainDays * 86_400_000);
@@ -245,6 +260,7 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       // The identity signer's issuer is the gateway's URL, known only now (port 0 picks one).
       if (authOn && store) signer = await IdentityTokenSigner.open(store.signingKeys, { issuer: publicBase() });
       if (store && config.audit.retainDays > 0) await startRetention(store);
+      if (store && config.audit.store && !options.audit) await startHeadPublishing(store);
       for (const [name, u] of Object.entries(config.upstreams)) identities.set(name, new UpstreamIdentity(u, signer));
       return address;
     },
@@ -259,7 +275,9 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       server.closeAllConnections();
       await closed;
       clearInterval(retention);
+      clearInterval(headPublishing);
       await audit.close();
+      if (headPublishing && store) await publishHead(store).catch(() => {});
       if (store && !options.store) await store.close();
     },
   };

@@ -173,3 +173,27 @@ describe('retention', () => {
     }
   });
 });
+
+describe('the chain head in the log', () => {
+  test('logged at start and at shutdown; the last one is the head that verify --expect accepts', async () => {
+    const setup = keyedSetup('warden-head-');
+    const upstream = await startHttpUpstream({ stateful: false, json: true });
+    const gw = await startGateway({ store: setup.config.store, upstreams: { web: { url: upstream.url } } }, [], { configuredAudit: true });
+    await postRaw(`${gw.url}/mcp/web`, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }));
+    await new Promise((r) => setTimeout(r, 100));
+    await gw.close();
+    await upstream.close();
+    const heads = gw.logs.lines.map((l) => JSON.parse(l) as { msg: string; auditHead?: string }).filter((l) => l.msg === 'audit chain head').map((l) => l.auditHead!);
+    assert.equal(heads.length, 2);
+    assert.match(heads[0]!, /^0:0{64}$/, 'an empty chain at start');
+    const store = new SqliteStore(setup.dbPath);
+    try {
+      const [seq, hash] = heads[1]!.split(':');
+      const result = await verifyAuditChain(store.audit, { expectHead: { seq: Number(seq), hash: hash! } });
+      assert.equal(result.ok, true);
+      assert.equal(result.ok && result.head.seq, 2);
+    } finally {
+      await store.close();
+    }
+  });
+});
