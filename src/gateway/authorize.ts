@@ -57,6 +57,8 @@ export function decideAll(
       denial ??= needed ? insufficientScope(ex, target!, needed) : forbidden(ex, target!);
       continue;
     }
+    // Only list answers are rewritten: the grant (a cached lookup keyed by the caller's scopes) is not needed otherwise.
+    if (!LIST_METHODS[message.method]) continue;
     const rewrite = listRewrite(message.method, allowList, scopes?.grantFor(principal, ex.upstreamName));
     if (rewrite) rewrites.set(idKey(message.id), rewrite);
   }
@@ -64,7 +66,6 @@ export function decideAll(
 }
 
 function listRewrite(method: string, allowList: AllowList | undefined, grant: ReturnType<ScopePolicy['grantFor']> | undefined): Rewrite | undefined {
-  if (!LIST_METHODS[method]) return undefined;
   const byAllowList = allowList?.filtersList(method) ? allowList : undefined;
   if (byAllowList && grant) return (answer) => grant.filterListAnswer(method, byAllowList.filterListAnswer(method, answer));
   if (byAllowList) return (answer) => byAllowList.filterListAnswer(method, answer);
