@@ -82,8 +82,9 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
 
   let originPolicy: OriginPolicy | undefined;
   let baseUrl = '';
-  const publicBase = () => (config.publicUrl ?? baseUrl).replace(/\/+$/, '');
-  const wellKnown = { base: publicBase, upstreams: [...upstreams.keys()], soleUpstream, scopes, signer: () => signer };
+  /** What resource URLs and the identity issuer are named under: publicUrl, else the listen address. Set by listen(). */
+  let publicBase = '';
+  const wellKnown = { base: () => publicBase, upstreams: [...upstreams.keys()], soleUpstream, scopes, signer: () => signer };
   let draining = false;
   const inFlight = new Set<Promise<void>>();
 
@@ -138,7 +139,7 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       ex = {
         req, res, requestId, upstreamName,
         ip: clientIp(req, config.http.trustProxy),
-        resource: `${publicBase()}${path}`,
+        resource: `${publicBase}${path}`,
         responseHeaders: { ...cors, 'x-request-id': requestId },
       };
       if (req.method === 'POST') await readMessages(ex);
@@ -250,6 +251,7 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       const address = server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       baseUrl = `http://${host}:${address.port}`;
+      publicBase = (config.publicUrl ?? baseUrl).replace(/\/+$/, '');
       originPolicy = buildOriginPolicy({
         port: address.port,
         loopback: isLoopbackHost(config.listen.host),
@@ -258,7 +260,7 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
         allowedOrigins: config.http.allowedOrigins,
       });
       // The identity signer's issuer is the gateway's URL, known only now (port 0 picks one).
-      if (authOn && store) signer = await IdentityTokenSigner.open(store.signingKeys, { issuer: publicBase() });
+      if (authOn && store) signer = await IdentityTokenSigner.open(store.signingKeys, { issuer: publicBase });
       if (store && config.audit.retainDays > 0) await startRetention(store);
       if (store && config.audit.store && !options.audit) await startHeadPublishing(store);
       for (const [name, u] of Object.entries(config.upstreams)) identities.set(name, new UpstreamIdentity(u, signer));
