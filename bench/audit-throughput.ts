@@ -18,9 +18,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../src/store/sqlite.js';
-import type { AuditAnchor, AuditQuery, AuditRow, AuditSeal, AuditStore } from '../src/store/types.js';
 import { AuditChainWriter } from '../src/audit/chain-writer.js';
 import type { AuditRecord } from '../src/audit/record.js';
+import { CountingAuditStore } from '../test/helpers/counting-audit-store.js';
+import { readFlags } from './lib/options.js';
 import { fmt, table } from './lib/report.js';
 import { percentile } from './lib/stats.js';
 
@@ -56,20 +57,7 @@ const HELP = `options (or env BENCH_SECONDS, BENCH_CONCURRENCY, BENCH_AUDIT_DIR,
   --json               machine-readable output`;
 
 function parseArgs(argv = process.argv.slice(2), env = process.env): Options {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') {
-      process.stdout.write(`${HELP}\n`);
-      process.exit(0);
-    }
-    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}\n${HELP}`);
-    const eq = arg.indexOf('=');
-    if (eq !== -1) flags.set(arg.slice(2, eq), arg.slice(eq + 1));
-    else if (arg === '--json') flags.set('json', 'true');
-    else flags.set(arg.slice(2), argv[++i] ?? '');
-  }
-  for (const name of flags.keys()) if (!['seconds', 'concurrency', 'dir', 'json'].includes(name)) throw new Error(`unknown option --${name}\n${HELP}`);
+  const flags = readFlags(argv, ['seconds', 'concurrency', 'dir', 'json'], ['json'], HELP);
   const seconds = Number(flags.get('seconds') ?? env.BENCH_SECONDS ?? 2);
   if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`--seconds must be a positive number\n${HELP}`);
   const concurrency = (flags.get('concurrency') ?? env.BENCH_CONCURRENCY ?? '1,32,256').split(',').map(Number);
@@ -82,31 +70,6 @@ function parseArgs(argv = process.argv.slice(2), env = process.env): Options {
     dir: flags.get('dir') ?? env.BENCH_AUDIT_DIR ?? tmpdir(),
     json: json === 'true' || json === '1',
   };
-}
-
-/** The real store, counting transactions (one per `append` call) to report records per commit. */
-class CountingAuditStore implements AuditStore {
-  transactions = 0;
-  constructor(private readonly inner: AuditStore) {}
-  append(records: readonly unknown[], seal: AuditSeal): Promise<AuditRow[]> {
-    this.transactions++;
-    return this.inner.append(records, seal);
-  }
-  query(q: AuditQuery): Promise<AuditRow[]> {
-    return this.inner.query(q);
-  }
-  scan(afterSeq: number, limit: number): Promise<AuditRow[]> {
-    return this.inner.scan(afterSeq, limit);
-  }
-  anchor(): Promise<AuditAnchor> {
-    return this.inner.anchor();
-  }
-  head(): Promise<AuditAnchor> {
-    return this.inner.head();
-  }
-  prune(before: number): Promise<number> {
-    return this.inner.prune(before);
-  }
 }
 
 /** A record the size and shape of a gateway's `call` record (about 400 bytes sealed). */

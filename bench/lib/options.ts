@@ -23,23 +23,31 @@ const OPTION_HELP = `options (or env BENCH_ROUNDS, BENCH_SECONDS, BENCH_WARMUP, 
   --json            machine-readable output
   --cpu-prof        profile the gateway process and print its hotspots (slows it down)`;
 
-/** Reads `--name value` / `--name=value` flags, falling back to BENCH_* variables, then to `defaults`. */
-export function parseOptions(defaults: BenchOptions, argv = process.argv.slice(2), env = process.env): BenchOptions {
+/**
+ * `--name value` / `--name=value` flags as a map; `booleans` take no value. `--help` prints `help` and exits;
+ * an unknown flag or a stray argument throws with `help` attached.
+ */
+export function readFlags(argv: readonly string[], known: readonly string[], booleans: readonly string[], help: string): Map<string, string> {
   const flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') {
-      process.stdout.write(`${OPTION_HELP}\n`);
+      process.stdout.write(`${help}\n`);
       process.exit(0);
     }
-    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}\n${OPTION_HELP}`);
+    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}\n${help}`);
     const eq = arg.indexOf('=');
     if (eq !== -1) flags.set(arg.slice(2, eq), arg.slice(eq + 1));
-    else if (arg === '--json' || arg === '--cpu-prof') flags.set(arg.slice(2), 'true');
+    else if (booleans.includes(arg.slice(2))) flags.set(arg.slice(2), 'true');
     else flags.set(arg.slice(2), argv[++i] ?? '');
   }
-  const known = new Set(['rounds', 'seconds', 'warmup', 'concurrency', 'json', 'cpu-prof']);
-  for (const name of flags.keys()) if (!known.has(name)) throw new Error(`unknown option --${name}\n${OPTION_HELP}`);
+  for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}\n${help}`);
+  return flags;
+}
+
+/** Reads `--name value` / `--name=value` flags, falling back to BENCH_* variables, then to `defaults`. */
+export function parseOptions(defaults: BenchOptions, argv = process.argv.slice(2), env = process.env): BenchOptions {
+  const flags = readFlags(argv, ['rounds', 'seconds', 'warmup', 'concurrency', 'json', 'cpu-prof'], ['json', 'cpu-prof'], OPTION_HELP);
 
   const num = (flag: string, envName: string, fallback: number, integer: boolean): number => {
     const raw = flags.get(flag) ?? env[envName];

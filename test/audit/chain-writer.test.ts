@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import { StoreError, type AuditAnchor, type AuditQuery, type AuditRow, type AuditSeal, type AuditStore } from '../../src/store/types.js';
+import { StoreError } from '../../src/store/types.js';
+import { CountingAuditStore } from '../helpers/counting-audit-store.js';
 import { AuditChainWriter } from '../../src/audit/chain-writer.js';
 import { AuditChainError } from '../../src/audit/chain.js';
 import { verifyAuditChain } from '../../src/audit/verify.js';
@@ -27,33 +28,6 @@ function record(i: number, overrides: Partial<AuditRecord> = {}): AuditRecord {
     subject: 'alice', credential: { kind: 'api_key', id: 'k1' }, method: 'tools/call', target: 'echo',
     decision: 'allow', reason: 'scope', ...overrides,
   };
-}
-
-/** The real store, counting its transactions: each `append` call is one. */
-class CountingAuditStore implements AuditStore {
-  transactions = 0;
-  batchSizes: number[] = [];
-  constructor(private readonly inner: AuditStore) {}
-  append(records: readonly unknown[], seal: AuditSeal): Promise<AuditRow[]> {
-    this.transactions++;
-    this.batchSizes.push(records.length);
-    return this.inner.append(records, seal);
-  }
-  query(q: AuditQuery): Promise<AuditRow[]> {
-    return this.inner.query(q);
-  }
-  scan(afterSeq: number, limit: number): Promise<AuditRow[]> {
-    return this.inner.scan(afterSeq, limit);
-  }
-  anchor(): Promise<AuditAnchor> {
-    return this.inner.anchor();
-  }
-  head(): Promise<AuditAnchor> {
-    return this.inner.head();
-  }
-  prune(before: number): Promise<number> {
-    return this.inner.prune(before);
-  }
 }
 
 describe('AuditChainWriter', { concurrency: true }, () => {
