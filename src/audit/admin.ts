@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import type { AuditRecord } from './record.js';
+import type { AdminTargetKind, AuditRecord } from './record.js';
 
 /** Names the process that writes records, unless the config names it: several gateways may share a store. */
 export function auditInstance(configured?: string): string {
@@ -10,7 +10,9 @@ export function auditInstance(configured?: string): string {
  * The record of an operator's change (a key created, rotated or revoked). The operator is the OS user who
  * ran the command: the CLI has no other identity, and whoever can run it can write the store anyway.
  */
-export function adminRecord(action: string, target: string, reason: string, instance: string, now: Date = new Date()): AuditRecord {
+export function adminRecord(
+  action: string, target: string, reason: string, instance: string, now: Date = new Date(), targetKind: AdminTargetKind = 'api_key',
+): AuditRecord {
   let operator = 'unknown';
   try {
     operator = userInfo().username;
@@ -26,7 +28,7 @@ export function adminRecord(action: string, target: string, reason: string, inst
     credential: { kind: 'none', id: 'cli' },
     method: action,
     target,
-    targetKind: 'api_key',
+    targetKind,
     decision: 'allow',
     reason,
   };

@@ -1,4 +1,4 @@
-export { toAuditRecord, type AuditRecord, type AuditDecision, type AuditEvent, type ChainedAuditRecord } from './record.js';
+export { toAuditRecord, type AuditRecord, type AuditDecision, type AuditEvent, type AdminTargetKind, type ChainedAuditRecord } from './record.js';
 export { AuditTrail, JsonlFileSink, LogSink, StdoutSink, type AuditSink } from './sinks.js';
 export { AuditChainWriter } from './chain-writer.js';
 export { canonicalJson, sealAuditRecord, parseAuditRow, GENESIS_HASH } from './chain.js';

@@ -3,10 +3,14 @@ import type { McpTarget } from '../policy/targets.js';
 
 /**
  * What a record is about: a decision on one JSON-RPC request (`call`), a refused credential
- * (`authentication`), how an allowed exchange ended (`outcome`, after the answer), or an operator's change
- * (`admin`: keys created, rotated, revoked).
+ * (`authentication`), how an allowed exchange ended (`outcome`, after the answer), an operator's change
+ * (`admin`: keys, users, clients, tokens, signing keys), or what the authorization server did (`oauth`:
+ * sign-ins, failed sign-ins, consents, token issuance, refresh-token reuse, revocations).
  */
-export type AuditEvent = 'call' | 'authentication' | 'outcome' | 'admin';
+export type AuditEvent = 'call' | 'authentication' | 'outcome' | 'admin' | 'oauth';
+
+/** What an admin or oauth record is about, besides MCP targets. */
+export type AdminTargetKind = 'api_key' | 'user' | 'client' | 'grant' | 'token' | 'signing_key';
 
 /**
  * One audit record: DESIGN.md's contract less the chain fields (seq, prevHash, hash) that the store adds.
@@ -29,7 +33,7 @@ export interface AuditRecord {
   /** The JSON-RPC method, or the admin action (e.g. `keys.revoke`). */
   method: string;
   target?: string;
-  targetKind?: McpTarget['kind'] | 'api_key';
+  targetKind?: McpTarget['kind'] | AdminTargetKind;
   decision: 'allow' | 'deny';
   reason: string;
   /** Outcome: the HTTP status the caller got, the time from arrival to the end of the answer, the gateway error code if any. */

@@ -137,6 +137,19 @@ function checkSemantics(config: WardenConfig): InterpolationIssue[] {
       message: 'authentication is on but no scope is defined, so every call would be denied; define scopes, e.g. authorization: { scopes: { "notes:read": { tools: [search_notes] } } }',
     });
   }
+  if (config.auth !== 'none' && config.auth.oauth) {
+    const url = config.publicUrl ? new URL(config.publicUrl) : undefined;
+    if (url && url.pathname !== '/') {
+      issues.push({ path: ['publicUrl'], message: `the authorization server's issuer is the gateway's origin, and publicUrl has a path (${url.pathname}); serve the gateway at the root of its host` });
+    }
+    const host = url ? url.hostname : config.listen.host;
+    if ((url ? url.protocol !== 'https:' : true) && !isLoopbackHost(host)) {
+      issues.push({
+        path: [url ? 'publicUrl' : 'listen', ...(url ? [] : ['host'])],
+        message: 'OAuth needs TLS beyond loopback (passwords and tokens cross the network); put a TLS proxy in front and set publicUrl: https://<your host>',
+      });
+    }
+  }
   for (const [name, scope] of Object.entries(scopes)) {
     scope.upstreams?.forEach((u, i) => {
       if (!(u in config.upstreams)) issues.push({ path: ['authorization', 'scopes', name, 'upstreams', i], message: `no upstream is named '${u}'; configured: ${Object.keys(config.upstreams).join(', ')}` });

@@ -45,6 +45,33 @@ const limit = z.object({
   burst: z.number().int().positive().describe('requests allowed at once before the rate applies'),
 }).strict();
 
+/** Bounds a duration option: `duration` already turned it into milliseconds. */
+const between = (min: number, max: number, text: string) => duration.pipe(z.number().min(min, { message: text }).max(max, { message: text }));
+
+const oauth = z
+  .object({
+    accessTokenTtl: between(60_000, 3_600_000, 'between 1m and 1h').default(600_000)
+      .describe('lifetime of access tokens (JWTs, refused at once when revoked)'),
+    refreshTokenTtl: between(3_600_000, 365 * 86_400_000, 'between 1h and 365d').default(30 * 86_400_000)
+      .describe('lifetime of refresh tokens; each use rotates the token'),
+    refreshReuseInterval: between(0, 60_000, 'between 0s and 60s').default(5_000)
+      .describe('a refresh token used again within this time of its first use is answered (concurrent refreshes); later reuse revokes the whole grant'),
+    registration: z.object({
+      enabled: z.boolean().default(true).describe('dynamic client registration (RFC 7591) for MCP clients'),
+      perIp: limit.default({ requestsPerSecond: 0.1, burst: 10 }).describe('registrations per client IP'),
+    }).strict().default({ enabled: true, perIp: { requestsPerSecond: 0.1, burst: 10 } }),
+    clientIdMetadataDocuments: z.boolean().default(true)
+      .describe('accept https client_id URLs (Client ID Metadata Documents); fetched with SSRF protection'),
+    deviceFlow: z.boolean().default(true).describe('device authorization grant (RFC 8628) for CLIs and headless agents'),
+    clientCredentials: z.boolean().default(true).describe('client_credentials for service clients made with `warden clients add`'),
+    login: z.object({
+      maxFailures: z.number().int().min(1).max(100).default(5).describe('failed sign-ins in a row before the account is locked'),
+      lockout: between(1_000, 86_400_000, 'between 1s and 1d').default(900_000).describe('how long a locked account stays locked'),
+      perIp: limit.default({ requestsPerSecond: 0.5, burst: 10 }).describe('sign-in attempts per client IP'),
+    }).strict().default({ maxFailures: 5, lockout: 900_000, perIp: { requestsPerSecond: 0.5, burst: 10 } }),
+  })
+  .strict();
+
 const identity = z
   .union([
     z.literal(false),
@@ -138,10 +165,13 @@ export const configSchema = z
       .union([
         z.literal('none'),
         z.object({
-          apiKeys: z.union([z.literal(true), z.object({}).strict()]).transform(() => ({}))
+          apiKeys: z.union([z.literal(true), z.object({}).strict()]).transform(() => ({})).optional()
             .describe('accept `Authorization: Bearer wdn_...` keys made with `warden keys create`'),
-        }).strict(),
-      ], { message: "expected 'none' (local scenario only) or { apiKeys: {} }" })
+          oauth: z.union([z.literal(true).transform(() => ({})), oauth]).pipe(oauth).optional()
+            .describe('the embedded OAuth 2.1 authorization server: users sign in at the gateway, clients get tokens for one upstream'),
+        }).strict()
+          .refine((a) => a.apiKeys !== undefined || a.oauth !== undefined, { message: 'name at least one credential: { apiKeys: {} }, { oauth: {} } or both' }),
+      ], { message: "expected 'none' (local scenario only) or { apiKeys: {}, oauth: {} }" })
       .default('none')
       .describe("'none' (local scenario, loopback only) or the credentials accepted"),
     authorization: z
@@ -221,6 +251,7 @@ export type UpstreamConfig = WardenConfig['upstreams'][string];
 export type AllowListConfig = NonNullable<UpstreamConfig['allow']>;
 export type AuthorizationConfig = WardenConfig['authorization'];
 export type ScopeConfig = AuthorizationConfig['scopes'][string];
+export type OAuthConfig = z.output<typeof oauth>;
 export type RateLimitConfig = Exclude<WardenConfig['rateLimit']['perIp'], false>;
 
 export function configJsonSchema(): Record<string, unknown> {

@@ -73,4 +73,52 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    name: 'oauth models, revocation list and users',
+    sql: `
+      -- What oidc-provider stores through its adapter: one row per model instance, payload as JSON.
+      CREATE TABLE oauth_models (
+        model       TEXT NOT NULL,
+        id          TEXT NOT NULL,
+        payload     TEXT NOT NULL,
+        grant_id    TEXT,
+        user_code   TEXT,
+        uid         TEXT,
+        expires_at  INTEGER,
+        consumed_at INTEGER,
+        account_id  TEXT GENERATED ALWAYS AS (json_extract(payload, '$.accountId')) VIRTUAL,
+        client_id   TEXT GENERATED ALWAYS AS (json_extract(payload, '$.clientId')) VIRTUAL,
+        PRIMARY KEY (model, id)
+      ) STRICT;
+      CREATE INDEX oauth_models_grant ON oauth_models (grant_id) WHERE grant_id IS NOT NULL;
+      CREATE INDEX oauth_models_user_code ON oauth_models (user_code) WHERE user_code IS NOT NULL;
+      CREATE INDEX oauth_models_uid ON oauth_models (uid) WHERE uid IS NOT NULL;
+      CREATE INDEX oauth_models_expiry ON oauth_models (expires_at) WHERE expires_at IS NOT NULL;
+      CREATE INDEX oauth_models_account ON oauth_models (model, account_id);
+      CREATE INDEX oauth_models_client ON oauth_models (model, client_id);
+
+      -- Grants, users, clients and token ids whose self-contained access tokens must be refused before they expire.
+      CREATE TABLE oauth_revocations (
+        kind       TEXT NOT NULL CHECK (kind IN ('grant', 'user', 'client', 'jti')),
+        value      TEXT NOT NULL,
+        revoked_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (kind, value)
+      ) STRICT;
+
+      CREATE TABLE users (
+        username            TEXT PRIMARY KEY,
+        password_hash       TEXT NOT NULL,
+        roles               TEXT NOT NULL,   -- JSON array
+        tenant              TEXT,
+        display_name        TEXT,
+        created_at          INTEGER NOT NULL,
+        disabled_at         INTEGER,
+        password_changed_at INTEGER NOT NULL,
+        failed_logins       INTEGER NOT NULL DEFAULT 0,
+        locked_until        INTEGER
+      ) STRICT;
+    `,
+  },
 ];

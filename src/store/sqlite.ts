@@ -4,6 +4,8 @@ import { dirname } from 'node:path';
 import {
   StoreError, type ApiKeyFilter, type ApiKeyRecord, type ApiKeyStore, type SigningKeyRecord, type SigningKeyStore, type Store,
 } from './types.js';
+import { SqliteOAuthModels, SqliteRevocations } from './sqlite-oauth.js';
+import { SqliteUsers } from './sqlite-users.js';
 import { SQLITE_MIGRATIONS, type Migration } from './sqlite-migrations.js';
 import { SqliteAuditStore } from './sqlite-audit.js';
 
@@ -26,6 +28,9 @@ export class SqliteStore implements Store {
   readonly apiKeys: ApiKeyStore;
   readonly signingKeys: SigningKeyStore;
   readonly audit: SqliteAuditStore;
+  readonly oauth: SqliteOAuthModels;
+  readonly revocations: SqliteRevocations;
+  readonly users: SqliteUsers;
   private readonly db: Database.Database;
 
   constructor(readonly location: string, options: SqliteStoreOptions = {}) {
@@ -39,6 +44,9 @@ export class SqliteStore implements Store {
     this.apiKeys = new SqliteApiKeys(this.db);
     this.signingKeys = new SqliteSigningKeys(this.db);
     this.audit = new SqliteAuditStore(this.db);
+    this.oauth = new SqliteOAuthModels(this.db);
+    this.revocations = new SqliteRevocations(this.db);
+    this.users = new SqliteUsers(this.db);
   }
 
   /** The schema version the file is at (the highest migration applied). */

@@ -124,12 +124,110 @@ export interface AuditStore {
   prune(before: number): Promise<number>;
 }
 
+/**
+ * One instance of an `oidc-provider` model (Client, Grant, Session, Interaction, AuthorizationCode,
+ * RefreshToken, DeviceCode, ...), as its storage adapter hands it over: an opaque JSON payload plus the
+ * fields the provider looks things up by.
+ */
+export interface OAuthModelRecord {
+  model: string;
+  id: string;
+  /** JSON of the provider's payload. */
+  payload: string;
+  grantId: string | null;
+  userCode: string | null;
+  uid: string | null;
+  /** Epoch ms; null for models that do not expire (registered clients). */
+  expiresAt: number | null;
+  consumedAt: number | null;
+}
+
+export interface OAuthModelFilter {
+  model: string;
+  /** Matches the payload's accountId (the user). */
+  accountId?: string;
+  /** Matches the payload's clientId. */
+  clientId?: string;
+  grantId?: string;
+}
+
+export interface OAuthModelStore {
+  upsert(record: OAuthModelRecord): Promise<void>;
+  /** Expired records are not returned. */
+  find(model: string, id: string, now: number): Promise<OAuthModelRecord | undefined>;
+  findByUid(model: string, uid: string, now: number): Promise<OAuthModelRecord | undefined>;
+  findByUserCode(model: string, userCode: string, now: number): Promise<OAuthModelRecord | undefined>;
+  /** Sets consumedAt unless it is set already (the first consumption is what a reuse interval counts from). */
+  consume(model: string, id: string, at: number): Promise<void>;
+  destroy(model: string, id: string): Promise<void>;
+  /** Deletes every record of `model` that belongs to the grant; returns how many. */
+  revokeByGrantId(model: string, grantId: string): Promise<number>;
+  /** Unexpired records matching the filter, newest first. */
+  list(filter: OAuthModelFilter, now: number): Promise<OAuthModelRecord[]>;
+  /** Deletes expired records; returns how many. */
+  purgeExpired(now: number): Promise<number>;
+}
+
+/** What a revocation entry names: every token of a grant, a user, a client, or one token by its jti. */
+export type RevocationKind = 'grant' | 'user' | 'client' | 'jti';
+
+export interface RevocationEntry {
+  kind: RevocationKind;
+  value: string;
+}
+
+/**
+ * The revocation list: self-contained access tokens (JWTs) stay valid by signature until they expire, so a
+ * revoked grant, user, client or token is listed here until every token it covers has expired.
+ */
+export interface RevocationStore {
+  /** Lists the entry (or moves its revokedAt and expiresAt later). */
+  add(entry: RevocationEntry, revokedAt: number, expiresAt: number): Promise<void>;
+  /** True when any of `entries` was revoked at or after `issuedAt` (epoch ms) and is still listed. */
+  anyRevoked(entries: readonly RevocationEntry[], issuedAt: number): Promise<boolean>;
+  /** Drops entries past their expiry; returns how many. */
+  purgeExpired(now: number): Promise<number>;
+}
+
+/** A user of the built-in directory. The password is stored as a self-describing hash only. */
+export interface UserRecord {
+  username: string;
+  passwordHash: string;
+  roles: string[];
+  tenant: string | null;
+  displayName: string | null;
+  createdAt: number;
+  disabledAt: number | null;
+  passwordChangedAt: number;
+  /** Consecutive failed sign-ins since the last success. */
+  failedLogins: number;
+  lockedUntil: number | null;
+}
+
+export interface UserStore {
+  /** Fails with StoreError('conflict') when the username exists. */
+  insert(user: UserRecord): Promise<void>;
+  get(username: string): Promise<UserRecord | undefined>;
+  /** By username. */
+  list(): Promise<UserRecord[]>;
+  /** Applies the given fields; false when there is no such user. */
+  update(username: string, patch: Partial<Omit<UserRecord, 'username' | 'createdAt'>>): Promise<boolean>;
+  /**
+   * Counts a failed sign-in in one transaction; when it reaches `lockAfter`, locks the user until
+   * `at + lockFor` and starts counting again. Returns the user after the change, or undefined.
+   */
+  recordFailedLogin(username: string, at: number, lockAfter: number, lockFor: number): Promise<UserRecord | undefined>;
+}
+
 export interface Store {
   /** For messages, e.g. the SQLite file path. Never a connection string with a password. */
   readonly location: string;
   readonly apiKeys: ApiKeyStore;
   readonly signingKeys: SigningKeyStore;
   readonly audit: AuditStore;
+  readonly oauth: OAuthModelStore;
+  readonly revocations: RevocationStore;
+  readonly users: UserStore;
   close(): Promise<void>;
 }
 

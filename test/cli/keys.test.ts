@@ -117,7 +117,7 @@ describe('warden keys', { concurrency: true }, () => {
   test('create with auth: none warns that the gateway ignores keys', async () => {
     const { file } = config('auth: none');
     const run = await keys(file, 'create', '--subject', 'alice', '--scope', 'notes:read');
-    assert.match(run.stderr, /auth: none, so the gateway ignores API keys; set auth: \{ apiKeys: \{\} \}/);
+    assert.match(run.stderr, /does not turn on API keys, so the gateway ignores them; set auth: \{ apiKeys: \{\} \}/);
     // With auth: none the config cannot define scopes, so the scope is unknown.
     assert.equal(run.code, 2);
     assert.match(run.stderr, /none are defined/);

@@ -63,8 +63,8 @@ export function registerKeys(program: Command): void {
         invalidInputExit: 2,
         // Before the store is opened, so that a usage mistake leaves no store file behind.
         check: (config, file) => {
-          if (config.auth === 'none') {
-            process.stderr.write(`warden: warning: ${file} has auth: none, so the gateway ignores API keys; set auth: { apiKeys: {} } to require them\n`);
+          if (config.auth === 'none' || !config.auth.apiKeys) {
+            process.stderr.write(`warden: warning: ${file} does not turn on API keys, so the gateway ignores them; set auth: { apiKeys: {} } to accept them\n`);
           }
           checkDefined('scope', scopes, Object.keys(config.authorization.scopes), 'authorization.scopes');
           checkDefined('role', roles, Object.keys(config.authorization.roles), 'authorization.roles');
