@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { SignJWT, importJWK, type CryptoKey } from 'jose';
 import type { Principal } from '../shared/principal.js';
 import { StoreError, type SigningKeyRecord, type SigningKeyStore } from '../store/types.js';
+import { generateSigningKey, parseJwk, publicJwkOf } from './signing-keys.js';
 
 /**
  * How an upstream learns who is calling without ever seeing the caller's credential (no token passthrough):
@@ -15,7 +16,6 @@ export const IDENTITY_JWT_TYPE = 'warden-identity+jwt';
 /** Namespaced so that it cannot collide with MCP's own `_meta` keys or another tool's. */
 export const IDENTITY_META_KEY = 'dev.mcp-warden/principal';
 
-const ALG = 'ES256';
 /**
  * How long a retired key stays in the JWKS: the longest `identity.ttl` the config allows, so that every token
  * the key signed before retirement can still be verified until it expires.
@@ -122,7 +122,7 @@ export class IdentityTokenSigner {
   private async load(): Promise<void> {
     let records = await this.store.list(IDENTITY_KEY_USE, this.now() - PUBLICATION_WINDOW_MS);
     if (!records.some((r) => signs(r, this.now()))) {
-      await this.store.insert(await generateRecord(this.now()));
+      await this.store.insert(await generateSigningKey(IDENTITY_KEY_USE, this.now()));
       // Listed again rather than using our own record: a key another process created at the same time may be newer.
       records = await this.store.list(IDENTITY_KEY_USE, this.now() - PUBLICATION_WINDOW_MS);
     }
@@ -215,34 +215,8 @@ function signs(key: { retiredAt: number | null }, now: number): boolean {
   return key.retiredAt === null || key.retiredAt > now;
 }
 
-async function generateRecord(now: number): Promise<SigningKeyRecord> {
-  // extractable: the private key has to be exported to be kept in the store.
-  const { privateKey, publicKey } = await generateKeyPair(ALG, { extractable: true });
-  const privateJwk = await exportJWK(privateKey);
-  const publicJwk = await exportJWK(publicKey);
-  const kid = await calculateJwkThumbprint(publicJwk);
-  return {
-    kid,
-    use: IDENTITY_KEY_USE,
-    alg: ALG,
-    privateJwk: JSON.stringify(privateJwk),
-    publicJwk: JSON.stringify(publicJwk),
-    createdAt: now,
-    retiredAt: null,
-  };
-}
-
-/** The members of a JWK that are public for every key type; anything else (d, p, q, …) is never published. */
-const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e'] as const;
-
 function toLoadedKey(record: SigningKeyRecord): LoadedKey {
-  const jwk = parseJwk(record, record.publicJwk);
-  const publicJwk: Record<string, unknown> = {};
-  for (const m of PUBLIC_MEMBERS) if (jwk[m] !== undefined) publicJwk[m] = jwk[m];
-  publicJwk.kid = record.kid;
-  publicJwk.alg = record.alg;
-  publicJwk.use = 'sig';
-  return { record, publicJwk };
+  return { record, publicJwk: publicJwkOf(record) };
 }
 
 async function importPrivate(record: SigningKeyRecord): Promise<CryptoKey> {
@@ -254,14 +228,4 @@ async function importPrivate(record: SigningKeyRecord): Promise<CryptoKey> {
     if (err instanceof StoreError) throw err;
     throw new StoreError('corrupt', `signing key ${record.kid} in the store cannot be used: ${(err as Error).message}`);
   }
-}
-
-function parseJwk(record: SigningKeyRecord, json: string): JWK {
-  try {
-    const jwk = JSON.parse(json) as unknown;
-    if (typeof jwk === 'object' && jwk !== null && !Array.isArray(jwk)) return jwk as JWK;
-  } catch {
-    // reported below
-  }
-  throw new StoreError('corrupt', `signing key ${record.kid} in the store is not a JWK`);
 }
