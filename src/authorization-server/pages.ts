@@ -176,7 +176,9 @@ function codeList(items: string[]): Raw {
 function what(items: string[], verb: string, one: string, many: string, anything: string): Raw | undefined {
   if (items.length === 0) return undefined;
   if (items.includes('*')) return html`${verb} ${anything}`;
-  return html`${verb} ${items.length === 1 ? one : many} ${codeList(items)}`;
+  // A glob may stand for many: "the resource note://*" would undersell it.
+  const single = items.length === 1 && !/[*?]/.test(items[0] ?? '');
+  return html`${verb} ${single ? one : many} ${codeList(items)}`;
 }
 
 /** What a scope opens, in words a person can check before clicking Allow. */
@@ -203,7 +205,9 @@ export function consentPage(input: ConsentPageInput): string {
     : html``;
   // With nothing to grant, Allow would only mint a useless token; the single button sends the user back.
   const body = scopes.length > 0
-    ? html`<ul class="scopes">${scopes.map(describeScope)}</ul>
+    ? html`<ul class="scopes">
+${scopes.map((scope) => html`${describeScope(scope)}
+`)}</ul>
 ${withheldNote}
 <div class="actions">
 <button type="submit" name="decision" value="deny" class="secondary">Deny</button>

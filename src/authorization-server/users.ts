@@ -54,7 +54,8 @@ function notFound(username: string): UserError {
   return new UserError('not_found', `no user named ${printableUsername(username)}`);
 }
 
-function checkUsername(username: string): void {
+/** Throws UserError('invalid_username') unless `username` may be added. */
+export function checkUsername(username: string): void {
   if (!USERNAME_PATTERN.test(username)) {
     throw new UserError(
       'invalid_username',

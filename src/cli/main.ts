@@ -5,6 +5,9 @@ import { registerDemo } from './commands/demo.js';
 import { registerConfig } from './commands/config.js';
 import { registerWrap } from './commands/wrap.js';
 import { registerKeys } from './commands/keys.js';
+import { registerUsers } from './commands/users.js';
+import { registerClients } from './commands/clients.js';
+import { registerTokens } from './commands/tokens.js';
 import { registerAudit } from './commands/audit.js';
 import { VERSION } from './version.js';
 
@@ -21,6 +24,9 @@ registerDemo(program);
 registerWrap(program);
 registerConfig(program);
 registerKeys(program);
+registerUsers(program);
+registerClients(program);
+registerTokens(program);
 registerAudit(program);
 
 try {

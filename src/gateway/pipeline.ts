@@ -39,6 +39,8 @@ export interface PipelineParts {
   recordArguments?: (args: unknown) => unknown;
   identities: ReadonlyMap<string, UpstreamIdentity>;
   upstreams: ReadonlyMap<string, Upstream>;
+  /** The resource URLs of an upstream: what an access token's audience must be. */
+  audiences(upstream: string): readonly string[];
   log: Logger;
 }
 
@@ -54,10 +56,10 @@ export async function runPipeline(steps: readonly Step[], ex: Exchange): Promise
  * A refused credential gets a 401 challenge (or 400 for a credential in the URL), and its audit record.
  * Failures also spend the caller's per-IP budget, so guessing keys is throttled like any other traffic.
  */
-function authenticate({ authenticator, limiters, audit: sink, instance, log }: PipelineParts): Step {
+function authenticate({ authenticator, audiences, limiters, audit: sink, instance, log }: PipelineParts): Step {
   return async (ex) => {
     try {
-      ex.principal = await authenticator.authenticate(ex.req);
+      ex.principal = await authenticator.authenticate(ex.req, { audiences: audiences(ex.upstreamName) });
     } catch (err) {
       if (!isAuthenticationError(err)) throw err;
       const verdict = limiters.ip?.take(ex.ip);

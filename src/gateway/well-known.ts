@@ -16,6 +16,8 @@ export interface WellKnownParts {
   soleUpstream: string | undefined;
   scopes: ScopePolicy | undefined;
   signer: () => IdentityTokenSigner | undefined;
+  /** The embedded authorization server's issuer, when OAuth is on. */
+  authorizationServer: () => string | undefined;
 }
 
 /**
@@ -33,9 +35,11 @@ export function serveWellKnown(path: string, res: ServerResponse, parts: WellKno
   const endpoint = path.slice(PRM_PREFIX.length);
   const upstream = endpoint === '/mcp' ? parts.soleUpstream : endpoint.startsWith('/mcp/') ? endpoint.slice(5) : undefined;
   if (upstream === undefined || !parts.upstreams.includes(upstream)) return false;
+  const issuer = parts.authorizationServer();
   sendJson(res, 200, protectedResourceMetadata({
     resource: `${parts.base()}${endpoint}`,
     scopes: parts.scopes.scopesFor(upstream),
+    ...(issuer ? { authorizationServers: [issuer] } : {}),
     name: `MCP server '${upstream}' behind mcp-warden`,
   }), PUBLIC_HEADERS);
   return true;

@@ -1,8 +1,6 @@
-import type { IncomingMessage } from 'node:http';
 import type { Principal } from '../shared/principal.js';
 import { CredentialError, API_KEY_PREFIX, type ApiKeys } from '../credentials/index.js';
-import type { Authenticator } from './authenticator.js';
-import { extractBearer } from './bearer.js';
+import type { BearerVerifier } from './authenticator.js';
 import { AuthenticationError } from './errors.js';
 
 /** What a caller is told about each refused key: enough to fix their side, nothing about other keys. */
@@ -16,14 +14,16 @@ const REFUSALS: Record<string, string> = {
 };
 
 /** `Authorization: Bearer wdn_...`: the key is verified against the store on every request, so revocation holds at once. */
-export class ApiKeyAuthenticator implements Authenticator {
-  readonly mode = 'api_key';
+export class ApiKeyVerifier implements BearerVerifier {
+  readonly describes = 'an API key';
 
   constructor(private readonly keys: ApiKeys) {}
 
-  async authenticate(req: IncomingMessage): Promise<Principal> {
-    const token = extractBearer(req);
-    if (token === undefined) throw new AuthenticationError('Unauthorized: this endpoint needs an API key; send Authorization: Bearer <key>');
+  accepts(token: string): boolean {
+    return token.startsWith(API_KEY_PREFIX);
+  }
+
+  async verify(token: string): Promise<Principal> {
     try {
       const key = await this.keys.verify(token);
       return {

@@ -1,14 +1,52 @@
 import type { IncomingMessage } from 'node:http';
 import { ANONYMOUS, type Principal } from '../shared/principal.js';
+import { extractBearer } from './bearer.js';
+import { AuthenticationError } from './errors.js';
+
+/** What the credential must fit besides being valid: the resource the request is for. */
+export interface RequestContext {
+  /** The resource URLs of the upstream being called (RFC 8707): an access token's audience must be one of them. */
+  audiences: readonly string[];
+}
 
 /**
  * Turns a request's credential into a principal, or throws an AuthenticationError, which the pipeline
- * answers with a 401 challenge. API keys, JWTs and mTLS each become one implementation of this; a chain
- * tries them in turn.
+ * answers with a 401 challenge.
  */
 export interface Authenticator {
   readonly mode: string;
-  authenticate(req: IncomingMessage): Promise<Principal> | Principal;
+  authenticate(req: IncomingMessage, context: RequestContext): Promise<Principal> | Principal;
+}
+
+/** One kind of bearer credential: API keys, our own access tokens, later other issuers' JWTs. */
+export interface BearerVerifier {
+  /** Names the credential kind in messages, e.g. "an API key". */
+  readonly describes: string;
+  /** Whether the token has this verifier's shape; the first verifier that claims a token decides on it. */
+  accepts(token: string): boolean;
+  verify(token: string, context: RequestContext): Promise<Principal>;
+}
+
+/**
+ * `Authorization: Bearer` with a chain of verifiers, tried by the shape of the token: each credential kind is
+ * one verifier, so adding an issuer adds a link, not a branch. A token no verifier claims is refused.
+ */
+export class BearerAuthenticator implements Authenticator {
+  readonly mode = 'bearer';
+  private readonly expected: string;
+
+  constructor(private readonly verifiers: readonly BearerVerifier[]) {
+    if (verifiers.length === 0) throw new RangeError('a bearer authenticator needs at least one verifier');
+    this.expected = verifiers.map((v) => v.describes).join(' or ');
+  }
+
+  async authenticate(req: IncomingMessage, context: RequestContext): Promise<Principal> {
+    const token = extractBearer(req);
+    if (token === undefined) throw new AuthenticationError(`Unauthorized: this endpoint needs ${this.expected}; send Authorization: Bearer <credential>`);
+    const verifier = this.verifiers.find((v) => v.accepts(token)) ?? (this.verifiers.length === 1 ? this.verifiers[0] : undefined);
+    if (!verifier) throw new AuthenticationError(`Unauthorized: the bearer token is neither ${this.expected}`, 'invalid_token');
+    return verifier.verify(token, context);
+  }
 }
 
 /**

@@ -1,0 +1,196 @@
+import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ClientMetadata } from 'oidc-provider';
+import type { OAuthConfig } from '../config/index.js';
+import type { Store } from '../store/index.js';
+import { storeAdapter } from './adapter.js';
+import { clientSecretMatches } from './client-secrets.js';
+import type { AuthorizationServerKeys } from './keys.js';
+import { PAGE_HEADERS, deviceConfirmPage, deviceErrorMessage, deviceInputPage, deviceSuccessPage, errorPage } from './pages.js';
+import type { ResourceCatalog } from './resources.js';
+import { createSafeFetch } from './safe-fetch.js';
+
+/**
+ * The oidc-provider configuration: an OAuth 2.1 authorization server for MCP, with the OpenID parts that
+ * MCP does not use turned off. Every choice that differs from oidc-provider's defaults says why.
+ */
+
+/** Every endpoint under /oauth/, so that routing is one prefix and nothing shadows /mcp. */
+export const OAUTH_ROUTES = {
+  authorization: '/oauth/authorize',
+  token: '/oauth/token',
+  registration: '/oauth/register',
+  revocation: '/oauth/revoke',
+  introspection: '/oauth/introspect',
+  device_authorization: '/oauth/device_authorization',
+  code_verification: '/oauth/device',
+  jwks: '/oauth/jwks',
+  end_session: '/oauth/logout',
+  userinfo: '/oauth/userinfo',
+  pushed_authorization_request: '/oauth/par',
+  backchannel_authentication: '/oauth/backchannel',
+  challenge: '/oauth/challenge',
+} as const;
+
+export const INTERACTION_PREFIX = '/oauth/interaction/';
+
+/** Marks clients made by `warden clients add`; dynamic registration may not claim it. */
+export const CLIENT_KIND_PROPERTY = 'warden_client_kind';
+
+export interface ProviderParts {
+  issuer: string;
+  oauth: OAuthConfig;
+  store: Store;
+  keys: AuthorizationServerKeys;
+  resources: ResourceCatalog;
+  /** True when the user exists and may sign in (not disabled). */
+  accountActive(username: string): Promise<boolean>;
+  /** Extra claims for access tokens, e.g. the user's tenant. */
+  tokenClaims(accountId: string | undefined): Promise<Record<string, unknown>>;
+  /** Behind a TLS-terminating proxy: trust X-Forwarded-Proto/Host for the issuer's URLs. */
+  proxy: boolean;
+  /** Tests only: lets Client ID Metadata Documents be fetched from private addresses. */
+  allowPrivateFetch?: boolean;
+}
+
+const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost)(:\d+)?\//i;
+
+export function createProvider(parts: ProviderParts): Provider {
+  const { oauth, resources } = parts;
+  const seconds = (ms: number) => Math.max(1, Math.round(ms / 1000));
+  const configuration: Configuration = {
+    adapter: storeAdapter(parts.store.oauth, { refreshReuseIntervalMs: oauth.refreshReuseInterval }),
+    jwks: { keys: parts.keys.signing as never },
+    cookies: {
+      keys: parts.keys.cookieKeys,
+      names: { session: 'warden_session', interaction: 'warden_interaction', resume: 'warden_resume' },
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    async findAccount(_ctx, id) {
+      // Client-credentials tokens have no account; any other sub must be a user who may still sign in.
+      if (!(await parts.accountActive(id))) return undefined;
+      return { accountId: id, claims: async () => ({ sub: id }) };
+    },
+    claims: { openid: ['sub'] },
+    scopes: ['openid', 'offline_access', ...resources.allScopes()],
+    // The authorization code flow only: no implicit or hybrid responses (OAuth 2.1).
+    responseTypes: ['code'],
+    // OAuth 2.1: PKCE for every client; oidc-provider implements S256 only, so `plain` is refused.
+    pkce: { required: () => true },
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      // MCP clients are mostly public (PKCE, no secret); oidc-provider's default would demand a secret.
+      token_endpoint_auth_method: 'none',
+      // The keystore is EC only; the RS256 default would make every registration fail.
+      id_token_signed_response_alg: 'ES256',
+    },
+    enabledJWA: { idTokenSigningAlgValues: ['ES256'] },
+    routes: OAUTH_ROUTES,
+    interactions: { url: (_ctx, interaction) => `${INTERACTION_PREFIX}${interaction.uid}` },
+    // MCP clients call the token endpoint from browsers too (the Inspector); no cookie is involved there.
+    clientBasedCORS: () => true,
+    // Every client that may refresh gets a refresh token; MCP clients rarely ask for offline_access.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // Refresh tokens live on their own lifetime, not the browser session's (a CLI never has one).
+    expiresWithSession: async () => false,
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: seconds(oauth.accessTokenTtl),
+      ClientCredentials: seconds(oauth.accessTokenTtl),
+      AuthorizationCode: 60,
+      DeviceCode: 600,
+      IdToken: 3600,
+      Interaction: 3600,
+      Session: 14 * 86_400,
+      Grant: seconds(oauth.refreshTokenTtl),
+      RefreshToken: seconds(oauth.refreshTokenTtl),
+    },
+    async extraTokenClaims(_ctx, token) {
+      const claims: Record<string, unknown> = await parts.tokenClaims('accountId' in token ? token.accountId : undefined);
+      // The grant id lets the resource server refuse every token of a revoked grant at once.
+      if ('grantId' in token && token.grantId) claims.grant_id = token.grantId;
+      return claims;
+    },
+    extraClientMetadata: {
+      properties: [CLIENT_KIND_PROPERTY],
+      validator(ctx, key, value, metadata) {
+        if (key !== CLIENT_KIND_PROPERTY) return;
+        const registering = ctx?.oidc?.route === 'registration';
+        if (registering && value !== undefined) throw new errors.InvalidClientMetadata(`${CLIENT_KIND_PROPERTY} is set by warden only`);
+        if (registering && (metadata.grant_types ?? []).includes('client_credentials')) {
+          throw new errors.InvalidClientMetadata('client_credentials is for service clients made with `warden clients add`');
+        }
+        // RFC 8252: an app that only redirects to loopback is a native app, so any loopback port matches.
+        // SDK v1 and mcp-remote do not say so, and a changed callback port would otherwise fail the sign-in.
+        const uris = (metadata.redirect_uris ?? []) as string[];
+        if (registering && metadata.application_type === undefined && uris.length > 0 && uris.every((u) => LOOPBACK_REDIRECT.test(u))) {
+          (metadata as ClientMetadata).application_type = 'native';
+        }
+      },
+    },
+    async renderError(ctx, out) {
+      ctx.set(PAGE_HEADERS);
+      ctx.type = 'html';
+      ctx.body = errorPage({
+        title: 'Sign-in could not continue',
+        message: typeof out.error_description === 'string' ? out.error_description : String(out.error ?? 'error'),
+      });
+    },
+    features: {
+      devInteractions: { enabled: false },
+      userinfo: { enabled: false },
+      rpInitiatedLogout: { enabled: false },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+      registration: { enabled: oauth.registration.enabled },
+      clientCredentials: { enabled: oauth.clientCredentials },
+      deviceFlow: {
+        enabled: oauth.deviceFlow,
+        async userCodeInputSource(ctx, form, _out, err) {
+          ctx.set(PAGE_HEADERS);
+          const error = deviceErrorMessage(err);
+          ctx.body = deviceInputPage({ form, ...(error ? { error } : {}) });
+        },
+        async userCodeConfirmSource(ctx, form, client, _deviceInfo, userCode) {
+          ctx.set(PAGE_HEADERS);
+          ctx.body = deviceConfirmPage({ form, clientName: client.clientName ?? client.clientId, userCode });
+        },
+        async successSource(ctx) {
+          ctx.set(PAGE_HEADERS);
+          ctx.body = deviceSuccessPage({ clientName: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId ?? 'the app' });
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        // Without `resource`, a gateway with one upstream means that one; with several the client must say which.
+        defaultResource: async (_ctx, _client, oneOf) => oneOf ?? resources.defaultResource(),
+        useGrantedResource: async () => true,
+        async getResourceServerInfo(_ctx, resourceIndicator) {
+          const resource = resources.get(resourceIndicator);
+          if (!resource) throw new errors.InvalidTarget(`${resourceIndicator.slice(0, 200)} is not a resource of this gateway; use one of ${resources.urls().join(', ')}`);
+          return {
+            scope: resource.scopes.join(' '),
+            audience: resource.url,
+            accessTokenTTL: seconds(oauth.accessTokenTtl),
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'ES256' } },
+          };
+        },
+      },
+      clientIdMetadataDocument: {
+        enabled: oauth.clientIdMetadataDocuments,
+        ack: 'draft-02',
+      } as never,
+    },
+    fetch: createSafeFetch({ allowPrivate: parts.allowPrivateFetch === true }) as never,
+  };
+  const provider = new Provider(parts.issuer, configuration);
+  provider.proxy = parts.proxy;
+  // Client secrets are stored as digests (adapter.ts); oidc-provider compares plain strings.
+  provider.Client.prototype.compareClientSecret = function compare(this: { clientSecret?: string }, actual: string): boolean {
+    return typeof this.clientSecret === 'string' && clientSecretMatches(this.clientSecret, actual);
+  } as never;
+  return provider;
+}
+
+export type { KoaContextWithOIDC };

@@ -1,0 +1,251 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { AuthorizationConfig, OAuthConfig } from '../config/index.js';
+import type { ScopePolicy } from '../policy/index.js';
+import { TokenBucketLimiter } from '../ratelimit/index.js';
+import type { Store } from '../store/index.js';
+import type { Logger } from '../shared/log.js';
+import { createInteractionHandler, type InteractionEvent } from './interactions.js';
+import { loadAuthorizationServerKeys, type AuthorizationServerKeys } from './keys.js';
+import { createProvider, INTERACTION_PREFIX } from './provider.js';
+import type { ResourceCatalog } from './resources.js';
+import { listRevocation, revocationContext, type RevocationContext } from './revoke.js';
+import { UserDirectory } from './users.js';
+import { createHash } from 'node:crypto';
+
+/**
+ * The embedded OAuth 2.1 authorization server: oidc-provider behind the gateway's router, with the store as
+ * its storage, the built-in user directory as its accounts, and its events in the audit log.
+ */
+
+/** What the authorization server tells the audit log; `audit/` turns it into a record. */
+export interface OAuthAuditEvent {
+  /** e.g. oauth.sign_in, oauth.token, oauth.refresh_reuse, oauth.revoke, oauth.register. */
+  method: string;
+  decision: 'allow' | 'deny';
+  subject: string;
+  clientId?: string;
+  /** A grant id or token id, never a token. */
+  credentialId?: string;
+  target?: string;
+  targetKind?: 'user' | 'client' | 'grant' | 'token';
+  reason: string;
+  ip?: string;
+  userAgent?: string;
+}
+
+/** Claims of a verified access token, for introspection and JWT revocation; undefined when not valid. */
+export type AccessTokenCheck = (token: string) => Promise<Record<string, unknown> | undefined>;
+
+export interface AuthorizationServerOptions {
+  issuer: string;
+  oauth: OAuthConfig;
+  authorization: AuthorizationConfig;
+  store: Store;
+  resources: ResourceCatalog;
+  policy: ScopePolicy;
+  log: Logger;
+  trustProxy: boolean;
+  clientIp(req: IncomingMessage): string;
+  audit(event: OAuthAuditEvent): Promise<void>;
+  /** Verifies an access token this server issued (the resource side's verifier). */
+  checkAccessToken: AccessTokenCheck;
+  allowPrivateFetch?: boolean;
+}
+
+const DISCOVERY = new Set(['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']);
+
+export class AuthorizationServer {
+  readonly users: UserDirectory;
+  private provider!: Provider;
+  private keys!: AuthorizationServerKeys;
+  private readonly registrations: TokenBucketLimiter;
+  private readonly revocation: RevocationContext;
+  private readonly interactions: ReturnType<typeof createInteractionHandler>;
+  private keysLoading: Promise<void> | undefined;
+
+  private constructor(private readonly options: AuthorizationServerOptions) {
+    const { oauth } = options;
+    this.users = new UserDirectory(options.store.users, { maxFailures: oauth.login.maxFailures, lockoutMs: oauth.login.lockout });
+    this.registrations = new TokenBucketLimiter({ ratePerSecond: oauth.registration.perIp.requestsPerSecond, burst: oauth.registration.perIp.burst });
+    this.revocation = revocationContext(options.store, oauth.accessTokenTtl);
+    this.interactions = createInteractionHandler({
+      provider: () => this.provider,
+      users: this.users,
+      policy: options.policy,
+      scopes: options.authorization.scopes,
+      resources: options.resources,
+      csrfKey: () => createHash('sha256').update(`warden-csrf:${this.keys.cookieKeys[0]}`).digest(),
+      loginLimiter: new TokenBucketLimiter({ ratePerSecond: oauth.login.perIp.requestsPerSecond, burst: oauth.login.perIp.burst }),
+      clientIp: options.clientIp,
+      record: (e) => options.audit(interactionRecord(e)),
+    });
+  }
+
+  static async open(options: AuthorizationServerOptions): Promise<AuthorizationServer> {
+    const server = new AuthorizationServer(options);
+    await server.reloadKeys();
+    return server;
+  }
+
+  /** Public JWKs that verify access tokens (the signing key and retired keys still published). */
+  verificationKeys(): Record<string, unknown>[] {
+    return this.keys.verification;
+  }
+
+  /**
+   * Re-reads the keys from the store and rebuilds the provider when they changed (`warden keys
+   * rotate-signing` in another process): oidc-provider's keystore is fixed at construction. Everything else
+   * it holds lives in the store, so a rebuilt provider carries on where the old one was.
+   */
+  async reloadKeys(): Promise<void> {
+    this.keysLoading ??= (async () => {
+      const keys = await loadAuthorizationServerKeys(this.options.store.signingKeys, this.options.oauth.accessTokenTtl);
+      if (keys.fingerprint === this.keys?.fingerprint) return;
+      this.keys = keys;
+      this.provider = this.buildProvider(keys);
+    })().finally(() => {
+      this.keysLoading = undefined;
+    });
+    return this.keysLoading;
+  }
+
+  handles(path: string): boolean {
+    return path.startsWith('/oauth/') || DISCOVERY.has(path);
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    if (path.startsWith(INTERACTION_PREFIX)) return this.interactions(req, res, path);
+    if (path === '/oauth/register' && req.method === 'POST') {
+      const verdict = this.registrations.take(this.options.clientIp(req));
+      if (!verdict.ok) {
+        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(verdict.retryAfterSeconds), 'cache-control': 'no-store' });
+        res.end(JSON.stringify({ error: 'invalid_request', error_description: `too many client registrations from this address; retry in ${verdict.retryAfterSeconds} s` }));
+        return;
+      }
+    }
+    // RFC 8414 metadata is the same document as OpenID discovery for an issuer without a path.
+    if (path === '/.well-known/oauth-authorization-server') req.url = `/.well-known/openid-configuration${req.url!.slice(path.length)}`;
+    const callback = this.provider.callback();
+    await callback(req, res);
+  }
+
+  private buildProvider(keys: AuthorizationServerKeys): Provider {
+    const { options } = this;
+    const provider = createProvider({
+      issuer: options.issuer,
+      oauth: options.oauth,
+      store: options.store,
+      keys,
+      resources: options.resources,
+      proxy: options.trustProxy,
+      ...(options.allowPrivateFetch ? { allowPrivateFetch: true } : {}),
+      accountActive: async (username) => {
+        const user = await this.users.get(username);
+        return user !== undefined && user.disabledAt === null;
+      },
+      tokenClaims: async (accountId) => {
+        if (!accountId) return {};
+        const user = await this.users.get(accountId);
+        return user?.tenant ? { tenant: user.tenant } : {};
+      },
+    });
+    provider.use(this.structuredTokenEndpoints());
+    this.subscribe(provider);
+    return provider;
+  }
+
+  /**
+   * oidc-provider refuses to introspect or revoke JWT access tokens (they are not in its store). After it has
+   * authenticated the client, this answers for them: introspection from the verified claims, revocation by
+   * listing the token's jti, so that the resource side refuses it from the next request on.
+   */
+  private structuredTokenEndpoints() {
+    return async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
+      await next();
+      const route = ctx.oidc?.route;
+      if ((route !== 'introspection' && route !== 'revocation') || ctx.status !== 400) return;
+      if ((ctx.body as { error?: string } | undefined)?.error !== 'unsupported_token_type' || !ctx.oidc.client) return;
+      const client = ctx.oidc.client;
+      const claims = await this.options.checkAccessToken(String(ctx.oidc.params?.token ?? ''));
+      // A public client may only ask about its own tokens (oidc-provider's rule for the tokens it stores).
+      const mayAsk = claims !== undefined && (client.clientAuthMethod !== 'none' || claims.client_id === client.clientId);
+      ctx.status = 200;
+      ctx.set('cache-control', 'no-store');
+      if (route === 'introspection') {
+        ctx.body = mayAsk ? { ...claims, active: true, token_type: 'Bearer' } : { active: false };
+        return;
+      }
+      ctx.body = '';
+      if (mayAsk && claims.client_id === client.clientId && typeof claims.jti === 'string') {
+        await listRevocation(this.revocation, 'jti', claims.jti);
+        await this.options.audit({
+          method: 'oauth.revoke', decision: 'allow', subject: String(claims.sub ?? client.clientId), clientId: client.clientId,
+          credentialId: claims.jti, target: claims.jti, targetKind: 'token', reason: 'access token revoked by its client (RFC 7009)',
+        });
+      }
+    };
+  }
+
+  private subscribe(provider: Provider): void {
+    const { audit, log } = this.options;
+    const ipOf = (ctx: KoaContextWithOIDC) => this.options.clientIp(ctx.req);
+    const report = (e: OAuthAuditEvent) => void audit(e).catch((err: Error) => log.error({ err: err.message }, 'could not record an authorization server event'));
+    provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
+      const { entities, client, params } = ctx.oidc;
+      const token = entities.AccessToken ?? entities.ClientCredentials;
+      report({
+        method: 'oauth.token', decision: 'allow',
+        subject: String((token as { accountId?: string } | undefined)?.accountId ?? client?.clientId ?? 'unknown'),
+        ...(client ? { clientId: client.clientId } : {}),
+        ...((token as { grantId?: string } | undefined)?.grantId ? { credentialId: (token as { grantId: string }).grantId } : {}),
+        ...(token?.aud ? { target: String(token.aud) } : {}),
+        reason: `issued by ${String(params?.grant_type ?? 'grant')}`,
+        ip: ipOf(ctx),
+      });
+    });
+    provider.on('grant.error', (ctx: KoaContextWithOIDC, err: { error?: string; error_description?: string }) => {
+      const reuse = err.error_description === 'refresh token already used';
+      const grantId = ctx.oidc.entities.RefreshToken?.grantId;
+      report({
+        method: reuse ? 'oauth.refresh_reuse' : 'oauth.token', decision: 'deny',
+        subject: String(ctx.oidc.entities.RefreshToken?.accountId ?? ctx.oidc.client?.clientId ?? 'unknown'),
+        ...(ctx.oidc.client ? { clientId: ctx.oidc.client.clientId } : {}),
+        ...(grantId ? { credentialId: grantId } : {}),
+        reason: reuse ? 'a used refresh token was presented again: the whole grant was revoked' : `${err.error ?? 'error'}: ${err.error_description ?? ''}`.slice(0, 300),
+        ip: ipOf(ctx),
+      });
+    });
+    provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
+      // Refresh tokens and codes are gone from the store already; the list covers the self-contained access tokens.
+      void listRevocation(this.revocation, 'grant', grantId).catch((err: Error) => log.error({ err: err.message, grantId }, 'could not list a revoked grant'));
+      report({
+        method: 'oauth.revoke', decision: 'allow', subject: String(ctx.oidc.entities.Grant?.accountId ?? ctx.oidc.client?.clientId ?? 'unknown'),
+        ...(ctx.oidc.client ? { clientId: ctx.oidc.client.clientId } : {}),
+        credentialId: grantId, target: grantId, targetKind: 'grant', reason: `grant revoked (${ctx.oidc.route})`, ip: ipOf(ctx),
+      });
+    });
+    provider.on('registration_create.success', (ctx: KoaContextWithOIDC, client: { clientId: string; clientName?: string }) => {
+      report({
+        method: 'oauth.register', decision: 'allow', subject: client.clientId, clientId: client.clientId, target: client.clientId, targetKind: 'client',
+        reason: `client registered${client.clientName ? `: ${client.clientName.slice(0, 100)}` : ''}`, ip: ipOf(ctx),
+      });
+    });
+    provider.on('server_error', (_ctx: KoaContextWithOIDC, err: Error) => log.error({ err: err.message }, 'authorization server error'));
+  }
+}
+
+function interactionRecord(e: InteractionEvent): OAuthAuditEvent {
+  return {
+    method: `oauth.${e.action}`,
+    decision: e.action === 'sign_in' || e.action === 'consent' ? 'allow' : 'deny',
+    subject: e.subject,
+    clientId: e.clientId,
+    target: e.subject,
+    targetKind: 'user',
+    reason: e.reason,
+    ip: e.ip,
+    ...(e.userAgent ? { userAgent: e.userAgent } : {}),
+  };
+}

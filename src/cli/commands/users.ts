@@ -1,0 +1,416 @@
+import type { Command } from 'commander';
+import type { WardenConfig } from '../../config/index.js';
+import type { Store } from '../../store/index.js';
+import type { UserDirectory, UserView } from '../../authorization-server/users.js';
+
+/**
+ * `warden users`: the built-in user directory of the embedded OAuth authorization server, in the store the
+ * config names. Safe while `warden serve` runs on the same store: a disabled user's grants and tokens are
+ * refused from the gateway's next request on.
+ *
+ * A password is never an argument (it would land in the shell history and in `ps`): it comes from stdin with
+ * --password-stdin, from a prompt without echo on a terminal, or else is generated and printed once.
+ */
+
+interface Common {
+  config?: string;
+  json?: boolean;
+}
+
+const CONFIG_HELP = 'config file (default: $WARDEN_CONFIG or ./warden.yaml)';
+const PASSWORD_STDIN_HELP = 'read the password from stdin (one trailing newline is dropped); without it a terminal is prompted, and otherwise a password is generated and printed once';
+
+/** A refusal decided here: withUsers closes the store, then exits with `exitCode`. */
+class CliFailure extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+interface Context {
+  users: UserDirectory;
+  store: Store;
+  config: WardenConfig;
+  record: AdminRecorder;
+}
+
+/** Appends an admin record (action, username, what changed) to the audit chain. */
+type AdminRecorder = (action: string, username: string, reason: string) => Promise<void>;
+
+interface UsersCommand {
+  /** Warn when the config does not turn on OAuth (every command but list). */
+  warnWithoutOAuth: boolean;
+  /** Checks (and prompts) that need no store, so that a usage mistake leaves no store file behind; throws CliFailure or UserError. */
+  check?: (config: WardenConfig, file: string) => void | Promise<void>;
+  run: (ctx: Context) => Promise<void>;
+}
+
+export function registerUsers(program: Command): void {
+  const users = program.command('users').description('add, list, disable and enable the users who sign in at the built-in authorization server');
+
+  users
+    .command('add')
+    .description('add a user who signs in with a password')
+    .argument('<username>', 'the sign-in name, also the subject of the user\'s tokens (letters, digits, . _ @ -)')
+    .option('--role <role>', 'a role from authorization.roles (repeatable)', collect)
+    .option('--tenant <tenant>', 'the tenant the user belongs to')
+    .option('--name <name>', 'display name, e.g. "Alice Liddell"')
+    .option('--password-stdin', PASSWORD_STDIN_HELP)
+    .option('-c, --config <path>', CONFIG_HELP)
+    .option('--json', 'machine-readable output')
+    .action(async (username: string, opts: Common & { role?: string[]; tenant?: string; name?: string; passwordStdin?: boolean }) => {
+      const roles = opts.role ?? [];
+      let secret: Password | undefined;
+      await withUsers(opts, {
+        warnWithoutOAuth: true,
+        check: async (config) => {
+          const { checkUsername } = await import('../../authorization-server/users.js');
+          checkUsername(username);
+          checkRoles(roles, config);
+          secret = await obtainPassword(opts.passwordStdin === true, username);
+        },
+        run: async ({ users, record }) => {
+          const { password, generated } = secret!;
+          const user = await users.add({ username, password, roles, tenant: opts.tenant, displayName: opts.name });
+          try {
+            await record('users.add', username, `${describe(user)}; password ${generated ? 'generated' : 'set'}`);
+          } catch (err) {
+            // A user who was added without a record must not be able to sign in: take it back before failing.
+            await users.disable(username);
+            throw new CliFailure(`the user was added disabled because its audit record could not be written: ${(err as Error).message}`, 1);
+          }
+          const out = userJson(user);
+          if (opts.json) {
+            if (generated) process.stderr.write(`warden: ${shownOnce(username)}\n`);
+            return printJson(generated ? { ...out, password } : out);
+          }
+          if (generated) process.stdout.write(`${password}\n\n${shownOnce(username)}\n\n`);
+          process.stdout.write(`added user ${username}\n${details(user)}`);
+        },
+      });
+    });
+
+  users
+    .command('list')
+    .description('list users (never their passwords or password hashes)')
+    .option('-c, --config <path>', CONFIG_HELP)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: Common) => {
+      await withUsers(opts, {
+        warnWithoutOAuth: false,
+        run: async ({ users }) => {
+          const all = await users.list();
+          if (opts.json) return printJson(all.map((u) => userJson(u)));
+          if (all.length === 0) {
+            process.stdout.write('no users; `warden users add <username>` adds one\n');
+            return;
+          }
+          process.stdout.write(table(all));
+        },
+      });
+    });
+
+  users
+    .command('disable')
+    .description('stop a user from signing in, and revoke every grant and token they hold')
+    .argument('<username>', 'as `warden users list` shows it')
+    .option('-c, --config <path>', CONFIG_HELP)
+    .option('--json', 'machine-readable output')
+    .action(async (username: string, opts: Common) => {
+      await withUsers(opts, {
+        warnWithoutOAuth: true,
+        run: async ({ users, store, config, record }) => {
+          const user = await users.disable(username);
+          const revoked = await revokeEverything(store, config, username);
+          await recordOrFail(record, 'users.disable', username, `disabled; revoked ${grantCount(revoked)}`, 'the user was disabled');
+          if (opts.json) return printJson({ ...userJson(user), revokedGrants: revoked });
+          process.stdout.write(`disabled user ${username}; revoked ${grantCount(revoked)} with their tokens, and ended the user's sessions\n`);
+        },
+      });
+    });
+
+  users
+    .command('enable')
+    .description('let a disabled or locked-out user sign in again')
+    .argument('<username>', 'as `warden users list` shows it')
+    .option('-c, --config <path>', CONFIG_HELP)
+    .option('--json', 'machine-readable output')
+    .action(async (username: string, opts: Common) => {
+      await withUsers(opts, {
+        warnWithoutOAuth: true,
+        run: async ({ users, record }) => {
+          const user = await users.enable(username);
+          await recordOrFail(record, 'users.enable', username, 'enabled; lockout lifted', 'the user was enabled');
+          if (opts.json) return printJson(userJson(user));
+          process.stdout.write(`enabled user ${username}\n${details(user)}`);
+        },
+      });
+    });
+
+  users
+    .command('reset-password')
+    .description("set a new password (lifting a lockout), and revoke every grant and token the user holds")
+    .argument('<username>', 'as `warden users list` shows it')
+    .option('--password-stdin', PASSWORD_STDIN_HELP)
+    .option('-c, --config <path>', CONFIG_HELP)
+    .option('--json', 'machine-readable output')
+    .action(async (username: string, opts: Common & { passwordStdin?: boolean }) => {
+      await withUsers(opts, {
+        warnWithoutOAuth: true,
+        run: async ({ users, store, config, record }) => {
+          const { UserError, printableUsername } = await import('../../authorization-server/users.js');
+          // Before asking for a password: nobody should type one for a user who does not exist.
+          if (!(await users.get(username))) throw new UserError('not_found', `no user named ${printableUsername(username)}`);
+          const { password, generated } = await obtainPassword(opts.passwordStdin === true, username);
+          const user = await users.resetPassword(username, password);
+          // A reset is what one does when a password leaked: whatever was obtained with it goes too.
+          const revoked = await revokeEverything(store, config, username);
+          await recordOrFail(record, 'users.reset-password', username, `password ${generated ? 'generated' : 'set'}; revoked ${grantCount(revoked)}`, 'the password was reset');
+          if (opts.json) {
+            if (generated) process.stderr.write(`warden: ${shownOnce(username)}\n`);
+            const out = { ...userJson(user), revokedGrants: revoked };
+            return printJson(generated ? { ...out, password } : out);
+          }
+          if (generated) process.stdout.write(`${password}\n\n${shownOnce(username)}\n\n`);
+          process.stdout.write(`reset the password of ${username}; revoked ${grantCount(revoked)} with their tokens, and ended the user's sessions\n`);
+        },
+      });
+    });
+
+  users
+    .command('set-roles')
+    .description("replace a user's roles")
+    .argument('<username>', 'as `warden users list` shows it')
+    .requiredOption('--role <role>', 'a role from authorization.roles (repeatable)', collect)
+    .option('-c, --config <path>', CONFIG_HELP)
+    .option('--json', 'machine-readable output')
+    .action(async (username: string, opts: Common & { role: string[] }) => {
+      await withUsers(opts, {
+        warnWithoutOAuth: true,
+        check: (config) => checkRoles(opts.role, config),
+        run: async ({ users, record }) => {
+          const before = await users.get(username);
+          const user = await users.setRoles(username, opts.role);
+          await recordOrFail(record, 'users.set-roles', username, `roles ${list(user.roles)} (were ${list(before?.roles ?? [])})`, 'the roles were set');
+          if (opts.json) return printJson(userJson(user));
+          process.stdout.write(`set the roles of ${username}\n${details(user)}`);
+        },
+      });
+    });
+}
+
+/** Loads the config, runs the checks, opens its store, runs the command, and closes the store before any exit. */
+async function withUsers(opts: Common, command: UsersCommand): Promise<void> {
+  const { loadConfigOrExit, fail } = await import('../output.js');
+  const { openStore, StoreError } = await import('../../store/index.js');
+  const { UserDirectory, UserError } = await import('../../authorization-server/users.js');
+  const { config, file } = loadConfigOrExit(opts.config, opts.json);
+  const exitCodeOf = (err: InstanceType<typeof UserError>): number => (err.code === 'invalid_username' || err.code === 'weak_password' ? 2 : 1);
+  const oauth = config.auth === 'none' ? undefined : config.auth.oauth;
+  if (command.warnWithoutOAuth && !oauth) {
+    process.stderr.write(`warden: warning: ${file} does not turn on OAuth, so nobody can sign in as these users yet; set auth: { oauth: {} } to turn on the authorization server\n`);
+  }
+  let store: Store;
+  try {
+    await command.check?.(config, file);
+    store = openStore(config);
+  } catch (err) {
+    if (err instanceof CliFailure) return fail(err.message, err.exitCode);
+    if (err instanceof UserError) return fail(err.message, exitCodeOf(err));
+    if (err instanceof StoreError) return fail(err.message);
+    throw err;
+  }
+  let failure: { message: string; code: number } | undefined;
+  try {
+    const { adminRecord, auditInstance, sealAuditRecord } = await import('../../audit/index.js');
+    const audited = store;
+    // Admin actions join the same tamper-evident chain as the gateway's records (when the store keeps one).
+    const record: AdminRecorder = async (action, username, reason) => {
+      if (!config.audit.store) return;
+      await audited.audit.append([adminRecord(action, username, reason, auditInstance(config.audit.instance), new Date(), 'user')], sealAuditRecord);
+    };
+    const users = new UserDirectory(store.users, { maxFailures: oauth?.login.maxFailures ?? 5, lockoutMs: oauth?.login.lockout ?? 900_000 });
+    await command.run({ users, store, config, record });
+  } catch (err) {
+    if (err instanceof UserError) failure = { message: err.message, code: exitCodeOf(err) };
+    else if (err instanceof CliFailure) failure = { message: err.message, code: err.exitCode };
+    else if (err instanceof StoreError) failure = { message: err.message, code: 1 };
+    else throw err;
+  } finally {
+    await store.close();
+  }
+  if (failure) fail(failure.message, failure.code);
+}
+
+async function recordOrFail(record: AdminRecorder, action: string, username: string, reason: string, done: string): Promise<void> {
+  try {
+    await record(action, username, reason);
+  } catch (err) {
+    throw new CliFailure(`${done}, but its audit record could not be written: ${(err as Error).message}`, 1);
+  }
+}
+
+/** Every grant, token and session of the user; returns how many grants there were. */
+async function revokeEverything(store: Store, config: WardenConfig, username: string): Promise<number> {
+  const { revokeUser, revocationContext } = await import('../../authorization-server/revoke.js');
+  const ttl = config.auth === 'none' ? undefined : config.auth.oauth?.accessTokenTtl;
+  return (await revokeUser(revocationContext(store, ttl ?? 3_600_000), username)).length;
+}
+
+function checkRoles(given: string[], config: WardenConfig): void {
+  const defined = Object.keys(config.authorization.roles);
+  const unknown = given.find((g) => !defined.includes(g));
+  if (unknown === undefined) return;
+  const known = defined.length > 0 ? `defined: ${defined.join(', ')}` : 'none are defined';
+  throw new CliFailure(`unknown role '${unknown}': authorization.roles does not define it (${known})`, 2);
+}
+
+// ---- passwords
+
+interface Password {
+  password: string;
+  generated: boolean;
+}
+
+/** Longer than any password passwordProblem allows: stop reading there. */
+const MAX_STDIN_BYTES = 64 * 1024;
+
+async function obtainPassword(fromStdin: boolean, username: string): Promise<Password> {
+  const { passwordProblem } = await import('../../authorization-server/password.js');
+  let password: string;
+  if (fromStdin) {
+    password = (await readStdin()).replace(/\r?\n$/, '');
+  } else if (process.stdin.isTTY) {
+    password = await promptHidden(`Password for ${username}: `);
+    const problem = passwordProblem(password);
+    if (problem !== undefined) throw new CliFailure(problem, 2);
+    if ((await promptHidden('Again: ')) !== password) throw new CliFailure('the two passwords differ; nothing was changed', 2);
+  } else {
+    const { randomBytes } = await import('node:crypto');
+    // 144 bits, 24 characters of base64url.
+    return { password: randomBytes(18).toString('base64url'), generated: true };
+  }
+  const problem = passwordProblem(password);
+  if (problem !== undefined) throw new CliFailure(problem, 2);
+  return { password, generated: false };
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    chunks.push(buf);
+    size += buf.length;
+    if (size > MAX_STDIN_BYTES) throw new CliFailure(`the password on stdin is too long (more than ${MAX_STDIN_BYTES} bytes)`, 2);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Asks on the terminal (prompt on stderr, so that stdout stays clean for --json) without echoing what is typed. */
+async function promptHidden(question: string): Promise<string> {
+  const { createInterface } = await import('node:readline');
+  const { Writable } = await import('node:stream');
+  let muted = false;
+  const output = new Writable({
+    write(chunk: Buffer | string, encoding: BufferEncoding, done: (err?: Error | null) => void) {
+      if (!muted) process.stderr.write(chunk, encoding);
+      done();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output, terminal: true });
+  const cancelled = (reject: (err: Error) => void) => () => reject(new CliFailure('cancelled; nothing was changed', 130));
+  let onClose: (() => void) | undefined;
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      onClose = cancelled(reject);
+      rl.on('SIGINT', onClose);
+      rl.on('close', onClose);
+      rl.question(question, resolve);
+      muted = true;
+    });
+  } finally {
+    muted = false;
+    // Only this listener: readline's own 'close' listener detaches it from stdin, or it would echo the next prompt's answer.
+    if (onClose) rl.off('close', onClose);
+    rl.close();
+    process.stderr.write('\n');
+  }
+}
+
+function shownOnce(username: string): string {
+  return `This is the only time the generated password is shown: hand it to ${username} now (e.g. through a password manager).\n`
+    + 'warden keeps only a hash of it; a lost password cannot be recovered, only reset with `warden users reset-password`.';
+}
+
+// ---- output
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** Times to the second: milliseconds only clutter a table. */
+function when(ms: number | null, none: string): string {
+  return ms === null ? none : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function list(values: string[]): string {
+  return values.length > 0 ? values.join(', ') : 'none';
+}
+
+function grantCount(n: number): string {
+  return `${n} grant${n === 1 ? '' : 's'}`;
+}
+
+function describe(user: UserView): string {
+  return [`roles ${list(user.roles)}`, user.tenant ? `tenant ${user.tenant}` : '', user.displayName ? `name ${user.displayName}` : ''].filter(Boolean).join('; ');
+}
+
+type Status = 'active' | 'disabled' | 'locked';
+
+function status(user: UserView, now: number): Status {
+  if (user.disabledAt !== null) return 'disabled';
+  if (user.lockedUntil !== null && user.lockedUntil > now) return 'locked';
+  return 'active';
+}
+
+function statusText(user: UserView, now: number): string {
+  const s = status(user, now);
+  return s === 'locked' ? `locked until ${when(user.lockedUntil, '-')}` : s;
+}
+
+function userJson(user: UserView, now = Date.now()) {
+  const s = status(user, now);
+  return {
+    username: user.username, displayName: user.displayName, roles: user.roles, tenant: user.tenant, status: s,
+    lockedUntil: s === 'locked' ? iso(user.lockedUntil) : null, failedLogins: user.failedLogins,
+    createdAt: iso(user.createdAt), passwordChangedAt: iso(user.passwordChangedAt), disabledAt: iso(user.disabledAt),
+  };
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function details(user: UserView, now = Date.now()): string {
+  const rows: [string, string][] = [
+    ['username', user.username],
+    ['name', user.displayName ?? '-'],
+    ['roles', user.roles.join(', ') || '-'],
+    ['tenant', user.tenant ?? '-'],
+    ['status', statusText(user, now)],
+    ['created', when(user.createdAt, '-')],
+    ['password set', when(user.passwordChangedAt, '-')],
+  ];
+  if (user.disabledAt !== null) rows.push(['disabled', when(user.disabledAt, '-')]);
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${v}\n`).join('');
+}
+
+function table(users: UserView[], now = Date.now()): string {
+  const header = ['USERNAME', 'NAME', 'ROLES', 'TENANT', 'STATUS', 'CREATED'];
+  const rows = users.map((u) => [u.username, u.displayName ?? '-', u.roles.join(',') || '-', u.tenant ?? '-', statusText(u, now), when(u.createdAt, '-')]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+}

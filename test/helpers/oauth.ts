@@ -1,0 +1,142 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ConfigInput } from '../../src/config/index.js';
+import { SqliteStore } from '../../src/store/index.js';
+import { UserDirectory } from '../../src/authorization-server/index.js';
+import { startGateway, type TestGateway } from './gateway.js';
+import { startHttpUpstream, notesServerCommand, type RunningHttpUpstream } from './upstreams.js';
+
+export const PASSWORD = 'correct horse battery staple';
+
+export const OAUTH_AUTHORIZATION: ConfigInput['authorization'] = {
+  scopes: {
+    'notes:read': { upstreams: ['notes'], description: 'Read your notes', tools: ['list_notes', 'search_notes', 'get_note'], resources: ['note://*'] },
+    'notes:write': { upstreams: ['notes'], description: 'Change your notes', tools: ['add_note', 'delete_note'] },
+    'echo:use': { upstreams: ['web'], tools: ['echo'] },
+  },
+  roles: { reader: ['notes:read', 'echo:use'], writer: ['notes:read', 'notes:write', 'echo:use'] },
+};
+
+export interface OAuthSetup {
+  gw: TestGateway;
+  web: RunningHttpUpstream;
+  dbPath: string;
+  /** http://127.0.0.1:PORT, the issuer. */
+  issuer: string;
+  notes: string;
+  webResource: string;
+  close(): Promise<void>;
+}
+
+/** A gateway with the embedded AS on, two upstreams (stdio notes, HTTP web), and users alice (writer) and bob (reader). */
+export async function startOAuthGateway(oauth: Record<string, unknown> = {}, extra: Partial<ConfigInput> = {}): Promise<OAuthSetup> {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-oauth-'));
+  const dbPath = join(dir, 'warden.db');
+  await addUsers(dbPath, [['alice', ['writer']], ['bob', ['reader']]]);
+  const web = await startHttpUpstream({ stateful: true, json: false });
+  const gw = await startGateway({
+    auth: { oauth, apiKeys: {} },
+    store: { sqlite: dbPath },
+    authorization: OAUTH_AUTHORIZATION,
+    upstreams: { notes: { command: notesServerCommand() }, web: { url: web.url } },
+    ...extra,
+  }, [PASSWORD], { configuredAudit: true });
+  return {
+    gw, web, dbPath, issuer: gw.url, notes: `${gw.url}/mcp/notes`, webResource: `${gw.url}/mcp/web`,
+    close: async () => {
+      await gw.close();
+      await web.close();
+    },
+  };
+}
+
+export async function addUsers(dbPath: string, users: [string, string[]][]): Promise<void> {
+  const store = new SqliteStore(dbPath);
+  try {
+    const directory = new UserDirectory(store.users, { maxFailures: 5, lockoutMs: 60_000 });
+    for (const [username, roles] of users) await directory.add({ username, password: PASSWORD, roles });
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * A minimal browser: follows redirects by hand, keeps cookies, fills in the login and consent forms the
+ * gateway serves. Stops at the first redirect to `stopAt` (the client's redirect URI) and returns it.
+ */
+export class FormBrowser {
+  readonly cookies = new Map<string, string>();
+  readonly pages: { url: string; status: number; html: string }[] = [];
+
+  constructor(private readonly origin: string) {}
+
+  private cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  private remember(res: Response): void {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      if (/expires=Thu, 01 Jan 1970/i.test(line) || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  async request(url: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<Response> {
+    const res = await fetch(new URL(url, this.origin), {
+      method: init.method ?? (init.form ? 'POST' : 'GET'),
+      redirect: 'manual',
+      headers: {
+        cookie: this.cookieHeader(),
+        ...(init.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+      },
+      ...(init.form ? { body: new URLSearchParams(init.form).toString() } : {}),
+    });
+    this.remember(res);
+    return res;
+  }
+
+  /**
+   * From the authorization URL to the redirect back to the client: signs in as `username` and answers the
+   * consent page with `decision`. Returns the final URL (with code or error).
+   */
+  async authorize(authorizationUrl: string, stopAt: string, who: { username: string; password?: string; decision?: 'allow' | 'deny' }): Promise<URL> {
+    let next: { url: string; form?: Record<string, string> } = { url: authorizationUrl };
+    for (let hop = 0; hop < 20; hop++) {
+      const res = await this.request(next.url, next.form ? { form: next.form } : {});
+      const location = res.headers.get('location');
+      if (res.status >= 300 && res.status < 400 && location) {
+        const target = new URL(location, new URL(next.url, this.origin));
+        if (target.href.startsWith(stopAt)) return target;
+        next = { url: target.href };
+        continue;
+      }
+      const html = await res.text();
+      this.pages.push({ url: next.url, status: res.status, html });
+      if (res.status !== 200) throw new Error(`page ${next.url} answered ${res.status}: ${html.slice(0, 500)}`);
+      const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&');
+      const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
+      if (!action || !csrf) throw new Error(`no form on ${next.url}: ${html.slice(0, 300)}`);
+      if (action.endsWith('/login')) next = { url: action, form: { csrf, username: who.username, password: who.password ?? PASSWORD } };
+      else if (action.endsWith('/consent')) next = { url: action, form: { csrf, decision: who.decision ?? 'allow' } };
+      else throw new Error(`unexpected form action ${action}`);
+    }
+    throw new Error('too many redirects');
+  }
+}
+
+/** Registers a public client by RFC 7591, as MCP clients do. */
+export async function registerClient(issuer: string, metadata: Record<string, unknown> = {}): Promise<{ client_id: string; [k: string]: unknown }> {
+  const res = await fetch(`${issuer}/oauth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:9999/callback'], client_name: 'Test Client', token_endpoint_auth_method: 'none', ...metadata }),
+  });
+  const body = await res.json() as { client_id: string };
+  if (res.status !== 201) throw new Error(`registration failed: ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
