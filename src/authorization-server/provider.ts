@@ -6,7 +6,6 @@ import { clientSecretMatches } from './client-secrets.js';
 import type { AuthorizationServerKeys } from './keys.js';
 import { PAGE_HEADERS, deviceConfirmPage, deviceErrorMessage, deviceInputPage, deviceSuccessPage, errorPage } from './pages.js';
 import type { ResourceCatalog } from './resources.js';
-import { createSafeFetch } from './safe-fetch.js';
 
 /**
  * The oidc-provider configuration: an OAuth 2.1 authorization server for MCP, with the OpenID parts that
@@ -47,8 +46,8 @@ export interface ProviderParts {
   tokenClaims(accountId: string | undefined): Promise<Record<string, unknown>>;
   /** Behind a TLS-terminating proxy: trust X-Forwarded-Proto/Host for the issuer's URLs. */
   proxy: boolean;
-  /** Tests only: lets Client ID Metadata Documents be fetched from private addresses. */
-  allowPrivateFetch?: boolean;
+  /** How the provider fetches Client ID Metadata Documents and jwks_uri: SSRF-safe (safe-fetch.ts). */
+  fetch: (url: string | URL, init?: RequestInit) => Promise<Response>;
 }
 
 const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost)(:\d+)?\//i;
@@ -182,7 +181,7 @@ export function createProvider(parts: ProviderParts): Provider {
         ack: 'draft-02',
       } as never,
     },
-    fetch: createSafeFetch({ allowPrivate: parts.allowPrivateFetch === true }) as never,
+    fetch: parts.fetch as never,
   };
   const provider = new Provider(parts.issuer, configuration);
   provider.proxy = parts.proxy;

@@ -12,6 +12,7 @@ import { createProvider, INTERACTION_PREFIX } from './provider.js';
 import type { ResourceCatalog } from './resources.js';
 import { listRevocation, revocationContext, type RevocationContext } from './revoke.js';
 import { UserDirectory } from './users.js';
+import { createSafeFetch } from './safe-fetch.js';
 import { createHash } from 'node:crypto';
 
 /**
@@ -64,12 +65,16 @@ export class AuthorizationServer {
   private readonly revocation: RevocationContext;
   private readonly interactions: ReturnType<typeof createInteractionHandler>;
   private keysLoading: Promise<void> | undefined;
+  /** One connection pool for every provider built: they are rebuilt when keys rotate. */
+  private readonly fetch: ReturnType<typeof createSafeFetch>;
 
   private constructor(private readonly options: AuthorizationServerOptions) {
     const { oauth } = options;
     this.users = new UserDirectory(options.store.users, { maxFailures: oauth.login.maxFailures, lockoutMs: oauth.login.lockout });
     this.registrations = new TokenBucketLimiter({ ratePerSecond: oauth.registration.perIp.requestsPerSecond, burst: oauth.registration.perIp.burst });
     this.revocation = revocationContext(options.store, oauth.accessTokenTtl);
+    // 64 KiB: jwks_uri documents with certificate chains exceed the 5 KiB a metadata document may have (the provider caps those itself).
+    this.fetch = createSafeFetch({ maxBytes: 64 * 1024, ...(options.allowPrivateFetch ? { allowPrivate: true } : {}) });
     this.interactions = createInteractionHandler({
       provider: () => this.provider,
       users: this.users,
@@ -111,6 +116,10 @@ export class AuthorizationServer {
     return this.keysLoading;
   }
 
+  async close(): Promise<void> {
+    await this.fetch.close();
+  }
+
   handles(path: string): boolean {
     return path.startsWith('/oauth/') || DISCOVERY.has(path);
   }
@@ -140,7 +149,7 @@ export class AuthorizationServer {
       keys,
       resources: options.resources,
       proxy: options.trustProxy,
-      ...(options.allowPrivateFetch ? { allowPrivateFetch: true } : {}),
+      fetch: this.fetch,
       accountActive: async (username) => {
         const user = await this.users.get(username);
         return user !== undefined && user.disabledAt === null;

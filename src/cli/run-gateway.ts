@@ -32,6 +32,10 @@ export async function runGateway(config: WardenConfig, secrets: Set<string>): Pr
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // After `warden keys rotate-signing`: use the new keys now rather than within the minute.
+  process.on('SIGHUP', () => {
+    void gateway.reloadKeys().then(() => log.info('signing keys reloaded'), (err: Error) => log.error({ err: err.message }, 'could not reload the signing keys'));
+  });
   log.info({ url: gateway.url, upstreams: Object.keys(config.upstreams) }, 'listening');
   return { gateway };
 }

@@ -42,6 +42,8 @@ export interface Gateway {
   readonly url: string;
   /** Graceful stop: refuse new work, let in-flight requests finish (up to http.shutdownGrace), end children. */
   close(): Promise<void>;
+  /** Re-reads the signing keys from the store now (SIGHUP), instead of at the next minutely check. */
+  reloadKeys(): Promise<void>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -307,6 +309,10 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       for (const [name, u] of Object.entries(config.upstreams)) identities.set(name, new UpstreamIdentity(u, signer));
       return address;
     },
+    async reloadKeys() {
+      await signer?.reload();
+      await authorizationServer?.reloadKeys();
+    },
     async close() {
       if (draining) return;
       draining = true;
@@ -319,6 +325,7 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       await closed;
       clearInterval(retention);
       clearInterval(keyReload);
+      await authorizationServer?.close();
       clearInterval(headPublishing);
       await audit.close();
       if (headPublishing && store) await publishHead(store).catch(() => {});

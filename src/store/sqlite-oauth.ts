@@ -24,61 +24,75 @@ function toRecord(r: OAuthModelRow): OAuthModelRecord {
 const COLUMNS = 'model, id, payload, grant_id, user_code, uid, expires_at, consumed_at';
 const LIVE = '(expires_at IS NULL OR expires_at > @now)';
 
+/**
+ * Statements prepared on first use, not when the store opens: a store file at an older schema (tests of
+ * upgrades) has no such tables and must still open.
+ */
+export function lazyStatements<K extends string>(db: Database.Database, sql: Record<K, string>): Record<K, Database.Statement> {
+  const prepared = new Map<K, Database.Statement>();
+  return new Proxy({} as Record<K, Database.Statement>, {
+    get: (_target, name: string) => {
+      const key = name as K;
+      let stmt = prepared.get(key);
+      if (!stmt) {
+        stmt = db.prepare(sql[key]);
+        prepared.set(key, stmt);
+      }
+      return stmt;
+    },
+  });
+}
+
 export class SqliteOAuthModels implements OAuthModelStore {
-  private readonly upsertStmt: Database.Statement;
-  private readonly findStmt: Database.Statement;
-  private readonly findByUidStmt: Database.Statement;
-  private readonly findByUserCodeStmt: Database.Statement;
-  private readonly consumeStmt: Database.Statement;
-  private readonly destroyStmt: Database.Statement;
-  private readonly revokeStmt: Database.Statement;
-  private readonly purgeStmt: Database.Statement;
+  private readonly s;
 
   constructor(private readonly db: Database.Database) {
-    // An upsert keeps consumed_at: the provider re-saves consumed tokens (e.g. a code's payload) without it.
-    this.upsertStmt = db.prepare(`INSERT INTO oauth_models (${COLUMNS})
-      VALUES (@model, @id, @payload, @grantId, @userCode, @uid, @expiresAt, @consumedAt)
-      ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
-        user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at,
-        consumed_at = COALESCE(oauth_models.consumed_at, excluded.consumed_at)`);
-    this.findStmt = db.prepare(`SELECT ${COLUMNS} FROM oauth_models WHERE model = @model AND id = @id AND ${LIVE}`);
-    this.findByUidStmt = db.prepare(`SELECT ${COLUMNS} FROM oauth_models WHERE model = @model AND uid = @uid AND ${LIVE}`);
-    this.findByUserCodeStmt = db.prepare(`SELECT ${COLUMNS} FROM oauth_models WHERE model = @model AND user_code = @userCode AND ${LIVE}`);
-    this.consumeStmt = db.prepare('UPDATE oauth_models SET consumed_at = COALESCE(consumed_at, @at) WHERE model = @model AND id = @id');
-    this.destroyStmt = db.prepare('DELETE FROM oauth_models WHERE model = @model AND id = @id');
-    this.revokeStmt = db.prepare('DELETE FROM oauth_models WHERE model = @model AND grant_id = @grantId');
-    this.purgeStmt = db.prepare('DELETE FROM oauth_models WHERE expires_at IS NOT NULL AND expires_at <= @now');
+    this.s = lazyStatements(db, {
+      // An upsert keeps consumed_at: the provider re-saves consumed tokens (e.g. a code's payload) without it.
+      upsert: `INSERT INTO oauth_models (${COLUMNS})
+        VALUES (@model, @id, @payload, @grantId, @userCode, @uid, @expiresAt, @consumedAt)
+        ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+          user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at,
+          consumed_at = COALESCE(oauth_models.consumed_at, excluded.consumed_at)`,
+      find: `SELECT ${COLUMNS} FROM oauth_models WHERE model = @model AND id = @id AND ${LIVE}`,
+      findByUid: `SELECT ${COLUMNS} FROM oauth_models WHERE model = @model AND uid = @uid AND ${LIVE}`,
+      findByUserCode: `SELECT ${COLUMNS} FROM oauth_models WHERE model = @model AND user_code = @userCode AND ${LIVE}`,
+      consume: 'UPDATE oauth_models SET consumed_at = COALESCE(consumed_at, @at) WHERE model = @model AND id = @id',
+      destroy: 'DELETE FROM oauth_models WHERE model = @model AND id = @id',
+      revoke: 'DELETE FROM oauth_models WHERE model = @model AND grant_id = @grantId',
+      purge: 'DELETE FROM oauth_models WHERE expires_at IS NOT NULL AND expires_at <= @now',
+    });
   }
 
   async upsert(record: OAuthModelRecord): Promise<void> {
-    this.upsertStmt.run(record);
+    this.s.upsert.run(record);
   }
 
   async find(model: string, id: string, now: number): Promise<OAuthModelRecord | undefined> {
-    const row = this.findStmt.get({ model, id, now }) as OAuthModelRow | undefined;
+    const row = this.s.find.get({ model, id, now }) as OAuthModelRow | undefined;
     return row && toRecord(row);
   }
 
   async findByUid(model: string, uid: string, now: number): Promise<OAuthModelRecord | undefined> {
-    const row = this.findByUidStmt.get({ model, uid, now }) as OAuthModelRow | undefined;
+    const row = this.s.findByUid.get({ model, uid, now }) as OAuthModelRow | undefined;
     return row && toRecord(row);
   }
 
   async findByUserCode(model: string, userCode: string, now: number): Promise<OAuthModelRecord | undefined> {
-    const row = this.findByUserCodeStmt.get({ model, userCode, now }) as OAuthModelRow | undefined;
+    const row = this.s.findByUserCode.get({ model, userCode, now }) as OAuthModelRow | undefined;
     return row && toRecord(row);
   }
 
   async consume(model: string, id: string, at: number): Promise<void> {
-    this.consumeStmt.run({ model, id, at });
+    this.s.consume.run({ model, id, at });
   }
 
   async destroy(model: string, id: string): Promise<void> {
-    this.destroyStmt.run({ model, id });
+    this.s.destroy.run({ model, id });
   }
 
   async revokeByGrantId(model: string, grantId: string): Promise<number> {
-    return this.revokeStmt.run({ model, grantId }).changes;
+    return this.s.revoke.run({ model, grantId }).changes;
   }
 
   async list(filter: OAuthModelFilter, now: number): Promise<OAuthModelRecord[]> {
@@ -91,23 +105,24 @@ export class SqliteOAuthModels implements OAuthModelStore {
   }
 
   async purgeExpired(now: number): Promise<number> {
-    return this.purgeStmt.run({ now }).changes;
+    return this.s.purge.run({ now }).changes;
   }
 }
 
 export class SqliteRevocations implements RevocationStore {
-  private readonly addStmt: Database.Statement;
-  private readonly purgeStmt: Database.Statement;
+  private readonly s;
   private readonly checks = new Map<number, Database.Statement>();
 
   constructor(private readonly db: Database.Database) {
-    this.addStmt = db.prepare(`INSERT INTO oauth_revocations (kind, value, revoked_at, expires_at) VALUES (@kind, @value, @revokedAt, @expiresAt)
-      ON CONFLICT (kind, value) DO UPDATE SET revoked_at = MAX(revoked_at, excluded.revoked_at), expires_at = MAX(expires_at, excluded.expires_at)`);
-    this.purgeStmt = db.prepare('DELETE FROM oauth_revocations WHERE expires_at <= ?');
+    this.s = lazyStatements(db, {
+      add: `INSERT INTO oauth_revocations (kind, value, revoked_at, expires_at) VALUES (@kind, @value, @revokedAt, @expiresAt)
+        ON CONFLICT (kind, value) DO UPDATE SET revoked_at = MAX(revoked_at, excluded.revoked_at), expires_at = MAX(expires_at, excluded.expires_at)`,
+      purge: 'DELETE FROM oauth_revocations WHERE expires_at <= ?',
+    });
   }
 
   async add(entry: RevocationEntry, revokedAt: number, expiresAt: number): Promise<void> {
-    this.addStmt.run({ ...entry, revokedAt, expiresAt });
+    this.s.add.run({ ...entry, revokedAt, expiresAt });
   }
 
   async anyRevoked(entries: readonly RevocationEntry[], issuedAt: number): Promise<boolean> {
@@ -123,6 +138,6 @@ export class SqliteRevocations implements RevocationStore {
   }
 
   async purgeExpired(now: number): Promise<number> {
-    return this.purgeStmt.run(now).changes;
+    return this.s.purge.run(now).changes;
   }
 }

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { StoreError, type UserRecord, type UserStore } from './types.js';
+import { lazyStatements } from './sqlite-oauth.js';
 
 interface UserRow {
   username: string;
@@ -35,26 +36,22 @@ const COLUMN_OF: Record<string, string> = {
 };
 
 export class SqliteUsers implements UserStore {
-  private readonly insertStmt: Database.Statement;
-  private readonly getStmt: Database.Statement;
-  private readonly failTx: Database.Transaction<(username: string, at: number, lockAfter: number, lockFor: number) => UserRecord | undefined>;
+  private readonly s;
+  private failTx: Database.Transaction<(username: string, at: number, lockAfter: number, lockFor: number) => UserRecord | undefined> | undefined;
 
   constructor(private readonly db: Database.Database) {
-    this.insertStmt = db.prepare(`INSERT INTO users (username, password_hash, roles, tenant, display_name, created_at, disabled_at, password_changed_at, failed_logins, locked_until)
-      VALUES (@username, @passwordHash, @roles, @tenant, @displayName, @createdAt, @disabledAt, @passwordChangedAt, @failedLogins, @lockedUntil)`);
-    this.getStmt = db.prepare('SELECT * FROM users WHERE username = ?');
-    const count = db.prepare('UPDATE users SET failed_logins = failed_logins + 1 WHERE username = ?');
-    const lock = db.prepare('UPDATE users SET failed_logins = 0, locked_until = ? WHERE username = ? AND failed_logins >= ?');
-    this.failTx = db.transaction((username: string, at: number, lockAfter: number, lockFor: number) => {
-      if (count.run(username).changes === 0) return undefined;
-      lock.run(at + lockFor, username, lockAfter);
-      return toUser(this.getStmt.get(username) as UserRow);
+    this.s = lazyStatements(db, {
+      insert: `INSERT INTO users (username, password_hash, roles, tenant, display_name, created_at, disabled_at, password_changed_at, failed_logins, locked_until)
+        VALUES (@username, @passwordHash, @roles, @tenant, @displayName, @createdAt, @disabledAt, @passwordChangedAt, @failedLogins, @lockedUntil)`,
+      get: 'SELECT * FROM users WHERE username = ?',
+      count: 'UPDATE users SET failed_logins = failed_logins + 1 WHERE username = ?',
+      lock: 'UPDATE users SET failed_logins = 0, locked_until = ? WHERE username = ? AND failed_logins >= ?',
     });
   }
 
   async insert(user: UserRecord): Promise<void> {
     try {
-      this.insertStmt.run({ ...user, roles: JSON.stringify(user.roles) });
+      this.s.insert.run({ ...user, roles: JSON.stringify(user.roles) });
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new StoreError('conflict', `a user named ${user.username} exists already`);
       throw err;
@@ -62,7 +59,7 @@ export class SqliteUsers implements UserStore {
   }
 
   async get(username: string): Promise<UserRecord | undefined> {
-    const row = this.getStmt.get(username) as UserRow | undefined;
+    const row = this.s.get.get(username) as UserRow | undefined;
     return row && toUser(row);
   }
 
@@ -80,6 +77,11 @@ export class SqliteUsers implements UserStore {
   }
 
   async recordFailedLogin(username: string, at: number, lockAfter: number, lockFor: number): Promise<UserRecord | undefined> {
+    this.failTx ??= this.db.transaction((name: string, when: number, after: number, lockForMs: number) => {
+      if (this.s.count.run(name).changes === 0) return undefined;
+      this.s.lock.run(when + lockForMs, name, after);
+      return toUser(this.s.get.get(name) as UserRow);
+    });
     return this.failTx.immediate(username, at, lockAfter, lockFor);
   }
 }

@@ -1,6 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { WardenConfig } from '../../config/index.js';
 import type { ApiKeys, ApiKeyView } from '../../credentials/index.js';
+import type { Store } from '../../store/index.js';
+import type { AdminTargetKind } from '../../audit/index.js';
 // Tiny and pure: imported eagerly so that option parsers can reject a bad duration synchronously (exit 2).
 import { parseDuration } from '../../shared/duration.js';
 
@@ -170,6 +172,38 @@ export function registerKeys(program: Command): void {
         },
       });
     });
+
+  keys
+    .command('rotate-signing')
+    .description('new signing keys for access tokens and upstream identity JWTs; the old ones stay published until the tokens they signed expire')
+    .addOption(new Option('--use <use>', 'which keys').choices(['access-tokens', 'identity', 'all']).default('all'))
+    .option('-c, --config <path>', CONFIG_HELP)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: Common & { use: 'access-tokens' | 'identity' | 'all' }) => {
+      await withKeys(opts, {
+        invalidInputExit: 1,
+        run: async (_apiKeys, record, store, config) => {
+          const { rotateSigningKey, IDENTITY_KEY_USE, PUBLICATION_WINDOW_MS } = await import('../../credentials/index.js');
+          const { ACCESS_TOKEN_KEY_USE } = await import('../../authorization-server/keys.js');
+          const accessTokenTtl = config.auth !== 'none' && config.auth.oauth ? config.auth.oauth.accessTokenTtl : 3_600_000;
+          const uses = [
+            ...(opts.use !== 'identity' ? [{ use: ACCESS_TOKEN_KEY_USE, label: 'access tokens', publishedFor: accessTokenTtl }] : []),
+            ...(opts.use !== 'access-tokens' ? [{ use: IDENTITY_KEY_USE, label: 'upstream identity JWTs', publishedFor: PUBLICATION_WINDOW_MS }] : []),
+          ];
+          const rotated = [];
+          for (const { use, label, publishedFor } of uses) {
+            const { kid, retired } = await rotateSigningKey(store.signingKeys, use);
+            await record('keys.rotate-signing', kid, `new ${label} key; retired ${retired.join(', ') || 'none'}`, 'signing_key');
+            rotated.push({ use, label, kid, retired, retiredPublishedUntil: new Date(Date.now() + publishedFor).toISOString() });
+          }
+          if (opts.json) return printJson(rotated);
+          for (const r of rotated) {
+            process.stdout.write(`${r.label}: new key ${r.kid} signs from now on${r.retired.length ? `; ${r.retired.join(', ')} stay published until ${r.retiredPublishedUntil} so the tokens they signed still verify` : ''}\n`);
+          }
+          process.stdout.write('A running gateway picks the new keys up within a minute.\n');
+        },
+      });
+    });
 }
 
 const SHOWN_ONCE = 'This is the only time the key is shown: store it now (e.g. in a secret manager).\nwarden keeps only a hash of it; a lost key cannot be recovered, only rotated or revoked.';
@@ -179,11 +213,11 @@ interface KeysCommand {
   invalidInputExit: number;
   /** Checks against the config that need no store; throws CliFailure. */
   check?: (config: WardenConfig, file: string) => void;
-  run: (apiKeys: ApiKeys, record: AdminRecorder) => Promise<void>;
+  run: (apiKeys: ApiKeys, record: AdminRecorder, store: Store, config: WardenConfig) => Promise<void>;
 }
 
 /** Appends an admin record (action, key id, what changed) to the audit chain. */
-type AdminRecorder = (action: string, target: string, reason: string) => Promise<void>;
+type AdminRecorder = (action: string, target: string, reason: string, targetKind?: AdminTargetKind) => Promise<void>;
 
 function owner(view: ApiKeyView): string {
   return view.tenant ? `${view.subject} (tenant ${view.tenant})` : view.subject;
@@ -214,11 +248,11 @@ async function withKeys(opts: Common, command: KeysCommand): Promise<void> {
     const { adminRecord, auditInstance, sealAuditRecord } = await import('../../audit/index.js');
     const audited = store;
     // Admin actions join the same tamper-evident chain as the gateway's records (when the store keeps one).
-    const record: AdminRecorder = async (action, target, reason) => {
+    const record: AdminRecorder = async (action, target, reason, targetKind) => {
       if (!config.audit.store) return;
-      await audited.audit.append([adminRecord(action, target, reason, auditInstance(config.audit.instance))], sealAuditRecord);
+      await audited.audit.append([adminRecord(action, target, reason, auditInstance(config.audit.instance), new Date(), targetKind)], sealAuditRecord);
     };
-    await command.run(new ApiKeys(store.apiKeys), record);
+    await command.run(new ApiKeys(store.apiKeys), record, store, config);
   } catch (err) {
     if (err instanceof CredentialError) {
       failure = err.code === 'not_found' && err.keyId !== undefined

@@ -190,12 +190,14 @@ export function registerUsers(program: Command): void {
       await withUsers(opts, {
         warnWithoutOAuth: true,
         check: (config) => checkRoles(opts.role, config),
-        run: async ({ users, record }) => {
+        run: async ({ users, store, config, record }) => {
           const before = await users.get(username);
           const user = await users.setRoles(username, opts.role);
-          await recordOrFail(record, 'users.set-roles', username, `roles ${list(user.roles)} (were ${list(before?.roles ?? [])})`, 'the roles were set');
-          if (opts.json) return printJson(userJson(user));
-          process.stdout.write(`set the roles of ${username}\n${details(user)}`);
+          // Scopes were cut to the roles when each grant was consented to: the grants must go, or refreshes would keep the old scopes.
+          const revoked = await revokeEverything(store, config, username);
+          await recordOrFail(record, 'users.set-roles', username, `roles ${list(user.roles)} (were ${list(before?.roles ?? [])}); ${revoked} grant(s) revoked`, 'the roles were set');
+          if (opts.json) return printJson({ ...userJson(user), revokedGrants: revoked });
+          process.stdout.write(`set the roles of ${username}; revoked ${revoked} grant(s), so apps sign in again under the new roles\n${details(user)}`);
         },
       });
     });
