@@ -137,6 +137,8 @@ export function createProvider(parts: ProviderParts): Provider {
     },
     features: {
       devInteractions: { enabled: false },
+      // Not until the resource side checks DPoP proofs: a sender-constrained token used as a plain bearer would pass.
+      dPoP: { enabled: false },
       userinfo: { enabled: false },
       rpInitiatedLogout: { enabled: false },
       revocation: { enabled: true },

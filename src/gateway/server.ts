@@ -190,6 +190,7 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
 
   let retention: NodeJS.Timeout | undefined;
   let keyReload: NodeJS.Timeout | undefined;
+  let oauthPurge: NodeJS.Timeout | undefined;
 
   async function openAuthorizationServer(s: Store, o: NonNullable<typeof oauth>): Promise<void> {
     resources = new ResourceCatalog(publicBase, [...upstreams.keys()], (u) => scopes!.scopesFor(u));
@@ -209,6 +210,15 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
     // Follows `warden keys rotate-signing` run in another process.
     keyReload = setInterval(() => void authorizationServer!.reloadKeys().catch((err: Error) => log.error({ err: err.message }, 'could not reload the authorization server keys')), 60_000);
     keyReload.unref();
+    // Expired codes, tokens, sessions and revocation entries are dead weight: drop them hourly.
+    const purge = async () => {
+      const now = Date.now();
+      const removed = (await s.oauth.purgeExpired(now)) + (await s.revocations.purgeExpired(now));
+      if (removed > 0) log.debug({ removed }, 'purged expired OAuth records');
+    };
+    await purge();
+    oauthPurge = setInterval(() => void purge().catch((err: Error) => log.error({ err: err.message }, 'could not purge expired OAuth records')), 3_600_000);
+    oauthPurge.unref();
   }
 
   let headPublishing: NodeJS.Timeout | undefined;
@@ -325,6 +335,7 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       await closed;
       clearInterval(retention);
       clearInterval(keyReload);
+      clearInterval(oauthPurge);
       await authorizationServer?.close();
       clearInterval(headPublishing);
       await audit.close();

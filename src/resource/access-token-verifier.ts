@@ -82,6 +82,8 @@ export class AccessTokenVerifier implements BearerVerifier {
         throw refusal(err);
       }
     }
+    // Sender-constrained tokens (DPoP, mTLS) need a proof this verifier does not check yet: refused, not treated as bearer.
+    if (claims.cnf !== undefined) throw new AuthenticationError('Unauthorized: sender-constrained access tokens (cnf) are not accepted here yet', 'invalid_token');
     const iat = typeof claims.iat === 'number' ? claims.iat * 1000 : 0;
     const entries: RevocationEntry[] = [{ kind: 'jti', value: String(claims.jti) }, { kind: 'client', value: String(claims.client_id) }];
     if (typeof claims.sub === 'string') entries.push({ kind: 'user', value: claims.sub });

@@ -80,7 +80,7 @@ export function registerAudit(program: Command): void {
     .option('--subject <subject>', 'who was authenticated (user or service)')
     .option('--tool <name>', 'the target: tool name, resource URI or prompt name (exact)')
     .addOption(new Option('--decision <decision>', 'allow or deny').choices(['allow', 'deny']))
-    .addOption(new Option('--event <event>', 'kind of record').choices(['call', 'authentication', 'outcome', 'admin']))
+    .addOption(new Option('--event <event>', 'kind of record').choices(['call', 'authentication', 'outcome', 'admin', 'oauth']))
     .option('--since <time>', `from this time on: ${TIME_HELP}`, timeArg)
     .option('--until <time>', `before this time: ${TIME_HELP}`, timeArg)
     .addOption(new Option('--limit <n>', 'most records shown').argParser(countArg(1, 10_000)).default(100)), JSON_LINES)
