@@ -66,6 +66,7 @@ const STYLE = `
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
 body{margin:0;min-height:100vh;display:flex;flex-direction:column;align-items:center;justify-content:center;padding:24px 16px;background:var(--bg);color:var(--text);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans",sans-serif}
+main>:last-child{margin-bottom:0}
 main{width:100%;max-width:440px;background:var(--card);border:1px solid var(--border);border-radius:12px;padding:32px;box-shadow:0 1px 3px rgba(0,0,0,.06),0 8px 24px rgba(0,0,0,.06);overflow-wrap:anywhere}
 .brand{margin:0 0 20px;font-size:.875rem;font-weight:600;letter-spacing:.02em;color:var(--muted)}
 h1{margin:0 0 8px;font-size:1.5rem;line-height:1.25}
@@ -251,10 +252,14 @@ export interface DeviceInputPageInput {
 
 export function deviceInputPage({ form, error }: DeviceInputPageInput): string {
   const id = formId(form, 'op.deviceInputForm');
+  // The provider's field has a placeholder but no label, and an inline onfocus handler the CSP would block.
+  const labelled = form
+    .replace('type="text" name="user_code"', 'type="text" id="user_code" name="user_code" aria-label="Code"')
+    .replace(/ onfocus="[^"]*"/, '');
   return page('Connect a device', html`<h1>Connect a device</h1>
-<p>Enter the code shown on your device.</p>
+<p><label for="user_code">Enter the code shown on your device.</label></p>
 ${alert(error)}
-${new Raw(form)}
+${new Raw(labelled)}
 <button type="submit" form="${id}" class="primary block">Continue</button>`);
 }
 

@@ -55,6 +55,9 @@ export interface AuthorizationServerOptions {
   allowPrivateFetch?: boolean;
 }
 
+/** Revocation-list writes started by provider events, per request: the answer waits for them. */
+const pendingWrites = new WeakMap<object, Promise<unknown>[]>();
+
 const DISCOVERY = new Set(['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']);
 
 export class AuthorizationServer {
@@ -173,6 +176,7 @@ export class AuthorizationServer {
   private structuredTokenEndpoints() {
     return async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
       await next();
+      await Promise.all(pendingWrites.get(ctx) ?? []);
       const route = ctx.oidc?.route;
       if ((route !== 'introspection' && route !== 'revocation') || ctx.status !== 400) return;
       if ((ctx.body as { error?: string } | undefined)?.error !== 'unsupported_token_type' || !ctx.oidc.client) return;
@@ -228,9 +232,15 @@ export class AuthorizationServer {
     });
     provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
       // Refresh tokens and codes are gone from the store already; the list covers the self-contained access tokens.
-      void listRevocation(this.revocation, 'grant', grantId).catch((err: Error) => log.error({ err: err.message, grantId }, 'could not list a revoked grant'));
+      // Awaited before the answer leaves (structuredTokenEndpoints), so the next request cannot outrun it.
+      const listed = listRevocation(this.revocation, 'grant', grantId).catch((err: Error) => log.error({ err: err.message, grantId }, 'could not list a revoked grant'));
+      (pendingWrites.get(ctx) ?? pendingWrites.set(ctx, []).get(ctx)!).push(listed);
+      // The revocation endpoint and refresh-token reuse load the token, not the grant: its accountId names the user.
+      const { entities } = ctx.oidc;
+      const accountId = entities.Grant?.accountId ?? entities.RefreshToken?.accountId ?? entities.AccessToken?.accountId
+        ?? entities.AuthorizationCode?.accountId ?? entities.DeviceCode?.accountId;
       report({
-        method: 'oauth.revoke', decision: 'allow', subject: String(ctx.oidc.entities.Grant?.accountId ?? ctx.oidc.client?.clientId ?? 'unknown'),
+        method: 'oauth.revoke', decision: 'allow', subject: String(accountId ?? ctx.oidc.client?.clientId ?? 'unknown'),
         ...(ctx.oidc.client ? { clientId: ctx.oidc.client.clientId } : {}),
         credentialId: grantId, target: grantId, targetKind: 'grant', reason: `grant revoked (${ctx.oidc.route})`, ip: ipOf(ctx),
       });

@@ -197,9 +197,12 @@ describe('httpsHost', () => {
 });
 
 describe('device flow pages', () => {
-  test('input: the provider form embedded as-is, submitted by a button naming its id', () => {
+  test('input: the provider form embedded with its field labelled and its inline handler dropped, submitted by a button naming its id', () => {
     const page = deviceInputPage({ form: inputForm });
-    assert.ok(page.includes(inputForm));
+    assert.ok(page.includes('<form id="op.deviceInputForm"'));
+    assert.match(page, /id="user_code" name="user_code" aria-label="Code"/);
+    assert.match(page, /<label for="user_code">/);
+    assert.doesNotMatch(page, /onfocus=/);
     assert.match(inputForm, /id="op\.deviceInputForm"/);
     assert.match(page, /<button type="submit" form="op\.deviceInputForm" class="primary block">Continue<\/button>/);
     assert.match(text(page), /Enter the code shown on your device/);

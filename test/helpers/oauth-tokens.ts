@@ -66,14 +66,22 @@ export async function tokenRequest(issuer: string, form: Record<string, string>,
   return { status: res.status, json };
 }
 
+export interface AuthorizationCode {
+  code: string;
+  code_verifier: string;
+  client_id: string;
+  client_secret?: string;
+  browser: FormBrowser;
+}
+
 /**
- * Register → authorization URL built by hand (PKCE S256, resource, scope, state) → sign-in and consent
- * pages → POST /oauth/token. `client` reuses a registration (confidential clients: with its secret).
+ * Register (unless `client` is given) → authorization URL built by hand (PKCE S256, resource, scope, state) →
+ * sign-in and consent pages → the code on the redirect back.
  */
-export async function getTokens(
+export async function getCode(
   setup: OAuthSetup,
-  options: { username: string; resource: string; scope?: string; client?: { client_id: string; client_secret?: string }; password?: string },
-): Promise<ObtainedTokens> {
+  options: { username: string; resource: string; scope?: string; client?: { client_id: string; client_secret?: unknown }; password?: string },
+): Promise<AuthorizationCode> {
   const client = options.client ?? await registerClient(setup.issuer, { redirect_uris: [REDIRECT] });
   const clientSecret = typeof client.client_secret === 'string' ? client.client_secret : undefined;
   const { verifier, challenge } = pkcePair();
@@ -89,18 +97,34 @@ export async function getTokens(
   const code = callback.searchParams.get('code');
   if (!code) throw new Error(`no code in the redirect: ${callback.href}`);
   if (callback.searchParams.get('state') !== state) throw new Error(`state was not echoed: ${callback.href}`);
-  const form: Record<string, string> = {
-    grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier, resource: options.resource,
+  remember(code, verifier, clientSecret);
+  return { code, code_verifier: verifier, client_id: client.client_id, ...(clientSecret ? { client_secret: clientSecret } : {}), browser };
+}
+
+/** The token request for a code: public clients send client_id, confidential ones HTTP Basic. */
+export async function exchangeCode(setup: OAuthSetup, grant: AuthorizationCode, overrides: Record<string, string | undefined> = {}): Promise<{ status: number; json: any }> {
+  const form: Record<string, string | undefined> = {
+    grant_type: 'authorization_code', code: grant.code, redirect_uri: REDIRECT, code_verifier: grant.code_verifier,
+    ...(grant.client_secret ? {} : { client_id: grant.client_id }),
+    ...overrides,
   };
-  const headers: Record<string, string> = {};
-  if (clientSecret) headers.authorization = basicAuth(client.client_id, clientSecret);
-  else form.client_id = client.client_id;
-  const { status, json } = await tokenRequest(setup.issuer, form, headers);
+  const headers: Record<string, string> = grant.client_secret ? { authorization: basicAuth(grant.client_id, grant.client_secret) } : {};
+  const result = await tokenRequest(setup.issuer, Object.fromEntries(Object.entries(form).filter((e): e is [string, string] => e[1] !== undefined)), headers);
+  remember(result.json?.access_token, result.json?.refresh_token);
+  return result;
+}
+
+/** getCode, then POST /oauth/token (grant_type=authorization_code, code, redirect_uri, client_id, code_verifier, resource). */
+export async function getTokens(
+  setup: OAuthSetup,
+  options: { username: string; resource: string; scope?: string; client?: { client_id: string; client_secret?: unknown }; password?: string },
+): Promise<ObtainedTokens> {
+  const grant = await getCode(setup, options);
+  const { status, json } = await exchangeCode(setup, grant, { resource: options.resource });
   if (status !== 200) throw new Error(`token endpoint answered ${status}: ${JSON.stringify(json)}`);
-  remember(json.access_token, json.refresh_token, code, verifier, clientSecret);
   return {
-    ...json, client_id: client.client_id, ...(clientSecret ? { client_secret: clientSecret } : {}),
-    code, code_verifier: verifier, redirect_uri: REDIRECT, resource: options.resource, browser,
+    ...json, client_id: grant.client_id, ...(grant.client_secret ? { client_secret: grant.client_secret } : {}),
+    code: grant.code, code_verifier: grant.code_verifier, redirect_uri: REDIRECT, resource: options.resource, browser: grant.browser,
   };
 }
 
