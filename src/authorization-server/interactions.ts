@@ -126,8 +126,14 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
       const decision = await decide(details, accountId);
       const grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
       const target = grant ?? new provider.Grant({ accountId, clientId: client.clientId });
+      // Resource scopes are also provider scopes, so a request without `resource` lists them here: they are
+      // granted per resource above or not at all, never as OpenID scopes past the roles check.
+      const resourceScopes = new Set(parts.resources.allScopes());
       const oidcScopes = (details.prompt.details.missingOIDCScope as string[] | undefined) ?? [];
-      if (oidcScopes.length) target.addOIDCScope(oidcScopes.join(' '));
+      const oidcGranted = oidcScopes.filter((s) => !resourceScopes.has(s));
+      const oidcRefused = oidcScopes.filter((s) => resourceScopes.has(s));
+      if (oidcGranted.length) target.addOIDCScope(oidcGranted.join(' '));
+      if (oidcRefused.length) target.rejectOIDCScope(oidcRefused.join(' '));
       for (const [indicator, { allowed, withheld }] of decision) {
         if (allowed.length) target.addResourceScope(indicator, allowed.join(' '));
         // Marked as seen-and-refused, so the provider does not ask again for what the user's roles do not allow.

@@ -121,8 +121,10 @@ export function createProvider(parts: ProviderParts): Provider {
         }
         // RFC 8252: an app that only redirects to loopback is a native app, so any loopback port matches.
         // SDK v1 and mcp-remote do not say so, and a changed callback port would otherwise fail the sign-in.
+        // The metadata has oidc-provider's defaults filled in by now ('web'): what the client asked for is in the body.
+        const requested = (ctx?.oidc?.body as Record<string, unknown> | undefined)?.application_type;
         const uris = (metadata.redirect_uris ?? []) as string[];
-        if (registering && metadata.application_type === undefined && uris.length > 0 && uris.every((u) => LOOPBACK_REDIRECT.test(u))) {
+        if (registering && requested === undefined && uris.length > 0 && uris.every((u) => LOOPBACK_REDIRECT.test(u))) {
           (metadata as ClientMetadata).application_type = 'native';
         }
       },
@@ -187,6 +189,14 @@ export function createProvider(parts: ProviderParts): Provider {
   };
   const provider = new Provider(parts.issuer, configuration);
   provider.proxy = parts.proxy;
+  // `verification_uri_complete` is answered by oidc-provider's own auto-submitting page, which no hook renders:
+  // it gets the pages' headers, with an empty script-src that oidc-provider fills with its one script's hash.
+  provider.use(async (ctx, next) => {
+    if (ctx.method === 'GET' && ctx.path === OAUTH_ROUTES.code_verification) {
+      ctx.set({ ...PAGE_HEADERS, 'content-security-policy': `${PAGE_HEADERS['content-security-policy']}; script-src` });
+    }
+    await next();
+  });
   // Client secrets are stored as digests (adapter.ts); oidc-provider compares plain strings.
   provider.Client.prototype.compareClientSecret = function compare(this: { clientSecret?: string }, actual: string): boolean {
     return typeof this.clientSecret === 'string' && clientSecretMatches(this.clientSecret, actual);

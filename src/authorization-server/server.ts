@@ -13,6 +13,7 @@ import type { ResourceCatalog } from './resources.js';
 import { listRevocation, revocationContext, type RevocationContext } from './revoke.js';
 import { UserDirectory } from './users.js';
 import { createSafeFetch } from './safe-fetch.js';
+import { PAGE_HEADERS, errorPage } from './pages.js';
 import { createHash } from 'node:crypto';
 
 /**
@@ -65,6 +66,8 @@ export class AuthorizationServer {
   private provider!: Provider;
   private keys!: AuthorizationServerKeys;
   private readonly registrations: TokenBucketLimiter;
+  /** Password and user-code attempts per IP. */
+  private readonly signIns: TokenBucketLimiter;
   private readonly revocation: RevocationContext;
   private readonly interactions: ReturnType<typeof createInteractionHandler>;
   private keysLoading: Promise<void> | undefined;
@@ -74,6 +77,7 @@ export class AuthorizationServer {
   private constructor(private readonly options: AuthorizationServerOptions) {
     const { oauth } = options;
     this.users = new UserDirectory(options.store.users, { maxFailures: oauth.login.maxFailures, lockoutMs: oauth.login.lockout });
+    this.signIns = new TokenBucketLimiter({ ratePerSecond: oauth.login.perIp.requestsPerSecond, burst: oauth.login.perIp.burst });
     this.registrations = new TokenBucketLimiter({ ratePerSecond: oauth.registration.perIp.requestsPerSecond, burst: oauth.registration.perIp.burst });
     this.revocation = revocationContext(options.store, oauth.accessTokenTtl);
     // 64 KiB: jwks_uri documents with certificate chains exceed the 5 KiB a metadata document may have (the provider caps those itself).
@@ -85,7 +89,7 @@ export class AuthorizationServer {
       scopes: options.authorization.scopes,
       resources: options.resources,
       csrfKey: () => createHash('sha256').update(`warden-csrf:${this.keys.cookieKeys[0]}`).digest(),
-      loginLimiter: new TokenBucketLimiter({ ratePerSecond: oauth.login.perIp.requestsPerSecond, burst: oauth.login.perIp.burst }),
+      loginLimiter: this.signIns,
       clientIp: options.clientIp,
       record: (e) => options.audit(interactionRecord(e)),
     });
@@ -129,6 +133,15 @@ export class AuthorizationServer {
 
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (path.startsWith(INTERACTION_PREFIX)) return this.interactions(req, res, path);
+    // RFC 8628 §5.1: user codes are short, so guessing them is limited like passwords (the sign-in budget per IP).
+    if (path === '/oauth/device' && req.method === 'POST') {
+      const verdict = this.signIns.take(this.options.clientIp(req));
+      if (!verdict.ok) {
+        res.writeHead(429, { ...PAGE_HEADERS, 'retry-after': String(verdict.retryAfterSeconds) });
+        res.end(errorPage({ title: 'Too many attempts', message: `Too many codes entered from your address; wait ${verdict.retryAfterSeconds} s and try again.` }));
+        return;
+      }
+    }
     if (path === '/oauth/register' && req.method === 'POST') {
       const verdict = this.registrations.take(this.options.clientIp(req));
       if (!verdict.ok) {

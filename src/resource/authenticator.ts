@@ -34,17 +34,19 @@ export interface BearerVerifier {
 export class BearerAuthenticator implements Authenticator {
   readonly mode = 'bearer';
   private readonly expected: string;
+  private readonly neither: string;
 
   constructor(private readonly verifiers: readonly BearerVerifier[]) {
     if (verifiers.length === 0) throw new RangeError('a bearer authenticator needs at least one verifier');
     this.expected = verifiers.map((v) => v.describes).join(' or ');
+    this.neither = verifiers.length === 1 ? verifiers[0]!.describes : `neither ${verifiers.map((v) => v.describes).join(' nor ')}`;
   }
 
   async authenticate(req: IncomingMessage, context: RequestContext): Promise<Principal> {
     const token = extractBearer(req);
     if (token === undefined) throw new AuthenticationError(`Unauthorized: this endpoint needs ${this.expected}; send Authorization: Bearer <credential>`);
     const verifier = this.verifiers.find((v) => v.accepts(token)) ?? (this.verifiers.length === 1 ? this.verifiers[0] : undefined);
-    if (!verifier) throw new AuthenticationError(`Unauthorized: the bearer token is neither ${this.expected}`, 'invalid_token');
+    if (!verifier) throw new AuthenticationError(`Unauthorized: the bearer token is ${this.neither}`, 'invalid_token');
     return verifier.verify(token, context);
   }
 }
