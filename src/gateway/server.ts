@@ -7,14 +7,13 @@ import { parseJsonRpcBody } from '../shared/jsonrpc.js';
 import { isLoopbackHost, type WardenConfig } from '../config/index.js';
 import { BearerAuthenticator, noAuthentication, type Authenticator, type BearerVerifier } from '../resource/authenticator.js';
 import { ApiKeyVerifier } from '../resource/api-key-authenticator.js';
-import { AccessTokenVerifier } from '../resource/access-token-verifier.js';
-import { AuthorizationServer, ResourceCatalog, type OAuthAuditEvent } from '../authorization-server/index.js';
+import { EmbeddedOAuth } from './oauth.js';
 import { AllowList, ScopePolicy } from '../policy/index.js';
 import { TokenBucketLimiter } from '../ratelimit/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { ApiKeys, IdentityTokenSigner } from '../credentials/index.js';
 import {
-  AuditChainWriter, AuditTrail, JsonlFileSink, LogSink, StdoutSink, auditInstance, redactArguments, toAuditRecord, type AuditRecord, type AuditSink,
+  AuditChainWriter, AuditTrail, JsonlFileSink, LogSink, StdoutSink, auditInstance, redactArguments, toAuditRecord, type AuditSink,
 } from '../audit/index.js';
 import { sendGatewayError, sendJson, soleRequestId, type Exchange } from './exchange.js';
 import { buildOriginPolicy, checkHost, checkOrigin, clientIp, corsHeaders, preflightHeaders, readBody, requestPath, type OriginPolicy } from './guards.js';
@@ -67,16 +66,11 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
     onTouchError: (err, keyId) => log.warn({ keyId, err: (err as Error).message }, 'could not record when an API key was last used'),
   }) : undefined;
   const scopes = authOn ? new ScopePolicy(config.authorization) : undefined;
-  /** The embedded authorization server: opened at listen, when its issuer (the gateway's URL) is known. */
-  let authorizationServer: AuthorizationServer | undefined;
-  let resources: ResourceCatalog | undefined;
-  const accessTokens = oauth && store ? new AccessTokenVerifier({
-    issuer: () => publicBase,
-    keys: () => authorizationServer?.verificationKeys() ?? [],
-    reloadKeys: async () => authorizationServer?.reloadKeys(),
-    revocations: store.revocations,
+  /** The embedded authorization server; its verifier is in the chain from the start, the server opens at listen. */
+  const oauthSide = oauth && store && scopes ? new EmbeddedOAuth({
+    config, oauth, store, scopes, audit, instance, upstreams: [...upstreams.keys()], log,
   }) : undefined;
-  const verifiers: BearerVerifier[] = [...(keys ? [new ApiKeyVerifier(keys)] : []), ...(accessTokens ? [accessTokens] : [])];
+  const verifiers: BearerVerifier[] = [...(keys ? [new ApiKeyVerifier(keys)] : []), ...(oauthSide ? [oauthSide.verifier] : [])];
   const authenticator: Authenticator = verifiers.length > 0 ? new BearerAuthenticator(verifiers) : noAuthentication;
   const identities = new Map<string, UpstreamIdentity>();
   let signer: IdentityTokenSigner | undefined;
@@ -90,7 +84,7 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
     ...(config.audit.arguments.enabled ? { recordArguments: argumentRecorder(config) } : {}),
     identities,
     upstreams,
-    audiences: (upstream) => resources?.urlsOf(upstream) ?? [],
+    audiences: (upstream) => oauthSide?.audiences(upstream) ?? [],
     log,
   });
   const metrics = config.metrics.enabled ? new GatewayMetrics(upstreams) : undefined;
@@ -102,7 +96,7 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
   let publicBase = '';
   const wellKnown = {
     base: () => publicBase, upstreams: [...upstreams.keys()], soleUpstream, scopes, signer: () => signer,
-    authorizationServer: () => (authorizationServer ? publicBase : undefined),
+    authorizationServer: () => oauthSide?.authorizationServer(),
   };
   let draining = false;
   const inFlight = new Set<Promise<void>>();
@@ -133,7 +127,7 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') return sendJson(res, 200, { status: 'ready', upstreams: Object.fromEntries([...upstreams].map(([n, u]) => [n, u.status()])) });
       checkHost(req, originPolicy!);
-      if (authorizationServer?.handles(path)) return await authorizationServer.handle(req, res, path);
+      if (oauthSide?.handles(path)) return await oauthSide.handle(req, res, path);
       if (req.method === 'GET' && serveWellKnown(path, res, wellKnown)) return;
       if (path === '/metrics' && metrics) {
         res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
@@ -189,38 +183,6 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
   }
 
   let retention: NodeJS.Timeout | undefined;
-  let keyReload: NodeJS.Timeout | undefined;
-  let oauthPurge: NodeJS.Timeout | undefined;
-
-  async function openAuthorizationServer(s: Store, o: NonNullable<typeof oauth>): Promise<void> {
-    resources = new ResourceCatalog(publicBase, [...upstreams.keys()], (u) => scopes!.scopesFor(u));
-    authorizationServer = await AuthorizationServer.open({
-      issuer: publicBase,
-      oauth: o,
-      authorization: config.authorization,
-      store: s,
-      resources,
-      policy: scopes!,
-      log: log.child({ component: 'oauth' }),
-      trustProxy: config.http.trustProxy > 0,
-      clientIp: (req) => clientIp(req, config.http.trustProxy),
-      audit: (e) => audit.write(oauthRecord(e, instance)),
-      checkAccessToken: async (token) => accessTokens!.introspect(token),
-    });
-    // Follows `warden keys rotate-signing` run in another process.
-    keyReload = setInterval(() => void authorizationServer!.reloadKeys().catch((err: Error) => log.error({ err: err.message }, 'could not reload the authorization server keys')), 60_000);
-    keyReload.unref();
-    // Expired codes, tokens, sessions and revocation entries are dead weight: drop them hourly.
-    const purge = async () => {
-      const now = Date.now();
-      const removed = (await s.oauth.purgeExpired(now)) + (await s.revocations.purgeExpired(now));
-      if (removed > 0) log.debug({ removed }, 'purged expired OAuth records');
-    };
-    await purge();
-    oauthPurge = setInterval(() => void purge().catch((err: Error) => log.error({ err: err.message }, 'could not purge expired OAuth records')), 3_600_000);
-    oauthPurge.unref();
-  }
-
   let headPublishing: NodeJS.Timeout | undefined;
   /**
    * Logs the audit chain's head (seq and hash) at start, hourly and at shutdown. The log goes elsewhere (a
@@ -313,7 +275,7 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       });
       // The identity signer's issuer is the gateway's URL, known only now (port 0 picks one).
       if (authOn && store) signer = await IdentityTokenSigner.open(store.signingKeys, { issuer: publicBase });
-      if (oauth && store) await openAuthorizationServer(store, oauth);
+      await oauthSide?.open(publicBase);
       if (store && config.audit.retainDays > 0) await startRetention(store);
       if (store && config.audit.store && !options.audit) await startHeadPublishing(store);
       for (const [name, u] of Object.entries(config.upstreams)) identities.set(name, new UpstreamIdentity(u, signer));
@@ -321,7 +283,7 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
     },
     async reloadKeys() {
       await signer?.reload();
-      await authorizationServer?.reloadKeys();
+      await oauthSide?.reloadKeys();
     },
     async close() {
       if (draining) return;
@@ -334,33 +296,12 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       server.closeAllConnections();
       await closed;
       clearInterval(retention);
-      clearInterval(keyReload);
-      clearInterval(oauthPurge);
-      await authorizationServer?.close();
+      await oauthSide?.close();
       clearInterval(headPublishing);
       await audit.close();
       if (headPublishing && store) await publishHead(store).catch(() => {});
       if (store && !options.store) await store.close();
     },
-  };
-}
-
-function oauthRecord(e: OAuthAuditEvent, instance: string): AuditRecord {
-  return {
-    ts: new Date().toISOString(),
-    instance,
-    event: 'oauth',
-    requestId: randomUUID(),
-    subject: e.subject,
-    ...(e.clientId ? { clientId: e.clientId } : {}),
-    credential: { kind: 'oauth', id: e.credentialId ?? '-' },
-    method: e.method,
-    ...(e.target ? { target: e.target } : {}),
-    ...(e.targetKind ? { targetKind: e.targetKind } : {}),
-    decision: e.decision,
-    reason: e.reason,
-    ...(e.ip ? { ip: e.ip } : {}),
-    ...(e.userAgent ? { userAgent: e.userAgent } : {}),
   };
 }
 
