@@ -53,7 +53,6 @@ export interface AuthorizationServerOptions {
   audit(event: OAuthAuditEvent): Promise<void>;
   /** Verifies an access token this server issued (the resource side's verifier). */
   checkAccessToken: AccessTokenCheck;
-  allowPrivateFetch?: boolean;
 }
 
 /** Revocation-list writes started by provider events, per request: the answer waits for them. */
@@ -64,6 +63,7 @@ const DISCOVERY = new Set(['/.well-known/oauth-authorization-server', '/.well-kn
 export class AuthorizationServer {
   readonly users: UserDirectory;
   private provider!: Provider;
+  private callback!: ReturnType<Provider['callback']>;
   private keys!: AuthorizationServerKeys;
   private readonly registrations: TokenBucketLimiter;
   /** Password and user-code attempts per IP. */
@@ -81,7 +81,7 @@ export class AuthorizationServer {
     this.registrations = new TokenBucketLimiter({ ratePerSecond: oauth.registration.perIp.requestsPerSecond, burst: oauth.registration.perIp.burst });
     this.revocation = revocationContext(options.store, oauth.accessTokenTtl);
     // 64 KiB: jwks_uri documents with certificate chains exceed the 5 KiB a metadata document may have (the provider caps those itself).
-    this.fetch = createSafeFetch({ maxBytes: 64 * 1024, ...(options.allowPrivateFetch ? { allowPrivate: true } : {}) });
+    this.fetch = createSafeFetch({ maxBytes: 64 * 1024 });
     this.interactions = createInteractionHandler({
       provider: () => this.provider,
       users: this.users,
@@ -117,6 +117,8 @@ export class AuthorizationServer {
       if (keys.fingerprint === this.keys?.fingerprint) return;
       this.keys = keys;
       this.provider = this.buildProvider(keys);
+      // Koa composes the middleware on every callback() call: once per provider, not per request.
+      this.callback = this.provider.callback();
     })().finally(() => {
       this.keysLoading = undefined;
     });
@@ -152,8 +154,7 @@ export class AuthorizationServer {
     }
     // RFC 8414 metadata is the same document as OpenID discovery for an issuer without a path.
     if (path === '/.well-known/oauth-authorization-server') req.url = `/.well-known/openid-configuration${req.url!.slice(path.length)}`;
-    const callback = this.provider.callback();
-    await callback(req, res);
+    await this.callback(req, res);
   }
 
   private buildProvider(keys: AuthorizationServerKeys): Provider {
