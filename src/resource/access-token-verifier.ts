@@ -26,6 +26,8 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 /** An unknown kid triggers at most one key reload per this interval, so junk tokens cannot hammer the store. */
 const RELOAD_THROTTLE_MS = 5_000;
 const CLOCK_TOLERANCE_S = 5;
+/** Verified tokens remembered, so a client's repeated calls skip the signature check (the revocation check still runs). */
+const VERIFIED_CACHE_MAX = 4096;
 
 export class AccessTokenVerifier implements BearerVerifier {
   readonly describes = 'an OAuth access token';
@@ -33,6 +35,11 @@ export class AccessTokenVerifier implements BearerVerifier {
   private keysFor: Record<string, unknown>[] | undefined;
   private lastReload = 0;
   private readonly now: () => number;
+  /**
+   * Keyed by the audiences checked and the token: an entry is a token jose verified in full for exactly those
+   * audiences, so a hit needs only the clock checked again. Map order is insertion order: the oldest goes first.
+   */
+  private readonly verified = new Map<string, { claims: JWTPayload; validUntil: number }>();
 
   constructor(private readonly options: AccessTokenVerifierOptions) {
     this.now = options.now ?? Date.now;
@@ -66,6 +73,30 @@ export class AccessTokenVerifier implements BearerVerifier {
   }
 
   private async check(token: string, audiences: readonly string[] | undefined): Promise<JWTPayload> {
+    const cacheKey = `${audiences?.join(' ') ?? '*'}\n${token}`;
+    const hit = this.verified.get(cacheKey);
+    let claims: JWTPayload;
+    if (hit && this.now() < hit.validUntil) {
+      claims = hit.claims;
+    } else {
+      if (hit) this.verified.delete(cacheKey);
+      claims = await this.verifyOrRefuse(token, audiences);
+      if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(cacheKey, { claims, validUntil: (claims.exp! + CLOCK_TOLERANCE_S) * 1000 });
+    }
+    // Sender-constrained tokens (DPoP, mTLS) need a proof this verifier does not check yet: refused, not treated as bearer.
+    if (claims.cnf !== undefined) throw new AuthenticationError('Unauthorized: sender-constrained access tokens (cnf) are not accepted here yet', 'invalid_token');
+    const iat = typeof claims.iat === 'number' ? claims.iat * 1000 : 0;
+    const entries: RevocationEntry[] = [{ kind: 'jti', value: String(claims.jti) }, { kind: 'client', value: String(claims.client_id) }];
+    if (typeof claims.sub === 'string') entries.push({ kind: 'user', value: claims.sub });
+    if (typeof claims.grant_id === 'string') entries.push({ kind: 'grant', value: claims.grant_id });
+    if (await this.options.revocations.anyRevoked(entries, iat)) {
+      throw new AuthenticationError('Unauthorized: the access token was revoked; sign in again', 'invalid_token', String(claims.jti));
+    }
+    return claims;
+  }
+
+  private async verifyOrRefuse(token: string, audiences: readonly string[] | undefined): Promise<JWTPayload> {
     let claims: JWTPayload;
     try {
       claims = await this.verifySignature(token, audiences);
@@ -81,15 +112,6 @@ export class AccessTokenVerifier implements BearerVerifier {
       } else {
         throw refusal(err);
       }
-    }
-    // Sender-constrained tokens (DPoP, mTLS) need a proof this verifier does not check yet: refused, not treated as bearer.
-    if (claims.cnf !== undefined) throw new AuthenticationError('Unauthorized: sender-constrained access tokens (cnf) are not accepted here yet', 'invalid_token');
-    const iat = typeof claims.iat === 'number' ? claims.iat * 1000 : 0;
-    const entries: RevocationEntry[] = [{ kind: 'jti', value: String(claims.jti) }, { kind: 'client', value: String(claims.client_id) }];
-    if (typeof claims.sub === 'string') entries.push({ kind: 'user', value: claims.sub });
-    if (typeof claims.grant_id === 'string') entries.push({ kind: 'grant', value: claims.grant_id });
-    if (await this.options.revocations.anyRevoked(entries, iat)) {
-      throw new AuthenticationError('Unauthorized: the access token was revoked; sign in again', 'invalid_token', String(claims.jti));
     }
     return claims;
   }
