@@ -2,11 +2,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import { SqliteStore } from '../../src/store/index.js';
-import { FormBrowser, PASSWORD, registerClient, startOAuthGateway, type OAuthSetup } from '../helpers/oauth.js';
 import {
-  REDIRECT, codeRequest, exchangeCode, openInteraction, pkcePair, probeMcp, readInteraction, refresh, signIn, tokenRequest,
-} from '../helpers/pkce.js';
+  FormBrowser, PASSWORD, REDIRECT, register, registerClient, startOAuthGateway, startOAuthGatewayForAttacks, withStore, type OAuthSetup,
+} from '../helpers/oauth.js';
+import { codeRequest, exchangeCode, openInteraction, pkcePair, probeMcp, readInteraction, refresh, signIn } from '../helpers/oauth-flow.js';
 
 /**
  * The authorization endpoint, registration and the sign-in and consent pages of the embedded AS, attacked
@@ -16,25 +15,11 @@ import {
 let setup: OAuthSetup;
 
 before(async () => {
-  // Generous per-IP limits: this file registers many clients and signs in many times from one address.
-  setup = await startOAuthGateway({
-    registration: { perIp: { requestsPerSecond: 100, burst: 1000 } },
-    login: { perIp: { requestsPerSecond: 100, burst: 1000 } },
-  });
+  setup = await startOAuthGatewayForAttacks();
 });
 after(async () => {
   await setup?.close();
 });
-
-/** Registers by RFC 7591 and returns the answer as it is (registerClient throws on anything but 201). */
-async function register(issuer: string, metadata: Record<string, unknown>): Promise<{ status: number; headers: Headers; json: any }> {
-  const res = await fetch(`${issuer}/oauth/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ redirect_uris: [REDIRECT], client_name: 'Test Client', token_endpoint_auth_method: 'none', ...metadata }),
-  });
-  return { status: res.status, headers: res.headers, json: await res.json() };
-}
 
 /** One request to the authorization endpoint, in a fresh browser: status, Location and the page. */
 async function authorizeOnce(url: string): Promise<{ status: number; location: URL | undefined; html: string; headers: Headers }> {
@@ -124,32 +109,32 @@ test('plain PKCE downgrade: code_challenge_method=plain is refused', async () =>
 });
 
 test('stolen code without the verifier: a wrong or missing code_verifier is invalid_grant at the token endpoint', async () => {
-  const signed = await signIn(setup.issuer, { username: 'alice', resource: setup.notes });
+  const signed = await signIn(setup.issuer, { username: 'alice', scope: 'notes:read', resource: setup.notes });
   assert.ok(signed.code);
-  const wrong = await exchangeCode(setup.issuer, signed.clientId, signed.code, pkcePair().verifier);
+  const wrong = await exchangeCode(setup.issuer, signed, { code_verifier: pkcePair().verifier });
   assert.equal(wrong.status, 400);
   assert.equal(wrong.json.error, 'invalid_grant');
   assert.equal(wrong.json.access_token, undefined);
   // The challenge itself as the verifier (what a plain-PKCE downgrade would send) fails as well.
-  const challengeAsVerifier = await exchangeCode(setup.issuer, signed.clientId, signed.code, signed.pkce.challenge);
+  const challengeAsVerifier = await exchangeCode(setup.issuer, signed, { code_verifier: signed.pkce.challenge });
   assert.equal(challengeAsVerifier.json.error, 'invalid_grant');
-  const none = await exchangeCode(setup.issuer, signed.clientId, signed.code, '');
+  const none = await exchangeCode(setup.issuer, signed, { code_verifier: '' });
   assert.equal(none.status, 400);
   assert.equal(none.json.access_token, undefined);
   // oidc-provider checks PKCE before it consumes the code, so failed guesses do not burn it: the holder of
   // the verifier still gets its tokens (a 256-bit verifier cannot be guessed in the code's 60 s anyway).
-  const right = await exchangeCode(setup.issuer, signed.clientId, signed.code, signed.pkce.verifier);
+  const right = await exchangeCode(setup.issuer, signed);
   assert.equal(right.status, 200, JSON.stringify(right.json));
   assert.ok(right.json.access_token);
 });
 
 test('authorization code replay: the second use is invalid_grant and revokes what the first use issued (OAuth 2.1)', async () => {
-  const signed = await signIn(setup.issuer, { username: 'alice', resource: setup.notes });
-  const first = await exchangeCode(setup.issuer, signed.clientId, signed.code, signed.pkce.verifier);
+  const signed = await signIn(setup.issuer, { username: 'alice', scope: 'notes:read', resource: setup.notes });
+  const first = await exchangeCode(setup.issuer, signed);
   assert.equal(first.status, 200);
   assert.equal((await probeMcp(setup.notes, first.json.access_token)).status, 200, 'the first access token works');
 
-  const replay = await exchangeCode(setup.issuer, signed.clientId, signed.code, signed.pkce.verifier);
+  const replay = await exchangeCode(setup.issuer, signed);
   assert.equal(replay.status, 400);
   assert.equal(replay.json.error, 'invalid_grant');
   assert.equal(replay.json.access_token, undefined);
@@ -219,13 +204,13 @@ test('open redirect: extra query, fragment, userinfo trick, look-alike host and 
 test('RFC 8252 loopback: a client registered with an explicit native application_type may use any loopback port', async () => {
   const { client_id } = await registerClient(setup.issuer, { application_type: 'native' });
   const port = 'http://127.0.0.1:5555/callback';
-  const signed = await signIn(setup.issuer, { username: 'alice', resource: setup.notes, clientId: client_id });
+  const signed = await signIn(setup.issuer, { username: 'alice', scope: 'notes:read', resource: setup.notes, client: { client_id } });
   assert.ok(signed.code, 'the registered port itself works');
   const pkce = pkcePair();
   const browser = new FormBrowser(setup.issuer);
   const callback = await browser.authorize(codeRequest(setup.issuer, client_id, pkce, { redirect_uri: port, resource: setup.notes }), port, { username: 'alice' });
   assert.ok(callback.searchParams.get('code'), callback.href);
-  const exchanged = await exchangeCode(setup.issuer, client_id, callback.searchParams.get('code')!, pkce.verifier, port);
+  const exchanged = await exchangeCode(setup.issuer, { clientId: client_id, code: callback.searchParams.get('code')!, pkce }, { redirect_uri: port });
   assert.equal(exchanged.status, 200, JSON.stringify(exchanged.json));
 });
 
@@ -291,15 +276,13 @@ test('consent: a reader asking for notes:write gets request ∩ roles (notes:rea
   assert.match(consent.html, /<strong><code>notes:read<\/code><\/strong>/, 'notes:read is offered');
   assert.doesNotMatch(consent.html, /<strong><code>notes:write<\/code><\/strong>/, 'notes:write is not offered');
   assert.ok(signed.code);
-  const tokens = await exchangeCode(setup.issuer, signed.clientId, signed.code, signed.pkce.verifier);
+  const tokens = await exchangeCode(setup.issuer, signed);
   assert.equal(tokens.status, 200);
   assert.equal(tokens.json.scope, 'notes:read');
   assert.equal(decodeJwt(tokens.json.access_token).scope, 'notes:read');
   assert.equal(decodeJwt(tokens.json.access_token).sub, 'bob');
   // The refresh keeps the cut: asking for the withheld scope again does not bring it back.
-  const wider = await tokenRequest(setup.issuer, {
-    grant_type: 'refresh_token', client_id: signed.clientId, refresh_token: tokens.json.refresh_token, scope: 'notes:read notes:write',
-  });
+  const wider = await refresh(setup.issuer, signed.clientId, tokens.json.refresh_token, { scope: 'notes:read notes:write' });
   if (wider.status === 200) {
     assert.equal(wider.json.scope, 'notes:read', JSON.stringify(wider.json));
     assert.equal(decodeJwt(wider.json.access_token).scope, 'notes:read');
@@ -343,12 +326,9 @@ test('password guessing: a wrong password is 401, maxFailures lock the account e
     assert.match(right.html, /locked/);
     assert.equal(right.location, null, 'no sign-in');
 
-    const store = new SqliteStore(locking.dbPath);
-    try {
+    await withStore(locking.dbPath, async (store) => {
       assert.equal(await store.users.update('bob', { disabledAt: Date.now() }), true);
-    } finally {
-      await store.close();
-    }
+    });
     const disabled = await attempt('bob', PASSWORD);
     assert.equal(disabled.status, 403);
     assert.match(disabled.html, /disabled/);

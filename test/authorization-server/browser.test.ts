@@ -1,11 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { PASSWORD, registerClient, startOAuthGateway, type OAuthSetup } from '../helpers/oauth.js';
+import { PASSWORD, REDIRECT, registerClient, startOAuthGateway, type OAuthSetup } from '../helpers/oauth.js';
+import { DEVICE_CODE_GRANT, codeRequest, exchangeCode, pkcePair, postForm, tokenRequest, type PkcePair } from '../helpers/oauth-flow.js';
 
 /**
  * The sign-in, consent and device-code pages in a real browser: headless Chromium with JavaScript turned off,
@@ -16,8 +17,6 @@ import { PASSWORD, registerClient, startOAuthGateway, type OAuthSetup } from '..
  */
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const REDIRECT = 'http://127.0.0.1:9999/callback';
-const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const TIMEOUT = 60_000;
 
 const keepShots = Boolean(process.env.WARDEN_SCREENSHOTS);
@@ -72,32 +71,19 @@ async function assertNoScript(page: Page, label: string): Promise<void> {
   assert.equal(await page.locator('script').count(), 0, `${label}: no <script> element`);
 }
 
-function pkcePair(): { verifier: string; challenge: string } {
-  const verifier = randomBytes(32).toString('base64url');
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
-}
-
-function authorizationUrl(clientId: string, challenge: string, scope: string, state: string): string {
-  const query = new URLSearchParams({
-    response_type: 'code',
-    client_id: clientId,
-    redirect_uri: REDIRECT,
-    scope,
-    resource: setup.notes,
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    state,
-  });
-  return `${setup.issuer}/oauth/authorize?${query}`;
-}
-
-async function postForm(path: string, form: Record<string, string>): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${setup.issuer}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(form).toString(),
-  });
-  return { status: res.status, json: await res.json() };
+/** A fresh public client, and a fresh page at its authorization request for notes with `scope` and a random state. */
+async function startCodeFlow(scope: string): Promise<{ clientId: string; pkce: PkcePair; state: string; context: BrowserContext; page: Page; callbacks: string[] }> {
+  const { client_id: clientId } = await registerClient(setup.issuer, { redirect_uris: [REDIRECT] });
+  const pkce = pkcePair();
+  const state = randomBytes(12).toString('base64url');
+  const opened = await newPage();
+  try {
+    await opened.page.goto(codeRequest(setup.issuer, clientId, pkce, { scope, resource: setup.notes, state }));
+  } catch (error) {
+    await opened.context.close();
+    throw error;
+  }
+  return { clientId, pkce, state, ...opened };
 }
 
 const INTERACTION = /\/oauth\/interaction\/[A-Za-z0-9_-]+$/;
@@ -109,12 +95,8 @@ async function signIn(page: Page, username: string, password: string): Promise<v
 }
 
 test('authorization code flow in Chromium without JavaScript: sign-in, a wrong password, consent, the redirect, tokens', { timeout: TIMEOUT }, async () => {
-  const { client_id } = await registerClient(setup.issuer, { redirect_uris: [REDIRECT] });
-  const pkce = pkcePair();
-  const state = randomBytes(12).toString('base64url');
-  const { context, page, callbacks } = await newPage();
+  const { clientId, pkce, state, context, page, callbacks } = await startCodeFlow('notes:read notes:write');
   try {
-    await page.goto(authorizationUrl(client_id, pkce.challenge, 'notes:read notes:write', state));
     assert.match(page.url(), INTERACTION, `the authorization request lands on the sign-in page: ${page.url()}`);
     assert.match(await page.title(), /Sign in/);
     await assertNoScript(page, 'sign-in');
@@ -161,7 +143,7 @@ test('authorization code flow in Chromium without JavaScript: sign-in, a wrong p
     assert.equal(callback.searchParams.get('iss'), setup.issuer, 'RFC 9207 iss');
     assert.equal(callback.searchParams.get('error'), null);
 
-    const token = await postForm('/oauth/token', { grant_type: 'authorization_code', client_id, code, code_verifier: pkce.verifier, redirect_uri: REDIRECT });
+    const token = await exchangeCode(setup.issuer, { clientId, code, pkce });
     assert.equal(token.status, 200, JSON.stringify(token.json));
     assert.equal(typeof token.json.access_token, 'string');
     assert.ok(token.json.access_token.length > 0);
@@ -173,12 +155,8 @@ test('authorization code flow in Chromium without JavaScript: sign-in, a wrong p
 });
 
 test('consent for a reader: notes:write is listed as not granted, and the token has notes:read only', { timeout: TIMEOUT }, async () => {
-  const { client_id } = await registerClient(setup.issuer, { redirect_uris: [REDIRECT] });
-  const pkce = pkcePair();
-  const state = randomBytes(12).toString('base64url');
-  const { context, page, callbacks } = await newPage();
+  const { clientId, pkce, state, context, page, callbacks } = await startCodeFlow('notes:read notes:write');
   try {
-    await page.goto(authorizationUrl(client_id, pkce.challenge, 'notes:read notes:write', state));
     await signIn(page, 'bob', PASSWORD);
     await page.waitForURL(INTERACTION);
     assert.match(await page.title(), /Allow access\?/);
@@ -194,7 +172,7 @@ test('consent for a reader: notes:write is listed as not granted, and the token 
     const code = callback.searchParams.get('code');
     assert.ok(code, callback.href);
     assert.equal(callback.searchParams.get('state'), state);
-    const token = await postForm('/oauth/token', { grant_type: 'authorization_code', client_id, code, code_verifier: pkce.verifier, redirect_uri: REDIRECT });
+    const token = await exchangeCode(setup.issuer, { clientId, code, pkce });
     assert.equal(token.status, 200, JSON.stringify(token.json));
     assert.equal(token.json.scope, 'notes:read');
   } finally {
@@ -205,19 +183,19 @@ test('consent for a reader: notes:write is listed as not granted, and the token 
 test('device flow in Chromium without JavaScript: code entry, confirmation, sign-in and consent, then the device gets tokens', { timeout: TIMEOUT }, async () => {
   const { client_id } = await registerClient(setup.issuer, {
     client_name: 'Test Device',
-    grant_types: [DEVICE_GRANT, 'refresh_token'],
+    grant_types: [DEVICE_CODE_GRANT, 'refresh_token'],
     response_types: [],
     redirect_uris: [],
     token_endpoint_auth_method: 'none',
   });
-  const authorization = await postForm('/oauth/device_authorization', { client_id, scope: 'notes:read', resource: setup.notes });
+  const authorization = await postForm(setup.issuer, 'device_authorization', { client_id, scope: 'notes:read', resource: setup.notes });
   assert.equal(authorization.status, 200, JSON.stringify(authorization.json));
   const { device_code, user_code, verification_uri } = authorization.json as { device_code: string; user_code: string; verification_uri: string };
   assert.ok(device_code && user_code);
   assert.equal(verification_uri, `${setup.issuer}/oauth/device`);
 
   // Before anyone approves, the device is told to keep polling.
-  const early = await postForm('/oauth/token', { grant_type: DEVICE_GRANT, client_id, device_code });
+  const early = await tokenRequest(setup.issuer, { grant_type: DEVICE_CODE_GRANT, client_id, device_code });
   assert.equal(early.json.error, 'authorization_pending');
 
   const { context, page } = await newPage();
@@ -256,7 +234,7 @@ test('device flow in Chromium without JavaScript: code entry, confirmation, sign
     await context.close();
   }
 
-  const token = await postForm('/oauth/token', { grant_type: DEVICE_GRANT, client_id, device_code });
+  const token = await tokenRequest(setup.issuer, { grant_type: DEVICE_CODE_GRANT, client_id, device_code });
   assert.equal(token.status, 200, JSON.stringify(token.json));
   assert.equal(typeof token.json.access_token, 'string');
   assert.equal(token.json.scope, 'notes:read');

@@ -2,28 +2,24 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { decodeJwt } from 'jose';
-import { SqliteStore } from '../../src/store/index.js';
 import { generateClientSecret, hashClientSecret } from '../../src/authorization-server/client-secrets.js';
-import { FormBrowser, PASSWORD, registerClient, startOAuthGateway, type OAuthSetup } from '../helpers/oauth.js';
+import {
+  FormBrowser, PASSWORD, REDIRECT, registerClient, startOAuthGateway, startOAuthGatewayForAttacks, withStore, type OAuthSetup,
+} from '../helpers/oauth.js';
 import { connectClient, postRaw } from '../helpers/client.js';
 import {
-  REDIRECT, codeRequest, exchangeCode, obtainTokens, parseForm, pkcePair, postForm, probeMcp, refresh, signIn, tokenRequest,
-} from '../helpers/pkce.js';
+  DEVICE_CODE_GRANT, basicAuth, codeRequest, exchangeCode, obtainTokens, parseForm, pkcePair, postForm, probeMcp, refresh, signIn, tokenRequest,
+} from '../helpers/oauth-flow.js';
 
 /**
  * The token endpoint's grants of the embedded AS, against a real gateway: refresh rotation and reuse
  * detection, the device flow, client credentials, Client ID Metadata Documents and resource indicators.
  */
 
-const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
-
 let setup: OAuthSetup;
 
 before(async () => {
-  setup = await startOAuthGateway({
-    registration: { perIp: { requestsPerSecond: 100, burst: 1000 } },
-    login: { perIp: { requestsPerSecond: 100, burst: 1000 } },
-  });
+  setup = await startOAuthGatewayForAttacks();
 });
 after(async () => {
   await setup?.close();
@@ -46,7 +42,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 test('refresh token reuse after the reuse interval: invalid_grant, and the whole grant dies (newest refresh token and access token too)', async () => {
   const strict = await startOAuthGateway({ refreshReuseInterval: 0 });
   try {
-    const { clientId, tokens } = await obtainTokens(strict.issuer, { username: 'alice', resource: strict.notes, scope: 'notes:read notes:write' });
+    const tokens = await obtainTokens(strict.issuer, { username: 'alice', resource: strict.notes, scope: 'notes:read notes:write' });
+    const { clientId } = tokens;
     const rotated = await refresh(strict.issuer, clientId, tokens.refresh_token);
     assert.equal(rotated.status, 200, JSON.stringify(rotated.json));
     assert.ok(rotated.json.refresh_token);
@@ -77,15 +74,16 @@ test('refresh token reuse after the reuse interval: invalid_grant, and the whole
       assert.match(probe.challenge, /error="invalid_token"/, label);
     }
     // Another grant of the same user and client is untouched.
-    const other = await obtainTokens(strict.issuer, { username: 'alice', resource: strict.notes, clientId });
-    assert.equal((await probeMcp(strict.notes, other.tokens.access_token)).status, 200, 'only the grant of the reused token was revoked');
+    const other = await obtainTokens(strict.issuer, { username: 'alice', scope: 'notes:read', resource: strict.notes, client: { client_id: clientId } });
+    assert.equal((await probeMcp(strict.notes, other.access_token)).status, 200, 'only the grant of the reused token was revoked');
   } finally {
     await strict.close();
   }
 });
 
 test('concurrent refresh within the reuse interval: both racing requests succeed, the grant survives, and both new refresh tokens work', async () => {
-  const { clientId, tokens } = await obtainTokens(setup.issuer, { username: 'alice', resource: setup.notes });
+  const tokens = await obtainTokens(setup.issuer, { username: 'alice', scope: 'notes:read', resource: setup.notes });
+  const { clientId } = tokens;
   const [a, b] = await Promise.all([refresh(setup.issuer, clientId, tokens.refresh_token), refresh(setup.issuer, clientId, tokens.refresh_token)]);
   assert.equal(a.status, 200, JSON.stringify(a.json));
   assert.equal(b.status, 200, JSON.stringify(b.json));
@@ -126,16 +124,16 @@ async function driveDevice(browser: FormBrowser, first: { url: string; form?: Re
 
 test('device flow (RFC 8628): device authorization, pending polls, user code entry, confirmation, sign-in and consent, then tokens that call a tool', async () => {
   const device = await registerClient(setup.issuer, {
-    client_name: 'CLI on a headless box', grant_types: [DEVICE_CODE, 'refresh_token'], response_types: [], redirect_uris: [],
+    client_name: 'CLI on a headless box', grant_types: [DEVICE_CODE_GRANT, 'refresh_token'], response_types: [], redirect_uris: [],
   });
-  const started = await postForm(`${setup.issuer}/oauth/device_authorization`, { client_id: device.client_id, scope: 'notes:read notes:write', resource: setup.notes });
+  const started = await postForm(setup.issuer, 'device_authorization', { client_id: device.client_id, scope: 'notes:read notes:write', resource: setup.notes });
   assert.equal(started.status, 200, JSON.stringify(started.json));
   const { device_code: deviceCode, user_code: userCode, verification_uri: verificationUri } = started.json as Record<string, string>;
   assert.ok(deviceCode && userCode);
   assert.equal(verificationUri, `${setup.issuer}/oauth/device`);
   assert.ok(Number(started.json.expires_in) > 0);
 
-  const poll = () => tokenRequest(setup.issuer, { grant_type: DEVICE_CODE, device_code: deviceCode!, client_id: device.client_id });
+  const poll = () => tokenRequest(setup.issuer, { grant_type: DEVICE_CODE_GRANT, device_code: deviceCode!, client_id: device.client_id });
   const pending = await poll();
   assert.equal(pending.status, 400);
   assert.equal(pending.json.error, 'authorization_pending');
@@ -143,8 +141,8 @@ test('device flow (RFC 8628): device authorization, pending polls, user code ent
   const tooFast = await poll();
   assert.ok(['authorization_pending', 'slow_down'].includes(tooFast.json.error), JSON.stringify(tooFast.json));
   // Someone else's device code is not this client's.
-  const other = await registerClient(setup.issuer, { grant_types: [DEVICE_CODE], response_types: [], redirect_uris: [] });
-  const stolen = await tokenRequest(setup.issuer, { grant_type: DEVICE_CODE, device_code: deviceCode!, client_id: other.client_id });
+  const other = await registerClient(setup.issuer, { grant_types: [DEVICE_CODE_GRANT], response_types: [], redirect_uris: [] });
+  const stolen = await tokenRequest(setup.issuer, { grant_type: DEVICE_CODE_GRANT, device_code: deviceCode!, client_id: other.client_id });
   assert.equal(stolen.json.error, 'invalid_grant');
 
   const browser = new FormBrowser(setup.issuer);
@@ -202,20 +200,15 @@ test('device flow (RFC 8628): device authorization, pending polls, user code ent
 
 test('client_credentials: a service client gets an audience-bound JWT for its own scope; write is 403, a wrong secret is invalid_client, a wider scope is refused', async () => {
   const secret = generateClientSecret();
-  const store = new SqliteStore(setup.dbPath);
-  try {
-    await store.oauth.upsert({
-      model: 'Client', id: 'svc_test',
-      payload: JSON.stringify({
-        client_id: 'svc_test', client_secret: hashClientSecret(secret), client_name: 'CI bot', grant_types: ['client_credentials'], response_types: [],
-        redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic', scope: 'notes:read',
-      }),
-      grantId: null, userCode: null, uid: null, expiresAt: null, consumedAt: null,
-    });
-  } finally {
-    await store.close();
-  }
-  const basic = { id: 'svc_test', secret };
+  await withStore(setup.dbPath, (store) => store.oauth.upsert({
+    model: 'Client', id: 'svc_test',
+    payload: JSON.stringify({
+      client_id: 'svc_test', client_secret: hashClientSecret(secret), client_name: 'CI bot', grant_types: ['client_credentials'], response_types: [],
+      redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic', scope: 'notes:read',
+    }),
+    grantId: null, userCode: null, uid: null, expiresAt: null, consumedAt: null,
+  }));
+  const basic = basicAuth('svc_test', secret);
   const issued = await tokenRequest(setup.issuer, { grant_type: 'client_credentials', resource: setup.notes, scope: 'notes:read' }, basic);
   assert.equal(issued.status, 200, JSON.stringify(issued.json));
   assert.equal(issued.json.refresh_token, undefined, 'no refresh token for client credentials');
@@ -240,11 +233,11 @@ test('client_credentials: a service client gets an audience-bound JWT for its ow
   // Audience-bound: not accepted at the other upstream.
   assert.equal((await probeMcp(setup.webResource, issued.json.access_token)).status, 401);
 
-  const wrongSecret = await tokenRequest(setup.issuer, { grant_type: 'client_credentials', resource: setup.notes, scope: 'notes:read' }, { id: 'svc_test', secret: generateClientSecret() });
+  const wrongSecret = await tokenRequest(setup.issuer, { grant_type: 'client_credentials', resource: setup.notes, scope: 'notes:read' }, basicAuth('svc_test', generateClientSecret()));
   assert.equal(wrongSecret.status, 401);
   assert.equal(wrongSecret.json.error, 'invalid_client');
   // The stored digest is not a password either.
-  const digestAsSecret = await tokenRequest(setup.issuer, { grant_type: 'client_credentials', resource: setup.notes, scope: 'notes:read' }, { id: 'svc_test', secret: hashClientSecret(secret) });
+  const digestAsSecret = await tokenRequest(setup.issuer, { grant_type: 'client_credentials', resource: setup.notes, scope: 'notes:read' }, basicAuth('svc_test', hashClientSecret(secret)));
   assert.equal(digestAsSecret.json.error, 'invalid_client');
   const wider = await tokenRequest(setup.issuer, { grant_type: 'client_credentials', resource: setup.notes, scope: 'notes:read notes:write' }, basic);
   assert.equal(wider.status, 400, JSON.stringify(wider.json));
@@ -311,7 +304,7 @@ test('resource indicators: a foreign resource is invalid_target; without resourc
   if (!resourceless.code) {
     assert.match(resourceless.callback.searchParams.get('error') ?? '', /^(access_denied|invalid_target|invalid_scope|invalid_request)$/, resourceless.callback.href);
   } else {
-    const exchanged = await exchangeCode(setup.issuer, resourceless.clientId, resourceless.code, resourceless.pkce.verifier);
+    const exchanged = await exchangeCode(setup.issuer, resourceless);
     assert.equal(exchanged.status, 200, JSON.stringify(exchanged.json));
     for (const resource of [setup.notes, setup.webResource]) {
       const probe = await probeMcp(resource, exchanged.json.access_token);
@@ -319,8 +312,8 @@ test('resource indicators: a foreign resource is invalid_target; without resourc
     }
   }
   // A token for notes is refused at web (and the other way round): the audience is exact.
-  const notesToken = await obtainTokens(setup.issuer, { username: 'alice', resource: setup.notes });
-  const webProbe = await probeMcp(setup.webResource, notesToken.tokens.access_token);
+  const notesToken = await obtainTokens(setup.issuer, { username: 'alice', scope: 'notes:read', resource: setup.notes });
+  const webProbe = await probeMcp(setup.webResource, notesToken.access_token);
   assert.equal(webProbe.status, 401);
   assert.match(webProbe.message, /another resource/);
 });
@@ -334,9 +327,9 @@ test('scope smuggling without resource: a reader asking for notes:write with no 
     assert.ok(signed.callback.searchParams.get('error'), `no code and no token: ${signed.callback.href}`);
     return;
   }
-  const exchanged = await exchangeCode(setup.issuer, signed.clientId, signed.code, signed.pkce.verifier);
+  const exchanged = await exchangeCode(setup.issuer, signed);
   assert.equal(exchanged.status, 200, JSON.stringify(exchanged.json));
-  const introspection = await postForm(`${setup.issuer}/oauth/introspect`, { token: exchanged.json.access_token, client_id: signed.clientId });
+  const introspection = await postForm(setup.issuer, 'introspect', { token: exchanged.json.access_token, client_id: signed.clientId });
   const scopes = [String(exchanged.json.scope ?? ''), String(introspection.json.scope ?? '')];
   for (const scope of scopes) {
     assert.doesNotMatch(scope, /notes:write/, `bob's roles do not include notes:write, yet the token says "${scope}"`);

@@ -5,12 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { FormBrowser, PASSWORD, registerClient, startOAuthGateway, type OAuthSetup } from '../helpers/oauth.js';
-import { warden } from '../helpers/cli.js';
 import {
-  REDIRECT, attackerKey, basicAuth, callTool, claimsLike, eventually, exchangeCode, forgeWithRealKey, getCode, getTokens, pkcePair, hmacJwt, initialize, publicKeyAsSecrets,
-  readSigningKey, remember, seenSecrets, signWith, tokenEndpointPost, tokenRequest, unsecuredJwt, withStore, type McpAnswer, type RealKey,
-} from '../helpers/oauth-tokens.js';
+  FormBrowser, PASSWORD, REDIRECT, eventually, registerClient, startOAuthGatewayForAttacks, withStore, type OAuthSetup,
+} from '../helpers/oauth.js';
+import { warden } from '../helpers/cli.js';
+import { callTool, initialize, type HttpAnswer } from '../helpers/client.js';
+import { authorizeUrl, basicAuth, exchangeCode, obtainCode, obtainTokens, pkcePair, postForm, remember, seenSecrets, tokenRequest } from '../helpers/oauth-flow.js';
+import {
+  attackerKey, claimsLike, forgeWithRealKey, hmacJwt, publicKeyAsSecrets, readSigningKey, signWith, unsecuredJwt, type RealKey,
+} from '../helpers/jwt-forgery.js';
 import { revocationContext, revokeUser } from '../../src/authorization-server/revoke.js';
 import { parseAuditRow, verifyAuditChain, type ChainedAuditRecord } from '../../src/audit/index.js';
 
@@ -20,21 +23,17 @@ let key: RealKey;
 let template: string;
 
 before(async () => {
-  // Each test signs in afresh through its own registered client: lift the per-IP registration and sign-in
-  // limits (their own tests are elsewhere) so that the file's dozens of flows are not throttled.
-  setup = await startOAuthGateway({
-    registration: { perIp: { requestsPerSecond: 100, burst: 1_000 } },
-    login: { perIp: { requestsPerSecond: 100, burst: 1_000 } },
-  });
+  // Each test signs in afresh through its own registered client: the file's dozens of flows need the lifted limits.
+  setup = await startOAuthGatewayForAttacks();
   key = await readSigningKey(setup.dbPath);
-  template = (await getTokens(setup, { username: 'alice', resource: setup.notes })).access_token;
+  template = (await obtainTokens(setup.issuer, { username: 'alice', resource: setup.notes })).access_token;
 });
 after(async () => {
   await setup?.close();
 });
 
 /** The gateway refused the request with a 401 Bearer challenge naming invalid_token; the message matches `why`. */
-function assertRefused(res: McpAnswer, why: RegExp, what: string): void {
+function assertRefused(res: HttpAnswer, why: RegExp, what: string): void {
   assert.equal(res.status, 401, `${what}: expected 401, got ${res.status} ${res.text.slice(0, 300)}`);
   const challenge = res.headers.get('www-authenticate') ?? '';
   assert.match(challenge, /^Bearer /, `${what}: a Bearer challenge`);
@@ -54,7 +53,7 @@ async function assertForgeryWorks(): Promise<void> {
 const now = () => Math.floor(Date.now() / 1000);
 
 test('1. a valid access token from the real flow (PKCE S256, resource, sign-in, consent) calls a tool on notes', async () => {
-  const tokens = await getTokens(setup, { username: 'alice', resource: setup.notes });
+  const tokens = await obtainTokens(setup.issuer, { username: 'alice', resource: setup.notes });
   assert.equal(tokens.token_type, 'Bearer');
   assert.ok(tokens.refresh_token, 'a refresh token');
   assert.deepEqual(decodeProtectedHeader(tokens.access_token), { alg: 'ES256', typ: 'at+jwt', kid: key.kid });
@@ -62,7 +61,7 @@ test('1. a valid access token from the real flow (PKCE S256, resource, sign-in, 
   assert.equal(claims.iss, setup.issuer);
   assert.equal(claims.aud, setup.notes);
   assert.equal(claims.sub, 'alice');
-  assert.equal(claims.client_id, tokens.client_id);
+  assert.equal(claims.client_id, tokens.clientId);
   assert.deepEqual(String(claims.scope).split(' ').sort(), ['notes:read', 'notes:write']);
 
   const res = await callTool(setup.notes, tokens.access_token, 'list_notes');
@@ -73,13 +72,13 @@ test('1. a valid access token from the real flow (PKCE S256, resource, sign-in, 
   assert.match(String(res.json?.result?.content?.[0]?.text), /welcome/);
 
   // bob is a reader: asking for notes:write gets a token without it (request ∩ roles), which still reads.
-  const bob = await getTokens(setup, { username: 'bob', resource: setup.notes });
+  const bob = await obtainTokens(setup.issuer, { username: 'bob', resource: setup.notes });
   assert.equal(decodeJwt(bob.access_token).scope, 'notes:read');
   assert.equal((await callTool(setup.notes, bob.access_token, 'list_notes')).status, 200);
 });
 
 test('2. audience confusion: a token for notes is refused at web, and web never sees the request', async () => {
-  const notes = await getTokens(setup, { username: 'alice', resource: setup.notes });
+  const notes = await obtainTokens(setup.issuer, { username: 'alice', resource: setup.notes });
   const marker = `aud-confusion-${randomUUID()}`;
   const res = await initialize(setup.webResource, notes.access_token, marker);
   assertRefused(res, /another resource/, 'notes token at web');
@@ -88,7 +87,7 @@ test('2. audience confusion: a token for notes is refused at web, and web never 
   assert.ok(!setup.web.seen.some((r) => JSON.stringify(r.headers).includes(notes.access_token)), 'the token never reached the upstream');
 
   // And the other way round; a web token works at web (so the refusal above is the audience, not the upstream).
-  const web = await getTokens(setup, { username: 'alice', resource: setup.webResource });
+  const web = await obtainTokens(setup.issuer, { username: 'alice', resource: setup.webResource });
   assert.equal(decodeJwt(web.access_token).aud, setup.webResource);
   assertRefused(await initialize(setup.notes, web.access_token), /another resource/, 'web token at notes');
   const ok = await initialize(setup.webResource, web.access_token, `aud-ok-${randomUUID()}`);
@@ -172,7 +171,7 @@ test('8. a token with the wrong typ (JWT, the identity JWT type, none) is refuse
   assertRefused(await initialize(setup.notes, untyped), /not valid/, 'no typ');
 
   // The identity JWT the gateway itself sends upstream, replayed by that upstream as a bearer token.
-  const web = await getTokens(setup, { username: 'alice', resource: setup.webResource });
+  const web = await obtainTokens(setup.issuer, { username: 'alice', resource: setup.webResource });
   const marker = `identity-${randomUUID()}`;
   assert.equal((await initialize(setup.webResource, web.access_token, marker)).status, 200);
   const seen = setup.web.seen.find((r) => JSON.stringify(r.body ?? '').includes(marker));
@@ -200,24 +199,24 @@ test('9. a token without aud, or with the aud of another upstream or of the issu
 });
 
 test('10a. revoking the refresh token (RFC 7009, public client) holds on the next MCP call with the unexpired access token', async () => {
-  const tokens = await getTokens(setup, { username: 'alice', resource: setup.notes });
+  const tokens = await obtainTokens(setup.issuer, { username: 'alice', resource: setup.notes });
   assert.equal((await initialize(setup.notes, tokens.access_token)).status, 200, 'works before');
-  const revoked = await tokenEndpointPost(setup, 'revoke', { token: tokens.refresh_token, token_type_hint: 'refresh_token', client_id: tokens.client_id });
+  const revoked = await postForm(setup.issuer, 'revoke', { token: tokens.refresh_token, token_type_hint: 'refresh_token', client_id: tokens.clientId });
   assert.equal(revoked.status, 200, revoked.text);
   assert.ok(decodeJwt(tokens.access_token).exp! > now() + 60, 'the access token itself is far from expiry');
   assertRefused(await initialize(setup.notes, tokens.access_token), /revoked/, 'access token after its grant was revoked');
-  const refresh = await tokenRequest(setup.issuer, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.client_id });
+  const refresh = await tokenRequest(setup.issuer, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.clientId });
   assert.equal(refresh.status, 400, JSON.stringify(refresh.json));
   assert.equal(refresh.json.error, 'invalid_grant');
   // Another user's token is untouched.
-  const bob = await getTokens(setup, { username: 'bob', resource: setup.notes });
+  const bob = await obtainTokens(setup.issuer, { username: 'bob', resource: setup.notes });
   assert.equal((await initialize(setup.notes, bob.access_token)).status, 200);
 });
 
 test('10b. `warden tokens revoke --user alice` (built CLI, other process) and revokeUser for bob hold on the next call', async () => {
-  const alice = await getTokens(setup, { username: 'alice', resource: setup.notes });
-  const aliceWeb = await getTokens(setup, { username: 'alice', resource: setup.webResource });
-  const bob = await getTokens(setup, { username: 'bob', resource: setup.notes });
+  const alice = await obtainTokens(setup.issuer, { username: 'alice', resource: setup.notes });
+  const aliceWeb = await obtainTokens(setup.issuer, { username: 'alice', resource: setup.webResource });
+  const bob = await obtainTokens(setup.issuer, { username: 'bob', resource: setup.notes });
   for (const [url, t] of [[setup.notes, alice], [setup.webResource, aliceWeb], [setup.notes, bob]] as const) {
     assert.equal((await initialize(url, t.access_token)).status, 200, 'works before');
   }
@@ -237,7 +236,7 @@ store: { sqlite: ${JSON.stringify(setup.dbPath)} }
 
   assertRefused(await initialize(setup.notes, alice.access_token), /revoked/, "alice's notes token after the CLI revoked her");
   assertRefused(await initialize(setup.webResource, aliceWeb.access_token), /revoked/, "alice's web token after the CLI revoked her");
-  const refresh = await tokenRequest(setup.issuer, { grant_type: 'refresh_token', refresh_token: alice.refresh_token, client_id: alice.client_id });
+  const refresh = await tokenRequest(setup.issuer, { grant_type: 'refresh_token', refresh_token: alice.refresh_token, client_id: alice.clientId });
   assert.equal(refresh.json.error, 'invalid_grant', 'her refresh token is gone');
   assert.equal((await initialize(setup.notes, bob.access_token)).status, 200, 'bob is untouched');
 
@@ -250,26 +249,26 @@ store: { sqlite: ${JSON.stringify(setup.dbPath)} }
 
   // Tokens issued after the revocation work again (iat has whole seconds: wait for the next one).
   await new Promise((r) => setTimeout(r, 1_100));
-  const again = await getTokens(setup, { username: 'alice', resource: setup.notes });
+  const again = await obtainTokens(setup.issuer, { username: 'alice', resource: setup.notes });
   assert.equal((await initialize(setup.notes, again.access_token)).status, 200, 'a new sign-in after the revocation works');
 });
 
 test('10c. revoking the access token itself (RFC 7009, a JWT) holds on the next call; another client cannot revoke it', async () => {
-  const tokens = await getTokens(setup, { username: 'alice', resource: setup.notes });
+  const tokens = await obtainTokens(setup.issuer, { username: 'alice', resource: setup.notes });
   assert.equal((await initialize(setup.notes, tokens.access_token)).status, 200, 'works before');
 
   // Another public client tries to revoke it: RFC 7009 answers 200 either way, and the token must still work.
   const other = await registerClient(setup.issuer, { redirect_uris: [REDIRECT] });
-  const foreign = await tokenEndpointPost(setup, 'revoke', { token: tokens.access_token, token_type_hint: 'access_token', client_id: other.client_id });
+  const foreign = await postForm(setup.issuer, 'revoke', { token: tokens.access_token, token_type_hint: 'access_token', client_id: other.client_id });
   assert.equal(foreign.status, 200, foreign.text);
   assert.equal((await initialize(setup.notes, tokens.access_token)).status, 200, "another client's revocation request changed nothing");
 
-  const own = await tokenEndpointPost(setup, 'revoke', { token: tokens.access_token, token_type_hint: 'access_token', client_id: tokens.client_id });
+  const own = await postForm(setup.issuer, 'revoke', { token: tokens.access_token, token_type_hint: 'access_token', client_id: tokens.clientId });
   assert.equal(own.status, 200, own.text);
   assertRefused(await initialize(setup.notes, tokens.access_token), /revoked/, 'the revoked access token');
 
   // Only that token: the refresh token still gives a new access token, which works.
-  const refreshed = await tokenRequest(setup.issuer, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.client_id, resource: setup.notes });
+  const refreshed = await tokenRequest(setup.issuer, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.clientId, resource: setup.notes });
   assert.equal(refreshed.status, 200, JSON.stringify(refreshed.json));
   remember(refreshed.json.access_token, refreshed.json.refresh_token);
   assert.notEqual(decodeJwt(refreshed.json.access_token).jti, decodeJwt(tokens.access_token).jti);
@@ -282,25 +281,25 @@ test('11. introspection (RFC 7662): a confidential client sees active tokens, re
   assert.equal(typeof rs.client_secret, 'string', 'a confidential client gets a secret');
   const secret = rs.client_secret as string;
   remember(secret);
-  const auth = { authorization: basicAuth(rs.client_id, secret) };
-  const tokens = await getTokens(setup, { username: 'alice', resource: setup.notes });
+  const auth = basicAuth(rs.client_id, secret);
+  const tokens = await obtainTokens(setup.issuer, { username: 'alice', resource: setup.notes });
 
-  const active = await tokenEndpointPost(setup, 'introspect', { token: tokens.access_token }, auth);
+  const active = await postForm(setup.issuer, 'introspect', { token: tokens.access_token }, auth);
   assert.equal(active.status, 200, active.text);
   assert.equal(active.headers.get('cache-control'), 'no-store');
   assert.equal(active.json.active, true, active.text);
   assert.equal(active.json.sub, 'alice');
   assert.equal(active.json.aud, setup.notes);
-  assert.equal(active.json.client_id, tokens.client_id);
+  assert.equal(active.json.client_id, tokens.clientId);
   assert.deepEqual(String(active.json.scope).split(' ').sort(), ['notes:read', 'notes:write']);
   assert.equal(active.json.iss, setup.issuer);
   assert.equal(typeof active.json.exp, 'number');
 
   // A public client: its own token yes, someone else's no.
-  const own = await tokenEndpointPost(setup, 'introspect', { token: tokens.access_token, client_id: tokens.client_id });
+  const own = await postForm(setup.issuer, 'introspect', { token: tokens.access_token, client_id: tokens.clientId });
   assert.equal(own.json?.active, true, own.text);
   const stranger = await registerClient(setup.issuer, { redirect_uris: [REDIRECT] });
-  const foreign = await tokenEndpointPost(setup, 'introspect', { token: tokens.access_token, client_id: stranger.client_id });
+  const foreign = await postForm(setup.issuer, 'introspect', { token: tokens.access_token, client_id: stranger.client_id });
   assert.equal(foreign.status, 200, foreign.text);
   assert.deepEqual(foreign.json, { active: false }, 'a public client learns nothing about another client\'s token');
 
@@ -308,7 +307,7 @@ test('11. introspection (RFC 7662): a confidential client sees active tokens, re
   const attacker = await attackerKey();
   const forged = await signWith(attacker.privateJwk, claimsLike(template), { kid: 'nope', typ: 'at+jwt' });
   for (const token of ['garbage', 'aaa.bbb.ccc', forged, unsecuredJwt(claimsLike(template))]) {
-    const res = await tokenEndpointPost(setup, 'introspect', { token }, auth);
+    const res = await postForm(setup.issuer, 'introspect', { token }, auth);
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(res.json, { active: false }, `inactive: ${token.slice(0, 20)}`);
   }
@@ -316,73 +315,73 @@ test('11. introspection (RFC 7662): a confidential client sees active tokens, re
   // No or wrong client authentication.
   // No client at all: oidc-provider answers 400 invalid_request ("no client authentication mechanism
   // provided"); RFC 6749 §5.2 would also allow 401 invalid_client. Either way: refused, nothing disclosed.
-  const noAuth = await tokenEndpointPost(setup, 'introspect', { token: tokens.access_token });
+  const noAuth = await postForm(setup.issuer, 'introspect', { token: tokens.access_token });
   assert.ok(noAuth.status === 400 || noAuth.status === 401, `no client auth: ${noAuth.status} ${noAuth.text}`);
   assert.ok(noAuth.json?.error === 'invalid_client' || noAuth.json?.error === 'invalid_request', noAuth.text);
   assert.deepEqual(Object.keys(noAuth.json).sort(), ['error', 'error_description'], 'nothing about the token');
-  const idOnly = await tokenEndpointPost(setup, 'introspect', { token: tokens.access_token, client_id: rs.client_id });
+  const idOnly = await postForm(setup.issuer, 'introspect', { token: tokens.access_token, client_id: rs.client_id });
   assert.equal(idOnly.status, 401, idOnly.text);
   assert.equal(idOnly.json.error, 'invalid_client');
-  const wrong = await tokenEndpointPost(setup, 'introspect', { token: tokens.access_token }, { authorization: basicAuth(rs.client_id, `${secret}x`) });
+  const wrong = await postForm(setup.issuer, 'introspect', { token: tokens.access_token }, basicAuth(rs.client_id, `${secret}x`));
   assert.equal(wrong.status, 401, wrong.text);
   assert.equal(wrong.json.error, 'invalid_client');
   assert.match(wrong.headers.get('www-authenticate') ?? '', /^Basic /);
 
   // The refresh token is introspected by oidc-provider itself.
-  const rt = await tokenEndpointPost(setup, 'introspect', { token: tokens.refresh_token }, auth);
+  const rt = await postForm(setup.issuer, 'introspect', { token: tokens.refresh_token }, auth);
   assert.equal(rt.json.active, true, rt.text);
   assert.equal(rt.json.sub, 'alice');
 
   // After revocation: inactive.
-  const revoked = await tokenEndpointPost(setup, 'revoke', { token: tokens.refresh_token, client_id: tokens.client_id });
+  const revoked = await postForm(setup.issuer, 'revoke', { token: tokens.refresh_token, client_id: tokens.clientId });
   assert.equal(revoked.status, 200, revoked.text);
-  const after = await tokenEndpointPost(setup, 'introspect', { token: tokens.access_token }, auth);
+  const after = await postForm(setup.issuer, 'introspect', { token: tokens.access_token }, auth);
   assert.deepEqual(after.json, { active: false }, after.text);
-  const rtAfter = await tokenEndpointPost(setup, 'introspect', { token: tokens.refresh_token }, auth);
+  const rtAfter = await postForm(setup.issuer, 'introspect', { token: tokens.refresh_token }, auth);
   assert.deepEqual(rtAfter.json, { active: false }, rtAfter.text);
 });
 
 test('14. stolen or replayed authorization codes: no verifier, a wrong verifier, another client or redirect_uri fail; a replay revokes the grant', async () => {
-  const grant = await getCode(setup, { username: 'alice', resource: setup.notes });
+  const grant = await obtainCode(setup.issuer, { username: 'alice', resource: setup.notes });
   const other = await registerClient(setup.issuer, { redirect_uris: [REDIRECT, 'http://127.0.0.1:9998/callback'] });
   const attempts: [string, Record<string, string | undefined>][] = [
     ['no code_verifier', { code_verifier: undefined }],
     ['a wrong code_verifier', { code_verifier: pkcePair().verifier }],
-    ['the code_challenge as verifier (plain)', { code_verifier: createHash('sha256').update(grant.code_verifier).digest('base64url') }],
+    ['the code_challenge as verifier (plain)', { code_verifier: createHash('sha256').update(grant.pkce.verifier).digest('base64url') }],
     ['another client', { client_id: other.client_id }],
     ['another redirect_uri', { redirect_uri: 'http://127.0.0.1:9998/callback' }],
   ];
   for (const [what, overrides] of attempts) {
-    const res = await exchangeCode(setup, grant, overrides);
+    const res = await exchangeCode(setup.issuer, grant, overrides);
     assert.equal(res.status, 400, `${what}: ${JSON.stringify(res.json)}`);
     assert.match(String(res.json.error), /invalid_grant|invalid_request/, `${what}: ${JSON.stringify(res.json)}`);
     assert.equal(res.json.access_token, undefined);
   }
   // The failed attempts do not burn the code (the verifier is what a thief lacks, and it cannot be guessed):
   // the client that holds the verifier still exchanges it, once.
-  const first = await exchangeCode(setup, grant, { resource: setup.notes });
+  const first = await exchangeCode(setup.issuer, grant, { resource: setup.notes });
   assert.equal(first.status, 200, JSON.stringify(first.json));
   assert.equal((await initialize(setup.notes, first.json.access_token)).status, 200, 'the first exchange works');
-  const replay = await exchangeCode(setup, grant, { resource: setup.notes });
+  const replay = await exchangeCode(setup.issuer, grant, { resource: setup.notes });
   assert.equal(replay.status, 400, JSON.stringify(replay.json));
   assert.equal(replay.json.error, 'invalid_grant');
   // OAuth 2.1 §4.1.3: a replayed code should revoke the tokens issued with it.
   assertRefused(await initialize(setup.notes, first.json.access_token), /revoked/, 'the access token of a replayed code');
-  const refresh = await tokenRequest(setup.issuer, { grant_type: 'refresh_token', refresh_token: first.json.refresh_token, client_id: grant.client_id });
+  const refresh = await tokenRequest(setup.issuer, { grant_type: 'refresh_token', refresh_token: first.json.refresh_token, client_id: grant.clientId });
   assert.equal(refresh.json.error, 'invalid_grant', 'its refresh token is gone too');
 });
 
 test('15. resource switching at the token endpoint: a code or refresh token granted for notes never yields a token for web', async () => {
-  const grant = await getCode(setup, { username: 'alice', resource: setup.notes });
-  const switched = await exchangeCode(setup, grant, { resource: setup.webResource });
+  const grant = await obtainCode(setup.issuer, { username: 'alice', resource: setup.notes });
+  const switched = await exchangeCode(setup.issuer, grant, { resource: setup.webResource });
   assert.equal(switched.status, 400, JSON.stringify(switched.json));
   assert.equal(switched.json.error, 'invalid_target');
-  const tokens = await getTokens(setup, { username: 'alice', resource: setup.notes });
-  const refreshed = await tokenRequest(setup.issuer, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.client_id, resource: setup.webResource });
+  const tokens = await obtainTokens(setup.issuer, { username: 'alice', resource: setup.notes });
+  const refreshed = await tokenRequest(setup.issuer, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.clientId, resource: setup.webResource });
   remember(refreshed.json?.access_token, refreshed.json?.refresh_token);
   assert.equal(refreshed.status, 400, JSON.stringify(refreshed.json));
   assert.equal(refreshed.json.error, 'invalid_target');
-  const unknown = await tokenRequest(setup.issuer, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.client_id, resource: 'https://evil.example/mcp' });
+  const unknown = await tokenRequest(setup.issuer, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.clientId, resource: 'https://evil.example/mcp' });
   remember(unknown.json?.access_token, unknown.json?.refresh_token);
   assert.equal(unknown.status, 400, JSON.stringify(unknown.json));
   assert.equal(unknown.json.error, 'invalid_target');
@@ -397,25 +396,24 @@ const WRONG_PASSWORD = `not the password ${randomUUID()}`;
 test('13. audit: the chain holds oauth.sign_in, oauth.sign_in_failed, oauth.consent, oauth.token, oauth.revoke, and verifies', async () => {
   // A wrong password: the login page comes back with 401, and the attempt is recorded.
   const client = await registerClient(setup.issuer, { redirect_uris: [REDIRECT] });
-  const url = new URL(`${setup.issuer}/oauth/authorize`);
-  for (const [k, v] of Object.entries({
+  const url = authorizeUrl(setup.issuer, {
     response_type: 'code', client_id: client.client_id, redirect_uri: REDIRECT, scope: 'notes:read', state: 'x',
     code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', resource: setup.notes,
-  })) url.searchParams.set(k, v);
+  });
   const browser = new FormBrowser(setup.issuer);
-  await assert.rejects(browser.authorize(url.href, REDIRECT, { username: 'alice', password: WRONG_PASSWORD }), /answered 401/);
+  await assert.rejects(browser.authorize(url, REDIRECT, { username: 'alice', password: WRONG_PASSWORD }), /answered 401/);
   const page = browser.pages.at(-1)!;
   assert.equal(page.status, 401);
   assert.match(page.html, /Wrong username or password/);
   assert.ok(!page.html.includes(WRONG_PASSWORD), 'the page does not echo the password');
 
   // A whole flow, a refresh, a revocation, so that every kind is there.
-  const tokens = await getTokens(setup, { username: 'alice', resource: setup.notes });
-  const refreshed = await tokenRequest(setup.issuer, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.client_id });
+  const tokens = await obtainTokens(setup.issuer, { username: 'alice', resource: setup.notes });
+  const refreshed = await tokenRequest(setup.issuer, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.clientId });
   assert.equal(refreshed.status, 200, JSON.stringify(refreshed.json));
   remember(refreshed.json.access_token, refreshed.json.refresh_token);
   const grantId = String(decodeJwt(tokens.access_token).grant_id);
-  assert.equal((await tokenEndpointPost(setup, 'revoke', { token: refreshed.json.refresh_token, client_id: tokens.client_id })).status, 200);
+  assert.equal((await postForm(setup.issuer, 'revoke', { token: refreshed.json.refresh_token, client_id: tokens.clientId })).status, 200);
 
   const records = await eventually('the oauth records', async () => {
     const all = await auditRecords(setup.dbPath);
@@ -424,7 +422,7 @@ test('13. audit: the chain holds oauth.sign_in, oauth.sign_in_failed, oauth.cons
   });
   const oauth = records.filter((r) => r.event === 'oauth');
   const of = (method: string, pred: (r: ChainedAuditRecord) => boolean = () => true) => oauth.filter((r) => r.method === method && pred(r));
-  const mine = (r: ChainedAuditRecord) => r.clientId === tokens.client_id;
+  const mine = (r: ChainedAuditRecord) => r.clientId === tokens.clientId;
 
   const failed = of('oauth.sign_in_failed', (r) => r.clientId === client.client_id);
   assert.equal(failed.length, 1, JSON.stringify(oauth.map((r) => r.method)));
@@ -460,11 +458,11 @@ test('12. no secret leaks: logs, audit records and the store file never hold tok
   // A last full flow with a confidential client and a refusal, to make sure every path ran.
   const rs = await registerClient(setup.issuer, { token_endpoint_auth_method: 'client_secret_basic', redirect_uris: [REDIRECT] });
   remember(rs.client_secret as string);
-  const tokens = await getTokens(setup, { username: 'alice', resource: setup.notes, client: rs });
+  const tokens = await obtainTokens(setup.issuer, { username: 'alice', resource: setup.notes, client: rs });
   assert.equal((await initialize(setup.notes, tokens.access_token)).status, 200);
   assertRefused(await initialize(setup.webResource, tokens.access_token), /another resource/, 'refusal');
-  await tokenEndpointPost(setup, 'introspect', { token: tokens.access_token }, { authorization: basicAuth(rs.client_id, rs.client_secret as string) });
-  await tokenEndpointPost(setup, 'revoke', { token: tokens.refresh_token }, { authorization: basicAuth(rs.client_id, rs.client_secret as string) });
+  await postForm(setup.issuer, 'introspect', { token: tokens.access_token }, basicAuth(rs.client_id, rs.client_secret as string));
+  await postForm(setup.issuer, 'revoke', { token: tokens.refresh_token }, basicAuth(rs.client_id, rs.client_secret as string));
   await new Promise((r) => setTimeout(r, 200)); // let the asynchronous audit records commit
 
   const secrets = new Map<string, string>();
@@ -496,8 +494,8 @@ test('12. no secret leaks: logs, audit records and the store file never hold tok
     for (const { f, bytes } of files) if (bytes.includes(Buffer.from(value, 'utf8'))) leaks.push(`${name} in ${f}`);
   }
   // The search itself works: public identifiers that belong there are found the same way.
-  assert.ok(audit.includes(tokens.client_id) && logs.includes('/oauth/token'), 'public ids are in the audit records and the log');
-  assert.ok(files.some(({ bytes }) => bytes.includes(Buffer.from(tokens.client_id))), 'the client id is in the store file');
+  assert.ok(audit.includes(tokens.clientId) && logs.includes('/oauth/token'), 'public ids are in the audit records and the log');
+  assert.ok(files.some(({ bytes }) => bytes.includes(Buffer.from(tokens.clientId))), 'the client id is in the store file');
   assert.ok(files.some(({ bytes }) => bytes.includes(Buffer.from(key.kid))), 'the signing key id is in the store file');
 
   assert.deepEqual(leaks, []);

@@ -11,21 +11,37 @@ export async function connectClient(url: string, headers: Record<string, string>
   return { client, transport };
 }
 
+/** An HTTP answer read to the end: the body as text, and as JSON when it is JSON. */
+export interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  /** The parsed body, or undefined when the body is not JSON. */
+  json: any;
+  text: string;
+}
+
+/** `text` parsed as JSON, or undefined when it is not JSON. */
+export function parseJson(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function readAnswer(res: Response): Promise<HttpAnswer> {
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, json: parseJson(text), text };
+}
+
 /** POSTs raw JSON-RPC (or anything) to the gateway, for tests of malformed input. */
-export async function postRaw(url: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any; text: string }> {
+export async function postRaw(url: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<HttpAnswer> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
     body,
   });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, json, text };
+  return readAnswer(res);
 }
 
 export const INITIALIZE = {
@@ -34,6 +50,34 @@ export const INITIALIZE = {
   method: 'initialize',
   params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
 } as const;
+
+/** A JSON body, or the last `data:` line of an SSE body. */
+export function mcpBody(text: string): any {
+  const json = parseJson(text);
+  if (json !== undefined) return json;
+  const data = text.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).filter(Boolean);
+  return data.length ? parseJson(data[data.length - 1]!) : undefined;
+}
+
+/** A raw `initialize`, with `token` as bearer when given; `marker` becomes the clientInfo name, so that an upstream's log can be searched for it. */
+export async function initialize(url: string, token: string | undefined, marker = 'raw'): Promise<HttpAnswer> {
+  const body = { ...INITIALIZE, params: { ...INITIALIZE.params, clientInfo: { name: marker, version: '1' } } };
+  const res = await postRaw(url, JSON.stringify(body), token === undefined ? {} : { authorization: `Bearer ${token}` });
+  return { ...res, json: res.json ?? mcpBody(res.text) };
+}
+
+/** initialize, notifications/initialized, then tools/call, all with the token; the tools/call answer (or the refused initialize). */
+export async function callTool(url: string, token: string, name: string, args: Record<string, unknown> = {}): Promise<HttpAnswer & { init: HttpAnswer }> {
+  const init = await initialize(url, token);
+  if (init.status !== 200) return { ...init, init };
+  const session = init.headers.get('mcp-session-id');
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${token}`, 'mcp-protocol-version': '2025-06-18', ...(session ? { 'mcp-session-id': session } : {}),
+  };
+  await postRaw(url, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), headers);
+  const res = await postRaw(url, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name, arguments: args } }), headers);
+  return { ...res, json: res.json ?? mcpBody(res.text), init };
+}
 
 /** GETs a JSON endpoint of the gateway (/healthz, /readyz). */
 export async function getJson(url: string): Promise<any> {
@@ -47,15 +91,7 @@ export function rawRequest(url: string, path: string, options: { method?: string
     const req = request({ host: hostname, port, path, method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
       let text = '';
       res.on('data', (c) => (text += c));
-      res.on('end', () => {
-        let json;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode!, headers: res.headers, json });
-      });
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, json: parseJson(text) }));
     });
     req.on('error', reject);
     req.end(options.body);

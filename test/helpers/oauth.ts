@@ -6,6 +6,7 @@ import { SqliteStore } from '../../src/store/index.js';
 import { UserDirectory } from '../../src/authorization-server/index.js';
 import { startGateway, type TestGateway } from './gateway.js';
 import { startHttpUpstream, notesServerCommand, type RunningHttpUpstream } from './upstreams.js';
+import { readAnswer, type HttpAnswer } from './client.js';
 
 export const PASSWORD = 'correct horse battery staple';
 
@@ -51,13 +52,43 @@ export async function startOAuthGateway(oauth: Record<string, unknown> = {}, ext
   };
 }
 
+/**
+ * startOAuthGateway with the per-IP registration and sign-in limits lifted, for files that register many
+ * clients and sign in many times from one address (the limits' own tests start gateways of their own).
+ */
+export function startOAuthGatewayForAttacks(oauth: Record<string, unknown> = {}, extra: Partial<ConfigInput> = {}): Promise<OAuthSetup> {
+  return startOAuthGateway({
+    registration: { perIp: { requestsPerSecond: 100, burst: 1_000 } },
+    login: { perIp: { requestsPerSecond: 100, burst: 1_000 } },
+    ...oauth,
+  }, extra);
+}
+
 export async function addUsers(dbPath: string, users: [string, string[]][]): Promise<void> {
-  const store = new SqliteStore(dbPath);
-  try {
+  await withStore(dbPath, async (store) => {
     const directory = new UserDirectory(store.users, { maxFailures: 5, lockoutMs: 60_000 });
     for (const [username, roles] of users) await directory.add({ username, password: PASSWORD, roles });
+  });
+}
+
+/** Opens a second connection to the gateway's store (as the CLI would), runs `fn`, closes it. */
+export async function withStore<T>(dbPath: string, fn: (store: SqliteStore) => Promise<T>): Promise<T> {
+  const store = new SqliteStore(dbPath);
+  try {
+    return await fn(store);
   } finally {
     await store.close();
+  }
+}
+
+/** Polls `probe` until it returns something (audit records, for one, are committed on a later turn of the event loop). */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 5_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -129,14 +160,29 @@ export class FormBrowser {
   }
 }
 
-/** Registers a public client by RFC 7591, as MCP clients do. */
-export async function registerClient(issuer: string, metadata: Record<string, unknown> = {}): Promise<{ client_id: string; [k: string]: unknown }> {
+/** The redirect URI registerClient registers by default (nothing listens there: the redirect itself is the answer). */
+export const REDIRECT = 'http://127.0.0.1:9999/callback';
+
+export interface RegisteredClient {
+  client_id: string;
+  /** Set for a confidential client. */
+  client_secret?: unknown;
+  [k: string]: unknown;
+}
+
+/** An RFC 7591 registration of a public client (as MCP clients do), `metadata` overriding; the answer as it is. */
+export async function register(issuer: string, metadata: Record<string, unknown> = {}): Promise<HttpAnswer> {
   const res = await fetch(`${issuer}/oauth/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:9999/callback'], client_name: 'Test Client', token_endpoint_auth_method: 'none', ...metadata }),
+    body: JSON.stringify({ redirect_uris: [REDIRECT], client_name: 'Test Client', token_endpoint_auth_method: 'none', ...metadata }),
   });
-  const body = await res.json() as { client_id: string };
-  if (res.status !== 201) throw new Error(`registration failed: ${res.status} ${JSON.stringify(body)}`);
-  return body;
+  return readAnswer(res);
+}
+
+/** register, which must answer 201: the registered client. */
+export async function registerClient(issuer: string, metadata: Record<string, unknown> = {}): Promise<RegisteredClient> {
+  const answer = await register(issuer, metadata);
+  if (answer.status !== 201) throw new Error(`registration failed: ${answer.status} ${answer.text}`);
+  return answer.json as RegisteredClient;
 }
