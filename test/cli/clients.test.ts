@@ -1,48 +1,16 @@
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAIN, warden } from '../helpers/cli.js';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SqliteStore, type OAuthModelRecord } from '../../src/store/index.js';
+import { warden } from '../helpers/cli.js';
+import { cliConfigs, oauthRecord as rec, withStore } from '../helpers/cli-config.js';
+import { existsSync, readFileSync } from 'node:fs';
 import { clientSecretMatches, hashClientSecret } from '../../src/authorization-server/client-secrets.js';
 
 const RESOURCE = 'http://127.0.0.1:8787/mcp';
 const DYNAMIC_SECRET = 'dyn-secret-0123456789abcdefghijklmnopqrstuv';
 
-let dir: string;
-let n = 0;
-
-/** A config of its own per test (its own store file), so the tests run in parallel. */
-function config(auth = 'auth: { oauth: {} }'): { file: string; db: string } {
-  const sub = join(dir, `c${++n}`);
-  const db = join(sub, 'w.db');
-  const file = join(dir, `c${n}.yaml`);
-  writeFileSync(file, `upstreams: { notes: { url: "http://127.0.0.1:9/mcp" } }
-${auth}
-authorization:
-  scopes:
-    "notes:read": { tools: [search_notes] }
-    "notes:write": { tools: [create_note] }
-store: { sqlite: ${JSON.stringify(db)} }
-`);
-  return { file, db };
-}
+const { config } = cliConfigs('clients', { auth: 'auth: { oauth: {} }' });
 
 const clients = (file: string, ...args: string[]) => warden(['clients', ...args, '--config', file]);
-
-function rec(model: string, id: string, payload: object, extra: Partial<OAuthModelRecord> = {}): OAuthModelRecord {
-  return { model, id, payload: JSON.stringify(payload), grantId: null, userCode: null, uid: null, expiresAt: null, consumedAt: null, ...extra };
-}
-
-async function withStore<T>(db: string, fn: (store: SqliteStore) => Promise<T>): Promise<T> {
-  const store = new SqliteStore(db);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 /**
  * Two dynamic registrations (one in use by alice and bob, one abandoned) as oidc-provider saves them, grants,
@@ -98,14 +66,6 @@ async function addJson(file: string, ...args: string[]): Promise<ClientJson & { 
 async function adminRecords(db: string): Promise<{ method: string; target: string; targetKind: string; reason: string; subject: string }[]> {
   return withStore(db, async (store) => (await store.audit.query({ event: 'admin' })).map((r) => JSON.parse(r.body)));
 }
-
-before(() => {
-  assert.ok(existsSync(MAIN), `${MAIN} is missing: run npm run build first`);
-  dir = mkdtempSync(join(tmpdir(), 'warden-cli-clients-'));
-});
-after(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe('warden clients', { concurrency: true }, () => {
   test('list: clients in use with kind, grant types, auth method and live grants; --all adds idle registrations; never a secret', async () => {

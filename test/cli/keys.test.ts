@@ -1,8 +1,8 @@
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAIN, warden } from '../helpers/cli.js';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { warden } from '../helpers/cli.js';
+import { cliConfigs } from '../helpers/cli-config.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqliteStore } from '../../src/store/index.js';
@@ -10,24 +10,7 @@ import { ApiKeys, hashApiKey } from '../../src/credentials/index.js';
 
 const KEY = /wdn_[0-9A-Za-z]{61}/;
 
-let dir: string;
-let n = 0;
-
-/** A config of its own per test (its own store file), so the tests run in parallel. */
-function config(auth = 'auth: { apiKeys: {} }'): { file: string; db: string } {
-  const sub = join(dir, `c${++n}`);
-  const db = join(sub, 'w.db');
-  const file = join(dir, `c${n}.yaml`);
-  const authorization = auth === 'auth: none' ? '' : `
-authorization:
-  scopes:
-    "notes:read": { tools: [search_notes] }
-    "notes:write": { tools: [create_note] }
-  roles:
-    editor: ["notes:read", "notes:write"]`;
-  writeFileSync(file, `upstreams: { notes: { url: "http://127.0.0.1:9/mcp" } }\n${auth}${authorization}\nstore: { sqlite: ${JSON.stringify(db)} }\n`);
-  return { file, db };
-}
+const { config, tempDir } = cliConfigs('keys', { auth: 'auth: { apiKeys: {} }', roles: { editor: ['notes:read', 'notes:write'] } });
 
 const keys = (file: string, ...args: string[]) => warden(['keys', ...args, '--config', file]);
 
@@ -48,14 +31,6 @@ async function createJson(file: string, ...args: string[]): Promise<Created> {
   assert.equal(run.code, 0, run.stderr);
   return JSON.parse(run.stdout) as Created;
 }
-
-before(() => {
-  assert.ok(existsSync(MAIN), `${MAIN} is missing: run npm run build first`);
-  dir = mkdtempSync(join(tmpdir(), 'warden-cli-keys-'));
-});
-after(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe('warden keys', { concurrency: true }, () => {
   test('create: the key alone on a line of stdout, said to be shown once, with its details; the gateway accepts it', async () => {
@@ -115,7 +90,7 @@ describe('warden keys', { concurrency: true }, () => {
   });
 
   test('create with auth: none warns that the gateway ignores keys', async () => {
-    const { file } = config('auth: none');
+    const { file } = config({ auth: 'auth: none', scopes: {}, roles: {} });
     const run = await keys(file, 'create', '--subject', 'alice', '--scope', 'notes:read');
     assert.match(run.stderr, /does not turn on API keys, so the gateway ignores them; set auth: \{ apiKeys: \{\} \}/);
     // With auth: none the config cannot define scopes, so the scope is unknown.
@@ -257,8 +232,8 @@ describe('warden keys', { concurrency: true }, () => {
   });
 
   test('a broken config: exit 2 with the config error, no store is created', async () => {
-    const file = join(dir, 'broken.yaml');
-    const db = join(dir, 'broken', 'w.db');
+    const file = join(tempDir(), 'broken.yaml');
+    const db = join(tempDir(), 'broken', 'w.db');
     writeFileSync(file, `upstreams: { notes: { url: "ftp://x" } }\nstore: { sqlite: ${JSON.stringify(db)} }\n`);
     const run = await keys(file, 'list');
     assert.equal(run.code, 2);

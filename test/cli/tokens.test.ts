@@ -1,44 +1,14 @@
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAIN, warden } from '../helpers/cli.js';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SqliteStore, type OAuthModelRecord, type RevocationKind } from '../../src/store/index.js';
+import { warden } from '../helpers/cli.js';
+import { cliConfigs, oauthRecord as rec, withStore } from '../helpers/cli-config.js';
+import { existsSync } from 'node:fs';
+import type { RevocationKind } from '../../src/store/index.js';
 import { hashClientSecret } from '../../src/authorization-server/client-secrets.js';
 
-let dir: string;
-let n = 0;
-
-/** A config of its own per test (its own store file), so the tests run in parallel. */
-function config(auth = 'auth: { oauth: { accessTokenTtl: 5m } }'): { file: string; db: string } {
-  const sub = join(dir, `c${++n}`);
-  const db = join(sub, 'w.db');
-  const file = join(dir, `c${n}.yaml`);
-  writeFileSync(file, `upstreams: { notes: { url: "http://127.0.0.1:9/mcp" } }
-${auth}
-authorization:
-  scopes:
-    "notes:read": { tools: [search_notes] }
-store: { sqlite: ${JSON.stringify(db)} }
-`);
-  return { file, db };
-}
+const { config } = cliConfigs('tokens', { auth: 'auth: { oauth: { accessTokenTtl: 5m } }', scopes: { 'notes:read': ['search_notes'] } });
 
 const revoke = (file: string, ...args: string[]) => warden(['tokens', 'revoke', ...args, '--config', file]);
-
-function rec(model: string, id: string, payload: object, extra: Partial<OAuthModelRecord> = {}): OAuthModelRecord {
-  return { model, id, payload: JSON.stringify(payload), grantId: null, userCode: null, uid: null, expiresAt: null, consumedAt: null, ...extra };
-}
-
-async function withStore<T>(db: string, fn: (store: SqliteStore) => Promise<T>): Promise<T> {
-  const store = new SqliteStore(db);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 /** Grants (each with a refresh token): alice with two clients, bob with one; a session of alice's. */
 const GRANTS = [['g-a1', 'alice', 'cli-a'], ['g-a2', 'alice', 'cli-b'], ['g-b1', 'bob', 'cli-a']] as const;
@@ -90,14 +60,6 @@ interface RevokeJson {
   user?: string | null;
   clientId?: string | null;
 }
-
-before(() => {
-  assert.ok(existsSync(MAIN), `${MAIN} is missing: run npm run build first`);
-  dir = mkdtempSync(join(tmpdir(), 'warden-cli-tokens-'));
-});
-after(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe('warden tokens revoke', { concurrency: true }, () => {
   test('--user: every grant of the user across clients, their refresh tokens and sessions; others stay', async () => {

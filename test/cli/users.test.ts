@@ -1,36 +1,15 @@
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { MAIN, ROOT, cliEnv, warden, type Run } from '../helpers/cli.js';
+import { cliConfigs, oauthRecord, withStore } from '../helpers/cli-config.js';
 import { SqliteStore } from '../../src/store/index.js';
 import { UserDirectory } from '../../src/authorization-server/users.js';
 
 const PASSWORD = 'correct horse battery staple';
 
-let dir: string;
-let n = 0;
-
-/** A config of its own per test (its own store file), so the tests run in parallel. */
-function config(auth = 'auth: { oauth: {} }'): { file: string; db: string } {
-  const sub = join(dir, `c${++n}`);
-  const db = join(sub, 'w.db');
-  const file = join(dir, `c${n}.yaml`);
-  writeFileSync(file, `upstreams: { notes: { url: "http://127.0.0.1:9/mcp" } }
-${auth}
-authorization:
-  scopes:
-    "notes:read": { tools: [search_notes] }
-    "notes:write": { tools: [create_note] }
-  roles:
-    viewer: ["notes:read"]
-    editor: ["notes:read", "notes:write"]
-store: { sqlite: ${JSON.stringify(db)} }
-`);
-  return { file, db };
-}
+const { config } = cliConfigs('users', { auth: 'auth: { oauth: {} }', roles: { viewer: ['notes:read'], editor: ['notes:read', 'notes:write'] } });
 
 /** `warden users ...` with `input` on stdin (the shared helper gives the CLI no stdin, which is not a terminal). */
 function users(file: string, args: string[], input?: string): Promise<Run> {
@@ -74,39 +53,23 @@ async function addJson(file: string, username: string, args: string[] = [], pass
 }
 
 /** Signs in as the authorization server would, against the store the CLI wrote. */
-async function signIn(db: string, username: string, password: string) {
-  const store = new SqliteStore(db);
-  try {
-    return await new UserDirectory(store.users, { maxFailures: 100, lockoutMs: 1_000 }).authenticate(username, password);
-  } finally {
-    await store.close();
-  }
+function signIn(db: string, username: string, password: string) {
+  return withStore(db, (store) => new UserDirectory(store.users, { maxFailures: 100, lockoutMs: 1_000 }).authenticate(username, password));
 }
 
 /** A grant (and a session) of the user, as oidc-provider would have stored them. */
 async function seedGrant(db: string, username: string, id: string): Promise<void> {
-  const store = new SqliteStore(db);
-  try {
-    const expiresAt = Date.now() + 3_600_000;
-    await store.oauth.upsert({ model: 'Grant', id, payload: JSON.stringify({ accountId: username, clientId: 'client-1' }), grantId: null, userCode: null, uid: null, expiresAt, consumedAt: null });
-    await store.oauth.upsert({ model: 'RefreshToken', id: `rt-${id}`, payload: JSON.stringify({ accountId: username, clientId: 'client-1', grantId: id }), grantId: id, userCode: null, uid: null, expiresAt, consumedAt: null });
-    await store.oauth.upsert({ model: 'Session', id: `s-${id}`, payload: JSON.stringify({ accountId: username }), grantId: null, userCode: null, uid: `u-${id}`, expiresAt, consumedAt: null });
-  } finally {
-    await store.close();
-  }
+  const expiresAt = Date.now() + 3_600_000;
+  await withStore(db, async (store) => {
+    await store.oauth.upsert(oauthRecord('Grant', id, { accountId: username, clientId: 'client-1' }, { expiresAt }));
+    await store.oauth.upsert(oauthRecord('RefreshToken', `rt-${id}`, { accountId: username, clientId: 'client-1', grantId: id }, { grantId: id, expiresAt }));
+    await store.oauth.upsert(oauthRecord('Session', `s-${id}`, { accountId: username }, { uid: `u-${id}`, expiresAt }));
+  });
 }
 
 function storeBytes(db: string): Buffer {
   return Buffer.concat(['', '-wal', '-shm'].map((s) => `${db}${s}`).filter(existsSync).map((f) => readFileSync(f)));
 }
-
-before(() => {
-  assert.ok(existsSync(MAIN), `${MAIN} is missing: run npm run build first`);
-  dir = mkdtempSync(join(tmpdir(), 'warden-cli-users-'));
-});
-after(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe('warden users', { concurrency: true }, () => {
   test('add --password-stdin: the user can sign in with that password (one trailing newline dropped); no password in the output', async () => {

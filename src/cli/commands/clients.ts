@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import type { WardenConfig } from '../../config/index.js';
-import type { OAuthModelRecord, Store } from '../../store/index.js';
-import type { AdminTargetKind } from '../../audit/index.js';
+import type { OAuthModelRecord } from '../../store/index.js';
 import type { RevocationContext } from '../../authorization-server/revoke.js';
+import { CliFailure, checkDefined, collect, printJson, withStore, withStoreOptions, type Common, type StoreCommand, type StoreEnv } from '../store-command.js';
+import { iso, known, plural, rows, safe, shortIso, table } from '../format.js';
 
 /**
  * `warden clients`: the OAuth clients registered with the embedded authorization server (dynamic
@@ -10,115 +10,35 @@ import type { RevocationContext } from '../../authorization-server/revoke.js';
  * while `warden serve` runs on the same store: a removal takes effect at the gateway's next request.
  */
 
-export interface Common {
-  config?: string;
-  json?: boolean;
-}
-
-export const CONFIG_HELP = 'config file (default: $WARDEN_CONFIG or ./warden.yaml)';
-
-/** A refusal decided here rather than by the store: withOAuthStore closes the store, then exits with `exitCode`. */
-export class CliFailure extends Error {
-  constructor(message: string, readonly exitCode: number) {
-    super(message);
-  }
-}
-
-/** Appends an admin record (action, target, what changed) to the audit chain. */
-export type AdminRecorder = (action: string, target: string, reason: string, targetKind: AdminTargetKind) => Promise<void>;
-
-export interface OAuthCommandEnv {
-  config: WardenConfig;
-  store: Store;
-  record: AdminRecorder;
-  /** A revocation context as of `now` (call it right before revoking). */
-  revocation: (now: number) => RevocationContext;
-}
-
-export interface OAuthCommand {
-  /** Checks against the config that need no store; throws CliFailure. */
-  check?: (config: WardenConfig, file: string) => void;
-  run: (env: OAuthCommandEnv) => Promise<void>;
+export interface OAuthCommand extends Pick<StoreCommand, 'check'> {
+  run: (env: StoreEnv & {
+    /** A revocation context as of `now` (call it right before revoking). */
+    revocation: (now: number) => RevocationContext;
+  }) => Promise<void>;
 }
 
 /** How long access tokens live when the config sets no OAuth: the longest lifetime the config allows. */
 const DEFAULT_ACCESS_TOKEN_TTL_MS = 3_600_000;
 
-/** Loads the config, warns when it does not turn on OAuth, opens its store, runs the command, and closes the store before any exit. */
-export async function withOAuthStore(opts: Common, command: OAuthCommand): Promise<void> {
-  const { loadConfigOrExit, fail } = await import('../output.js');
-  const { openStore, StoreError } = await import('../../store/index.js');
-  const { config, file } = loadConfigOrExit(opts.config, opts.json);
-  if (config.auth === 'none' || !config.auth.oauth) {
-    process.stderr.write(`warden: warning: ${file} does not turn on OAuth, so the gateway neither issues nor accepts OAuth tokens; set auth: { oauth: {} } to use them\n`);
-  }
-  let failure: { message: string; code: number } | undefined;
-  let store: Store;
-  try {
-    // Before the store is opened, so that a usage mistake leaves no store file behind.
-    command.check?.(config, file);
-    store = openStore(config);
-  } catch (err) {
-    if (err instanceof CliFailure) return fail(err.message, err.exitCode);
-    if (err instanceof StoreError) return fail(err.message);
-    throw err;
-  }
-  try {
-    const { adminRecord, auditInstance, sealAuditRecord } = await import('../../audit/index.js');
-    const { revocationContext } = await import('../../authorization-server/revoke.js');
-    const opened = store;
-    // Admin actions join the same tamper-evident chain as the gateway's records (when the store keeps one).
-    const record: AdminRecorder = async (action, target, reason, targetKind) => {
-      if (!config.audit.store) return;
-      await opened.audit.append([adminRecord(action, target, reason, auditInstance(config.audit.instance), new Date(), targetKind)], sealAuditRecord);
-    };
-    const ttl = config.auth === 'none' ? DEFAULT_ACCESS_TOKEN_TTL_MS : config.auth.oauth?.accessTokenTtl ?? DEFAULT_ACCESS_TOKEN_TTL_MS;
-    const revocation = (now: number): RevocationContext => ({ ...revocationContext(opened, ttl), now });
-    await command.run({ config, store, record, revocation });
-  } catch (err) {
-    if (err instanceof CliFailure) failure = { message: err.message, code: err.exitCode };
-    else if (err instanceof StoreError) failure = { message: err.message, code: 1 };
-    else throw err;
-  } finally {
-    await store.close();
-  }
-  if (failure) fail(failure.message, failure.code);
+/** withStore that warns when the config does not turn on OAuth, with revocation contexts at hand. */
+export async function withOAuthStore(opts: Common, { check, run }: OAuthCommand): Promise<void> {
+  await withStore(opts, {
+    warning: (config, file) => (config.auth === 'none' || !config.auth.oauth
+      ? `${file} does not turn on OAuth, so the gateway neither issues nor accepts OAuth tokens; set auth: { oauth: {} } to use them`
+      : undefined),
+    check,
+    run: async (env) => {
+      const { revocationContext } = await import('../../authorization-server/revoke.js');
+      const { config, store } = env;
+      const ttl = config.auth === 'none' ? DEFAULT_ACCESS_TOKEN_TTL_MS : config.auth.oauth?.accessTokenTtl ?? DEFAULT_ACCESS_TOKEN_TTL_MS;
+      await run({ ...env, revocation: (now) => ({ ...revocationContext(store, ttl), now }) });
+    },
+  });
 }
 
 /** Until when a revocation listed at `now` stays listed (as listRevocation computes it). */
 export function listedUntil(ctx: RevocationContext, now: number): string {
   return new Date(now + ctx.accessTokenTtlMs + 60_000).toISOString();
-}
-
-/** Control characters out of anything shown on a terminal: client names and ids come from whoever registered. */
-export function safe(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
-}
-
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-export function iso(ms: number | null | undefined): string | null {
-  return ms === null || ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
-}
-
-/** Times to the second: milliseconds only clutter a table. */
-export function shortIso(time: string | null, none: string): string {
-  return time === null ? none : time.replace(/\.\d{3}Z$/, 'Z');
-}
-
-export function rows(pairs: [string, string][], width = 15): string {
-  return pairs.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}\n`).join('');
-}
-
-export function table(header: string[], body: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  return [header, ...body].map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
-}
-
-export function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 /** The payload of a stored record, or {} when it is not a JSON object (a record is never worth a crash of the CLI). */
@@ -252,8 +172,6 @@ function unknownClientMessage(id: string): string {
   return `no client with id ${safe(id)}; \`warden clients list --all\` shows them`;
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
 /** A service client's id: `svc_` and 16 base64url characters (96 random bits). */
 async function serviceClientId(): Promise<string> {
   const { randomBytes } = await import('node:crypto');
@@ -263,12 +181,10 @@ async function serviceClientId(): Promise<string> {
 export function registerClients(program: Command): void {
   const clients = program.command('clients').description('list, inspect, add and remove OAuth clients');
 
-  clients
+  withStoreOptions(clients
     .command('list')
     .description('list OAuth clients (never their secrets)')
-    .option('--all', 'include dynamic registrations that hold no live grant')
-    .option('-c, --config <path>', CONFIG_HELP)
-    .option('--json', 'machine-readable output')
+    .option('--all', 'include dynamic registrations that hold no live grant'))
     .action(async (opts: Common & { all?: boolean }) => {
       await withOAuthStore(opts, {
         run: async ({ store }) => {
@@ -298,12 +214,10 @@ export function registerClients(program: Command): void {
       });
     });
 
-  clients
+  withStoreOptions(clients
     .command('show')
     .description('show one OAuth client and its grants (never its secret)')
-    .argument('<client_id>', 'as `warden clients list` shows it')
-    .option('-c, --config <path>', CONFIG_HELP)
-    .option('--json', 'machine-readable output')
+    .argument('<client_id>', 'as `warden clients list` shows it'))
     .action(async (clientId: string, opts: Common) => {
       await withOAuthStore(opts, {
         run: async ({ store }) => {
@@ -319,12 +233,10 @@ export function registerClients(program: Command): void {
       });
     });
 
-  clients
+  withStoreOptions(clients
     .command('revoke')
     .description('remove an OAuth client: its registration, grants and tokens (access tokens are refused from the next request on)')
-    .argument('<client_id>', 'as `warden clients list` shows it')
-    .option('-c, --config <path>', CONFIG_HELP)
-    .option('--json', 'machine-readable output')
+    .argument('<client_id>', 'as `warden clients list` shows it'))
     .action(async (clientId: string, opts: Common) => {
       await withOAuthStore(opts, {
         run: async ({ store, record, revocation }) => {
@@ -352,13 +264,11 @@ export function registerClients(program: Command): void {
       });
     });
 
-  clients
+  withStoreOptions(clients
     .command('add')
     .description('add a service client for the client_credentials grant; its secret is printed once and never again')
     .requiredOption('--name <name>', 'what the client is, e.g. the service that uses it')
-    .option('--scope <scope>', 'a scope from authorization.scopes (repeatable; at least one)', collect)
-    .option('-c, --config <path>', CONFIG_HELP)
-    .option('--json', 'machine-readable output')
+    .option('--scope <scope>', 'a scope from authorization.scopes (repeatable; at least one)', collect))
     .action(async (opts: Common & { name: string; scope?: string[] }) => {
       const scopes = [...new Set(opts.scope ?? [])];
       const name = opts.name.trim();
@@ -369,9 +279,8 @@ export function registerClients(program: Command): void {
           }
           if (name === '' || /[\u0000-\u001f\u007f-\u009f]/.test(name)) throw new CliFailure('--name must be non-empty text without control characters', 2);
           const defined = Object.keys(config.authorization.scopes);
-          if (scopes.length === 0) throw new CliFailure(`a client needs at least one --scope, or it could call nothing (${knownScopes(defined)})`, 2);
-          const unknown = scopes.find((s) => !defined.includes(s));
-          if (unknown !== undefined) throw new CliFailure(`unknown scope '${safe(unknown)}': authorization.scopes does not define it (${knownScopes(defined)})`, 2);
+          if (scopes.length === 0) throw new CliFailure(`a client needs at least one --scope, or it could call nothing (${known(defined)})`, 2);
+          checkDefined('scope', scopes, defined, 'authorization.scopes', safe);
         },
         run: async ({ store, record }) => {
           const { generateClientSecret, hashClientSecret } = await import('../../authorization-server/client-secrets.js');
@@ -410,7 +319,3 @@ export function registerClients(program: Command): void {
 const SECRET_SHOWN_ONCE = 'This is the only time the client secret is shown: store it now (e.g. in a secret manager).\n'
   + 'warden keeps only a hash of it; a lost secret cannot be recovered: `warden clients revoke` the client and add another.\n'
   + 'The client authenticates with HTTP Basic (client_secret_basic) at the token endpoint, grant_type=client_credentials.';
-
-function knownScopes(defined: string[]): string {
-  return defined.length > 0 ? `defined: ${defined.join(', ')}` : 'none are defined';
-}

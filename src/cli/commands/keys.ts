@@ -1,29 +1,14 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import type { WardenConfig } from '../../config/index.js';
 import type { ApiKeys, ApiKeyView } from '../../credentials/index.js';
-import type { Store } from '../../store/index.js';
-import type { AdminTargetKind } from '../../audit/index.js';
 // Tiny and pure: imported eagerly so that option parsers can reject a bad duration synchronously (exit 2).
 import { parseDuration } from '../../shared/duration.js';
+import { CliFailure, checkDefined, collect, printJson, withStore, withStoreOptions, type Common, type StoreCommand, type StoreEnv } from '../store-command.js';
+import { iso, rows, safe, table, when } from '../format.js';
 
 /**
  * `warden keys`: API keys in the store the config names. Safe while `warden serve` runs on the same store
  * (SQLite in WAL mode): a revocation takes effect at the gateway's next request.
  */
-
-interface Common {
-  config?: string;
-  json?: boolean;
-}
-
-const CONFIG_HELP = 'config file (default: $WARDEN_CONFIG or ./warden.yaml)';
-
-/** A refusal decided here rather than by the store: withKeys closes the store, then exits with `exitCode`. */
-class CliFailure extends Error {
-  constructor(message: string, readonly exitCode: number) {
-    super(message);
-  }
-}
 
 /** Longer would overflow what a Date can show; a key meant to last that long should not expire at all. */
 const MAX_DURATION_MS = 36_500 * 86_400_000;
@@ -42,12 +27,10 @@ function duration(what: string, allowZero: boolean) {
   };
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
 export function registerKeys(program: Command): void {
   const keys = program.command('keys').description('create, list, rotate and revoke API keys');
 
-  keys
+  withStoreOptions(keys
     .command('create')
     .description('create an API key; it is printed once and never again')
     .requiredOption('--subject <subject>', 'who uses the key (a user or service name)')
@@ -55,26 +38,23 @@ export function registerKeys(program: Command): void {
     .option('--name <name>', 'a label, e.g. where the key is used')
     .option('--scope <scope>', 'a scope from authorization.scopes (repeatable)', collect)
     .option('--role <role>', 'a role from authorization.roles (repeatable)', collect)
-    .option('--expires <duration>', 'lifetime, e.g. 90d (default: never expires)', duration('--expires', false))
-    .option('-c, --config <path>', CONFIG_HELP)
-    .option('--json', 'machine-readable output')
+    .option('--expires <duration>', 'lifetime, e.g. 90d (default: never expires)', duration('--expires', false)))
     .action(async (opts: Common & { subject: string; tenant?: string; name?: string; scope?: string[]; role?: string[]; expires?: number }) => {
       const scopes = opts.scope ?? [];
       const roles = opts.role ?? [];
       await withKeys(opts, {
         invalidInputExit: 2,
-        // Before the store is opened, so that a usage mistake leaves no store file behind.
-        check: (config, file) => {
-          if (config.auth === 'none' || !config.auth.apiKeys) {
-            process.stderr.write(`warden: warning: ${file} does not turn on API keys, so the gateway ignores them; set auth: { apiKeys: {} } to accept them\n`);
-          }
+        warning: (config, file) => (config.auth === 'none' || !config.auth.apiKeys
+          ? `${file} does not turn on API keys, so the gateway ignores them; set auth: { apiKeys: {} } to accept them`
+          : undefined),
+        check: (config) => {
           checkDefined('scope', scopes, Object.keys(config.authorization.scopes), 'authorization.scopes');
           checkDefined('role', roles, Object.keys(config.authorization.roles), 'authorization.roles');
           if (scopes.length === 0 && roles.length === 0) {
             throw new CliFailure('a key needs at least one --scope or --role, or it could call nothing', 2);
           }
         },
-        run: async (apiKeys, record) => {
+        run: async ({ apiKeys, record }) => {
           const { key, view } = await apiKeys.create({
             subject: opts.subject, tenant: opts.tenant, name: opts.name, scopes, roles,
             expiresAt: opts.expires === undefined ? null : Date.now() + opts.expires,
@@ -92,39 +72,35 @@ export function registerKeys(program: Command): void {
       });
     });
 
-  keys
+  withStoreOptions(keys
     .command('list')
     .description('list API keys (never the keys themselves)')
     .option('--subject <subject>', 'only keys of this subject')
     .option('--tenant <tenant>', 'only keys of this tenant')
-    .option('--all', 'include revoked, expired and rotated keys')
-    .option('-c, --config <path>', CONFIG_HELP)
-    .option('--json', 'machine-readable output')
+    .option('--all', 'include revoked, expired and rotated keys'))
     .action(async (opts: Common & { subject?: string; tenant?: string; all?: boolean }) => {
       await withKeys(opts, {
         invalidInputExit: 1,
-        run: async (apiKeys) => {
+        run: async ({ apiKeys }) => {
           const views = await apiKeys.list({ subject: opts.subject, tenant: opts.tenant, includeInactive: opts.all === true });
           if (opts.json) return printJson(views.map(viewJson));
           if (views.length === 0) {
             process.stdout.write(`no API keys${opts.all ? '' : ' in use (--all includes revoked, expired and rotated keys)'}\n`);
             return;
           }
-          process.stdout.write(table(views));
+          process.stdout.write(keyTable(views));
         },
       });
     });
 
-  keys
+  withStoreOptions(keys
     .command('show')
     .description('show one API key (never the key itself)')
-    .argument('<id>', 'key id, as `warden keys list` shows it')
-    .option('-c, --config <path>', CONFIG_HELP)
-    .option('--json', 'machine-readable output')
+    .argument('<id>', 'key id, as `warden keys list` shows it'))
     .action(async (idArg: string, opts: Common) => {
       await withKeys(opts, {
         invalidInputExit: 1,
-        run: async (apiKeys) => {
+        run: async ({ apiKeys }) => {
           const id = await keyId(idArg);
           const view = await apiKeys.get(id);
           if (!view) throw new CliFailure(unknownIdMessage(id), 1);
@@ -134,17 +110,15 @@ export function registerKeys(program: Command): void {
       });
     });
 
-  keys
+  withStoreOptions(keys
     .command('rotate')
     .description('replace an API key with a new one of the same grants; the old one works until the grace period ends')
     .argument('<id>', 'key id, as `warden keys list` shows it')
-    .addOption(new Option('--grace <duration>', 'how long the old key keeps working (0s: not at all)').argParser(duration('--grace', true)).default(3_600_000, '1h'))
-    .option('-c, --config <path>', CONFIG_HELP)
-    .option('--json', 'machine-readable output')
+    .addOption(new Option('--grace <duration>', 'how long the old key keeps working (0s: not at all)').argParser(duration('--grace', true)).default(3_600_000, '1h')))
     .action(async (idArg: string, opts: Common & { grace: number }) => {
       await withKeys(opts, {
         invalidInputExit: 1,
-        run: async (apiKeys, record) => {
+        run: async ({ apiKeys, record }) => {
           const { key, view, previous } = await apiKeys.rotate(await keyId(idArg), opts.grace);
           await record('keys.rotate', previous.id, `replaced by ${view.id} for ${owner(view)}; the old key works until ${iso(previous.expiresAt) ?? 'now'}`);
           const prev = { id: previous.id, status: previous.status, expiresAt: iso(previous.expiresAt) };
@@ -155,16 +129,14 @@ export function registerKeys(program: Command): void {
       });
     });
 
-  keys
+  withStoreOptions(keys
     .command('revoke')
     .description('revoke an API key; the gateway refuses it from its next request on')
-    .argument('<id>', 'key id, as `warden keys list` shows it')
-    .option('-c, --config <path>', CONFIG_HELP)
-    .option('--json', 'machine-readable output')
+    .argument('<id>', 'key id, as `warden keys list` shows it'))
     .action(async (idArg: string, opts: Common) => {
       await withKeys(opts, {
         invalidInputExit: 1,
-        run: async (apiKeys, record) => {
+        run: async ({ apiKeys, record }) => {
           const view = await apiKeys.revoke(await keyId(idArg));
           await record('keys.revoke', view.id, `key of ${owner(view)}`);
           if (opts.json) return printJson(viewJson(view));
@@ -173,16 +145,14 @@ export function registerKeys(program: Command): void {
       });
     });
 
-  keys
+  withStoreOptions(keys
     .command('rotate-signing')
     .description('new signing keys for access tokens and upstream identity JWTs; the old ones stay published until the tokens they signed expire')
-    .addOption(new Option('--use <use>', 'which keys').choices(['access-tokens', 'identity', 'all']).default('all'))
-    .option('-c, --config <path>', CONFIG_HELP)
-    .option('--json', 'machine-readable output')
+    .addOption(new Option('--use <use>', 'which keys').choices(['access-tokens', 'identity', 'all']).default('all')))
     .action(async (opts: Common & { use: 'access-tokens' | 'identity' | 'all' }) => {
       await withKeys(opts, {
         invalidInputExit: 1,
-        run: async (_apiKeys, record, store, config) => {
+        run: async ({ record, store, config }) => {
           const { rotateSigningKey, IDENTITY_KEY_USE, PUBLICATION_WINDOW_MS } = await import('../../credentials/index.js');
           const { ACCESS_TOKEN_KEY_USE } = await import('../../authorization-server/keys.js');
           const accessTokenTtl = config.auth !== 'none' && config.auth.oauth ? config.auth.oauth.accessTokenTtl : 3_600_000;
@@ -208,16 +178,11 @@ export function registerKeys(program: Command): void {
 
 const SHOWN_ONCE = 'This is the only time the key is shown: store it now (e.g. in a secret manager).\nwarden keeps only a hash of it; a lost key cannot be recovered, only rotated or revoked.';
 
-interface KeysCommand {
+interface KeysCommand extends Omit<StoreCommand, 'run' | 'failure'> {
   /** Exit code for an invalid_input refusal: 2 where it is a usage mistake (create), 1 where it is the key's state. */
   invalidInputExit: number;
-  /** Checks against the config that need no store; throws CliFailure. */
-  check?: (config: WardenConfig, file: string) => void;
-  run: (apiKeys: ApiKeys, record: AdminRecorder, store: Store, config: WardenConfig) => Promise<void>;
+  run: (env: StoreEnv & { apiKeys: ApiKeys }) => Promise<void>;
 }
-
-/** Appends an admin record (action, key id, what changed) to the audit chain. */
-type AdminRecorder = (action: string, target: string, reason: string, targetKind?: AdminTargetKind) => Promise<void>;
 
 function owner(view: ApiKeyView): string {
   return view.tenant ? `${view.subject} (tenant ${view.tenant})` : view.subject;
@@ -228,47 +193,18 @@ function grants(view: ApiKeyView): string {
   return parts.filter(Boolean).join(', ');
 }
 
-/** Loads the config, opens its store, runs the command, and closes the store before any exit. */
-async function withKeys(opts: Common, command: KeysCommand): Promise<void> {
-  const { loadConfigOrExit, fail } = await import('../output.js');
-  const { openStore, StoreError } = await import('../../store/index.js');
+/** withStore with the store's API keys at hand, and the credential errors told as such. */
+async function withKeys(opts: Common, { invalidInputExit, run, ...command }: KeysCommand): Promise<void> {
   const { ApiKeys, CredentialError } = await import('../../credentials/index.js');
-  const { config, file } = loadConfigOrExit(opts.config, opts.json);
-  let failure: { message: string; code: number } | undefined;
-  let store;
-  try {
-    command.check?.(config, file);
-    store = openStore(config);
-  } catch (err) {
-    if (err instanceof CliFailure) return fail(err.message, err.exitCode);
-    if (err instanceof StoreError) return fail(err.message);
-    throw err;
-  }
-  try {
-    const { adminRecord, auditInstance, sealAuditRecord } = await import('../../audit/index.js');
-    const audited = store;
-    // Admin actions join the same tamper-evident chain as the gateway's records (when the store keeps one).
-    const record: AdminRecorder = async (action, target, reason, targetKind) => {
-      if (!config.audit.store) return;
-      await audited.audit.append([adminRecord(action, target, reason, auditInstance(config.audit.instance), new Date(), targetKind)], sealAuditRecord);
-    };
-    await command.run(new ApiKeys(store.apiKeys), record, store, config);
-  } catch (err) {
-    if (err instanceof CredentialError) {
-      failure = err.code === 'not_found' && err.keyId !== undefined
-        ? { message: unknownIdMessage(err.keyId), code: 1 }
-        : { message: err.message, code: err.code === 'invalid_input' ? command.invalidInputExit : 1 };
-    } else if (err instanceof CliFailure) {
-      failure = { message: err.message, code: err.exitCode };
-    } else if (err instanceof StoreError) {
-      failure = { message: err.message, code: 1 };
-    } else {
-      throw err;
-    }
-  } finally {
-    await store.close();
-  }
-  if (failure) fail(failure.message, failure.code);
+  await withStore(opts, {
+    ...command,
+    run: (env) => run({ ...env, apiKeys: new ApiKeys(env.store.apiKeys) }),
+    failure: (err) => {
+      if (!(err instanceof CredentialError)) return undefined;
+      if (err.code === 'not_found' && err.keyId !== undefined) return { message: unknownIdMessage(err.keyId), code: 1 };
+      return { message: err.message, code: err.code === 'invalid_input' ? invalidInputExit : 1 };
+    },
+  });
 }
 
 /**
@@ -287,18 +223,7 @@ async function keyId(arg: string): Promise<string> {
 }
 
 function unknownIdMessage(id: string): string {
-  return `no API key with id ${id.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')}; \`warden keys list\` shows them`;
-}
-
-function checkDefined(what: 'scope' | 'role', given: string[], defined: string[], where: string): void {
-  const unknown = given.find((g) => !defined.includes(g));
-  if (unknown === undefined) return;
-  const known = defined.length > 0 ? `defined: ${defined.join(', ')}` : 'none are defined';
-  throw new CliFailure(`unknown ${what} '${unknown}': ${where} does not define it (${known})`, 2);
-}
-
-function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
+  return `no API key with id ${safe(id)}; \`warden keys list\` shows them`;
 }
 
 function created(key: string, view: ApiKeyView) {
@@ -316,17 +241,8 @@ function viewJson(view: ApiKeyView) {
   };
 }
 
-function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-/** Times to the second: milliseconds only clutter a table. */
-function when(ms: number | null, none: string): string {
-  return ms === null ? none : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
 function details(view: ApiKeyView): string {
-  const rows: [string, string][] = [
+  const pairs: [string, string][] = [
     ['id', view.id],
     ['name', view.name ?? '-'],
     ['subject', view.subject],
@@ -338,17 +254,17 @@ function details(view: ApiKeyView): string {
     ['expires', when(view.expiresAt, 'never')],
     ['last used', when(view.lastUsedAt, 'never')],
   ];
-  if (view.revokedAt !== null) rows.push(['revoked', when(view.revokedAt, '-')]);
-  if (view.replacedBy !== null) rows.push(['replaced by', view.replacedBy]);
-  return rows.map(([k, v]) => `${`${k}:`.padEnd(13)}${v}\n`).join('');
+  if (view.revokedAt !== null) pairs.push(['revoked', when(view.revokedAt, '-')]);
+  if (view.replacedBy !== null) pairs.push(['replaced by', view.replacedBy]);
+  return rows(pairs, 13);
 }
 
-function table(views: ApiKeyView[]): string {
-  const header = ['ID', 'NAME', 'SUBJECT', 'TENANT', 'SCOPES', 'ROLES', 'STATUS', 'EXPIRES', 'LAST USED'];
-  const rows = views.map((v) => [
-    v.id, v.name ?? '-', v.subject, v.tenant ?? '-', v.scopes.join(',') || '-', v.roles.join(',') || '-', v.status,
-    when(v.expiresAt, 'never'), when(v.lastUsedAt, 'never'),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+function keyTable(views: ApiKeyView[]): string {
+  return table(
+    ['ID', 'NAME', 'SUBJECT', 'TENANT', 'SCOPES', 'ROLES', 'STATUS', 'EXPIRES', 'LAST USED'],
+    views.map((v) => [
+      v.id, v.name ?? '-', v.subject, v.tenant ?? '-', v.scopes.join(',') || '-', v.roles.join(',') || '-', v.status,
+      when(v.expiresAt, 'never'), when(v.lastUsedAt, 'never'),
+    ]),
+  );
 }

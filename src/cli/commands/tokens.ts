@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import {
-  CONFIG_HELP, CliFailure, grantView, listedUntil, plural, printJson, safe, withOAuthStore, type Common, type GrantView,
-} from './clients.js';
+import { CliFailure, printJson, withStoreOptions, type Common } from '../store-command.js';
+import { plural, safe } from '../format.js';
+import { grantView, listedUntil, withOAuthStore, type GrantView } from './clients.js';
 
 /**
  * `warden tokens`: revokes OAuth grants and the tokens issued under them. Refresh tokens, codes and grants are
@@ -14,14 +14,12 @@ type Target = { kind: 'user' | 'client' | 'grant'; value: string };
 export function registerTokens(program: Command): void {
   const tokens = program.command('tokens').description('revoke OAuth tokens');
 
-  tokens
+  withStoreOptions(tokens
     .command('revoke')
     .description('revoke every grant and token of a user or a client, or one grant; name exactly one')
     .option('--user <username>', 'every grant of this user (and their sign-in sessions)')
     .option('--client <client_id>', 'every grant of this client, and its client_credentials tokens (the registration stays: `warden clients revoke` removes it)')
-    .option('--grant <grant_id>', 'one grant, as `warden clients show` lists it')
-    .option('-c, --config <path>', CONFIG_HELP)
-    .option('--json', 'machine-readable output')
+    .option('--grant <grant_id>', 'one grant, as `warden clients show` lists it'))
     .action(async (opts: Common & { user?: string; client?: string; grant?: string }) => {
       const named: Target[] = [];
       if (opts.user !== undefined) named.push({ kind: 'user', value: opts.user });

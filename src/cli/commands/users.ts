@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import type { WardenConfig } from '../../config/index.js';
 import type { Store } from '../../store/index.js';
 import type { UserDirectory, UserView } from '../../authorization-server/users.js';
+import { CliFailure, checkDefined, collect, printJson, withStore, withStoreOptions, type Common, type StoreCommand, type StoreEnv } from '../store-command.js';
+import { iso, plural, rows, table, when } from '../format.js';
 
 /**
  * `warden users`: the built-in user directory of the embedded OAuth authorization server, in the store the
@@ -12,54 +14,28 @@ import type { UserDirectory, UserView } from '../../authorization-server/users.j
  * --password-stdin, from a prompt without echo on a terminal, or else is generated and printed once.
  */
 
-interface Common {
-  config?: string;
-  json?: boolean;
-}
-
-const CONFIG_HELP = 'config file (default: $WARDEN_CONFIG or ./warden.yaml)';
 const PASSWORD_STDIN_HELP = 'read the password from stdin (one trailing newline is dropped); without it a terminal is prompted, and otherwise a password is generated and printed once';
 
-/** A refusal decided here: withUsers closes the store, then exits with `exitCode`. */
-class CliFailure extends Error {
-  constructor(message: string, readonly exitCode: number) {
-    super(message);
-  }
-}
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
-interface Context {
-  users: UserDirectory;
-  store: Store;
-  config: WardenConfig;
-  record: AdminRecorder;
-}
-
 /** Appends an admin record (action, username, what changed) to the audit chain. */
-type AdminRecorder = (action: string, username: string, reason: string) => Promise<void>;
+type UserRecorder = (action: string, username: string, reason: string) => Promise<void>;
 
-interface UsersCommand {
+interface UsersCommand extends Pick<StoreCommand, 'check'> {
   /** Warn when the config does not turn on OAuth (every command but list). */
   warnWithoutOAuth: boolean;
-  /** Checks (and prompts) that need no store, so that a usage mistake leaves no store file behind; throws CliFailure or UserError. */
-  check?: (config: WardenConfig, file: string) => void | Promise<void>;
-  run: (ctx: Context) => Promise<void>;
+  run: (env: Omit<StoreEnv, 'record'> & { users: UserDirectory; record: UserRecorder }) => Promise<void>;
 }
 
 export function registerUsers(program: Command): void {
   const users = program.command('users').description('add, list, disable and enable the users who sign in at the built-in authorization server');
 
-  users
+  withStoreOptions(users
     .command('add')
     .description('add a user who signs in with a password')
     .argument('<username>', 'the sign-in name, also the subject of the user\'s tokens (letters, digits, . _ @ -)')
     .option('--role <role>', 'a role from authorization.roles (repeatable)', collect)
     .option('--tenant <tenant>', 'the tenant the user belongs to')
     .option('--name <name>', 'display name, e.g. "Alice Liddell"')
-    .option('--password-stdin', PASSWORD_STDIN_HELP)
-    .option('-c, --config <path>', CONFIG_HELP)
-    .option('--json', 'machine-readable output')
+    .option('--password-stdin', PASSWORD_STDIN_HELP))
     .action(async (username: string, opts: Common & { role?: string[]; tenant?: string; name?: string; passwordStdin?: boolean }) => {
       const roles = opts.role ?? [];
       let secret: Password | undefined;
@@ -92,11 +68,9 @@ export function registerUsers(program: Command): void {
       });
     });
 
-  users
+  withStoreOptions(users
     .command('list')
-    .description('list users (never their passwords or password hashes)')
-    .option('-c, --config <path>', CONFIG_HELP)
-    .option('--json', 'machine-readable output')
+    .description('list users (never their passwords or password hashes)'))
     .action(async (opts: Common) => {
       await withUsers(opts, {
         warnWithoutOAuth: false,
@@ -107,17 +81,15 @@ export function registerUsers(program: Command): void {
             process.stdout.write('no users; `warden users add <username>` adds one\n');
             return;
           }
-          process.stdout.write(table(all));
+          process.stdout.write(userTable(all));
         },
       });
     });
 
-  users
+  withStoreOptions(users
     .command('disable')
     .description('stop a user from signing in, and revoke every grant and token they hold')
-    .argument('<username>', 'as `warden users list` shows it')
-    .option('-c, --config <path>', CONFIG_HELP)
-    .option('--json', 'machine-readable output')
+    .argument('<username>', 'as `warden users list` shows it'))
     .action(async (username: string, opts: Common) => {
       await withUsers(opts, {
         warnWithoutOAuth: true,
@@ -131,12 +103,10 @@ export function registerUsers(program: Command): void {
       });
     });
 
-  users
+  withStoreOptions(users
     .command('enable')
     .description('let a disabled or locked-out user sign in again')
-    .argument('<username>', 'as `warden users list` shows it')
-    .option('-c, --config <path>', CONFIG_HELP)
-    .option('--json', 'machine-readable output')
+    .argument('<username>', 'as `warden users list` shows it'))
     .action(async (username: string, opts: Common) => {
       await withUsers(opts, {
         warnWithoutOAuth: true,
@@ -149,13 +119,11 @@ export function registerUsers(program: Command): void {
       });
     });
 
-  users
+  withStoreOptions(users
     .command('reset-password')
     .description("set a new password (lifting a lockout), and revoke every grant and token the user holds")
     .argument('<username>', 'as `warden users list` shows it')
-    .option('--password-stdin', PASSWORD_STDIN_HELP)
-    .option('-c, --config <path>', CONFIG_HELP)
-    .option('--json', 'machine-readable output')
+    .option('--password-stdin', PASSWORD_STDIN_HELP))
     .action(async (username: string, opts: Common & { passwordStdin?: boolean }) => {
       await withUsers(opts, {
         warnWithoutOAuth: true,
@@ -179,13 +147,11 @@ export function registerUsers(program: Command): void {
       });
     });
 
-  users
+  withStoreOptions(users
     .command('set-roles')
     .description("replace a user's roles")
     .argument('<username>', 'as `warden users list` shows it')
-    .requiredOption('--role <role>', 'a role from authorization.roles (repeatable)', collect)
-    .option('-c, --config <path>', CONFIG_HELP)
-    .option('--json', 'machine-readable output')
+    .requiredOption('--role <role>', 'a role from authorization.roles (repeatable)', collect))
     .action(async (username: string, opts: Common & { role: string[] }) => {
       await withUsers(opts, {
         warnWithoutOAuth: true,
@@ -203,50 +169,27 @@ export function registerUsers(program: Command): void {
     });
 }
 
-/** Loads the config, runs the checks, opens its store, runs the command, and closes the store before any exit. */
-async function withUsers(opts: Common, command: UsersCommand): Promise<void> {
-  const { loadConfigOrExit, fail } = await import('../output.js');
-  const { openStore, StoreError } = await import('../../store/index.js');
+/** withStore with the user directory at hand, records about users, and the user errors told as such. */
+async function withUsers(opts: Common, { warnWithoutOAuth, run, check }: UsersCommand): Promise<void> {
   const { UserDirectory, UserError } = await import('../../authorization-server/users.js');
-  const { config, file } = loadConfigOrExit(opts.config, opts.json);
-  const exitCodeOf = (err: InstanceType<typeof UserError>): number => (err.code === 'invalid_username' || err.code === 'weak_password' ? 2 : 1);
-  const oauth = config.auth === 'none' ? undefined : config.auth.oauth;
-  if (command.warnWithoutOAuth && !oauth) {
-    process.stderr.write(`warden: warning: ${file} does not turn on OAuth, so nobody can sign in as these users yet; set auth: { oauth: {} } to turn on the authorization server\n`);
-  }
-  let store: Store;
-  try {
-    await command.check?.(config, file);
-    store = openStore(config);
-  } catch (err) {
-    if (err instanceof CliFailure) return fail(err.message, err.exitCode);
-    if (err instanceof UserError) return fail(err.message, exitCodeOf(err));
-    if (err instanceof StoreError) return fail(err.message);
-    throw err;
-  }
-  let failure: { message: string; code: number } | undefined;
-  try {
-    const { adminRecord, auditInstance, sealAuditRecord } = await import('../../audit/index.js');
-    const audited = store;
-    // Admin actions join the same tamper-evident chain as the gateway's records (when the store keeps one).
-    const record: AdminRecorder = async (action, username, reason) => {
-      if (!config.audit.store) return;
-      await audited.audit.append([adminRecord(action, username, reason, auditInstance(config.audit.instance), new Date(), 'user')], sealAuditRecord);
-    };
-    const users = new UserDirectory(store.users, { maxFailures: oauth?.login.maxFailures ?? 5, lockoutMs: oauth?.login.lockout ?? 900_000 });
-    await command.run({ users, store, config, record });
-  } catch (err) {
-    if (err instanceof UserError) failure = { message: err.message, code: exitCodeOf(err) };
-    else if (err instanceof CliFailure) failure = { message: err.message, code: err.exitCode };
-    else if (err instanceof StoreError) failure = { message: err.message, code: 1 };
-    else throw err;
-  } finally {
-    await store.close();
-  }
-  if (failure) fail(failure.message, failure.code);
+  const oauthOf = (config: WardenConfig) => (config.auth === 'none' ? undefined : config.auth.oauth);
+  await withStore(opts, {
+    warning: (config, file) => (warnWithoutOAuth && !oauthOf(config)
+      ? `${file} does not turn on OAuth, so nobody can sign in as these users yet; set auth: { oauth: {} } to turn on the authorization server`
+      : undefined),
+    check,
+    run: ({ record, ...env }) => {
+      const oauth = oauthOf(env.config);
+      const users = new UserDirectory(env.store.users, { maxFailures: oauth?.login.maxFailures ?? 5, lockoutMs: oauth?.login.lockout ?? 900_000 });
+      return run({ ...env, users, record: (action, username, reason) => record(action, username, reason, 'user') });
+    },
+    failure: (err) => (err instanceof UserError
+      ? { message: err.message, code: err.code === 'invalid_username' || err.code === 'weak_password' ? 2 : 1 }
+      : undefined),
+  });
 }
 
-async function recordOrFail(record: AdminRecorder, action: string, username: string, reason: string, done: string): Promise<void> {
+async function recordOrFail(record: UserRecorder, action: string, username: string, reason: string, done: string): Promise<void> {
   try {
     await record(action, username, reason);
   } catch (err) {
@@ -262,11 +205,7 @@ async function revokeEverything(store: Store, config: WardenConfig, username: st
 }
 
 function checkRoles(given: string[], config: WardenConfig): void {
-  const defined = Object.keys(config.authorization.roles);
-  const unknown = given.find((g) => !defined.includes(g));
-  if (unknown === undefined) return;
-  const known = defined.length > 0 ? `defined: ${defined.join(', ')}` : 'none are defined';
-  throw new CliFailure(`unknown role '${unknown}': authorization.roles does not define it (${known})`, 2);
+  checkDefined('role', given, Object.keys(config.authorization.roles), 'authorization.roles');
 }
 
 // ---- passwords
@@ -349,21 +288,12 @@ function shownOnce(username: string): string {
 
 // ---- output
 
-function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
-}
-
-/** Times to the second: milliseconds only clutter a table. */
-function when(ms: number | null, none: string): string {
-  return ms === null ? none : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
 function list(values: string[]): string {
   return values.length > 0 ? values.join(', ') : 'none';
 }
 
 function grantCount(n: number): string {
-  return `${n} grant${n === 1 ? '' : 's'}`;
+  return plural(n, 'grant');
 }
 
 function describe(user: UserView): string {
@@ -392,12 +322,8 @@ function userJson(user: UserView, now = Date.now()) {
   };
 }
 
-function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
 function details(user: UserView, now = Date.now()): string {
-  const rows: [string, string][] = [
+  const pairs: [string, string][] = [
     ['username', user.username],
     ['name', user.displayName ?? '-'],
     ['roles', user.roles.join(', ') || '-'],
@@ -406,13 +332,13 @@ function details(user: UserView, now = Date.now()): string {
     ['created', when(user.createdAt, '-')],
     ['password set', when(user.passwordChangedAt, '-')],
   ];
-  if (user.disabledAt !== null) rows.push(['disabled', when(user.disabledAt, '-')]);
-  return rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${v}\n`).join('');
+  if (user.disabledAt !== null) pairs.push(['disabled', when(user.disabledAt, '-')]);
+  return rows(pairs, 14);
 }
 
-function table(users: UserView[], now = Date.now()): string {
-  const header = ['USERNAME', 'NAME', 'ROLES', 'TENANT', 'STATUS', 'CREATED'];
-  const rows = users.map((u) => [u.username, u.displayName ?? '-', u.roles.join(',') || '-', u.tenant ?? '-', statusText(u, now), when(u.createdAt, '-')]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+function userTable(users: UserView[], now = Date.now()): string {
+  return table(
+    ['USERNAME', 'NAME', 'ROLES', 'TENANT', 'STATUS', 'CREATED'],
+    users.map((u) => [u.username, u.displayName ?? '-', u.roles.join(',') || '-', u.tenant ?? '-', statusText(u, now), when(u.createdAt, '-')]),
+  );
 }
