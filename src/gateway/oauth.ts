@@ -6,7 +6,7 @@ import type { Store } from '../store/index.js';
 import type { Logger } from '../shared/log.js';
 import type { AuditRecord, AuditSink } from '../audit/index.js';
 import { AccessTokenVerifier } from '../resource/access-token-verifier.js';
-import { AuthorizationServer, ResourceCatalog, type OAuthAuditEvent } from '../authorization-server/index.js';
+import type { AuthorizationServer, OAuthAuditEvent, ResourceCatalog } from '../authorization-server/index.js';
 import { clientIp } from './guards.js';
 
 export interface EmbeddedOAuthParts {
@@ -44,6 +44,9 @@ export class EmbeddedOAuth {
   async open(issuer: string): Promise<void> {
     const { config, oauth, store, scopes, audit, instance, log } = this.parts;
     this.issuer = issuer;
+    // Loaded only here: oidc-provider and Koa are a startup cost (and a runtime warning on Node 20) that a
+    // gateway without OAuth should not pay.
+    const { AuthorizationServer, ResourceCatalog } = await import('../authorization-server/index.js');
     this.resources = new ResourceCatalog(issuer, this.parts.upstreams, (u) => scopes.scopesFor(u));
     this.server = await AuthorizationServer.open({
       issuer,
