@@ -273,9 +273,27 @@ describe('warden users', { concurrency: true }, () => {
     assert.match(bad.stderr, /unknown role 'admin'.*defined: viewer, editor/);
   });
 
-  test('a user who does not exist: exit 1 for disable, enable, reset-password and set-roles', async () => {
+  test('show: the user and the grants they hold, never a password or a hash', async () => {
+    const { file, db } = config();
+    await addJson(file, 'alice', ['--role', 'viewer']);
+    await addJson(file, 'bob', ['--role', 'viewer']);
+    await seedGrant(db, 'alice', 'g1');
+    await seedGrant(db, 'bob', 'g3');
+    const run = await users(file, ['show', 'alice', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const shown = JSON.parse(run.stdout) as UserJson & { grants: { id: string; user: string }[] };
+    assert.equal(shown.username, 'alice');
+    assert.deepEqual(shown.grants.map((g) => [g.id, g.user]), [['g1', 'alice']]);
+    assert.ok(!run.stdout.includes("scrypt") && !run.stdout.includes(PASSWORD), "no hash and no password");
+    const human = await users(file, ['show', 'bob']);
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout, /username: +bob/);
+    assert.match(human.stdout, /grants:\n +grant g3\n/);
+  });
+
+  test('a user who does not exist: exit 1 for show, disable, enable, reset-password and set-roles', async () => {
     const { file } = config();
-    for (const args of [['disable', 'nobody'], ['enable', 'nobody'], ['reset-password', 'nobody'], ['set-roles', 'nobody', '--role', 'viewer']]) {
+    for (const args of [['show', 'nobody'], ['disable', 'nobody'], ['enable', 'nobody'], ['reset-password', 'nobody'], ['set-roles', 'nobody', '--role', 'viewer']]) {
       const run = await users(file, args);
       assert.equal(run.code, 1, `${args[0]}: ${run.stderr}`);
       assert.equal(run.stderr, 'warden: no user named nobody\n');

@@ -87,6 +87,26 @@ export function registerUsers(program: Command): void {
     });
 
   withStoreOptions(users
+    .command('show')
+    .description('show one user and the grants they hold (what they signed in to, with which scopes)')
+    .argument('<username>', 'as `warden users list` shows it'))
+    .action(async (username: string, opts: Common) => {
+      await withUsers(opts, {
+        warnWithoutOAuth: false,
+        run: async ({ users, store }) => {
+          const { grantView, grantLines } = await import('./clients.js');
+          const { UserError, printableUsername } = await import('../../authorization-server/users.js');
+          const user = await users.get(username);
+          if (!user) throw new UserError('not_found', `no user named ${printableUsername(username)}`);
+          const grants = (await store.oauth.list({ model: 'Grant', accountId: username }, Date.now())).map(grantView);
+          if (opts.json) return printJson({ ...userJson(user), grants });
+          process.stdout.write(details(user));
+          process.stdout.write(grants.length > 0 ? `\ngrants:\n${grants.map((g) => grantLines(g, '  ')).join('')}` : '\nno grants: the user has not signed in to any app, or everything was revoked\n');
+        },
+      });
+    });
+
+  withStoreOptions(users
     .command('disable')
     .description('stop a user from signing in, and revoke every grant and token they hold')
     .argument('<username>', 'as `warden users list` shows it'))
