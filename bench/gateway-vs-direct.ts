@@ -17,10 +17,9 @@ import {
   FOREIGN_WARN,
   REPO_ROOT,
   cpuProfilesIn,
-  expectJsonRpcResult,
+  echoCallPlan,
   fmt,
   freePort,
-  MCP_POST_HEADERS,
   measurementHeader,
   measurementRow,
   median,
@@ -32,8 +31,6 @@ import {
   summarize,
   summarizeCpuProfile,
   table,
-  toolCallBody,
-  verifyEchoCall,
   waitForHttp,
   waitForLine,
   type Measured,
@@ -134,17 +131,8 @@ try {
   progress(`${options.rounds} rounds x ${options.seconds}s per target, concurrency ${options.concurrency}, warmup ${options.warmupSeconds}s`);
 
   const { rounds: results, warmup } = await runRounds({
-    scenarios,
-    processes,
-    options,
-    progress,
-    verify: (pool, s) => verifyEchoCall(pool, new URL(s.url).pathname, ECHO_TEXT, s.headers),
-    request: (s) => ({
-      path: new URL(s.url).pathname,
-      headers: { ...MCP_POST_HEADERS, ...s.headers },
-      body: (seq) => toolCallBody(seq, 'echo', { text: ECHO_TEXT }),
-      check: expectJsonRpcResult,
-    }),
+    scenarios, processes, options, progress,
+    ...echoCallPlan(ECHO_TEXT),
   });
 
   const summary = summarize(results, scenarios, processes);

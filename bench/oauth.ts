@@ -22,9 +22,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import {
-  FOREIGN_WARN, REPO_ROOT, cpuProfilesIn, expectJsonRpcResult, fmt, freePort, loadPool, machineBusyCpuMs, MCP_POST_HEADERS, measurementHeader, measurementRow,
-  median, parseOptions, processCpuMs, runRounds, scanLog, selfCpuMs, startNode, stopAllChildren, summarize, summarizeCpuProfile, table, toolCallBody, verifyEchoCall,
-  waitForHttp, waitForLine, type LoadResult, type Measured, type Scenario,
+  FOREIGN_WARN, REPO_ROOT, cpuProfilesIn, echoCallPlan, fmt, freePort, loadPool, machineBusyCpuMs, measurementHeader, measurementRow,
+  median, parseOptions, processCpuMs, runRounds, scanLog, selfCpuMs, startNode, stopAllChildren, summarize, summarizeCpuProfile, table, waitForHttp, waitForLine, type LoadResult, type Measured, type Scenario,
 } from './lib/index.js';
 import { authorizationCodeGrant, basicAuth, jwtClaims, registerPublicClient, runWorkers, tokenRequest, wardenJson } from './lib/oauth.js';
 
@@ -178,13 +177,7 @@ try {
   progress(`MCP calls: ${options.rounds} rounds x ${options.seconds}s per target, concurrency ${options.concurrency}`);
   const { rounds: mcpRuns } = await runRounds({
     scenarios, processes, options, progress,
-    verify: (pool, s) => verifyEchoCall(pool, new URL(s.url).pathname, ECHO_TEXT, s.headers),
-    request: (s) => ({
-      path: new URL(s.url).pathname,
-      headers: { ...MCP_POST_HEADERS, ...s.headers },
-      body: (seq) => toolCallBody(seq, 'echo', { text: ECHO_TEXT }),
-      check: expectJsonRpcResult,
-    }),
+    ...echoCallPlan(ECHO_TEXT),
   });
   const mcpSummary = summarize(mcpRuns, scenarios, processes);
   const by = (name: string) => mcpSummary.find((s) => s.scenario === name)!;

@@ -60,6 +60,11 @@ export async function runLoad(pool: Pool, request: LoadRequest, concurrency: num
   await Promise.all(Array.from({ length: concurrency }, worker));
   const elapsedMs = performance.now() - started;
 
+  return loadResult(latencies, errors, firstError, elapsedMs);
+}
+
+/** Throughput and latency figures of a run, from each successful request's latency (sorted in place). */
+export function loadResult(latencies: number[], errors: number, firstError: string | undefined, elapsedMs: number): LoadResult {
   latencies.sort((a, b) => a - b);
   const sum = latencies.reduce((a, b) => a + b, 0);
   return {

@@ -35,3 +35,16 @@ export async function verifyEchoCall(pool: Pool, path: string, expected: string,
     throw new Error(`${path}: unexpected answer ${text.slice(0, 300)}`);
   }
 }
+
+/** The `verify` and `request` parts of a run plan that calls the echo tool of each scenario's URL. */
+export function echoCallPlan(text: string) {
+  return {
+    verify: (pool: Pool, s: { url: string; headers?: Record<string, string> }) => verifyEchoCall(pool, new URL(s.url).pathname, text, s.headers),
+    request: (s: { url: string; headers?: Record<string, string> }) => ({
+      path: new URL(s.url).pathname,
+      headers: { ...MCP_POST_HEADERS, ...s.headers },
+      body: (seq: number) => toolCallBody(seq, 'echo', { text }),
+      check: expectJsonRpcResult,
+    }),
+  };
+}

@@ -7,8 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Pool } from 'undici';
 import { startNode } from './children.js';
-import type { LoadResult } from './load.js';
-import { percentile } from './stats.js';
+import { loadResult, type LoadResult } from './load.js';
 
 export const REDIRECT = 'http://127.0.0.1:9999/callback';
 
@@ -150,20 +149,7 @@ export async function runWorkers(concurrency: number, durationMs: number, op: (w
     }
   };
   await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(i)));
-  const elapsedMs = performance.now() - started;
-  latencies.sort((a, b) => a - b);
-  const sum = latencies.reduce((a, b) => a + b, 0);
-  return {
-    requests: latencies.length,
-    errors,
-    ...(firstError !== undefined ? { firstError } : {}),
-    elapsedMs,
-    rps: (latencies.length * 1000) / elapsedMs,
-    meanMs: latencies.length ? sum / latencies.length : Number.NaN,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    maxMs: latencies.length ? latencies[latencies.length - 1]! : Number.NaN,
-  };
+  return loadResult(latencies, errors, firstError, performance.now() - started);
 }
 
 /** The payload of a JWT, unverified (to show what the gateway issued). */
