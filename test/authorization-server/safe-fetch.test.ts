@@ -11,12 +11,11 @@ import { join } from 'node:path';
 import Provider from 'oidc-provider';
 import {
   createSafeFetch,
-  isPublicAddress,
-  nonPublicReason,
   SafeFetchError,
   type LookupFunction,
   type SafeFetchErrorCode,
 } from '../../src/authorization-server/safe-fetch.js';
+import { isPublicAddress, nonPublicReason } from '../../src/authorization-server/public-address.js';
 
 /** A lookup that answers `answers[n]` on its n-th call (the last answer repeats) and counts its calls. */
 function scriptedLookup(...answers: string[][]): LookupFunction & { calls: string[] } {
