@@ -93,6 +93,18 @@ export function createProvider(parts: ProviderParts): Provider {
     // Refresh tokens live on their own lifetime, not the browser session's (a CLI never has one).
     expiresWithSession: async () => false,
     rotateRefreshToken: true,
+    async revokeGrantPolicy(ctx) {
+      // A replayed code or device code revokes its grant before any entity is loaded: note whose it was
+      // while the code is still in the store, so the audit record names the user, not only the client.
+      const { params, route, provider: p } = ctx.oidc;
+      if (route === 'token' && params?.grant_type === 'authorization_code' && typeof params.code === 'string') {
+        ctx.state.revokedAccount = (await p.AuthorizationCode.find(params.code, { ignoreExpiration: true }))?.accountId;
+      } else if (route === 'token' && params?.grant_type === 'urn:ietf:params:oauth:grant-type:device_code' && typeof params.device_code === 'string') {
+        ctx.state.revokedAccount = (await p.DeviceCode.find(params.device_code, { ignoreExpiration: true }))?.accountId;
+      }
+      // oidc-provider's default: revoking one access token leaves its grant alone.
+      return !(route === 'revocation' && ctx.oidc.entities.AccessToken);
+    },
     ttl: {
       AccessToken: seconds(oauth.accessTokenTtl),
       ClientCredentials: seconds(oauth.accessTokenTtl),

@@ -232,15 +232,20 @@ export class AuthorizationServer {
         ip: ipOf(ctx),
       });
     });
-    provider.on('grant.error', (ctx: KoaContextWithOIDC, err: { error?: string; error_description?: string }) => {
-      const reuse = err.error_description === 'refresh token already used';
+    provider.on('grant.error', (ctx: KoaContextWithOIDC, err: { error?: string; error_description?: string; error_detail?: string }) => {
+      // oidc-provider tells the client only "grant request is invalid"; what happened is in error_detail.
+      const detail = err.error_detail ?? err.error_description ?? '';
+      const reuse = detail === 'refresh token already used';
+      const replay = /^(authorization code|device code) already consumed$/.test(detail);
       const grantId = ctx.oidc.entities.RefreshToken?.grantId;
       report({
-        method: reuse ? 'oauth.refresh_reuse' : 'oauth.token', decision: 'deny',
-        subject: String(ctx.oidc.entities.RefreshToken?.accountId ?? ctx.oidc.client?.clientId ?? 'unknown'),
+        method: reuse ? 'oauth.refresh_reuse' : replay ? 'oauth.code_replay' : 'oauth.token', decision: 'deny',
+        subject: String(ctx.oidc.entities.RefreshToken?.accountId ?? ctx.state.revokedAccount ?? ctx.oidc.client?.clientId ?? 'unknown'),
         ...(ctx.oidc.client ? { clientId: ctx.oidc.client.clientId } : {}),
         ...(grantId ? { credentialId: grantId } : {}),
-        reason: reuse ? 'a used refresh token was presented again: the whole grant was revoked' : `${err.error ?? 'error'}: ${err.error_description ?? ''}`.slice(0, 300),
+        reason: reuse || replay
+          ? `a used ${reuse ? 'refresh token' : 'code'} was presented again: the whole grant was revoked`
+          : `${err.error ?? 'error'}: ${detail}`.slice(0, 300),
         ip: ipOf(ctx),
       });
     });
@@ -252,7 +257,7 @@ export class AuthorizationServer {
       // The revocation endpoint and refresh-token reuse load the token, not the grant: its accountId names the user.
       const { entities } = ctx.oidc;
       const accountId = entities.Grant?.accountId ?? entities.RefreshToken?.accountId ?? entities.AccessToken?.accountId
-        ?? entities.AuthorizationCode?.accountId ?? entities.DeviceCode?.accountId;
+        ?? entities.AuthorizationCode?.accountId ?? entities.DeviceCode?.accountId ?? (ctx.state.revokedAccount as string | undefined);
       report({
         method: 'oauth.revoke', decision: 'allow', subject: String(accountId ?? ctx.oidc.client?.clientId ?? 'unknown'),
         ...(ctx.oidc.client ? { clientId: ctx.oidc.client.clientId } : {}),

@@ -145,6 +145,11 @@ test('authorization code replay: the second use is invalid_grant and revokes wha
   const probe = await probeMcp(setup.notes, first.json.access_token);
   assert.equal(probe.status, 401, 'the access token of the first exchange is refused (revocation list)');
   assert.match(probe.message, /revoked/);
+
+  const records = (await withStore(setup.dbPath, (s) => s.audit.query({ event: 'oauth' }))).map((r) => JSON.parse(r.body) as { method: string; subject: string; clientId?: string });
+  const ofClient = records.filter((r) => r.clientId === signed.clientId);
+  assert.ok(ofClient.some((r) => r.method === 'oauth.code_replay' && r.subject === 'alice'), 'the replay is recorded against the user');
+  assert.ok(ofClient.some((r) => r.method === 'oauth.revoke' && r.subject === 'alice'), 'so is the grant revocation it caused');
 });
 
 test('redirect URI mismatch: another host, a dot-segment path and another path get an error page, never a redirect', async () => {

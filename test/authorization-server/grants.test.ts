@@ -76,6 +76,9 @@ test('refresh token reuse after the reuse interval: invalid_grant, and the whole
     // Another grant of the same user and client is untouched.
     const other = await obtainTokens(strict.issuer, { username: 'alice', scope: 'notes:read', resource: strict.notes, client: { client_id: clientId } });
     assert.equal((await probeMcp(strict.notes, other.access_token)).status, 200, 'only the grant of the reused token was revoked');
+
+    const records = (await withStore(strict.dbPath, (st) => st.audit.query({ event: 'oauth' }))).map((r) => JSON.parse(r.body) as { method: string; subject: string; decision: string });
+    assert.ok(records.some((r) => r.method === 'oauth.refresh_reuse' && r.subject === 'alice' && r.decision === 'deny'), 'the reuse detection is an audit record naming the user');
   } finally {
     await strict.close();
   }
