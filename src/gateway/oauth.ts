@@ -56,7 +56,9 @@ export class EmbeddedOAuth {
       resources: this.resources,
       policy: scopes,
       log: log.child({ component: 'oauth' }),
-      trustProxy: config.http.trustProxy > 0,
+      // The gateway does not terminate TLS itself: an https publicUrl means a TLS proxy in front, whose
+      // X-Forwarded-Proto tells oidc-provider to mark its cookies Secure.
+      trustProxy: config.http.trustProxy > 0 || config.publicUrl?.startsWith('https:') === true,
       clientIp: (req) => clientIp(req, config.http.trustProxy),
       audit: (e) => audit.write(oauthRecord(e, instance)),
       checkAccessToken: async (token) => this.verifier.introspect(token),
