@@ -203,7 +203,7 @@ export const configSchema = z
     rateLimit: z
       .object({
         perIp: z.union([z.literal(false), limit]).default({ requestsPerSecond: 50, burst: 100 })
-          .describe('per client IP; failed authentications count against it too'),
+          .describe('per client IP; failed authentications and requests to the authorization server (/oauth/*) count against it too'),
         perPrincipal: z.union([z.literal(false), limit]).default(false)
           .describe('per authenticated user (tenant + subject), across all their keys'),
         perKey: z.union([z.literal(false), limit]).default(false).describe('per credential (API key id)'),

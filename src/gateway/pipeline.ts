@@ -122,7 +122,7 @@ function rateLimit({ limiters }: PipelineParts): Step {
   };
 }
 
-function tooMany(whose: string, retryAfterSeconds: number): GatewayError {
+export function tooMany(whose: string, retryAfterSeconds: number): GatewayError {
   return new GatewayError('rate_limited', `Too many requests ${whose}; retry in ${retryAfterSeconds} s`, { 'retry-after': String(retryAfterSeconds) });
 }
 

@@ -17,7 +17,7 @@ import {
 } from '../audit/index.js';
 import { sendGatewayError, sendJson, soleRequestId, type Exchange } from './exchange.js';
 import { buildOriginPolicy, checkHost, checkOrigin, clientIp, corsHeaders, preflightHeaders, readBody, requestPath, type OriginPolicy } from './guards.js';
-import { buildPipeline, runPipeline, type Limiters, type Step } from './pipeline.js';
+import { buildPipeline, runPipeline, tooMany, type Limiters, type Step } from './pipeline.js';
 import { UpstreamIdentity } from './identity.js';
 import { serveWellKnown } from './well-known.js';
 import { HttpUpstream } from './http-upstream.js';
@@ -74,11 +74,12 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
   const authenticator: Authenticator = verifiers.length > 0 ? new BearerAuthenticator(verifiers) : noAuthentication;
   const identities = new Map<string, UpstreamIdentity>();
   let signer: IdentityTokenSigner | undefined;
+  const limiters = buildLimiters(config);
   const steps: Step[] = buildPipeline({
     authenticator,
     allowLists,
     ...(scopes ? { scopes } : {}),
-    limiters: buildLimiters(config),
+    limiters,
     audit,
     instance,
     ...(config.audit.arguments.enabled ? { recordArguments: argumentRecorder(config) } : {}),
@@ -127,7 +128,14 @@ export function createGateway(config: WardenConfig, options: GatewayOptions): Ga
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') return sendJson(res, 200, { status: 'ready', upstreams: Object.fromEntries([...upstreams].map(([n, u]) => [n, u.status()])) });
       checkHost(req, originPolicy!);
-      if (oauthSide?.handles(path)) return await oauthSide.handle(req, res, path);
+      if (oauthSide?.handles(path)) {
+        // The authorization server spends the same per-IP budget as MCP requests (on top of its own
+        // registration and sign-in limits): its token endpoint is the most expensive thing a stranger can call.
+        const ip = clientIp(req, config.http.trustProxy);
+        const verdict = limiters.ip?.take(ip);
+        if (verdict && !verdict.ok) throw tooMany(`from ${ip}`, verdict.retryAfterSeconds);
+        return await oauthSide.handle(req, res, path);
+      }
       if (req.method === 'GET' && serveWellKnown(path, res, wellKnown)) return;
       if (path === '/metrics' && metrics) {
         res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });

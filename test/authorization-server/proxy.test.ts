@@ -58,3 +58,21 @@ test('behind a TLS proxy: metadata names the public https URLs, and the sign-in 
   assert.ok(cookies.length > 0);
   for (const cookie of cookies) assert.match(cookie, /; secure/i, cookie.split('=')[0]);
 });
+
+test('the authorization server spends the per-IP request budget too: 429 with Retry-After once it is gone', async () => {
+  const limited = await startOAuthGateway({}, { rateLimit: { perIp: { requestsPerSecond: 0.1, burst: 3 } } });
+  try {
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${limited.issuer}/.well-known/oauth-authorization-server`);
+      statuses.push(res.status);
+      retryAfter = res.headers.get('retry-after');
+      await res.arrayBuffer();
+    }
+    assert.deepEqual(statuses, [200, 200, 200, 429]);
+    assert.ok(Number(retryAfter) > 0);
+  } finally {
+    await limited.close();
+  }
+});

@@ -53,15 +53,15 @@ export async function startOAuthGateway(oauth: Record<string, unknown> = {}, ext
 }
 
 /**
- * startOAuthGateway with the per-IP registration and sign-in limits lifted, for files that register many
- * clients and sign in many times from one address (the limits' own tests start gateways of their own).
+ * startOAuthGateway with the per-IP limits (requests, registrations, sign-ins) lifted, for files that register
+ * many clients and sign in many times from one address (the limits' own tests start gateways of their own).
  */
 export function startOAuthGatewayForAttacks(oauth: Record<string, unknown> = {}, extra: Partial<ConfigInput> = {}): Promise<OAuthSetup> {
   return startOAuthGateway({
     registration: { perIp: { requestsPerSecond: 100, burst: 1_000 } },
     login: { perIp: { requestsPerSecond: 100, burst: 1_000 } },
     ...oauth,
-  }, extra);
+  }, { rateLimit: { perIp: { requestsPerSecond: 1_000, burst: 10_000 } }, ...extra });
 }
 
 export async function addUsers(dbPath: string, users: [string, string[]][]): Promise<void> {
