@@ -1,5 +1,6 @@
 import { StoreError, type UserRecord, type UserStore } from '../store/index.js';
 import { hashPassword, needsRehash, passwordProblem, verifyAgainstDummy, verifyPassword } from './password.js';
+import { printable } from '../shared/text.js';
 
 /**
  * The built-in user directory of the embedded authorization server: who may sign in with a password, and
@@ -45,13 +46,9 @@ function view(user: UserRecord): UserView {
   return rest;
 }
 
-/** For messages: a username as given on a command line may hold anything. */
-export function printableUsername(username: string): string {
-  return username.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
-}
 
 function notFound(username: string): UserError {
-  return new UserError('not_found', `no user named ${printableUsername(username)}`);
+  return new UserError('not_found', `no user named ${printable(username)}`);
 }
 
 /** Throws UserError('invalid_username') unless `username` may be added. */
@@ -59,7 +56,7 @@ export function checkUsername(username: string): void {
   if (!USERNAME_PATTERN.test(username)) {
     throw new UserError(
       'invalid_username',
-      `invalid username '${printableUsername(username)}': use 1 to 128 letters, digits and . _ @ -, starting with a letter or digit`,
+      `invalid username '${printable(username)}': use 1 to 128 letters, digits and . _ @ -, starting with a letter or digit`,
     );
   }
 }
@@ -112,14 +109,14 @@ export class UserDirectory {
   async disable(username: string, now = Date.now()): Promise<UserView> {
     const user = await this.required(username);
     if (user.disabledAt === null) await this.store.update(username, { disabledAt: now });
-    return this.view(username);
+    return this.require(username);
   }
 
   /** The user can sign in again; a lockout in force is lifted too. */
   async enable(username: string): Promise<UserView> {
     await this.required(username);
     await this.store.update(username, { disabledAt: null, failedLogins: 0, lockedUntil: null });
-    return this.view(username);
+    return this.require(username);
   }
 
   /** Sets a new password, and lifts a lockout (failed sign-ins count from 0 again). */
@@ -128,12 +125,12 @@ export class UserDirectory {
     await this.required(username);
     const passwordHash = await hashPassword(password);
     if (!(await this.store.update(username, { passwordHash, passwordChangedAt: now, failedLogins: 0, lockedUntil: null }))) throw notFound(username);
-    return this.view(username);
+    return this.require(username);
   }
 
   async setRoles(username: string, roles: string[]): Promise<UserView> {
     if (!(await this.store.update(username, { roles: unique(roles) }))) throw notFound(username);
-    return this.view(username);
+    return this.require(username);
   }
 
   /**
@@ -169,7 +166,8 @@ export class UserDirectory {
     return user;
   }
 
-  private async view(username: string): Promise<UserView> {
+  /** The user, or UserError('not_found'). */
+  async require(username: string): Promise<UserView> {
     return view(await this.required(username));
   }
 }

@@ -28,10 +28,8 @@ export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-/** Control characters out of anything shown on a terminal: ids and names may come from whoever typed or registered them. */
-export function safe(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
-}
+// Ids and names shown on a terminal may come from whoever typed or registered them.
+export { printable } from '../shared/text.js';
 
 /** What the config defines, for a message about something it does not. */
 export function known(defined: string[]): string {

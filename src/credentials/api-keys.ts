@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { StoreError, type ApiKeyFilter, type ApiKeyRecord, type ApiKeyStore } from '../store/types.js';
 import { generateApiKey, hashApiKey, parseApiKey } from './api-key-format.js';
 import { CredentialError } from './errors.js';
+import { CONTROL_CHARACTERS } from '../shared/text.js';
 
 export interface NewApiKey {
   subject: string;
@@ -29,8 +30,6 @@ export interface ApiKeysOptions {
 /** The largest time a JS Date can hold; later expiries could not be shown. */
 const MAX_TIME = 8.64e15;
 const MAX_TEXT = 256;
-/** C0, DEL and C1 controls: they would let a subject forge lines in logs and tables. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /** Keys remembered for throttling last-use writes; beyond this the oldest are forgotten (costing one extra write). */
 const MAX_TOUCH_ENTRIES = 10_000;
 const GENERATE_ATTEMPTS = 3;
@@ -200,7 +199,7 @@ function checkText(field: string, value: string | undefined): string | null {
   if (value === undefined) return null;
   if (typeof value !== 'string' || value.length === 0) throw new CredentialError('invalid_input', `the ${field} must not be empty; leave it out instead`);
   if (value.length > MAX_TEXT) throw new CredentialError('invalid_input', `the ${field} is longer than ${MAX_TEXT} characters; shorten it`);
-  if (CONTROL.test(value)) throw new CredentialError('invalid_input', `the ${field} contains control characters (such as a newline); remove them`);
+  if (CONTROL_CHARACTERS.test(value)) throw new CredentialError('invalid_input', `the ${field} contains control characters (such as a newline); remove them`);
   return value;
 }
 

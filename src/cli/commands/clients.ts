@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import type { OAuthModelRecord } from '../../store/index.js';
 import type { RevocationContext } from '../../authorization-server/revoke.js';
 import { CliFailure, checkDefined, collect, printJson, withStore, withStoreOptions, type Common, type StoreCommand, type StoreEnv } from '../store-command.js';
-import { iso, known, plural, rows, safe, shortIso, table } from '../format.js';
+import { iso, known, plural, rows, printable, shortIso, table } from '../format.js';
+import { CONTROL_CHARACTERS } from '../../shared/text.js';
 
 /**
  * `warden clients`: the OAuth clients registered with the embedded authorization server (dynamic
@@ -139,37 +140,37 @@ export function grantView(record: OAuthModelRecord): GrantView {
 /** One line per resource: `https://gw/mcp: notes:read notes:write`. */
 export function grantLines(g: GrantView, indent: string): string {
   const lines = [
-    `${indent}grant ${safe(g.id)}`,
-    `${indent}  user:      ${safe(g.user ?? '-')}`,
+    `${indent}grant ${printable(g.id)}`,
+    `${indent}  user:      ${printable(g.user ?? '-')}`,
     `${indent}  created:   ${shortIso(g.createdAt, '-')}`,
     `${indent}  expires:   ${shortIso(g.expiresAt, 'never')}`,
   ];
-  if (g.scopes.length > 0) lines.push(`${indent}  openid:    ${safe(g.scopes.join(' '))}`);
+  if (g.scopes.length > 0) lines.push(`${indent}  openid:    ${printable(g.scopes.join(' '))}`);
   const resources = Object.entries(g.resources);
   if (resources.length === 0) lines.push(`${indent}  resources: -`);
   for (const [i, [url, scopes]] of resources.entries()) {
-    lines.push(`${indent}  ${i === 0 ? 'resources: ' : '           '}${safe(url)}: ${safe(scopes.join(' ') || '-')}`);
+    lines.push(`${indent}  ${i === 0 ? 'resources: ' : '           '}${printable(url)}: ${printable(scopes.join(' ') || '-')}`);
   }
   return lines.map((l) => `${l}\n`).join('');
 }
 
 function clientDetails(c: ClientView): string {
   return rows([
-    ['client_id', safe(c.client_id)],
-    ['name', safe(c.client_name ?? '-')],
+    ['client_id', printable(c.client_id)],
+    ['name', printable(c.client_name ?? '-')],
     ['kind', c.kind],
-    ['grant types', safe(c.grant_types.join(', ') || '-')],
-    ['redirect URIs', safe(c.redirect_uris.join(', ') || '-')],
-    ['auth method', safe(c.token_endpoint_auth_method)],
-    ...(c.scope !== null ? [['scope', safe(c.scope)] as [string, string]] : []),
-    ...(c.client_uri !== null ? [['client URI', safe(c.client_uri)] as [string, string]] : []),
+    ['grant types', printable(c.grant_types.join(', ') || '-')],
+    ['redirect URIs', printable(c.redirect_uris.join(', ') || '-')],
+    ['auth method', printable(c.token_endpoint_auth_method)],
+    ...(c.scope !== null ? [['scope', printable(c.scope)] as [string, string]] : []),
+    ...(c.client_uri !== null ? [['client URI', printable(c.client_uri)] as [string, string]] : []),
     ['created', shortIso(c.createdAt, '-')],
     ['live grants', String(c.liveGrants)],
   ]);
 }
 
 function unknownClientMessage(id: string): string {
-  return `no client with id ${safe(id)}; \`warden clients list --all\` shows them`;
+  return `no client with id ${printable(id)}; \`warden clients list --all\` shows them`;
 }
 
 /** A service client's id: `svc_` and 16 base64url characters (96 random bits). */
@@ -206,8 +207,8 @@ export function registerClients(program: Command): void {
           process.stdout.write(table(
             ['CLIENT ID', 'NAME', 'KIND', 'GRANT TYPES', 'AUTH', 'CREATED', 'GRANTS', 'REDIRECT URIS'],
             views.map((c) => [
-              safe(c.client_id), safe(c.client_name ?? '-'), c.kind, safe(c.grant_types.join(',') || '-'), safe(c.token_endpoint_auth_method),
-              shortIso(c.createdAt, '-'), String(c.liveGrants), safe(c.redirect_uris.join(',') || '-'),
+              printable(c.client_id), printable(c.client_name ?? '-'), c.kind, printable(c.grant_types.join(',') || '-'), printable(c.token_endpoint_auth_method),
+              shortIso(c.createdAt, '-'), String(c.liveGrants), printable(c.redirect_uris.join(',') || '-'),
             ]),
           ));
         },
@@ -256,7 +257,7 @@ export function registerClients(program: Command): void {
           if (opts.json) {
             printJson({ client_id: clientId, removed: view !== undefined, kind: view?.kind ?? null, client_name: view?.client_name ?? null, grants, listedUntil: until });
           } else {
-            process.stdout.write(`${view ? `removed client ${safe(clientId)}` : `no client ${safe(clientId)} was registered`}; revoked ${plural(grants.length, 'grant')}${grants.length ? `: ${safe(grants.join(', '))}` : ''}\n`);
+            process.stdout.write(`${view ? `removed client ${printable(clientId)}` : `no client ${printable(clientId)} was registered`}; revoked ${plural(grants.length, 'grant')}${grants.length ? `: ${printable(grants.join(', '))}` : ''}\n`);
             process.stdout.write(`access tokens issued to it are refused until they expire (listed as revoked until ${until})\n`);
           }
           if (!view) throw new CliFailure(unknownClientMessage(clientId), 1);
@@ -277,10 +278,10 @@ export function registerClients(program: Command): void {
           if (config.auth !== 'none' && config.auth.oauth && !config.auth.oauth.clientCredentials) {
             process.stderr.write(`warden: warning: ${file} turns off auth.oauth.clientCredentials, so the client cannot get tokens until it is on\n`);
           }
-          if (name === '' || /[\u0000-\u001f\u007f-\u009f]/.test(name)) throw new CliFailure('--name must be non-empty text without control characters', 2);
+          if (name === '' || CONTROL_CHARACTERS.test(name)) throw new CliFailure('--name must be non-empty text without control characters', 2);
           const defined = Object.keys(config.authorization.scopes);
           if (scopes.length === 0) throw new CliFailure(`a client needs at least one --scope, or it could call nothing (${known(defined)})`, 2);
-          checkDefined('scope', scopes, defined, 'authorization.scopes', safe);
+          checkDefined('scope', scopes, defined, 'authorization.scopes', printable);
         },
         run: async ({ store, record }) => {
           const { generateClientSecret, hashClientSecret } = await import('../../authorization-server/client-secrets.js');

@@ -3,7 +3,7 @@ import type { ApiKeys, ApiKeyView } from '../../credentials/index.js';
 // Tiny and pure: imported eagerly so that option parsers can reject a bad duration synchronously (exit 2).
 import { parseDuration } from '../../shared/duration.js';
 import { CliFailure, checkDefined, collect, printJson, withStore, withStoreOptions, type Common, type StoreCommand, type StoreEnv } from '../store-command.js';
-import { iso, rows, safe, table, when } from '../format.js';
+import { iso, rows, printable, table, when } from '../format.js';
 
 /**
  * `warden keys`: API keys in the store the config names. Safe while `warden serve` runs on the same store
@@ -223,7 +223,7 @@ async function keyId(arg: string): Promise<string> {
 }
 
 function unknownIdMessage(id: string): string {
-  return `no API key with id ${safe(id)}; \`warden keys list\` shows them`;
+  return `no API key with id ${printable(id)}; \`warden keys list\` shows them`;
 }
 
 function created(key: string, view: ApiKeyView) {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { CliFailure, printJson, withStoreOptions, type Common } from '../store-command.js';
-import { plural, safe } from '../format.js';
+import { plural, printable } from '../format.js';
 import { grantView, listedUntil, withOAuthStore, type GrantView } from './clients.js';
 
 /**
@@ -61,17 +61,17 @@ export function registerTokens(program: Command): void {
               ...(target.kind === 'grant' ? { found, user: grant?.user ?? null, clientId: grant?.clientId ?? null } : {}),
             });
           } else {
-            const who = `${target.kind} ${safe(target.value)}`;
+            const who = `${target.kind} ${printable(target.value)}`;
             if (target.kind === 'grant') {
-              process.stdout.write(found ? `revoked grant ${safe(target.value)}${safe(of)}\n` : `no grant ${safe(target.value)} was found\n`);
+              process.stdout.write(found ? `revoked grant ${printable(target.value)}${printable(of)}\n` : `no grant ${printable(target.value)} was found\n`);
             } else if (grants.length === 0) {
               process.stdout.write(`no grants were found for ${who}\n`);
             } else {
-              process.stdout.write(`revoked ${plural(grants.length, 'grant')} of ${who}: ${safe(grants.join(', '))}\n`);
+              process.stdout.write(`revoked ${plural(grants.length, 'grant')} of ${who}: ${printable(grants.join(', '))}\n`);
             }
             process.stdout.write(`access tokens of ${who} issued until now are refused (listed as revoked until ${until})\n`);
           }
-          if (!found) throw new CliFailure(`no such grant: ${safe(target.value)}; \`warden clients show <client_id>\` lists grants`, 1);
+          if (!found) throw new CliFailure(`no such grant: ${printable(target.value)}; \`warden clients show <client_id>\` lists grants`, 1);
         },
       });
     });

@@ -95,9 +95,7 @@ export function registerUsers(program: Command): void {
         warnWithoutOAuth: false,
         run: async ({ users, store }) => {
           const { grantView, grantLines } = await import('./clients.js');
-          const { UserError, printableUsername } = await import('../../authorization-server/users.js');
-          const user = await users.get(username);
-          if (!user) throw new UserError('not_found', `no user named ${printableUsername(username)}`);
+          const user = await users.require(username);
           const grants = (await store.oauth.list({ model: 'Grant', accountId: username }, Date.now())).map(grantView);
           if (opts.json) return printJson({ ...userJson(user), grants });
           process.stdout.write(details(user));
@@ -148,9 +146,8 @@ export function registerUsers(program: Command): void {
       await withUsers(opts, {
         warnWithoutOAuth: true,
         run: async ({ users, store, config, record }) => {
-          const { UserError, printableUsername } = await import('../../authorization-server/users.js');
           // Before asking for a password: nobody should type one for a user who does not exist.
-          if (!(await users.get(username))) throw new UserError('not_found', `no user named ${printableUsername(username)}`);
+          await users.require(username);
           const { password, generated } = await obtainPassword(opts.passwordStdin === true, username);
           const user = await users.resetPassword(username, password);
           // A reset is what one does when a password leaked: whatever was obtained with it goes too.
