@@ -45,12 +45,15 @@ const limit = z.object({
   burst: z.number().int().positive().describe('requests allowed at once before the rate applies'),
 }).strict();
 
+/** The longest access-token lifetime the config allows. */
+export const MAX_ACCESS_TOKEN_TTL_MS = 3_600_000;
+
 /** Bounds a duration option: `duration` already turned it into milliseconds. */
 const between = (min: number, max: number, text: string) => duration.pipe(z.number().min(min, { message: text }).max(max, { message: text }));
 
 const oauth = z
   .object({
-    accessTokenTtl: between(60_000, 3_600_000, 'between 1m and 1h').default(600_000)
+    accessTokenTtl: between(60_000, MAX_ACCESS_TOKEN_TTL_MS, 'between 1m and 1h').default(600_000)
       .describe('lifetime of access tokens (JWTs, refused at once when revoked)'),
     refreshTokenTtl: between(3_600_000, 365 * 86_400_000, 'between 1h and 365d').default(30 * 86_400_000)
       .describe('lifetime of refresh tokens; each use rotates the token'),
@@ -252,6 +255,14 @@ export type AllowListConfig = NonNullable<UpstreamConfig['allow']>;
 export type AuthorizationConfig = WardenConfig['authorization'];
 export type ScopeConfig = AuthorizationConfig['scopes'][string];
 export type OAuthConfig = z.output<typeof oauth>;
+
+/**
+ * How long access tokens issued under `config` live: what a revocation must outlast. Without OAuth in the
+ * config (the CLI may still find tokens in a store another config issued), the longest lifetime allowed.
+ */
+export function accessTokenTtlOf(config: Pick<WardenConfig, 'auth'>): number {
+  return config.auth !== 'none' && config.auth.oauth ? config.auth.oauth.accessTokenTtl : MAX_ACCESS_TOKEN_TTL_MS;
+}
 export type RateLimitConfig = Exclude<WardenConfig['rateLimit']['perIp'], false>;
 
 export function configJsonSchema(): Record<string, unknown> {

@@ -18,9 +18,6 @@ export interface OAuthCommand extends Pick<StoreCommand, 'check'> {
   }) => Promise<void>;
 }
 
-/** How long access tokens live when the config sets no OAuth: the longest lifetime the config allows. */
-const DEFAULT_ACCESS_TOKEN_TTL_MS = 3_600_000;
-
 /** withStore that warns when the config does not turn on OAuth, with revocation contexts at hand. */
 export async function withOAuthStore(opts: Common, { check, run }: OAuthCommand): Promise<void> {
   await withStore(opts, {
@@ -30,8 +27,9 @@ export async function withOAuthStore(opts: Common, { check, run }: OAuthCommand)
     check,
     run: async (env) => {
       const { revocationContext } = await import('../../authorization-server/revoke.js');
+      const { accessTokenTtlOf } = await import('../../config/index.js');
       const { config, store } = env;
-      const ttl = config.auth === 'none' ? DEFAULT_ACCESS_TOKEN_TTL_MS : config.auth.oauth?.accessTokenTtl ?? DEFAULT_ACCESS_TOKEN_TTL_MS;
+      const ttl = accessTokenTtlOf(config);
       await run({ ...env, revocation: (now) => ({ ...revocationContext(store, ttl), now }) });
     },
   });

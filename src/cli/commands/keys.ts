@@ -155,7 +155,8 @@ export function registerKeys(program: Command): void {
         run: async ({ record, store, config }) => {
           const { rotateSigningKey, IDENTITY_KEY_USE, PUBLICATION_WINDOW_MS } = await import('../../credentials/index.js');
           const { ACCESS_TOKEN_KEY_USE } = await import('../../authorization-server/keys.js');
-          const accessTokenTtl = config.auth !== 'none' && config.auth.oauth ? config.auth.oauth.accessTokenTtl : 3_600_000;
+          const { accessTokenTtlOf } = await import('../../config/index.js');
+          const accessTokenTtl = accessTokenTtlOf(config);
           const uses = [
             ...(opts.use !== 'identity' ? [{ use: ACCESS_TOKEN_KEY_USE, label: 'access tokens', publishedFor: accessTokenTtl }] : []),
             ...(opts.use !== 'access-tokens' ? [{ use: IDENTITY_KEY_USE, label: 'upstream identity JWTs', publishedFor: PUBLICATION_WINDOW_MS }] : []),

@@ -217,8 +217,8 @@ async function recordOrFail(record: UserRecorder, action: string, username: stri
 /** Every grant, token and session of the user; returns how many grants there were. */
 async function revokeEverything(store: Store, config: WardenConfig, username: string): Promise<number> {
   const { revokeUser, revocationContext } = await import('../../authorization-server/revoke.js');
-  const ttl = config.auth === 'none' ? undefined : config.auth.oauth?.accessTokenTtl;
-  return (await revokeUser(revocationContext(store, ttl ?? 3_600_000), username)).length;
+  const { accessTokenTtlOf } = await import('../../config/index.js');
+  return (await revokeUser(revocationContext(store, accessTokenTtlOf(config)), username)).length;
 }
 
 function checkRoles(given: string[], config: WardenConfig): void {
