@@ -2,13 +2,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { startOAuthGatewayForAttacks, withStore, type OAuthSetup } from '../helpers/oauth.js';
-import { obtainTokens, probeMcp } from '../helpers/oauth-flow.js';
+import { obtainTokens, probeMcp, refresh } from '../helpers/oauth-flow.js';
 import { warden } from '../helpers/cli.js';
 import { ACCESS_TOKEN_KEY_USE } from '../../src/authorization-server/index.js';
 
-/** `warden keys rotate-signing` while the gateway runs: the new key signs, the old one still verifies what it signed. */
+/** Access-token signing: key rotation while the gateway runs, and the claims the tokens carry. */
 
 let setup: OAuthSetup;
 
@@ -71,4 +71,15 @@ test('a retired key leaves the JWKS once every token it signed has expired', asy
   assert.ok(earlier.includes(current));
   assert.ok(!published.includes(current), 'the long-retired key is no longer published');
   assert.equal(published.filter((k) => !earlier.includes(k)).length, 1, 'a new signing key was created in its place');
+});
+
+test('a user with a tenant gets it in the access token, and the gateway passes it on as the principal\'s tenant', async () => {
+  await withStore(setup.dbPath, (s) => s.users.update('bob', { tenant: 'acme' }));
+  const tokens = await obtainTokens(setup.issuer, { username: 'bob', resource: setup.notes, scope: 'notes:read' });
+  assert.equal(decodeJwt(tokens.access_token).tenant, 'acme');
+  const alice = await obtainTokens(setup.issuer, { username: 'alice', resource: setup.notes });
+  assert.equal(decodeJwt(alice.access_token).tenant, undefined, 'no tenant, no claim');
+  // Refresh issues from the stored grant, without a sign-in: the tenant is still read.
+  const refreshed = await refresh(setup.issuer, tokens.clientId, tokens.refresh_token);
+  assert.equal(decodeJwt(refreshed.json.access_token).tenant, 'acme');
 });
