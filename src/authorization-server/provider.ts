@@ -41,9 +41,8 @@ export interface ProviderParts {
   keys: AuthorizationServerKeys;
   resources: ResourceCatalog;
   /** True when the user exists and may sign in (not disabled). */
-  accountActive(username: string): Promise<boolean>;
-  /** Extra claims for access tokens, e.g. the user's tenant. */
-  tokenClaims(accountId: string | undefined): Promise<Record<string, unknown>>;
+  /** The user, when they exist and may sign in (not disabled); their tenant goes into their access tokens. */
+  activeUser(username: string): Promise<{ tenant: string | null } | undefined>;
   /** Behind a TLS-terminating proxy: trust X-Forwarded-Proto/Host for the issuer's URLs. */
   proxy: boolean;
   /** How the provider fetches Client ID Metadata Documents and jwks_uri: SSRF-safe (safe-fetch.ts). */
@@ -66,8 +65,9 @@ export function createProvider(parts: ProviderParts): Provider {
     },
     async findAccount(_ctx, id) {
       // Client-credentials tokens have no account; any other sub must be a user who may still sign in.
-      if (!(await parts.accountActive(id))) return undefined;
-      return { accountId: id, claims: async () => ({ sub: id }) };
+      const user = await parts.activeUser(id);
+      if (!user) return undefined;
+      return { accountId: id, tenant: user.tenant, claims: async () => ({ sub: id }) };
     },
     claims: { openid: ['sub'] },
     scopes: ['openid', 'offline_access', ...resources.allScopes()],
@@ -116,8 +116,11 @@ export function createProvider(parts: ProviderParts): Provider {
       Grant: seconds(oauth.refreshTokenTtl),
       RefreshToken: seconds(oauth.refreshTokenTtl),
     },
-    async extraTokenClaims(_ctx, token) {
-      const claims: Record<string, unknown> = await parts.tokenClaims('accountId' in token ? token.accountId : undefined);
+    async extraTokenClaims(ctx, token) {
+      const claims: Record<string, unknown> = {};
+      // Every grant loads the token's account through findAccount before issuing: its tenant is at hand.
+      const account = ctx.oidc.account as { accountId: string; tenant?: string | null } | undefined;
+      if ('accountId' in token && account?.accountId === token.accountId && account.tenant) claims.tenant = account.tenant;
       // The grant id lets the resource server refuse every token of a revoked grant at once.
       if ('grantId' in token && token.grantId) claims.grant_id = token.grantId;
       return claims;

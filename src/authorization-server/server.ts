@@ -167,14 +167,9 @@ export class AuthorizationServer {
       resources: options.resources,
       proxy: options.trustProxy,
       fetch: this.fetch,
-      accountActive: async (username) => {
+      activeUser: async (username) => {
         const user = await this.users.get(username);
-        return user !== undefined && user.disabledAt === null;
-      },
-      tokenClaims: async (accountId) => {
-        if (!accountId) return {};
-        const user = await this.users.get(accountId);
-        return user?.tenant ? { tenant: user.tenant } : {};
+        return user && user.disabledAt === null ? user : undefined;
       },
     });
     provider.use(this.structuredTokenEndpoints());
