@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAIN } from './cli.js';
-import { SqliteStore, type OAuthModelRecord } from '../../src/store/index.js';
+import type { OAuthModelRecord } from '../../src/store/index.js';
 
 /** A config file and the store file it names (created by the first command that opens it). */
 export interface CliConfig {
@@ -68,15 +68,7 @@ export function cliConfigs(name: string, defaults: CliConfigShape): {
   return { config, tempDir };
 }
 
-/** Opens the store file the CLI writes (while no command runs on it), and closes it again. */
-export async function withStore<T>(db: string, fn: (store: SqliteStore) => Promise<T>): Promise<T> {
-  const store = new SqliteStore(db);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
+export { withStore } from './store.js';
 
 /** A record as oidc-provider saves it through the store's OAuth adapter. */
 export function oauthRecord(model: string, id: string, payload: object, extra: Partial<OAuthModelRecord> = {}): OAuthModelRecord {

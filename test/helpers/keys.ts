@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteStore } from '../../src/store/index.js';
+import { withStore } from './store.js';
 import { ApiKeys, type NewApiKey } from '../../src/credentials/index.js';
 import type { ConfigInput } from '../../src/config/index.js';
 
@@ -14,13 +14,10 @@ export function keyedSetup(prefix = 'warden-keys-'): { dir: string; dbPath: stri
 
 /** Creates a key in the store file as `warden keys create` would (through its own connection). */
 export async function createKey(dbPath: string, input: NewApiKey): Promise<{ id: string; key: string }> {
-  const store = new SqliteStore(dbPath);
-  try {
+  return withStore(dbPath, async (store) => {
     const { key, view } = await new ApiKeys(store.apiKeys).create(input);
     return { id: view.id, key };
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });

@@ -2,11 +2,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConfigInput } from '../../src/config/index.js';
-import { SqliteStore } from '../../src/store/index.js';
 import { UserDirectory } from '../../src/authorization-server/index.js';
 import { startGateway, type TestGateway } from './gateway.js';
 import { startHttpUpstream, notesServerCommand, type RunningHttpUpstream } from './upstreams.js';
 import { readAnswer, type HttpAnswer } from './client.js';
+import { withStore } from './store.js';
 
 export const PASSWORD = 'correct horse battery staple';
 
@@ -71,15 +71,7 @@ export async function addUsers(dbPath: string, users: [string, string[]][]): Pro
   });
 }
 
-/** Opens a second connection to the gateway's store (as the CLI would), runs `fn`, closes it. */
-export async function withStore<T>(dbPath: string, fn: (store: SqliteStore) => Promise<T>): Promise<T> {
-  const store = new SqliteStore(dbPath);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
+export { withStore };
 
 /** Polls `probe` until it returns something (audit records, for one, are committed on a later turn of the event loop). */
 export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 5_000): Promise<T> {
