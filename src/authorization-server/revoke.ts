@@ -6,8 +6,11 @@ import type { OAuthModelStore, RevocationStore, Store } from '../store/index.js'
  * revocation is also listed (`RevocationStore`) until every access token it covers has expired.
  */
 
-/** The models that belong to a grant and die with it (oidc-provider's names). */
-export const GRANT_BOUND_MODELS = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'ClientCredentials'] as const;
+/**
+ * The models that belong to a grant and die with it (oidc-provider's names). Client-credentials tokens have
+ * no grant: the `client` entry of the revocation list covers them.
+ */
+export const GRANT_BOUND_MODELS = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest'] as const;
 
 export interface RevocationContext {
   oauth: OAuthModelStore;

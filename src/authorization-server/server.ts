@@ -8,7 +8,7 @@ import type { Store } from '../store/index.js';
 import type { Logger } from '../shared/log.js';
 import { createInteractionHandler, type InteractionEvent } from './interactions.js';
 import { loadAuthorizationServerKeys, type AuthorizationServerKeys } from './keys.js';
-import { createProvider, INTERACTION_PREFIX } from './provider.js';
+import { createProvider, INTERACTION_PREFIX, OAUTH_ROUTES } from './provider.js';
 import type { ResourceCatalog } from './resources.js';
 import { listRevocation, revocationContext, type RevocationContext } from './revoke.js';
 import { UserDirectory } from './users.js';
@@ -136,7 +136,7 @@ export class AuthorizationServer {
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (path.startsWith(INTERACTION_PREFIX)) return this.interactions(req, res, path);
     // RFC 8628 §5.1: user codes are short, so guessing them is limited like passwords (the sign-in budget per IP).
-    if (path === '/oauth/device' && req.method === 'POST') {
+    if (path === OAUTH_ROUTES.code_verification && req.method === 'POST') {
       const verdict = this.signIns.take(this.options.clientIp(req));
       if (!verdict.ok) {
         res.writeHead(429, { ...PAGE_HEADERS, 'retry-after': String(verdict.retryAfterSeconds) });
@@ -144,7 +144,7 @@ export class AuthorizationServer {
         return;
       }
     }
-    if (path === '/oauth/register' && req.method === 'POST') {
+    if (path === OAUTH_ROUTES.registration && req.method === 'POST') {
       const verdict = this.registrations.take(this.options.clientIp(req));
       if (!verdict.ok) {
         res.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(verdict.retryAfterSeconds), 'cache-control': 'no-store' });
