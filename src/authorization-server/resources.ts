@@ -12,6 +12,8 @@ export interface ResourceEntry {
 
 export class ResourceCatalog {
   private readonly byUrl = new Map<string, ResourceEntry>();
+  /** Asked on every authenticated MCP request: built once. */
+  private readonly byUpstream = new Map<string, string[]>();
   private readonly sole: string | undefined;
 
   constructor(base: string, upstreams: readonly string[], scopesFor: (upstream: string) => string[]) {
@@ -25,6 +27,7 @@ export class ResourceCatalog {
       this.sole = `${base}/mcp`;
       this.byUrl.set(this.sole, { url: this.sole, upstream, scopes: scopesFor(upstream) });
     }
+    for (const { url, upstream } of this.byUrl.values()) this.byUpstream.set(upstream, [...(this.byUpstream.get(upstream) ?? []), url]);
   }
 
   get(url: string): ResourceEntry | undefined {
@@ -36,8 +39,8 @@ export class ResourceCatalog {
   }
 
   /** Every URL that names `upstream` (its own, and /mcp when it is the only one). */
-  urlsOf(upstream: string): string[] {
-    return [...this.byUrl.values()].filter((r) => r.upstream === upstream).map((r) => r.url);
+  urlsOf(upstream: string): readonly string[] {
+    return this.byUpstream.get(upstream) ?? [];
   }
 
   allScopes(): string[] {
