@@ -4,7 +4,6 @@ import { warden } from '../helpers/cli.js';
 import { cliConfigs } from '../helpers/cli-config.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SqliteStore } from '../../src/store/index.js';
 import { ApiKeys, hashApiKey } from '../../src/credentials/index.js';
 
