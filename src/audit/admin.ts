@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import type { AdminTargetKind, AuditRecord } from './record.js';
 
@@ -31,5 +32,40 @@ export function adminRecord(
     targetKind,
     decision: 'allow',
     reason,
+  };
+}
+
+/** What the embedded authorization server did (a sign-in, a token issued, a refresh token replayed). */
+export interface OAuthEvent {
+  /** e.g. oauth.sign_in, oauth.token, oauth.refresh_reuse, oauth.revoke, oauth.register. */
+  method: string;
+  decision: 'allow' | 'deny';
+  subject: string;
+  clientId?: string;
+  /** A grant id or token id, never a token. */
+  credentialId?: string;
+  target?: string;
+  targetKind?: AdminTargetKind;
+  reason: string;
+  ip?: string;
+  userAgent?: string;
+}
+
+export function oauthRecord(e: OAuthEvent, instance: string): AuditRecord {
+  return {
+    ts: new Date().toISOString(),
+    instance,
+    event: 'oauth',
+    requestId: randomUUID(),
+    subject: e.subject,
+    ...(e.clientId ? { clientId: e.clientId } : {}),
+    credential: { kind: 'oauth', id: e.credentialId ?? '-' },
+    method: e.method,
+    ...(e.target ? { target: e.target } : {}),
+    ...(e.targetKind ? { targetKind: e.targetKind } : {}),
+    decision: e.decision,
+    reason: e.reason,
+    ...(e.ip ? { ip: e.ip } : {}),
+    ...(e.userAgent ? { userAgent: e.userAgent } : {}),
   };
 }

@@ -1,7 +1,8 @@
 export { toAuditRecord, type AuditRecord, type AuditDecision, type AuditEvent, type AdminTargetKind, type ChainedAuditRecord } from './record.js';
-export { AuditTrail, JsonlFileSink, LogSink, StdoutSink, type AuditSink } from './sinks.js';
+export { AuditTrail, JsonlFileSink, LogSink, StdoutSink, auditTrailFor, type AuditSink } from './sinks.js';
+export { AuditMaintenance } from './maintenance.js';
 export { AuditChainWriter } from './chain-writer.js';
 export { canonicalJson, sealAuditRecord, parseAuditRow, GENESIS_HASH } from './chain.js';
 export { verifyAuditChain, type VerifyResult } from './verify.js';
 export { redactArguments, type RedactionOptions } from './redact.js';
-export { adminRecord, auditInstance } from './admin.js';
+export { adminRecord, auditInstance, oauthRecord, type OAuthEvent } from './admin.js';

@@ -1,4 +1,4 @@
-import type { Principal } from '../shared/principal.js';
+import type { AuditedPrincipal, PresentedCredentialKind } from '../shared/principal.js';
 import type { McpTarget } from '../policy/targets.js';
 
 /**
@@ -26,7 +26,8 @@ export interface AuditRecord {
   subject: string;
   tenant?: string;
   clientId?: string;
-  credential: { kind: Principal['credential']['kind']; id: string };
+  /** `unknown`: a refused bearer token that no verifier recognised. */
+  credential: { kind: PresentedCredentialKind; id: string };
   /** Who acted for `subject` (delegation), when someone did. */
   actor?: string;
   upstream?: string;
@@ -56,7 +57,7 @@ export interface ChainedAuditRecord extends AuditRecord {
 export interface AuditDecision {
   event?: 'call' | 'authentication';
   requestId: string;
-  principal: Principal;
+  principal: AuditedPrincipal;
   upstream: string;
   method: string;
   target?: McpTarget;

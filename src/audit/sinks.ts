@@ -2,7 +2,11 @@ import { chmodSync, createWriteStream, mkdirSync, openSync, type WriteStream } f
 import { dirname } from 'node:path';
 import type { Logger } from '../shared/log.js';
 import type { AuditRecord } from './record.js';
-import type { AuditChainWriter } from './chain-writer.js';
+import { AuditChainWriter } from './chain-writer.js';
+import type { WardenConfig } from '../config/index.js';
+import type { Store } from '../store/index.js';
+
+type AuditConfig = WardenConfig['audit'];
 
 export interface AuditSink {
   /** Resolves once the record is handed to the sink's medium; the caller forwards only after that. */
@@ -80,4 +84,16 @@ export class AuditTrail implements AuditSink {
     await this.chain?.close();
     await Promise.all(this.sinks.map((s) => s.close()));
   }
+}
+
+/**
+ * The audit trail a config names: the store's hash chain (`audit.store`, when a store is given) and the extra
+ * sinks (a JSONL file, stdout, the log). The gateway and `warden wrap` build theirs here.
+ */
+export function auditTrailFor(audit: AuditConfig, store: Pick<Store, 'audit'> | undefined, log: Logger): AuditTrail {
+  const sinks: AuditSink[] = [];
+  if (audit.file) sinks.push(new JsonlFileSink(audit.file));
+  if (audit.stdout) sinks.push(new StdoutSink());
+  if (audit.log) sinks.push(new LogSink(log.child({ component: 'audit' })));
+  return new AuditTrail(audit.store && store ? new AuditChainWriter(store.audit) : undefined, sinks);
 }

@@ -1,6 +1,6 @@
 /**
- * The protected resources the authorization server issues tokens for (RFC 8707): one URL per upstream, as
- * its RFC 9728 metadata names it, plus `/mcp` for the only upstream. A token's audience is exactly one of
+ * The protected resources the authorization server issues tokens for (RFC 8707): one URL per MCP endpoint,
+ * as its RFC 9728 metadata names it. A token's audience is exactly one of
  * them, so a token for upstream A is refused at upstream B.
  */
 export interface ResourceEntry {
@@ -16,17 +16,10 @@ export class ResourceCatalog {
   private readonly byUpstream = new Map<string, string[]>();
   private readonly sole: string | undefined;
 
-  constructor(base: string, upstreams: readonly string[], scopesFor: (upstream: string) => string[]) {
-    for (const upstream of upstreams) {
-      const scopes = scopesFor(upstream);
-      const url = `${base}/mcp/${upstream}`;
-      this.byUrl.set(url, { url, upstream, scopes });
-    }
-    if (upstreams.length === 1) {
-      const upstream = upstreams[0]!;
-      this.sole = `${base}/mcp`;
-      this.byUrl.set(this.sole, { url: this.sole, upstream, scopes: scopesFor(upstream) });
-    }
+  /** `endpoints`: every resource URL and its upstream, as the gateway serves them; `sole`, the one a request without `resource` gets. */
+  constructor(endpoints: readonly { url: string; upstream: string }[], scopesFor: (upstream: string) => string[], sole?: string) {
+    for (const { url, upstream } of endpoints) this.byUrl.set(url, { url, upstream, scopes: scopesFor(upstream) });
+    this.sole = sole;
     for (const { url, upstream } of this.byUrl.values()) this.byUpstream.set(upstream, [...(this.byUpstream.get(upstream) ?? []), url]);
   }
 

@@ -1,5 +1,5 @@
 import type { WardenConfig } from '../config/index.js';
-import { createGateway, type Gateway } from '../gateway/index.js';
+import { startGateway, type RunningGateway } from '../gateway/index.js';
 import { createLogger } from '../shared/log.js';
 import { fail } from './output.js';
 
@@ -7,23 +7,30 @@ import { fail } from './output.js';
  * Starts a gateway and stops it gracefully on SIGTERM or SIGINT: new requests are refused, in-flight ones
  * finish, children end. A second signal exits at once.
  */
-export async function runGateway(config: WardenConfig, secrets: Set<string>): Promise<{ gateway: Gateway }> {
+export async function runGateway(config: WardenConfig, secrets: Set<string>): Promise<{ gateway: RunningGateway }> {
   const log = createLogger({ level: config.log.level, secrets });
-  const gateway = createGateway(config, { log });
+  let gateway: RunningGateway;
   try {
-    await gateway.listen();
+    gateway = await startGateway(config, { log });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'EADDRINUSE'
       ? `port ${config.listen.port} on ${config.listen.host} is in use; stop the other process or set listen.port`
-      : e.code === 'EACCES' ? `not allowed to listen on port ${config.listen.port}; use a port above 1023` : e.message;
-    fail(`cannot listen: ${why}`);
+      : e.code === 'EACCES' ? `not allowed to listen on port ${config.listen.port}; use a port above 1023` : undefined;
+    fail(why ? `cannot listen: ${why}` : `cannot start: ${e.message}`);
   }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) process.exit(1);
     stopping = true;
     log.info({ signal }, 'shutting down');
+    // Bounded: the grace for answers in flight, then time for children to stop; past that, leave anyway.
+    const deadline = config.http.shutdownGrace + 10_000;
+    setTimeout(() => {
+      log.error({ afterMs: deadline }, 'shutdown did not finish in time; exiting');
+      log.flush();
+      process.exit(1);
+    }, deadline).unref();
     void gateway.close().then(() => {
       log.info('stopped');
       log.flush();

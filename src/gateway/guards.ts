@@ -2,8 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../shared/errors.js';
 
 /**
- * Request checks that run before any MCP logic: the path, the Host and Origin headers (DNS-rebinding
- * protection, as the MCP transport spec requires), the client address, and the body size.
+ * Checks at the HTTP edge: the path (before routing), the Host and Origin headers (DNS-rebinding protection,
+ * as the MCP transport spec requires) and the CORS headers that follow from them.
  */
 
 /** Only plain, already-normal paths are routed: no dot segments, no encodings, no doubled slashes. */
@@ -89,59 +89,4 @@ export function preflightHeaders(origin: string): Record<string, string> {
     'access-control-allow-headers': 'content-type, accept, authorization, mcp-session-id, mcp-protocol-version, last-event-id',
     'access-control-max-age': '600',
   };
-}
-
-/**
- * The client address for rate limiting and audit. With `trustProxy` hops, the address that many entries
- * from the right of X-Forwarded-For: entries further left were written by the client and prove nothing.
- */
-export function clientIp(req: IncomingMessage, trustProxy: number): string {
-  const socketIp = req.socket.remoteAddress ?? 'unknown';
-  if (trustProxy === 0) return socketIp;
-  const header = req.headers['x-forwarded-for'];
-  const forwarded = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const chain = [...forwarded, socketIp];
-  return chain[Math.max(0, chain.length - 1 - trustProxy)] ?? socketIp;
-}
-
-/** Reads the body up to `limit` bytes; a larger body is refused as soon as it is known to be larger. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    return Promise.reject(tooLarge(limit));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        req.resume(); // drain what is left without keeping it
-        reject(tooLarge(limit));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-  });
-}
-
-function tooLarge(limit: number): GatewayError {
-  return new GatewayError('payload_too_large', `Payload too large: request bodies are limited to ${limit} bytes (http.maxBodyBytes)`);
 }

@@ -1,2 +1,3 @@
-export { createGateway, type Gateway, type GatewayOptions } from './server.js';
-export type { Upstream } from './upstream.js';
+export { startGateway, type RunningGateway, type GatewayOptions } from './start.js';
+export { McpRoutes, mcpPath, PATHS } from './routes.js';
+export type { Upstream } from './upstreams/upstream.js';

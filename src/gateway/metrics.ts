@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Upstream } from './upstream.js';
+import type { Upstream } from './upstreams/upstream.js';
 
 /** MCP methods counted by name; anything else a caller sends is counted as `other` (labels stay bounded). */
 const KNOWN_RPC_METHODS = new Set([
@@ -14,7 +14,7 @@ export interface RequestObservation {
   httpMethod: string;
   status: number;
   seconds: number;
-  decisions: { method: string; decision: 'allow' | 'deny' }[];
+  decisions: readonly { method: string; decision: 'allow' | 'deny' }[];
 }
 
 /**

@@ -12,8 +12,8 @@ import { AuthenticationError } from './errors.js';
  */
 
 export interface AccessTokenVerifierOptions {
-  /** The issuer's URL; a function because the gateway learns its own URL only when it listens. */
-  issuer(): string;
+  /** The issuer's URL. */
+  issuer: string;
   /** Public JWKs of the issuer, current and recently retired. */
   keys(): Record<string, unknown>[];
   /** Re-reads the keys (a rotation in another process); called when a token names an unknown kid. */
@@ -30,6 +30,7 @@ const CLOCK_TOLERANCE_S = 5;
 const VERIFIED_CACHE_MAX = 4096;
 
 export class AccessTokenVerifier implements BearerVerifier {
+  readonly kind = 'oauth' as const;
   readonly describes = 'an OAuth access token';
   private keySet: ReturnType<typeof createLocalJWKSet> | undefined;
   private keysFor: Record<string, unknown>[] | undefined;
@@ -118,7 +119,7 @@ export class AccessTokenVerifier implements BearerVerifier {
 
   private async verifySignature(token: string, audiences: readonly string[] | undefined): Promise<JWTPayload> {
     const { payload } = await jwtVerify(token, this.currentKeySet(), {
-      issuer: this.options.issuer(),
+      issuer: this.options.issuer,
       typ: 'at+jwt',
       algorithms: ['ES256'],
       ...(audiences ? { audience: [...audiences] } : {}),

@@ -15,6 +15,7 @@ const REFUSALS: Record<string, string> = {
 
 /** `Authorization: Bearer wdn_...`: the key is verified against the store on every request, so revocation holds at once. */
 export class ApiKeyVerifier implements BearerVerifier {
+  readonly kind = 'api_key' as const;
   readonly describes = 'an API key';
 
   constructor(private readonly keys: ApiKeys) {}

@@ -22,6 +22,8 @@ export interface Authenticator {
 export interface BearerVerifier {
   /** Names the credential kind in messages, e.g. "an API key". */
   readonly describes: string;
+  /** The credential kind of the principals it makes, also named in the record of a refusal. */
+  readonly kind: Principal['credential']['kind'];
   /** Whether the token has this verifier's shape; the first verifier that claims a token decides on it. */
   accepts(token: string): boolean;
   verify(token: string, context: RequestContext): Promise<Principal>;
@@ -47,7 +49,12 @@ export class BearerAuthenticator implements Authenticator {
     if (token === undefined) throw new AuthenticationError(`Unauthorized: this endpoint needs ${this.expected}; send Authorization: Bearer <credential>`);
     const verifier = this.verifiers.find((v) => v.accepts(token)) ?? (this.verifiers.length === 1 ? this.verifiers[0] : undefined);
     if (!verifier) throw new AuthenticationError(`Unauthorized: the bearer token is ${this.neither}`, 'invalid_token');
-    return verifier.verify(token, context);
+    try {
+      return await verifier.verify(token, context);
+    } catch (err) {
+      if (!(err instanceof AuthenticationError) || err.credentialKind === verifier.kind) throw err;
+      throw new AuthenticationError(err.message, err.error, err.credentialId, verifier.kind);
+    }
   }
 }
 

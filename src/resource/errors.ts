@@ -1,3 +1,5 @@
+import type { PresentedCredentialKind } from '../shared/principal.js';
+
 /**
  * Why a request could not be authenticated, in RFC 6750 terms. The pipeline turns it into a 401 (or 400 for
  * `invalid_request`) with a `WWW-Authenticate` challenge; `message` is safe to show the caller and never
@@ -12,6 +14,8 @@ export class AuthenticationError extends Error {
     readonly error?: BearerErrorCode,
     /** For the audit record: the credential's public id when one could be read (an API key id), never the secret. */
     readonly credentialId?: string,
+    /** For the audit record: what was presented; `none` when nothing was. */
+    readonly credentialKind: PresentedCredentialKind = error ? 'unknown' : 'none',
   ) {
     super(message);
     this.name = 'AuthenticationError';

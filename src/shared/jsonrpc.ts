@@ -65,7 +65,7 @@ export function gatewayErrorResponse(id: RequestId | null, err: GatewayErrorType
 }
 
 /** The ids of the requests (not notifications or responses) among `messages`. */
-export function requestIds(messages: JSONRPCMessage[]): RequestId[] {
+export function requestIds(messages: readonly JSONRPCMessage[]): RequestId[] {
   return messages.filter(isJSONRPCRequest).map((m) => m.id);
 }
 

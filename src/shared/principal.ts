@@ -16,3 +16,9 @@ export const ANONYMOUS: Principal = Object.freeze({
   scopes: [],
   roles: [],
 });
+
+/** The kind of credential a request presented: a verifier's kind, or `unknown` for a bearer token no verifier recognised. */
+export type PresentedCredentialKind = Principal['credential']['kind'] | 'unknown';
+
+/** Who a record is about: a principal, or what is known of a caller whose credential was refused. */
+export type AuditedPrincipal = Omit<Principal, 'credential'> & { credential: { kind: PresentedCredentialKind; id: string } };

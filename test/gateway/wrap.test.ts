@@ -98,7 +98,7 @@ async function assertForbidden(call: Promise<unknown>, what: RegExp): Promise<vo
     assert.equal(err.code, FORBIDDEN);
     assert.deepEqual(err.data, { error: 'forbidden' });
     assert.match(err.message, what);
-    assert.match(err.message, /not allowed by warden wrap/);
+    assert.match(err.message, /is not allowed on upstream/);
     return true;
   });
 }

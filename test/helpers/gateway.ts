@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { configSchema, type ConfigInput, type WardenConfig } from '../../src/config/index.js';
-import { createGateway, type Gateway } from '../../src/gateway/index.js';
+import { startGateway as start, type RunningGateway } from '../../src/gateway/index.js';
 import { createLogger } from '../../src/shared/log.js';
 import type { AuditRecord, AuditSink } from '../../src/audit/index.js';
 
@@ -25,7 +25,7 @@ export class MemoryAudit implements AuditSink {
 }
 
 export interface TestGateway {
-  gateway: Gateway;
+  gateway: RunningGateway;
   config: WardenConfig;
   /** e.g. http://127.0.0.1:PORT */
   url: string;
@@ -47,7 +47,6 @@ export async function startGateway(
   const logs = new LogCapture();
   const audit = new MemoryAudit();
   const log = createLogger({ level: config.log.level, destination: logs, secrets });
-  const gateway = createGateway(config, options.configuredAudit ? { log } : { log, audit });
-  await gateway.listen();
+  const gateway = await start(config, options.configuredAudit ? { log } : { log, audit });
   return { gateway, config, url: gateway.url, logs, audit, close: () => gateway.close() };
 }

@@ -18,7 +18,7 @@ async function setup() {
   let now = Date.UTC(2026, 0, 1);
   let reloads = 0;
   const verifier = new AccessTokenVerifier({
-    issuer: () => ISSUER,
+    issuer: ISSUER,
     keys: () => [jwk],
     reloadKeys: async () => {
       reloads++;

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { WrapOptions } from '../../gateway/wrap.js';
+import type { WrapOptions } from '../../wrap/index.js';
 import { fail } from '../output.js';
 
 interface WrapFlags {
@@ -9,6 +9,8 @@ interface WrapFlags {
   env?: string[];
   setEnv?: string[];
   auditFile?: string;
+  store?: string;
+  config?: string;
   name?: string;
 }
 
@@ -39,7 +41,9 @@ export function registerWrap(program: Command): void {
     .option('--allow-prompt <name>', 'allow a prompt (repeatable; * and ? globs)', collect)
     .option('--env <name>', 'pass this variable of warden\'s environment to the server (repeatable); no other is passed', collect)
     .option('--set-env <name=value>', 'set a variable for the server (repeatable)', collect)
-    .option('--audit-file <path>', 'append one JSON line per request to this file (created mode 0600); without it nothing is audited to disk')
+    .option('--audit-file <path>', 'append one JSON line per request to this file (created mode 0600)')
+    .option('--store <file>', "append each request's record to the audit hash chain in this SQLite store (e.g. the gateway's)")
+    .option('-c, --config <path>', "append to the audit chain of the store this config names (when its audit.store is on)")
     .option('--name <name>', 'upstream name in audit records (default: the basename of the command)')
     .addHelpText('after', `
 Examples:
@@ -70,9 +74,11 @@ Examples:
         ...(flags.name ? { name: flags.name } : {}),
       };
       // Loaded here, not at the top: an MCP client starts `warden wrap` often, and --help needs none of it.
-      const { runWrap, wrapUsageProblem } = await import('../../gateway/wrap.js');
+      const { runWrap, wrapUsageProblem } = await import('../../wrap/index.js');
       const problem = wrapUsageProblem(options);
       if (problem) fail(problem, 2);
+      const store = await openAuditStore(flags);
+      if (store) options.store = store;
 
       const controller = new AbortController();
       let signalled: string | undefined;
@@ -90,8 +96,30 @@ Examples:
         stderr: process.stderr,
         signal: controller.signal,
       });
+      await store?.close();
       // Let the last answers reach the client before leaving.
       if (process.stdout.writable) await new Promise<void>((done) => process.stdout.write('', () => done()));
       process.exit(signalled ? (SIGNAL_EXIT[signalled] ?? 1) : code);
     });
+}
+
+/** The store whose audit chain the wrap appends to: `--store`, or the one `--config` names; none without either. */
+async function openAuditStore(flags: WrapFlags): Promise<import('../../store/index.js').Store | undefined> {
+  if (flags.store !== undefined && flags.config !== undefined) fail('give --store or --config, not both', 2);
+  let location = flags.store;
+  if (flags.config !== undefined) {
+    const { loadConfigOrExit } = await import('../output.js');
+    const { config, file } = loadConfigOrExit(flags.config);
+    if (!config.audit.store) fail(`${file} has audit.store: false, so there is no audit chain to append to; use --audit-file`, 2);
+    location = config.store.sqlite;
+  }
+  if (location === undefined) return undefined;
+  const { SqliteStore, StoreError } = await import('../../store/index.js');
+  const { resolve } = await import('node:path');
+  try {
+    return new SqliteStore(resolve(location));
+  } catch (err) {
+    if (err instanceof StoreError) fail(`cannot open the store ${resolve(location)}: ${err.message}`);
+    throw err;
+  }
 }

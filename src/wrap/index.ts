@@ -2,15 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { basename, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
-import { AllowList, targetOf, type AllowListSpec, type McpTarget } from '../policy/index.js';
-import { JsonlFileSink, auditInstance, toAuditRecord, type AuditSink } from '../audit/index.js';
+import { AllowList, type AllowListSpec } from '../policy/index.js';
+import { AuditChainWriter, AuditTrail, JsonlFileSink, auditInstance, type AuditSink } from '../audit/index.js';
+import type { Store } from '../store/index.js';
 import { ANONYMOUS } from '../shared/principal.js';
-import { GatewayError } from '../shared/errors.js';
+import { GatewayError, isGatewayError } from '../shared/errors.js';
+import { createLogger } from '../shared/log.js';
 import {
   errorResponse, gatewayErrorResponse, idKey, isJSONRPCRequest, isResponse,
   type JSONRPCMessage, type JSONRPCRequest,
 } from '../shared/jsonrpc.js';
-import { StdioChild, type ChildExit } from './stdio-child.js';
+import { StdioChild, type ChildExit } from '../gateway/upstreams/stdio-child.js';
+import { applyFilter, auditStep, authorize, committing, filter, type AnswerFilter, type Identified } from '../gateway/pipeline/index.js';
 
 /** What `warden wrap` runs and how: the local scenario's stdio-in, stdio-out wrapper. */
 export interface WrapOptions {
@@ -24,6 +27,8 @@ export interface WrapOptions {
   setEnv: Record<string, string>;
   /** JSONL audit file (created 0600); no audit file when absent. */
   auditFile?: string;
+  /** The store whose audit hash chain records are appended to (the gateway's, when they share one); not closed by the wrap. */
+  store?: Pick<Store, 'audit'>;
   /** The upstream name in audit records; defaults to the basename of the program. */
   name?: string;
   cwd?: string;
@@ -42,11 +47,6 @@ export interface WrapIO {
 
 /** Exit codes, as every warden command uses them. */
 export const WRAP_EXIT = { ok: 0, failure: 1, usage: 2 } as const;
-
-/** The JSON-RPC error a refused request is answered with (`forbidden`, -32003). */
-export function forbiddenError(target: McpTarget): GatewayError {
-  return new GatewayError('forbidden', `Forbidden: ${target.kind} '${target.name.slice(0, 200)}' is not allowed by warden wrap`);
-}
 
 /** Checks the options; returns the problem as a sentence, or undefined when they can run. */
 export function wrapUsageProblem(options: Pick<WrapOptions, 'command' | 'env' | 'setEnv'>): string | undefined {
@@ -76,22 +76,27 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
   }
   const program = options.command[0]!;
   const upstream = options.name ?? basename(program);
-  const allowList = new AllowList(options.allow);
+  const allowLists = new Map([[upstream, new AllowList(options.allow)]]);
 
-  let sink: AuditSink | undefined;
+  const sinks: AuditSink[] = [];
   if (options.auditFile) {
     try {
-      sink = new JsonlFileSink(resolve(options.auditFile)); // opened now, owner-only
+      sinks.push(new JsonlFileSink(resolve(options.auditFile))); // opened now, owner-only
     } catch (err) {
       diag(`cannot open the audit file ${resolve(options.auditFile)}: ${(err as Error).message}`);
       return WRAP_EXIT.failure;
     }
   }
+  const sink = new AuditTrail(options.store ? new AuditChainWriter(options.store.audit) : undefined, sinks);
+  // The gateway's own steps: decide on the allow-list, commit the records, filter list answers.
+  const decide = authorize({ allowLists });
+  const commit = committing(auditStep({ audit: sink, instance: auditInstance(), log: createLogger({ level: 'error', destination: io.stderr }) }));
+  const answerFilter = filter({ allowLists });
 
   return new Promise<number>((resolveExit) => {
     const fromClient = new ReadBuffer();
-    /** Ids (idKey) of the client's list requests whose answers must be filtered, with their method. */
-    const lists = new Map<string, string>();
+    /** The filters of the client's list requests whose answers are still to come, by id (idKey). */
+    const lists = new Map<string, AnswerFilter>();
     let chain: Promise<void> = Promise.resolve();
     let stopping = false;
     let finished = false;
@@ -131,40 +136,26 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
     function filterAnswer(message: JSONRPCMessage): JSONRPCMessage {
       if (!isResponse(message) || lists.size === 0) return message;
       const key = idKey(message.id);
-      const method = lists.get(key);
-      if (method === undefined) return message;
+      const answers = lists.get(key);
+      if (answers === undefined) return message;
       lists.delete(key);
-      return allowList.filterListAnswer(method, message);
+      return applyFilter(message, answers);
     }
 
-    const instance = auditInstance();
     async function handleRequest(request: JSONRPCRequest): Promise<void> {
-      const target = targetOf(request);
-      const { allowed, reason } = allowList.decide(target);
-      if (sink) {
-        try {
-          await sink.write(toAuditRecord({
-            requestId: randomUUID(),
-            principal: ANONYMOUS,
-            upstream,
-            method: request.method,
-            ...(target ? { target } : {}), // toAuditRecord bounds the caller's text
-            decision: allowed ? 'allow' : 'deny',
-            reason,
-          }, instance));
-        } catch (err) {
-          // Fail closed: a request that cannot be recorded is not made.
-          diag(`audit write failed, request refused: ${(err as Error).message}`);
-          toClient(gatewayErrorResponse(request.id, new GatewayError('internal_error', 'The audit log cannot be written, so warden refused the request; see its stderr')));
-          return;
-        }
-      }
-      if (!allowed) {
-        diag(`refused ${request.method} ${target!.kind} '${target!.name.slice(0, 200)}' (not on the allow-list)`);
-        toClient(gatewayErrorResponse(request.id, forbiddenError(target!)));
+      const requestId = randomUUID();
+      const call: Identified = { requestId, upstream, messages: [request], action: request.method, principal: ANONYMOUS };
+      let answers: AnswerFilter | undefined;
+      try {
+        answers = answerFilter(await commit(() => decide(call), requestId));
+      } catch (err) {
+        if (!isGatewayError(err)) throw err;
+        // Refused, or (fail closed) not recorded: either way the request is not made.
+        diag(err.code === 'internal_error' ? 'audit write failed, request refused' : `refused ${request.method}: ${err.message}`);
+        toClient(gatewayErrorResponse(request.id, err));
         return;
       }
-      if (allowList.filtersList(request.method)) lists.set(idKey(request.id), request.method);
+      if (answers) lists.set(idKey(request.id), answers);
       if (!toChild(request)) {
         lists.delete(idKey(request.id));
         toClient(gatewayErrorResponse(request.id, new GatewayError('upstream_unavailable', `The MCP server "${upstream}" is not running`)));
@@ -234,7 +225,7 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
     else io.signal?.addEventListener('abort', onAbort, { once: true });
 
     async function closeSink(): Promise<void> {
-      if (sink) await sink.close().catch(() => {});
+      await sink.close().catch(() => {});
     }
 
     async function finish(exit: ChildExit): Promise<void> {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
-import type { JSONRPCMessage } from '../shared/jsonrpc.js';
+import type { JSONRPCMessage } from '../../shared/jsonrpc.js';
 
 export interface ChildSpec {
   command: string[];

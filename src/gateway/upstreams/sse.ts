@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
-import type { JSONRPCMessage } from '../shared/jsonrpc.js';
+import type { JSONRPCMessage } from '../../shared/jsonrpc.js';
 
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream',

@@ -1,3 +1,6 @@
+import { GatewayError } from '../../shared/errors.js';
+import type { Principal } from '../../shared/principal.js';
+
 /**
  * Which principal owns each MCP session an HTTP upstream handed out. A session id is never a credential:
  * every request is authenticated on its own, and a session presented by anyone but its owner is answered
@@ -17,17 +20,17 @@ export class SessionBindings {
     if (this.owners.size > this.maxEntries) this.owners.delete(this.owners.keys().next().value!);
   }
 
-  /** True when `owner` may use the session; refreshes it (Map order doubles as least-recently-used order). */
-  check(sessionId: string, owner: string, now = Date.now()): boolean {
+  /** Whether `owner` may use the session; refreshes it when so (Map order doubles as least-recently-used order). */
+  check(sessionId: string, owner: string, now = Date.now()): 'owner' | 'unknown' | 'foreign' {
     const binding = this.owners.get(sessionId);
-    if (!binding) return false;
+    if (!binding) return 'unknown';
     if (now - binding.lastSeen > this.idleMs) {
       this.owners.delete(sessionId);
-      return false;
+      return 'unknown';
     }
-    if (binding.owner !== owner) return false;
+    if (binding.owner !== owner) return 'foreign';
     this.bind(sessionId, owner, now);
-    return true;
+    return 'owner';
   }
 
   forget(sessionId: string): void {
@@ -37,4 +40,17 @@ export class SessionBindings {
   get size(): number {
     return this.owners.size;
   }
+}
+
+/** The answer to a session that is not the caller's: the same whether it is unknown or another principal's. */
+export function sessionNotFound(whose: 'unknown' | 'foreign'): { error: GatewayError; reason: string } {
+  return {
+    error: new GatewayError('session_not_found', 'Session not found: it ended or never existed; initialize a new one'),
+    reason: whose === 'foreign' ? "session refused: it belongs to another principal" : 'session refused: unknown or ended',
+  };
+}
+
+/** Who owns an MCP session: the same user (tenant + subject, and OAuth client when there is one), whichever key they use. */
+export function sessionOwner(principal: Principal): string {
+  return JSON.stringify([principal.tenant ?? '', principal.subject, principal.clientId ?? '']);
 }

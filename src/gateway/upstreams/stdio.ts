@@ -1,17 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { Logger } from '../shared/log.js';
-import { GatewayError } from '../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import { GatewayError } from '../../shared/errors.js';
 import {
   gatewayErrorResponse, idKey, isJSONRPCNotification, isJSONRPCRequest, isResponse,
   type JSONRPCMessage, type JSONRPCRequest, type RequestId,
-} from '../shared/jsonrpc.js';
-import type { UpstreamConfig } from '../config/index.js';
-import { applyRewrite, sendGatewayError, soleRequestId, type Exchange } from './exchange.js';
+} from '../../shared/jsonrpc.js';
+import type { UpstreamConfig } from '../../config/index.js';
+import { sendGatewayError, soleRequestId } from '../respond.js';
+import { applyFilter } from '../pipeline/filter.js';
+import type { AnswerFilter, HttpCall, Outgoing } from '../pipeline/stage.js';
 import { SSE_HEADERS, writeSseMessage } from './sse.js';
 import { StdioChild } from './stdio-child.js';
 import type { Upstream } from './upstream.js';
-import { sessionOwner } from './identity.js';
+import { sessionNotFound, sessionOwner } from './session-bindings.js';
 
 const BACKLOG_LIMIT = 100;
 const KEEPALIVE_MS = 25_000;
@@ -36,42 +38,29 @@ export class StdioUpstream implements Upstream {
     this.sweeper.unref();
   }
 
-  async handle(ex: Exchange): Promise<void> {
-    const method = ex.req.method;
-    if (method === 'POST') return this.post(ex);
-    const session = this.sessionFor(ex);
-    if (method === 'GET') return session.openStream(ex);
-    if (method === 'DELETE') {
-      await this.endSession(session, 'ended by the client');
-      ex.res.writeHead(200, ex.responseHeaders).end();
-      return;
+  sessionProblem(call: HttpCall, owner: string): { error: GatewayError; reason: string } | undefined {
+    if (initializes(call)) {
+      if (call.messages.length > 1) return refused(new GatewayError('invalid_request', 'Invalid Request: initialize must be sent alone, not in a batch'));
+      if (call.sessionId !== undefined) return refused(new GatewayError('invalid_request', 'Invalid Request: initialize starts a session and must not carry Mcp-Session-Id'));
+      return undefined;
     }
-    throw new GatewayError('method_not_allowed', 'Method not allowed: use POST, GET or DELETE');
+    if (call.sessionId === undefined) {
+      return refused(new GatewayError('session_required', 'Bad Request: Mcp-Session-Id header is required (send initialize first)'));
+    }
+    const session = this.sessions.get(call.sessionId);
+    if (!session) return sessionNotFound('unknown');
+    return session.owner === owner ? undefined : sessionNotFound('foreign');
   }
 
-  private async post(ex: Exchange): Promise<void> {
-    const messages = ex.messages ?? [];
-    const initializing = messages.some((m) => isJSONRPCRequest(m) && m.method === 'initialize');
-    let session: StdioSession;
-    if (initializing) {
-      if (messages.length > 1) throw new GatewayError('invalid_request', 'Invalid Request: initialize must be sent alone, not in a batch');
-      if (ex.req.headers['mcp-session-id']) throw new GatewayError('invalid_request', 'Invalid Request: initialize starts a session and must not carry Mcp-Session-Id');
-      session = this.startSession(sessionOwner(ex.principal));
-    } else {
-      session = this.sessionFor(ex);
-    }
-    return session.post(ex);
-  }
-
-  private sessionFor(ex: Exchange): StdioSession {
-    const id = ex.req.headers['mcp-session-id'];
-    if (typeof id !== 'string' || id === '') {
-      throw new GatewayError('session_required', 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
-    }
-    const session = this.sessions.get(id);
-    // Another principal's session is answered exactly like one that does not exist.
-    if (!session || session.owner !== sessionOwner(ex.principal)) throw new GatewayError('session_not_found', 'Session not found: it ended or never existed; initialize a new one');
-    return session;
+  async handle(ex: Outgoing, answers: AnswerFilter | undefined): Promise<void> {
+    if (ex.method === 'POST' && initializes(ex)) return this.startSession(sessionOwner(ex.principal)).post(ex, answers);
+    // The session step checked it; it may have ended since.
+    const session = this.sessions.get(ex.sessionId ?? '');
+    if (!session) throw sessionNotFound('unknown').error;
+    if (ex.method === 'POST') return session.post(ex, answers);
+    if (ex.method === 'GET') return session.openStream(ex);
+    await this.endSession(session, 'ended by the client');
+    ex.res.writeHead(200, ex.responseHeaders).end();
   }
 
   private startSession(owner: string): StdioSession {
@@ -149,16 +138,16 @@ class StdioSession {
     return this.calls.size > 0 || this.stream ? undefined : this.lastActivity;
   }
 
-  post(ex: Exchange): Promise<void> {
+  post(ex: Outgoing, answers: AnswerFilter | undefined): Promise<void> {
     this.lastActivity = Date.now();
-    const messages = ex.messages ?? [];
+    const messages = ex.messages;
     const requests = messages.filter(isJSONRPCRequest);
     if (requests.length === 0) {
       for (const m of messages) this.child.send(m);
       ex.res.writeHead(202, { ...ex.responseHeaders, 'mcp-session-id': this.id }).end();
       return Promise.resolve();
     }
-    const call = new PostCall(ex, this.id, this.config.timeout, this.upstream);
+    const call = new PostCall(ex, answers, this.id, this.config.timeout, this.upstream);
     this.calls.add(call);
     for (const r of requests) {
       this.pending.set(idKey(r.id), call);
@@ -180,7 +169,7 @@ class StdioSession {
     });
   }
 
-  openStream(ex: Exchange): void {
+  openStream(ex: Outgoing): void {
     const accept = String(ex.req.headers.accept ?? '');
     if (!accept.includes('text/event-stream')) throw new GatewayError('not_acceptable', 'Not Acceptable: a GET stream needs Accept: text/event-stream');
     if (this.stream) throw new GatewayError('stream_conflict', 'Conflict: this session already has an open GET stream');
@@ -209,7 +198,7 @@ class StdioSession {
         return;
       }
       this.pending.delete(key);
-      call.deliver(call.rewrites ? applyRewrite(message, call.rewrites) : message, message.id);
+      call.deliver(call.answers ? applyFilter(message, call.answers) : message, message.id);
       return;
     }
     // Server-to-client requests and notifications go to the call they belong to when that is known (progress),
@@ -249,6 +238,14 @@ class StdioSession {
   }
 }
 
+function initializes(call: HttpCall): boolean {
+  return call.method === 'POST' && call.messages.some((m) => isJSONRPCRequest(m) && m.method === 'initialize');
+}
+
+function refused(error: GatewayError): { error: GatewayError; reason: string } {
+  return { error, reason: `session refused: ${error.code}` };
+}
+
 function progressTokenOf(request: JSONRPCRequest): string | number | undefined {
   return (request.params as { _meta?: { progressToken?: string | number } } | undefined)?._meta?.progressToken;
 }
@@ -260,7 +257,6 @@ function progressTokenOf(request: JSONRPCRequest): string | number | undefined {
  */
 class PostCall {
   readonly done: Promise<void>;
-  readonly rewrites: Exchange['rewrites'];
   timedOut = false;
   private readonly res: ServerResponse;
   private readonly outstanding = new Map<string, RequestId>();
@@ -273,12 +269,17 @@ class PostCall {
   private finish!: () => void;
   private closed = false;
 
-  constructor(private readonly ex: Exchange, sessionId: string, private readonly timeoutMs: number, private readonly upstream: string) {
+  constructor(
+    private readonly ex: Outgoing,
+    readonly answers: AnswerFilter | undefined,
+    sessionId: string,
+    private readonly timeoutMs: number,
+    private readonly upstream: string,
+  ) {
     this.res = ex.res;
-    this.rewrites = ex.rewrites;
     this.done = new Promise((resolve) => (this.finish = resolve));
-    for (const m of ex.messages ?? []) if (isJSONRPCRequest(m)) this.outstanding.set(idKey(m.id), m.id);
-    this.batch = (ex.messages?.length ?? 0) > 1;
+    for (const m of ex.messages) if (isJSONRPCRequest(m)) this.outstanding.set(idKey(m.id), m.id);
+    this.batch = ex.messages.length > 1;
     this.acceptsSse = String(ex.req.headers.accept ?? '').includes('text/event-stream');
     this.headers = { ...ex.responseHeaders, 'mcp-session-id': sessionId };
     this.timer = setTimeout(() => this.timeout(), timeoutMs);
@@ -322,7 +323,7 @@ class PostCall {
 
   fail(err: GatewayError): void {
     if (this.closed) return;
-    this.ex.outcomeError = err.code;
+    this.ex.trace.error = err.code;
     if (this.mode === 'waiting' || (this.mode === 'json-buffer' && !this.batch)) {
       sendGatewayError(this.res, err, soleRequestId(this.ex.messages), this.headers);
     } else if (this.mode === 'sse') {

@@ -1,15 +1,16 @@
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import type { Logger } from '../shared/log.js';
-import { GatewayError } from '../shared/errors.js';
-import { gatewayErrorResponse, requestIds, type JSONRPCMessage } from '../shared/jsonrpc.js';
-import type { UpstreamConfig } from '../config/index.js';
-import { applyRewrite, sendGatewayError, soleRequestId, type Exchange } from './exchange.js';
+import type { Logger } from '../../shared/log.js';
+import { GatewayError } from '../../shared/errors.js';
+import { gatewayErrorResponse, requestIds, type JSONRPCMessage } from '../../shared/jsonrpc.js';
+import type { UpstreamConfig } from '../../config/index.js';
+import { sendGatewayError, soleRequestId } from '../respond.js';
+import { applyFilter } from '../pipeline/filter.js';
+import type { AnswerFilter, HttpCall, Outgoing } from '../pipeline/stage.js';
 import { FORWARDED_REQUEST_HEADERS, FORWARDED_RESPONSE_HEADERS, type Upstream } from './upstream.js';
 import { SseRewriter, SSE_HEADERS, writeSseMessage } from './sse.js';
-import { SessionBindings } from './session-bindings.js';
-import { sessionOwner } from './identity.js';
+import { SessionBindings, sessionNotFound, sessionOwner } from './session-bindings.js';
 
 /** A JSON answer that must be rewritten is buffered; past this size it is refused rather than held. */
 const MAX_REWRITTEN_JSON_BYTES = 16 * 1024 * 1024;
@@ -45,19 +46,21 @@ export class HttpUpstream implements Upstream {
     });
   }
 
-  async handle(ex: Exchange): Promise<void> {
-    const method = ex.req.method as 'GET' | 'POST' | 'DELETE';
+  sessionProblem(call: HttpCall, owner: string): { error: GatewayError; reason: string } | undefined {
+    if (call.sessionId === undefined) return undefined;
+    const whose = this.sessions.check(call.sessionId, owner);
+    return whose === 'owner' ? undefined : sessionNotFound(whose);
+  }
+
+  async handle(ex: Outgoing, answers: AnswerFilter | undefined): Promise<void> {
+    const { method, sessionId } = ex;
     const headers: Record<string, string> = {};
     for (const name of FORWARDED_REQUEST_HEADERS) {
       const value = ex.req.headers[name];
       if (typeof value === 'string') headers[name] = value;
     }
     Object.assign(headers, this.config.headers, ex.upstreamHeaders);
-    const sessionId = headers['mcp-session-id'];
     const owner = sessionOwner(ex.principal);
-    if (sessionId !== undefined && !this.sessions.check(sessionId, owner)) {
-      throw new GatewayError('session_not_found', 'Session not found: it ended or never existed; initialize a new one');
-    }
 
     const abort = new AbortController();
     const onClientGone = () => abort.abort();
@@ -80,13 +83,13 @@ export class HttpUpstream implements Upstream {
       }
       this.trackSession(method, sessionId, owner, answer);
       try {
-        await this.relay(ex, answer);
+        await this.relay(ex, answer, answers);
         this.lastError = undefined;
       } catch (err) {
         if (!abort.signal.aborted) {
           this.log.warn({ upstream: this.name, requestId: ex.requestId, err: describe(err) }, 'upstream answer broke off');
           const failure = this.translate(err);
-          ex.outcomeError = failure.code;
+          ex.trace.error = failure.code;
           if (!ex.res.headersSent) sendGatewayError(ex.res, failure, soleRequestId(ex.messages), ex.responseHeaders);
           else endStreamWithErrors(ex, failure);
         }
@@ -105,13 +108,13 @@ export class HttpUpstream implements Upstream {
     if (sessionId !== undefined && (answer.statusCode === 404 || (method === 'DELETE' && answer.statusCode < 300))) this.sessions.forget(sessionId);
   }
 
-  private async relay(ex: Exchange, answer: Dispatcher.ResponseData): Promise<void> {
+  private async relay(ex: Outgoing, answer: Dispatcher.ResponseData, answers: AnswerFilter | undefined): Promise<void> {
     const { statusCode } = answer;
     if (statusCode === 401 || statusCode === 403) {
       // The upstream refused the gateway's own credential. Its challenge is not the caller's business.
       await answer.body.dump();
       this.lastError = `HTTP ${statusCode}`;
-      const identity = ex.upstreamHeaders ? ', or, if it verifies the identity JWT, its JWKS URL, issuer and audience (docs/identity.md)' : '';
+      const identity = Object.keys(ex.upstreamHeaders).length > 0 ? ', or, if it verifies the identity JWT, its JWKS URL, issuer and audience (docs/identity.md)' : '';
       throw new GatewayError('upstream_unavailable', `Upstream '${this.name}' refused the gateway's credential (HTTP ${statusCode}); check upstreams.${this.name}.headers${identity}`);
     }
     const headers: Record<string, string> = { ...ex.responseHeaders };
@@ -121,9 +124,8 @@ export class HttpUpstream implements Upstream {
     }
     const contentType = String(answer.headers['content-type'] ?? '');
     const sse = contentType.startsWith('text/event-stream');
-    const rewrites = ex.rewrites && ex.rewrites.size > 0 ? ex.rewrites : undefined;
-    if (rewrites && contentType.startsWith('application/json')) {
-      const out = rewriteJson(await readCapped(answer.body, MAX_REWRITTEN_JSON_BYTES, this.name), rewrites);
+    if (answers && contentType.startsWith('application/json')) {
+      const out = rewriteJson(await readCapped(answer.body, MAX_REWRITTEN_JSON_BYTES, this.name), answers);
       headers['content-length'] = String(Buffer.byteLength(out));
       ex.res.writeHead(statusCode, headers);
       ex.res.end(out);
@@ -133,12 +135,12 @@ export class HttpUpstream implements Upstream {
     // Kept with setHeader (not only writeHead) so that a broken-off stream can tell it is SSE.
     ex.res.setHeader('content-type', headers['content-type'] ?? 'application/octet-stream');
     const length = answer.headers['content-length'];
-    if (typeof length === 'string' && !rewrites) headers['content-length'] = length;
+    if (typeof length === 'string' && !answers) headers['content-length'] = length;
     ex.res.writeHead(statusCode, headers);
     // An SSE stream may stay quiet for a while: the caller should see its headers now. Other answers go
     // out with their first chunk, in one write.
     if (sse) ex.res.flushHeaders();
-    await relayBody(answer.body, ex.res, rewrites && sse ? new SseRewriter((m) => applyRewrite(m, rewrites)) : undefined);
+    await relayBody(answer.body, ex.res, answers && sse ? new SseRewriter((m) => applyFilter(m, answers)) : undefined);
   }
 
   private translate(err: unknown): GatewayError {
@@ -178,17 +180,17 @@ async function relayBody(body: Dispatcher.ResponseData['body'], res: ServerRespo
  * fails the call now instead of waiting for a response that will never come. A request that was already
  * answered gets a second, ignored response, which JSON-RPC clients drop as unknown.
  */
-function endStreamWithErrors(ex: Exchange, failure: GatewayError): void {
+function endStreamWithErrors(ex: Outgoing, failure: GatewayError): void {
   const sse = ex.res.getHeader('content-type') === SSE_HEADERS['content-type'];
   if (sse && !ex.res.writableEnded && !ex.res.destroyed) {
-    for (const id of requestIds(ex.messages ?? [])) writeSseMessage(ex.res, gatewayErrorResponse(id, failure));
+    for (const id of requestIds(ex.messages)) writeSseMessage(ex.res, gatewayErrorResponse(id, failure));
     ex.res.end();
   } else {
     ex.res.destroy();
   }
 }
 
-function rewriteJson(text: string, rewrites: Map<string, (m: JSONRPCMessage) => JSONRPCMessage>): string {
+function rewriteJson(text: string, answers: AnswerFilter): string {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -196,8 +198,8 @@ function rewriteJson(text: string, rewrites: Map<string, (m: JSONRPCMessage) => 
     return text;
   }
   const out = Array.isArray(value)
-    ? value.map((m) => applyRewrite(m as JSONRPCMessage, rewrites))
-    : applyRewrite(value as JSONRPCMessage, rewrites);
+    ? value.map((m) => applyFilter(m as JSONRPCMessage, answers))
+    : applyFilter(value as JSONRPCMessage, answers);
   return JSON.stringify(out);
 }
 

@@ -1,0 +1,105 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { OAuthConfig, WardenConfig } from '../config/index.js';
+import type { ScopePolicy } from '../policy/index.js';
+import type { Store } from '../store/index.js';
+import type { Logger } from '../shared/log.js';
+import { clientIp } from '../shared/client-ip.js';
+import { oauthRecord, type AuditSink } from '../audit/index.js';
+import type { AccessTokenCheck, AuthorizationServer } from './server.js';
+import type { ResourceCatalog } from './resources.js';
+
+export interface MountOptions {
+  config: WardenConfig;
+  oauth: OAuthConfig;
+  /** The gateway's public origin: the issuer, and the base of every endpoint. */
+  issuer: string;
+  store: Store;
+  scopes: ScopePolicy;
+  audit: AuditSink;
+  instance: string;
+  /** Every MCP endpoint's resource URL and upstream; `sole`, the resource a request without one gets. */
+  endpoints: readonly { url: string; upstream: string }[];
+  sole: string | undefined;
+  checkAccessToken: AccessTokenCheck;
+  log: Logger;
+}
+
+/**
+ * The embedded authorization server as the gateway mounts it: opened once, with its issuer known, before the
+ * gateway answers its first request; with its housekeeping (key reload, purge of expired records).
+ */
+export class MountedAuthorizationServer {
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  private constructor(
+    readonly issuer: string,
+    private readonly server: AuthorizationServer,
+    /** The resources tokens are issued for: an access token's audience must be one of an upstream's. */
+    readonly resources: ResourceCatalog,
+    private readonly log: Logger,
+  ) {}
+
+  static async open(options: MountOptions): Promise<MountedAuthorizationServer> {
+    const { config, oauth, issuer, store, scopes, audit, instance, log } = options;
+    // Loaded only here: oidc-provider and Koa are a startup cost (and a runtime warning on Node 20) that a
+    // gateway without OAuth should not pay.
+    const { AuthorizationServer } = await import('./server.js');
+    const { ResourceCatalog } = await import('./resources.js');
+    const resources = new ResourceCatalog(options.endpoints, (u) => scopes.scopesFor(u), options.sole);
+    const server = await AuthorizationServer.open({
+      issuer,
+      oauth,
+      authorization: config.authorization,
+      store,
+      resources,
+      policy: scopes,
+      log: log.child({ component: 'oauth' }),
+      // The gateway does not terminate TLS itself: an https publicUrl means a TLS proxy in front, whose
+      // X-Forwarded-Proto tells oidc-provider to mark its cookies Secure.
+      trustProxy: config.http.trustProxy > 0 || config.publicUrl?.startsWith('https:') === true,
+      clientIp: (req) => clientIp(req, config.http.trustProxy),
+      audit: (e) => audit.write(oauthRecord(e, instance)),
+      checkAccessToken: options.checkAccessToken,
+    });
+    const mounted = new MountedAuthorizationServer(issuer, server, resources, log);
+    // Follows `warden keys rotate-signing` run in another process.
+    mounted.every(60_000, () => server.reloadKeys(), 'could not reload the authorization server keys');
+    // Expired codes, tokens, sessions and revocation entries are dead weight.
+    const purge = async () => {
+      const now = Date.now();
+      const removed = (await store.oauth.purgeExpired(now)) + (await store.revocations.purgeExpired(now));
+      if (removed > 0) log.debug({ removed }, 'purged expired OAuth records');
+    };
+    await purge();
+    mounted.every(3_600_000, purge, 'could not purge expired OAuth records');
+    return mounted;
+  }
+
+  private every(ms: number, work: () => Promise<unknown>, failure: string): void {
+    const timer = setInterval(() => void work().catch((err: Error) => this.log.error({ err: err.message }, failure)), ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** The keys access tokens are verified with. */
+  verificationKeys(): ReturnType<AuthorizationServer['verificationKeys']> {
+    return this.server.verificationKeys();
+  }
+
+  handles(path: string): boolean {
+    return this.server.handles(path);
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    return this.server.handle(req, res, path);
+  }
+
+  async reloadKeys(): Promise<void> {
+    await this.server.reloadKeys();
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await this.server.close();
+  }
+}

@@ -1,0 +1,124 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../shared/log.js';
+import { GatewayError, isGatewayError } from '../shared/errors.js';
+import type { MountedAuthorizationServer } from '../authorization-server/mount.js';
+import { checkHost, checkOrigin, preflightHeaders, requestPath, type OriginPolicy } from './guards.js';
+import { sendGatewayError, sendJson } from './respond.js';
+import { serveDocument, type DocumentParts } from './documents.js';
+import { PATHS, type McpRoutes } from './routes.js';
+import type { GatewayMetrics } from './metrics.js';
+import type { Upstream } from './upstreams/upstream.js';
+import { tooMany, type Finished, type Limiters, type Pipeline } from './pipeline/index.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+export interface AppParts {
+  routes: McpRoutes;
+  originPolicy: OriginPolicy;
+  pipeline: Pipeline;
+  documents: DocumentParts;
+  authorizationServer: MountedAuthorizationServer | undefined;
+  upstreams: ReadonlyMap<string, Upstream>;
+  metrics: GatewayMetrics | undefined;
+  limiters: Limiters;
+  clientIp(req: IncomingMessage): string;
+  log: Logger;
+}
+
+/**
+ * The gateway's answer to every HTTP request, built only once everything it needs is mounted: the edge
+ * (request id, draining, path, Host), the routes that are not MCP (health, the authorization server, public
+ * documents, metrics), and for an MCP endpoint the pipeline. Errors become JSON-RPC error answers.
+ */
+export class App {
+  private draining = false;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly parts: AppParts) {}
+
+  get ready(): boolean {
+    return !this.draining;
+  }
+
+  /** Node's request listener. */
+  readonly listener = (req: IncomingMessage, res: ServerResponse): void => {
+    const work = this.handle(req, res);
+    if (req.method === 'POST') {
+      this.inFlight.add(work);
+      void work.finally(() => this.inFlight.delete(work));
+    }
+  };
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const header = req.headers['x-request-id'];
+    const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    const finished: Finished = {
+      req, res, requestId, path: '', started: performance.now(), answerId: null, answerHeaders: {},
+      trace: { decisions: [], forwarded: undefined, error: undefined },
+    };
+    const { parts } = this;
+    parts.pipeline.afterward(finished);
+    try {
+      if (this.draining) {
+        res.setHeader('connection', 'close');
+        throw new GatewayError('shutting_down', 'The gateway is shutting down; retry against another instance or in a moment', { 'retry-after': '5' });
+      }
+      const path = (finished.path = requestPath(req.url));
+      if (path === PATHS.health) return sendJson(res, 200, { status: 'ok' });
+      if (path === PATHS.ready) return sendJson(res, 200, { status: 'ready', upstreams: this.upstreamStatus() });
+      checkHost(req, parts.originPolicy);
+      if (parts.authorizationServer?.handles(path)) {
+        // The authorization server spends the same per-IP budget as MCP requests (on top of its own
+        // registration and sign-in limits): its token endpoint is the most expensive thing a stranger can call.
+        const ip = parts.clientIp(req);
+        const verdict = parts.limiters.ip?.take(ip);
+        if (verdict && !verdict.ok) throw tooMany(`from ${ip}`, verdict.retryAfterSeconds);
+        return await parts.authorizationServer.handle(req, res, path);
+      }
+      if (req.method === 'GET' && serveDocument(path, res, parts.documents)) return;
+      if (path === PATHS.metrics && parts.metrics) {
+        res.writeHead(200, { 'content-type': parts.metrics.registry.contentType, 'cache-control': 'no-store' });
+        res.end(await parts.metrics.registry.metrics());
+        return;
+      }
+      const endpoint = parts.routes.at(path);
+      if (!endpoint) throw new GatewayError('not_found', `Not found: ${path.slice(0, 200)}; MCP endpoints here: ${parts.routes.describe()}`);
+      if (req.method === 'OPTIONS') return this.preflight(req, res);
+      await parts.pipeline.run(req, res, { upstream: endpoint.upstream, resource: endpoint.url }, finished);
+    } catch (err) {
+      this.answerError(res, err, finished);
+    }
+  }
+
+  private preflight(req: IncomingMessage, res: ServerResponse): void {
+    const origin = checkOrigin(req, this.parts.originPolicy);
+    if (!origin) throw new GatewayError('method_not_allowed', 'OPTIONS is for browser preflight requests, which carry an Origin header');
+    res.writeHead(204, preflightHeaders(origin)).end();
+  }
+
+  private upstreamStatus(): Record<string, Record<string, unknown>> {
+    return Object.fromEntries([...this.parts.upstreams].map(([n, u]) => [n, u.status()]));
+  }
+
+  private answerError(res: ServerResponse, err: unknown, finished: Finished): void {
+    let failure: GatewayError;
+    if (isGatewayError(err)) {
+      failure = err;
+    } else {
+      this.parts.log.error({ requestId: finished.requestId, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'unexpected error');
+      failure = new GatewayError('internal_error', `Internal error; the gateway log has details under request id ${finished.requestId}`);
+    }
+    finished.trace.error = failure.code;
+    sendGatewayError(res, failure, finished.answerId, finished.answerHeaders);
+    if (res.getHeader('connection') === 'close') res.once('finish', () => res.socket?.destroySoon?.());
+  }
+
+  /** Refuses new work and waits for the POSTs in flight, at most `graceMs`. */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+    await Promise.race([Promise.allSettled([...this.inFlight]), grace]);
+  }
+}

@@ -1,0 +1,82 @@
+import type { Logger } from '../shared/log.js';
+import type { WardenConfig } from '../config/index.js';
+import { AllowList, ScopePolicy } from '../policy/index.js';
+import { TokenBucketLimiter } from '../ratelimit/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { ApiKeys } from '../credentials/index.js';
+import { auditInstance, auditTrailFor, redactArguments, type AuditSink } from '../audit/index.js';
+import { HttpUpstream } from './upstreams/http.js';
+import { StdioUpstream } from './upstreams/stdio.js';
+import type { Upstream } from './upstreams/upstream.js';
+import { GatewayMetrics } from './metrics.js';
+import type { Limiters } from './pipeline/index.js';
+
+export interface GatewayOptions {
+  /** Where the gateway logs; default: a logger at the config's level on stderr. */
+  log: Logger;
+  /** Replaces the sinks the config names (tests, embedding). */
+  audit?: AuditSink;
+  /** Replaces the store the config names (tests, embedding); the gateway does not close it. */
+  store?: Store;
+}
+
+/** What the config turns on, built before the gateway knows its own URL. */
+export interface GatewayParts {
+  config: WardenConfig;
+  log: Logger;
+  /** Open when authentication or the audit chain needs it. */
+  store: Store | undefined;
+  ownsStore: boolean;
+  audit: AuditSink;
+  /** True when the options replaced the configured audit sinks (then the chain's head is not published). */
+  auditReplaced: boolean;
+  /** Names this gateway in audit records. */
+  instance: string;
+  upstreams: ReadonlyMap<string, Upstream>;
+  allowLists: ReadonlyMap<string, AllowList>;
+  /** Per-tool authorization by scope; absent with `auth: none`. */
+  scopes: ScopePolicy | undefined;
+  apiKeys: ApiKeys | undefined;
+  limiters: Limiters;
+  metrics: GatewayMetrics | undefined;
+  recordArguments: ((args: unknown) => unknown) | undefined;
+}
+
+export async function openParts(config: WardenConfig, options: GatewayOptions): Promise<GatewayParts> {
+  const { log } = options;
+  const authOn = config.auth !== 'none';
+  // The store holds keys, signing keys and the audit chain: opened when one of them is in use.
+  const needsStore = authOn || (config.audit.store && !options.audit);
+  const store = needsStore ? options.store ?? (await openStore(config)) : undefined;
+  const upstreams = new Map<string, Upstream>();
+  const allowLists = new Map<string, AllowList>();
+  for (const [name, u] of Object.entries(config.upstreams)) {
+    upstreams.set(name, u.url ? new HttpUpstream(name, { ...u, url: u.url }, log) : new StdioUpstream(name, { ...u, command: u.command! }, log));
+    if (u.allow) allowLists.set(name, new AllowList(u.allow));
+  }
+  const { redactKeys, maxBytes, enabled } = config.audit.arguments;
+  return {
+    config,
+    log,
+    store,
+    ownsStore: store !== undefined && !options.store,
+    audit: options.audit ?? auditTrailFor(config.audit, store, log),
+    auditReplaced: options.audit !== undefined,
+    instance: auditInstance(config.audit.instance),
+    upstreams,
+    allowLists,
+    scopes: authOn ? new ScopePolicy(config.authorization) : undefined,
+    apiKeys: config.auth !== 'none' && config.auth.apiKeys && store ? new ApiKeys(store.apiKeys, {
+      onTouchError: (err, keyId) => log.warn({ keyId, err: (err as Error).message }, 'could not record when an API key was last used'),
+    }) : undefined,
+    limiters: buildLimiters(config),
+    metrics: config.metrics.enabled ? new GatewayMetrics(upstreams) : undefined,
+    recordArguments: enabled ? (args) => redactArguments(args, { keys: redactKeys, maxBytes }) : undefined,
+  };
+}
+
+function buildLimiters({ rateLimit }: WardenConfig): Limiters {
+  const make = (l: WardenConfig['rateLimit']['perIp']) => (l ? new TokenBucketLimiter({ ratePerSecond: l.requestsPerSecond, burst: l.burst }) : undefined);
+  const all = { ip: make(rateLimit.perIp), principal: make(rateLimit.perPrincipal), key: make(rateLimit.perKey) };
+  return Object.fromEntries(Object.entries(all).filter(([, limiter]) => limiter)) as Limiters;
+}

@@ -1,0 +1,103 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Authenticator } from '../../resource/authenticator.js';
+import type { AllowList, ScopePolicy } from '../../policy/index.js';
+import type { Upstream } from '../upstreams/upstream.js';
+import type { UpstreamIdentity } from './identify.js';
+import { transport, type Endpoint, type TransportParts } from './transport.js';
+import { authenticate } from './authenticate.js';
+import { session } from './session.js';
+import { authorize } from './authorize.js';
+import { rateLimit, type Limiters } from './rate-limit.js';
+import { auditStep, type AuditParts } from './audit.js';
+import { filter } from './filter.js';
+import { after, type AfterParts, type Finished } from './after.js';
+import { Refusal, type Trace } from './stage.js';
+import type { AuditDecision } from '../../audit/index.js';
+import { soleRequestId } from '../respond.js';
+
+export { Refusal, type Trace, type Identified, type Decided, type AnswerFilter } from './stage.js';
+export { authorize } from './authorize.js';
+export { auditStep } from './audit.js';
+export { filter, applyFilter } from './filter.js';
+export { tooMany, type Limiters } from './rate-limit.js';
+export type { Endpoint } from './transport.js';
+export type { Finished } from './after.js';
+
+export interface PipelineParts extends TransportParts, AuditParts, AfterParts {
+  authenticator: Authenticator;
+  audiences(upstream: string): readonly string[];
+  allowLists: ReadonlyMap<string, AllowList>;
+  scopes?: ScopePolicy;
+  recordArguments?: (args: unknown) => unknown;
+  limiters: Limiters;
+  identities: ReadonlyMap<string, UpstreamIdentity>;
+  upstreams: ReadonlyMap<string, Upstream>;
+}
+
+export interface Pipeline {
+  /** Steps 1–8 for a request on an MCP endpoint; a refusal is thrown as the GatewayError to answer. */
+  run(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, finished: Finished): Promise<void>;
+  /** Step 9, registered for every request the gateway receives (also those that never reach an endpoint). */
+  afterward(finished: Finished): void;
+}
+
+/**
+ * The request lifecycle, in DESIGN.md's order and no other. Each step has one job and the same contract: it
+ * takes the stage the steps before it built and hands on a richer one, or ends the request by throwing — a
+ * `Refusal` from authenticate on is committed to the audit chain as that refusal before it is answered.
+ */
+export function httpPipeline(parts: PipelineParts): Pipeline {
+  const steps = {
+    transport: transport(parts),
+    authenticate: authenticate(parts),
+    session: session(parts),
+    authorize: authorize(parts),
+    rateLimit: rateLimit(parts),
+    audit: auditStep(parts),
+    filter: filter(parts),
+  };
+  const commit = committing(steps.audit);
+  const afterward = after(parts); // 9. after the answer: access log, metrics, outcome record
+  const run: Pipeline['run'] = async (req, res, endpoint, finished) => {
+    const { trace } = finished;
+    finished.upstream = endpoint.upstream;
+    const received = await steps.transport(req, res, endpoint, finished.requestId, trace); // 1
+    finished.ip = received.ip;
+    finished.answerId = soleRequestId(received.messages);
+    finished.answerHeaders = received.responseHeaders;
+    if (received.messages.length > 0) finished.rpc = received.messages.map((m) => ('method' in m ? m.method : 'response'));
+    const decided = await commit(async () => {
+      const caller = await steps.authenticate(received); // 2
+      steps.session(caller); // 3
+      const allowed = steps.authorize(caller); // 4
+      steps.rateLimit(allowed); // 5
+      return allowed;
+    }, received.requestId, trace); // 6
+    const answers = steps.filter(decided); // 8, applied by forward as the answer streams back
+    const outgoing = await parts.identities.get(decided.upstream)!.attach(decided); // 7: forward
+    trace.forwarded = decided.decisions.find((d) => d.decision === 'allow');
+    await parts.upstreams.get(decided.upstream)!.handle(outgoing, answers);
+  };
+  return { run, afterward };
+}
+
+/**
+ * Step 6 around the deciding steps, for any transport: runs them, then commits the decisions before anything
+ * is forwarded — or, when a step refused, commits the refusal's records and throws the error to answer.
+ */
+export function committing(audit: ReturnType<typeof auditStep>) {
+  return async <D extends { decisions: readonly AuditDecision[] }>(decide: () => D | Promise<D>, requestId: string, trace?: Trace): Promise<D> => {
+    let decided: D;
+    try {
+      decided = await decide();
+    } catch (err) {
+      if (!(err instanceof Refusal)) throw err;
+      if (trace) trace.decisions = err.records;
+      await audit(err.records, requestId);
+      throw err.error;
+    }
+    if (trace) trace.decisions = decided.decisions;
+    await audit(decided.decisions, requestId);
+    return decided;
+  };
+}

@@ -1,0 +1,109 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError, isGatewayError } from '../../shared/errors.js';
+import { parseJsonRpcBody } from '../../shared/jsonrpc.js';
+import { checkOrigin, corsHeaders, type OriginPolicy } from '../guards.js';
+import type { HttpCall, Trace } from './stage.js';
+
+export interface TransportParts {
+  originPolicy: OriginPolicy;
+  maxBodyBytes: number;
+  /** Client address of a request (with the configured proxy hops). */
+  clientIp(req: IncomingMessage): string;
+}
+
+/** Where the router sent the request: the upstream and the resource URL of the endpoint. */
+export interface Endpoint {
+  upstream: string;
+  resource: string;
+}
+
+export type TransportStep = (req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, requestId: string, trace: Trace) => Promise<HttpCall>;
+
+/**
+ * Step 1: bounds and reads the request. The Origin (DNS rebinding; the Host was checked at the edge), the
+ * method, the media type, the body size, and the JSON-RPC messages. Its refusals are not audited: until
+ * the body is read there is no call to record, and a flood of garbage must not grow the audit chain.
+ */
+export function transport(parts: TransportParts): TransportStep {
+  return async (req, res, endpoint, requestId, trace) => {
+    const origin = checkOrigin(req, parts.originPolicy);
+    const responseHeaders = { ...corsHeaders(origin), 'x-request-id': requestId };
+    const method = req.method;
+    if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
+      res.setHeader('allow', 'GET, POST, DELETE');
+      throw new GatewayError('method_not_allowed', 'Method not allowed: MCP endpoints take POST, GET and DELETE');
+    }
+    let body: Buffer | undefined;
+    let parsed: ReturnType<typeof parseJsonRpcBody> = { messages: [], batch: false };
+    if (method === 'POST') {
+      const type = req.headers['content-type'] ?? '';
+      if (!/^application\/json\b/i.test(type)) {
+        throw new GatewayError('unsupported_media_type', 'Unsupported Media Type: POST a JSON-RPC message with Content-Type: application/json');
+      }
+      try {
+        body = await readBody(req, parts.maxBodyBytes);
+      } catch (err) {
+        // Do not read the rest of an oversized body: answer and close the connection.
+        if (isGatewayError(err) && err.code === 'payload_too_large') res.setHeader('connection', 'close');
+        throw err;
+      }
+      parsed = parseJsonRpcBody(body);
+    }
+    const session = req.headers['mcp-session-id'];
+    const userAgent = req.headers['user-agent'];
+    return {
+      req, res, method, requestId, trace, body,
+      upstream: endpoint.upstream,
+      resource: endpoint.resource,
+      messages: parsed.messages,
+      batch: parsed.batch,
+      action: `HTTP ${method}`,
+      sessionId: typeof session === 'string' && session !== '' ? session : undefined,
+      ip: parts.clientIp(req),
+      ...(userAgent ? { userAgent } : {}),
+      responseHeaders,
+    };
+  };
+}
+
+/** Reads the body up to `limit` bytes; a larger body is refused as soon as it is known to be larger. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    return Promise.reject(tooLarge(limit));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        req.resume(); // drain what is left without keeping it
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
+
+function tooLarge(limit: number): GatewayError {
+  return new GatewayError('payload_too_large', `Payload too large: request bodies are limited to ${limit} bytes (http.maxBodyBytes)`);
+}

@@ -1,0 +1,177 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isLoopbackHost, type WardenConfig } from '../config/index.js';
+import { clientIp } from '../shared/client-ip.js';
+import { BearerAuthenticator, noAuthentication, type BearerVerifier } from '../resource/authenticator.js';
+import { ApiKeyVerifier } from '../resource/api-key-authenticator.js';
+import { AccessTokenVerifier } from '../resource/access-token-verifier.js';
+import { MountedAuthorizationServer } from '../authorization-server/mount.js';
+import { IdentityTokenSigner } from '../credentials/index.js';
+import { AuditMaintenance } from '../audit/index.js';
+import { openParts, type GatewayOptions, type GatewayParts } from './parts.js';
+import { App } from './app.js';
+import { buildOriginPolicy } from './guards.js';
+import { McpRoutes, PATHS } from './routes.js';
+import { sendJson } from './respond.js';
+import { httpPipeline } from './pipeline/index.js';
+import { UpstreamIdentity } from './pipeline/identify.js';
+
+export type { GatewayOptions } from './parts.js';
+
+export interface RunningGateway {
+  /** The listening socket's base URL, e.g. http://127.0.0.1:8787. */
+  readonly url: string;
+  /** What resource URLs and the issuer are named under: `publicUrl`, else `url`. */
+  readonly publicBase: string;
+  readonly server: Server;
+  /** True from start until close() begins; what /readyz says. */
+  readonly ready: boolean;
+  /** Drains: refuses new work, lets answers in flight finish (up to http.shutdownGrace), flushes the audit log, stops children. */
+  close(): Promise<void>;
+  /** Re-reads the signing keys from the store now (SIGHUP), instead of at the next minutely check. */
+  reloadKeys(): Promise<void>;
+}
+
+/**
+ * Starts a gateway. Resolves only when every part is mounted: the store open, keys loaded, the embedded
+ * authorization server mounted, every upstream known, and the socket listening. Requests that arrive between
+ * the socket opening and that moment wait (only /healthz and /readyz answer at once, /readyz with 503), so
+ * no route ever answers from a half-built gateway.
+ */
+export async function startGateway(config: WardenConfig, options: GatewayOptions): Promise<RunningGateway> {
+  const parts = await openParts(config, options);
+  let app: App | undefined;
+  let mounted!: (app: App | undefined) => void;
+  const mounting = new Promise<App | undefined>((resolve) => (mounted = resolve));
+  const server = createServer({ requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => {
+    if (app) return app.listener(req, res);
+    if (answerWhileStarting(req, res)) return;
+    void mounting.then((ready) => (ready ? ready.listener(req, res) : res.writeHead(503, { connection: 'close' }).end()));
+  });
+  server.keepAliveTimeout = 65_000;
+
+  let mountedParts: Awaited<ReturnType<typeof mount>>;
+  try {
+    const address = await listen(server, config);
+    mountedParts = await mount(parts, address);
+  } catch (err) {
+    mounted(undefined);
+    server.close();
+    await closeParts(parts);
+    throw err;
+  }
+  app = mountedParts.app;
+  mounted(app);
+  const { url, publicBase, signer, authorizationServer, maintenance } = mountedParts;
+  const running = app;
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    publicBase,
+    server,
+    get ready() {
+      return running.ready;
+    },
+    async reloadKeys() {
+      await signer?.reload();
+      await authorizationServer?.reloadKeys();
+    },
+    close() {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await running.drain(config.http.shutdownGrace);
+        await Promise.all([...parts.upstreams.values()].map((u) => u.close()));
+        server.closeAllConnections();
+        await closed;
+        await authorizationServer?.close();
+        await parts.audit.close();
+        await maintenance?.stop();
+        if (parts.ownsStore) await parts.store!.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Liveness answers at once; readiness says "starting" until everything is mounted. */
+function answerWhileStarting(req: IncomingMessage, res: ServerResponse): boolean {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path === PATHS.health) sendJson(res, 200, { status: 'ok' });
+  else if (path === PATHS.ready) sendJson(res, 503, { status: 'starting' }, { 'retry-after': '1' });
+  else return false;
+  return true;
+}
+
+function listen(server: Server, config: WardenConfig): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host.replace(/^\[(.*)\]$/, '$1'), () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+/** Everything that needs the gateway's own URL (port 0 picks one at listen): built before the first route answers. */
+async function mount(parts: GatewayParts, address: AddressInfo) {
+  const { config, store, scopes, log } = parts;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  const publicBase = (config.publicUrl ?? url).replace(/\/+$/, '');
+  const routes = new McpRoutes(publicBase, [...parts.upstreams.keys()]);
+  const originPolicy = buildOriginPolicy({
+    port: address.port,
+    loopback: isLoopbackHost(config.listen.host),
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    allowedHosts: config.http.allowedHosts,
+    allowedOrigins: config.http.allowedOrigins,
+  });
+  const ipOf = (req: IncomingMessage) => clientIp(req, config.http.trustProxy);
+  const signer = config.auth !== 'none' && store ? await IdentityTokenSigner.open(store.signingKeys, { issuer: publicBase }) : undefined;
+
+  const verifiers: BearerVerifier[] = parts.apiKeys ? [new ApiKeyVerifier(parts.apiKeys)] : [];
+  let authorizationServer: MountedAuthorizationServer | undefined;
+  const oauth = config.auth !== 'none' ? config.auth.oauth : undefined;
+  if (oauth && store && scopes) {
+    let tokens: AccessTokenVerifier | undefined;
+    authorizationServer = await MountedAuthorizationServer.open({
+      config, oauth, store, scopes, log, issuer: publicBase, audit: parts.audit, instance: parts.instance,
+      endpoints: routes.endpoints(), sole: routes.at('/mcp')?.url,
+      checkAccessToken: (token) => tokens!.introspect(token),
+    });
+    const as = authorizationServer;
+    tokens = new AccessTokenVerifier({
+      issuer: publicBase, keys: () => as.verificationKeys(), reloadKeys: () => as.reloadKeys(), revocations: store.revocations,
+    });
+    verifiers.push(tokens);
+  }
+  const resources = authorizationServer?.resources;
+  const identities = new Map(Object.entries(config.upstreams).map(([name, u]) => [name, new UpstreamIdentity(u, signer)]));
+  const pipeline = httpPipeline({
+    ...parts,
+    originPolicy,
+    maxBodyBytes: config.http.maxBodyBytes,
+    clientIp: ipOf,
+    authenticator: verifiers.length > 0 ? new BearerAuthenticator(verifiers) : noAuthentication,
+    audiences: (upstream) => resources?.urlsOf(upstream) ?? [],
+    identities,
+    ...(parts.scopes ? { scopes: parts.scopes } : {}),
+    ...(parts.recordArguments ? { recordArguments: parts.recordArguments } : {}),
+  });
+  const maintenance = store && (config.audit.retainDays > 0 || (config.audit.store && !parts.auditReplaced))
+    ? await AuditMaintenance.start(store.audit, { retainDays: config.audit.retainDays, publishHead: config.audit.store && !parts.auditReplaced }, log)
+    : undefined;
+  const app = new App({
+    routes, originPolicy, pipeline, authorizationServer, clientIp: ipOf, log,
+    documents: { routes, scopes, signer, authorizationServer: authorizationServer?.issuer },
+    upstreams: parts.upstreams, metrics: parts.metrics, limiters: parts.limiters,
+  });
+  return { app, url, publicBase, signer, authorizationServer, maintenance };
+}
+
+async function closeParts(parts: GatewayParts): Promise<void> {
+  await Promise.allSettled([...parts.upstreams.values()].map((u) => u.close()));
+  await parts.audit.close().catch(() => {});
+  if (parts.ownsStore) await parts.store!.close().catch(() => {});
+}
