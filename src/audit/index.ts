@@ -4,4 +4,4 @@ export { AuditChainWriter } from './chain-writer.js';
 export { canonicalJson, sealAuditRecord, parseAuditRow, GENESIS_HASH } from './chain.js';
 export { verifyAuditChain, type VerifyResult } from './verify.js';
 export { redactArguments, type RedactionOptions } from './redact.js';
-export { adminRecord, auditInstance } from './admin.js';
+export { adminRecord, auditInstance, type AdminActor, type AdminChange } from './admin.js';
