@@ -62,7 +62,7 @@ export class TokensAdmin {
       result = { kind, value, grants, listedUntil };
       reason = `${plural(grants.length, 'grant')} revoked${grants.length ? ` (${grants.join(', ')})` : ''}`;
     }
-    await recordOrFail(this.ctx, { action: 'tokens.revoke', target: value, targetKind: kind, reason: `${kind} ${value}: ${reason}` }, 'the tokens were revoked');
+    await recordOrFail(this.ctx, { action: 'tokens.revoke', target: value, targetKind: kind, reason: `${kind} ${value}: ${reason}` }, 'the revocation stands');
     return result;
   }
 }
