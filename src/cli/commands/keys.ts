@@ -3,7 +3,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseDuration } from '../../shared/duration.js';
 import { durationProblem } from '../../admin/key-lifetime.js';
 import type { ApiKeyView } from '../../credentials/index.js';
-import { printJson, withStore, withStoreOptions, collect, type Common, type StoreCommand } from '../store-command.js';
+import { printJson, withStore, withStoreOptions, collect, type Common } from '../store-command.js';
 import { iso, rows, table, when } from '../format.js';
 
 /**
