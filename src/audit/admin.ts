@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { hostname, userInfo } from 'node:os';
+import { hostname } from 'node:os';
 import type { AdminTargetKind, AuditRecord } from './record.js';
 
 /** Names the process that writes records, unless the config names it: several gateways may share a store. */
@@ -8,31 +8,45 @@ export function auditInstance(configured?: string): string {
 }
 
 /**
- * The record of an operator's change (a key created, rotated or revoked). The operator is the OS user who
- * ran the command: the CLI has no other identity, and whoever can run it can write the store anyway.
+ * Who performs an admin change: the OS user who ran the CLI (it has no other identity, and whoever can run it
+ * can write the store anyway), or later an administrator signed in to the console or the admin API.
  */
-export function adminRecord(
-  action: string, target: string, reason: string, instance: string, now: Date = new Date(), targetKind: AdminTargetKind = 'api_key',
-): AuditRecord {
-  let operator = 'unknown';
-  try {
-    operator = userInfo().username;
-  } catch {
-    // no passwd entry (some containers): the record still says what was done
-  }
-  return {
+export interface AdminActor {
+  subject: string;
+  tenant?: string;
+  /** How the actor was authenticated: `{ kind: 'none', id: 'cli' }` for the CLI, a token id for the admin API. */
+  credential: AuditRecord['credential'];
+  /** The request the change belongs to (the admin API's request id); without one, a fresh id is made. */
+  requestId?: string;
+}
+
+/** One change, as its admin record tells it. */
+export interface AdminChange {
+  /** e.g. `keys.revoke`. */
+  action: string;
+  target: string;
+  targetKind: AdminTargetKind;
+  /** What changed, for a person reading the trail: never a secret. */
+  reason: string;
+}
+
+/** The record of an administrator's change (a key created, a user disabled, a client removed). */
+export function adminRecord(change: AdminChange, actor: AdminActor, instance: string, now: Date = new Date()): AuditRecord {
+  const record: AuditRecord = {
     ts: now.toISOString(),
     instance,
     event: 'admin',
-    requestId: `cli-${process.pid}-${now.getTime()}`,
-    subject: operator,
-    credential: { kind: 'none', id: 'cli' },
-    method: action,
-    target,
-    targetKind,
+    requestId: actor.requestId ?? `${actor.credential.id}-${process.pid}-${now.getTime()}`,
+    subject: actor.subject,
+    credential: { ...actor.credential },
+    method: change.action,
+    target: change.target,
+    targetKind: change.targetKind,
     decision: 'allow',
-    reason,
+    reason: change.reason,
   };
+  if (actor.tenant) record.tenant = actor.tenant;
+  return record;
 }
 
 /** What the embedded authorization server did (a sign-in, a token issued, a refresh token replayed). */

@@ -5,4 +5,4 @@ export { AuditChainWriter } from './chain-writer.js';
 export { canonicalJson, sealAuditRecord, parseAuditRow, GENESIS_HASH } from './chain.js';
 export { verifyAuditChain, type VerifyResult } from './verify.js';
 export { redactArguments, type RedactionOptions } from './redact.js';
-export { adminRecord, auditInstance, oauthRecord, type OAuthEvent } from './admin.js';
+export { adminRecord, auditInstance, oauthRecord, type AdminActor, type AdminChange, type OAuthEvent } from './admin.js';

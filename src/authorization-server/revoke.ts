@@ -36,7 +36,12 @@ export async function revokeGrant(ctx: RevocationContext, grantId: string): Prom
 
 export async function listRevocation(ctx: RevocationContext, kind: 'grant' | 'user' | 'client' | 'jti', value: string, now = ctx.now ?? Date.now()): Promise<void> {
   // Listed first: between the two steps a token is refused twice over rather than accepted once.
-  await ctx.revocations.add({ kind, value }, now, now + ctx.accessTokenTtlMs + 60_000);
+  await ctx.revocations.add({ kind, value }, now, listedUntil(ctx, now));
+}
+
+/** Until when a revocation listed at `now` stays listed: past the end of every access token it covers. */
+export function listedUntil(ctx: RevocationContext, now: number): number {
+  return now + ctx.accessTokenTtlMs + 60_000;
 }
 
 /** Every grant (and so every token) of a user; returns the grant ids. */

@@ -1,8 +1,6 @@
 /** How the admin commands (`warden keys`, `users`, `clients`, `tokens`) show things: times, tables, counts. Pure: loaded at startup. */
 
-export function iso(ms: number | null | undefined): string | null {
-  return ms === null || ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
-}
+export { iso } from '../shared/text.js';
 
 /** Times to the second: milliseconds only clutter a table. */
 export function shortIso(time: string | null, none: string): string {
@@ -24,14 +22,5 @@ export function table(header: string[], body: string[][]): string {
   return [header, ...body].map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-export function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
 // Ids and names shown on a terminal may come from whoever typed or registered them.
-export { printable } from '../shared/text.js';
-
-/** What the config defines, for a message about something it does not. */
-export function known(defined: string[]): string {
-  return defined.length > 0 ? `defined: ${defined.join(', ')}` : 'none are defined';
-}
+export { known, plural, printable } from '../shared/text.js';

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import type { WardenConfig } from '../config/index.js';
 import type { Store } from '../store/index.js';
-import type { AdminTargetKind } from '../audit/index.js';
-import { known } from './format.js';
+import type { AdminActor, AdminError, AdminServices } from '../admin/index.js';
 
 /**
  * What the admin commands (`warden keys`, `users`, `clients`, `tokens`) share: their common options, and
@@ -36,22 +35,38 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** Refuses (exit 2) the first of `given` that the config does not define in `where`. */
-export function checkDefined(what: string, given: string[], defined: string[], where: string, shown = (s: string) => s): void {
-  const unknown = given.find((g) => !defined.includes(g));
-  if (unknown === undefined) return;
-  throw new CliFailure(`unknown ${what} '${shown(unknown)}': ${where} does not define it (${known(defined)})`, 2);
-}
-
-/** Appends an admin record (action, target, what changed) to the audit chain. */
-export type AdminRecorder = (action: string, target: string, reason: string, targetKind?: AdminTargetKind) => Promise<void>;
-
 export interface StoreEnv {
   config: WardenConfig;
   /** The config file, for messages. */
   file: string;
   store: Store;
-  record: AdminRecorder;
+  /** The admin services over the store, acting as the OS user. */
+  admin: AdminServices;
+}
+
+/** The CLI acts as the OS user who runs it: it has no other identity, and whoever can run it can write the store anyway. */
+export async function cliActor(): Promise<AdminActor> {
+  const { userInfo } = await import('node:os');
+  let subject = 'unknown';
+  try {
+    subject = userInfo().username;
+  } catch {
+    // no passwd entry (some containers): the record still says what was done
+  }
+  return { subject, credential: { kind: 'none', id: 'cli' } };
+}
+
+/** Where to look, for an admin error about something that does not exist. */
+const NOT_FOUND_HINTS: Partial<Record<string, string>> = {
+  api_key: '; `warden keys list` shows them',
+  client: '; `warden clients list --all` shows them',
+  grant: '; `warden clients show <client_id>` lists grants',
+};
+
+/** An admin refusal as the CLI tells it: exit 2 for a usage mistake, 1 for anything else. */
+export function adminFailure(err: AdminError): Failure {
+  const hint = err.code === 'not_found' && err.target ? NOT_FOUND_HINTS[err.target.kind] ?? '' : '';
+  return { message: `${err.message}${hint}`, code: err.code === 'invalid_input' ? 2 : 1 };
 }
 
 /** How a failure ends the command: `warden: <message>` on stderr and exit `code`. */
@@ -66,20 +81,18 @@ export interface StoreCommand {
   /** Checks (and prompts) that need no store, run before it is opened so that a usage mistake leaves no store file behind. */
   check?: (config: WardenConfig, file: string) => void | Promise<void>;
   run: (env: StoreEnv) => Promise<void>;
-  /** The failure for one of the command's own typed errors, undefined for any other (CliFailure and StoreError need none). */
-  failure?: (err: unknown) => Failure | undefined;
 }
 
 /** Loads the config, runs the checks, opens its store, runs the command, and closes the store before any exit. */
 export async function withStore(opts: Common, command: StoreCommand): Promise<void> {
   const { loadConfigOrExit, fail } = await import('./output.js');
   const { openStore, StoreError } = await import('../store/index.js');
+  const { AdminError } = await import('../admin/index.js');
   const { config, file } = loadConfigOrExit(opts.config, opts.json);
   const warning = command.warning?.(config, file);
   if (warning !== undefined) process.stderr.write(`warden: warning: ${warning}\n`);
   const failureOf = (err: unknown): Failure | undefined => {
-    const own = command.failure?.(err);
-    if (own) return own;
+    if (err instanceof AdminError) return adminFailure(err);
     if (err instanceof CliFailure) return { message: err.message, code: err.exitCode };
     if (err instanceof StoreError) return { message: err.message, code: 1 };
     return undefined;
@@ -95,14 +108,9 @@ export async function withStore(opts: Common, command: StoreCommand): Promise<vo
   }
   let failure: Failure | undefined;
   try {
-    const { adminRecord, auditInstance, sealAuditRecord } = await import('../audit/index.js');
-    const opened = store;
-    // Admin actions join the same tamper-evident chain as the gateway's records (when the store keeps one).
-    const record: AdminRecorder = async (action, target, reason, targetKind) => {
-      if (!config.audit.store) return;
-      await opened.audit.append([adminRecord(action, target, reason, auditInstance(config.audit.instance), new Date(), targetKind)], sealAuditRecord);
-    };
-    await command.run({ config, file, store, record });
+    const { adminServices } = await import('../admin/index.js');
+    const admin = adminServices({ store, config, actor: await cliActor() });
+    await command.run({ config, file, store, admin });
   } catch (err) {
     failure = failureOf(err);
     if (!failure) throw err;

@@ -6,3 +6,17 @@ const ALL_CONTROL_CHARACTERS = new RegExp(CONTROL_CHARACTERS.source, 'g');
 export function printable(text: string): string {
   return text.replace(ALL_CONTROL_CHARACTERS, '?');
 }
+
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** What the config defines, for a message about something it does not. */
+export function known(defined: string[]): string {
+  return defined.length > 0 ? `defined: ${defined.join(', ')}` : 'none are defined';
+}
+
+/** An epoch-ms time as ISO 8601, or null for none. */
+export function iso(ms: number | null | undefined): string | null {
+  return ms === null || ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
+}

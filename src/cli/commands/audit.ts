@@ -1,10 +1,10 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import type { ChainedAuditRecord } from '../../audit/index.js';
-import type { AuditQuery, AuditRow, AuditStore } from '../../store/index.js';
+import type { AuditAdmin, AuditEntry, AuditFilter } from '../../admin/index.js';
 // Tiny and pure: imported eagerly so that option parsers can reject a bad value synchronously (exit 2).
 import { resolve } from 'node:path';
 import { parseDuration } from '../../shared/duration.js';
 import { CSV_COLUMNS, clean, csvRecord, csvRow, humanLine, jsonLine } from '../audit-format.js';
+import { CliFailure, adminFailure } from '../store-command.js';
 
 /**
  * `warden audit`: read, export and verify the tamper-evident audit chain in the store the config names.
@@ -24,7 +24,6 @@ interface Window {
 
 const CONFIG_HELP = 'config file (default: $WARDEN_CONFIG or ./warden.yaml)';
 const TIME_HELP = 'a duration ago (30m, 1h, 7d) or an ISO 8601 time';
-const PAGE = 1_000;
 const FOLLOW_INTERVAL_MS = 500;
 const PROGRESS_EVERY = 10_000;
 
@@ -53,9 +52,6 @@ function withCommon(command: Command, jsonHelp?: string): Command {
 
 const JSON_LINES = 'one JSON record per line';
 
-/** Reads a stored row as a record; undefined when its text is not one (verify says more; listings go on). */
-type ReadRow = (row: AuditRow) => ChainedAuditRecord | undefined;
-
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('show, export and verify the tamper-evident audit log');
 
@@ -65,11 +61,11 @@ export function registerAudit(program: Command): void {
     .addOption(new Option('-n, --lines <n>', 'how many records').argParser(countArg(0, 10_000)).default(20))
     .option('--follow', 'print records as they are written, until interrupted'), JSON_LINES)
     .action(async (opts: Common & { lines: number; follow?: boolean }) => {
-      await withAudit(opts, async (audit, read) => {
-        const rows = opts.lines === 0 ? [] : (await audit.query({ order: 'desc', limit: opts.lines })).reverse();
-        const print = printer(opts.json, read);
-        for (const row of rows) print(row);
-        if (opts.follow) await follow(audit, rows.at(-1)?.seq ?? (await audit.head()).seq, print);
+      await withAudit(opts, async (audit) => {
+        const entries = await audit.tail(opts.lines);
+        const print = printer(opts.json);
+        for (const entry of entries) print(entry);
+        if (opts.follow) await follow(audit, entries.at(-1)?.row.seq ?? (await audit.headSeq()), print);
         return 0;
       });
     });
@@ -84,16 +80,13 @@ export function registerAudit(program: Command): void {
     .option('--since <time>', `from this time on: ${TIME_HELP}`, timeArg)
     .option('--until <time>', `before this time: ${TIME_HELP}`, timeArg)
     .addOption(new Option('--limit <n>', 'most records shown').argParser(countArg(1, 10_000)).default(100)), JSON_LINES)
-    .action(async (opts: Common & Window & { subject?: string; tool?: string; decision?: 'allow' | 'deny'; event?: string; limit: number }) => {
-      await withAudit(opts, async (audit, read) => {
-        const filter: AuditQuery = { ...window(opts), subject: opts.subject, target: opts.tool, decision: opts.decision, event: opts.event };
-        // One more than asked, to tell the operator when the limit cut older matches off.
-        const rows = (await audit.query({ ...filter, order: 'desc', limit: opts.limit + 1 })).reverse();
-        const cut = rows.length > opts.limit;
-        const print = printer(opts.json, read);
-        for (const row of cut ? rows.slice(1) : rows) print(row);
-        if (cut) process.stderr.write(`warden: showing the newest ${opts.limit} matching records; older ones match too (--limit, --until)\n`);
-        else if (rows.length === 0 && !opts.json) process.stderr.write('warden: no matching audit records\n');
+    .action(async (opts: Common & Window & { subject?: string; tool?: string; decision?: 'allow' | 'deny'; event?: AuditFilter['event']; limit: number }) => {
+      await withAudit(opts, async (audit) => {
+        const { entries, more } = await audit.query({ since: opts.since, until: opts.until, subject: opts.subject, target: opts.tool, decision: opts.decision, event: opts.event }, opts.limit);
+        const print = printer(opts.json);
+        for (const entry of entries) print(entry);
+        if (more) process.stderr.write(`warden: showing the newest ${opts.limit} matching records; older ones match too (--limit, --until)\n`);
+        else if (entries.length === 0 && !opts.json) process.stderr.write('warden: no matching audit records\n');
         return 0;
       });
     });
@@ -106,7 +99,7 @@ export function registerAudit(program: Command): void {
     .option('--since <time>', `from this time on: ${TIME_HELP}`, timeArg)
     .option('--until <time>', `before this time: ${TIME_HELP}`, timeArg))
     .action(async (opts: Common & Window & { format: 'jsonl' | 'csv'; out?: string }) => {
-      await withAudit(opts, (audit, read) => exportRecords(audit, read, opts));
+      await withAudit(opts, (audit) => exportRecords(audit, opts));
     });
 
   withCommon(audit
@@ -118,22 +111,8 @@ export function registerAudit(program: Command): void {
     });
 }
 
-function window(opts: Window): Window {
-  if (opts.since !== undefined && opts.until !== undefined && opts.since >= opts.until) {
-    throw new CliFailure('--since must be earlier than --until', 2);
-  }
-  return { since: opts.since, until: opts.until };
-}
-
-/** A refusal decided here: withAudit closes the store, then exits with `exitCode`. */
-class CliFailure extends Error {
-  constructor(message: string, readonly exitCode: number) {
-    super(message);
-  }
-}
-
 /** Loads the config, opens its store, runs the command, and closes the store before exiting with its code. */
-async function withAudit(opts: Common, run: (audit: AuditStore, read: ReadRow) => Promise<number>): Promise<void> {
+async function withAudit(opts: Common, run: (audit: AuditAdmin) => Promise<number>): Promise<void> {
   const { loadConfigOrExit, fail } = await import('../output.js');
   const { existsSync } = await import('node:fs');
   let location: string;
@@ -152,14 +131,7 @@ async function withAudit(opts: Common, run: (audit: AuditStore, read: ReadRow) =
   // Opening would create an empty store, and an empty chain verifies: a wrong path must not look intact.
   if (location !== ':memory:' && !existsSync(location)) fail(`no store at ${location} (${named})`);
   const { SqliteStore, StoreError } = await import('../../store/index.js');
-  const { parseAuditRow } = await import('../../audit/index.js');
-  const read: ReadRow = (row) => {
-    try {
-      return parseAuditRow(row);
-    } catch {
-      return undefined;
-    }
-  };
+  const { AdminError, AuditAdmin } = await import('../../admin/index.js');
   let store;
   try {
     store = new SqliteStore(location, { synchronous });
@@ -170,33 +142,34 @@ async function withAudit(opts: Common, run: (audit: AuditStore, read: ReadRow) =
   // A reader that went away (`| head`) ends the command quietly: it had what it wanted.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? process.exit(0) : fail(`cannot write to stdout: ${err.message}`)));
   let code = 0;
-  let failure: CliFailure | undefined;
+  let failure: { message: string; code: number } | undefined;
   try {
-    code = await run(store.audit, read);
+    code = await run(new AuditAdmin(store.audit));
   } catch (err) {
-    if (err instanceof CliFailure) failure = err;
-    else if (err instanceof StoreError) failure = new CliFailure(err.message, 1);
+    if (err instanceof AdminError) failure = adminFailure(err);
+    else if (err instanceof CliFailure) failure = { message: err.message, code: err.exitCode };
+    else if (err instanceof StoreError) failure = { message: err.message, code: 1 };
     else throw err;
   } finally {
     await store.close();
   }
-  if (failure) fail(failure.message, failure.exitCode);
+  if (failure) fail(failure.message, failure.code);
   process.exitCode = code;
 }
 
 // ---- tail and query --------------------------------------------------------------------------------------
 
 /** Prints rows as lines: JSON, or one compact line per record for a person. */
-function printer(json: boolean | undefined, read: ReadRow): (row: AuditRow) => void {
-  return (row) => {
-    const record = read(row);
+function printer(json: boolean | undefined): (entry: AuditEntry) => void {
+  return ({ row, record }) => {
     process.stdout.write(`${json ? jsonLine(record ?? { seq: row.seq, unreadable: true }) : humanLine(row, record)}\n`);
   };
 }
 
 /** Polls for records after `afterSeq` until SIGINT or SIGTERM, which end the command normally (exit 0). */
-async function follow(audit: AuditStore, afterSeq: number, print: (row: AuditRow) => void): Promise<void> {
+async function follow(audit: AuditAdmin, afterSeq: number, print: (entry: AuditEntry) => void): Promise<void> {
   const { setTimeout: sleep } = await import('node:timers/promises');
+  const { AUDIT_PAGE } = await import('../../admin/index.js');
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
@@ -204,10 +177,10 @@ async function follow(audit: AuditStore, afterSeq: number, print: (row: AuditRow
   try {
     let last = afterSeq;
     while (!stop.signal.aborted) {
-      const rows = await audit.query({ afterSeq: last, order: 'asc', limit: PAGE });
-      for (const row of rows) print(row);
-      last = rows.at(-1)?.seq ?? last;
-      if (rows.length === PAGE) continue; // more are waiting: no pause
+      const entries = await audit.after(last);
+      for (const entry of entries) print(entry);
+      last = entries.at(-1)?.row.seq ?? last;
+      if (entries.length === AUDIT_PAGE) continue; // more are waiting: no pause
       await sleep(FOLLOW_INTERVAL_MS, undefined, { signal: stop.signal }).catch(() => undefined);
     }
   } finally {
@@ -221,9 +194,9 @@ async function follow(audit: AuditStore, afterSeq: number, print: (row: AuditRow
  * so a record cannot move the operator's cursor, recolour the terminal or disguise what a line says.
  */
 
-async function exportRecords(audit: AuditStore, read: ReadRow, opts: Common & Window & { format: 'jsonl' | 'csv'; out?: string }): Promise<number> {
-  const filter = window(opts);
-  const timed = filter.since !== undefined || filter.until !== undefined;
+async function exportRecords(audit: AuditAdmin, opts: Common & Window & { format: 'jsonl' | 'csv'; out?: string }): Promise<number> {
+  // Before --out is opened: a refused window must not truncate an existing file.
+  const window = (await import('../../admin/index.js')).checkAuditWindow(opts);
   const { createWriteStream, existsSync, fchmodSync, fstatSync, openSync, rmSync } = await import('node:fs');
   let out: NodeJS.WritableStream = process.stdout;
   let created = false;
@@ -265,16 +238,13 @@ async function exportRecords(audit: AuditStore, read: ReadRow, opts: Common & Wi
   let last = 0;
   try {
     if (opts.format === 'csv') await write(csvRow(CSV_COLUMNS));
-    for (;;) {
-      const rows = timed ? await audit.query({ ...filter, afterSeq: last, order: 'asc', limit: PAGE }) : await audit.scan(last, PAGE);
-      for (const row of rows) {
-        const record = read(row);
+    for await (const page of audit.all(window)) {
+      for (const { row, record } of page) {
         await write(opts.format === 'csv' ? csvRecord(row, record) : `${jsonLine(record ?? { seq: row.seq, prevHash: row.prevHash, hash: row.hash, unreadable: true })}\n`);
         first ??= row.seq;
         last = row.seq;
         if (++count % PROGRESS_EVERY === 0 && opts.out) process.stderr.write(`warden: exported ${count} records…\n`);
       }
-      if (rows.length < PAGE) break;
     }
     if (out !== process.stdout) {
       const finished = settle('finish');
@@ -302,10 +272,9 @@ function parseHead(value: string): { seq: number; hash: string } {
   return { seq: Number(match[1]), hash: match[2]! };
 }
 
-async function verify(audit: AuditStore, json: boolean, expectHead?: { seq: number; hash: string }): Promise<number> {
-  const { verifyAuditChain } = await import('../../audit/index.js');
+async function verify(audit: AuditAdmin, json: boolean, expectHead?: { seq: number; hash: string }): Promise<number> {
   let shown = Date.now();
-  const result = await verifyAuditChain(audit, {
+  const result = await audit.verify({
     ...(expectHead ? { expectHead } : {}),
     // Progress only for a chain long enough that the wait needs explaining, at most once a second.
     onProgress: (checked) => {

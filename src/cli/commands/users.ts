@@ -1,14 +1,13 @@
 import type { Command } from 'commander';
 import type { WardenConfig } from '../../config/index.js';
-import type { Store } from '../../store/index.js';
-import type { UserDirectory, UserView } from '../../authorization-server/users.js';
-import { CliFailure, checkDefined, collect, printJson, withStore, withStoreOptions, type Common, type StoreCommand, type StoreEnv } from '../store-command.js';
+import type { UserView } from '../../authorization-server/users.js';
+import { CliFailure, collect, printJson, withStore, withStoreOptions, type Common, type StoreCommand } from '../store-command.js';
 import { iso, plural, rows, table, when } from '../format.js';
 
 /**
  * `warden users`: the built-in user directory of the embedded OAuth authorization server, in the store the
  * config names. Safe while `warden serve` runs on the same store: a disabled user's grants and tokens are
- * refused from the gateway's next request on.
+ * refused from the gateway's next request on. What each change means (and revokes) is `admin/users.ts`.
  *
  * A password is never an argument (it would land in the shell history and in `ps`): it comes from stdin with
  * --password-stdin, from a prompt without echo on a terminal, or else is generated and printed once.
@@ -16,13 +15,9 @@ import { iso, plural, rows, table, when } from '../format.js';
 
 const PASSWORD_STDIN_HELP = 'read the password from stdin (one trailing newline is dropped); without it a terminal is prompted, and otherwise a password is generated and printed once';
 
-/** Appends an admin record (action, username, what changed) to the audit chain. */
-type UserRecorder = (action: string, username: string, reason: string) => Promise<void>;
-
-interface UsersCommand extends Pick<StoreCommand, 'check'> {
+interface UsersCommand extends Pick<StoreCommand, 'check' | 'run'> {
   /** Warn when the config does not turn on OAuth (every command but list). */
   warnWithoutOAuth: boolean;
-  run: (env: Omit<StoreEnv, 'record'> & { users: UserDirectory; record: UserRecorder }) => Promise<void>;
 }
 
 export function registerUsers(program: Command): void {
@@ -42,21 +37,13 @@ export function registerUsers(program: Command): void {
       await withUsers(opts, {
         warnWithoutOAuth: true,
         check: async (config) => {
-          const { checkUsername } = await import('../../authorization-server/users.js');
-          checkUsername(username);
-          checkRoles(roles, config);
+          const { checkNewUser } = await import('../../admin/index.js');
+          checkNewUser(config, { username, roles });
           secret = await obtainPassword(opts.passwordStdin === true, username);
         },
-        run: async ({ users, record }) => {
+        run: async ({ admin }) => {
           const { password, generated } = secret!;
-          const user = await users.add({ username, password, roles, tenant: opts.tenant, displayName: opts.name });
-          try {
-            await record('users.add', username, `${describe(user)}; password ${generated ? 'generated' : 'set'}`);
-          } catch (err) {
-            // A user who was added without a record must not be able to sign in: take it back before failing.
-            await users.disable(username);
-            throw new CliFailure(`the user was added disabled because its audit record could not be written: ${(err as Error).message}`, 1);
-          }
+          const user = await admin.users.add({ username, password, roles, tenant: opts.tenant, displayName: opts.name, passwordGenerated: generated });
           const out = userJson(user);
           if (opts.json) {
             if (generated) process.stderr.write(`warden: ${shownOnce(username)}\n`);
@@ -74,8 +61,8 @@ export function registerUsers(program: Command): void {
     .action(async (opts: Common) => {
       await withUsers(opts, {
         warnWithoutOAuth: false,
-        run: async ({ users }) => {
-          const all = await users.list();
+        run: async ({ admin }) => {
+          const all = await admin.users.list();
           if (opts.json) return printJson(all.map((u) => userJson(u)));
           if (all.length === 0) {
             process.stdout.write('no users; `warden users add <username>` adds one\n');
@@ -93,10 +80,9 @@ export function registerUsers(program: Command): void {
     .action(async (username: string, opts: Common) => {
       await withUsers(opts, {
         warnWithoutOAuth: false,
-        run: async ({ users, store }) => {
-          const { grantView, grantLines } = await import('./clients.js');
-          const user = await users.require(username);
-          const grants = (await store.oauth.list({ model: 'Grant', accountId: username }, Date.now())).map(grantView);
+        run: async ({ admin }) => {
+          const { grantLines } = await import('./clients.js');
+          const { user, grants } = await admin.users.show(username);
           if (opts.json) return printJson({ ...userJson(user), grants });
           process.stdout.write(details(user));
           process.stdout.write(grants.length > 0 ? `\ngrants:\n${grants.map((g) => grantLines(g, '  ')).join('')}` : '\nno grants: the user has not signed in to any app, or everything was revoked\n');
@@ -111,12 +97,10 @@ export function registerUsers(program: Command): void {
     .action(async (username: string, opts: Common) => {
       await withUsers(opts, {
         warnWithoutOAuth: true,
-        run: async ({ users, store, config, record }) => {
-          const user = await users.disable(username);
-          const revoked = await revokeEverything(store, config, username);
-          await recordOrFail(record, 'users.disable', username, `disabled; revoked ${grantCount(revoked)}`, 'the user was disabled');
-          if (opts.json) return printJson({ ...userJson(user), revokedGrants: revoked });
-          process.stdout.write(`disabled user ${username}; revoked ${grantCount(revoked)} with their tokens, and ended the user's sessions\n`);
+        run: async ({ admin }) => {
+          const { user, revokedGrants } = await admin.users.disable(username);
+          if (opts.json) return printJson({ ...userJson(user), revokedGrants });
+          process.stdout.write(`disabled user ${username}; revoked ${plural(revokedGrants, 'grant')} with their tokens, and ended the user's sessions\n`);
         },
       });
     });
@@ -128,9 +112,8 @@ export function registerUsers(program: Command): void {
     .action(async (username: string, opts: Common) => {
       await withUsers(opts, {
         warnWithoutOAuth: true,
-        run: async ({ users, record }) => {
-          const user = await users.enable(username);
-          await recordOrFail(record, 'users.enable', username, 'enabled; lockout lifted', 'the user was enabled');
+        run: async ({ admin }) => {
+          const user = await admin.users.enable(username);
           if (opts.json) return printJson(userJson(user));
           process.stdout.write(`enabled user ${username}\n${details(user)}`);
         },
@@ -145,21 +128,18 @@ export function registerUsers(program: Command): void {
     .action(async (username: string, opts: Common & { passwordStdin?: boolean }) => {
       await withUsers(opts, {
         warnWithoutOAuth: true,
-        run: async ({ users, store, config, record }) => {
+        run: async ({ admin }) => {
           // Before asking for a password: nobody should type one for a user who does not exist.
-          await users.require(username);
+          await admin.users.get(username);
           const { password, generated } = await obtainPassword(opts.passwordStdin === true, username);
-          const user = await users.resetPassword(username, password);
-          // A reset is what one does when a password leaked: whatever was obtained with it goes too.
-          const revoked = await revokeEverything(store, config, username);
-          await recordOrFail(record, 'users.reset-password', username, `password ${generated ? 'generated' : 'set'}; revoked ${grantCount(revoked)}`, 'the password was reset');
+          const { user, revokedGrants } = await admin.users.resetPassword(username, password, { generated });
           if (opts.json) {
             if (generated) process.stderr.write(`warden: ${shownOnce(username)}\n`);
-            const out = { ...userJson(user), revokedGrants: revoked };
+            const out = { ...userJson(user), revokedGrants };
             return printJson(generated ? { ...out, password } : out);
           }
           if (generated) process.stdout.write(`${password}\n\n${shownOnce(username)}\n\n`);
-          process.stdout.write(`reset the password of ${username}; revoked ${grantCount(revoked)} with their tokens, and ended the user's sessions\n`);
+          process.stdout.write(`reset the password of ${username}; revoked ${plural(revokedGrants, 'grant')} with their tokens, and ended the user's sessions\n`);
         },
       });
     });
@@ -172,57 +152,25 @@ export function registerUsers(program: Command): void {
     .action(async (username: string, opts: Common & { role: string[] }) => {
       await withUsers(opts, {
         warnWithoutOAuth: true,
-        check: (config) => checkRoles(opts.role, config),
-        run: async ({ users, store, config, record }) => {
-          const before = await users.get(username);
-          const user = await users.setRoles(username, opts.role);
-          // Scopes were cut to the roles when each grant was consented to: the grants must go, or refreshes would keep the old scopes.
-          const revoked = await revokeEverything(store, config, username);
-          await recordOrFail(record, 'users.set-roles', username, `roles ${list(user.roles)} (were ${list(before?.roles ?? [])}); ${revoked} grant(s) revoked`, 'the roles were set');
-          if (opts.json) return printJson({ ...userJson(user), revokedGrants: revoked });
-          process.stdout.write(`set the roles of ${username}; revoked ${revoked} grant(s), so apps sign in again under the new roles\n${details(user)}`);
+        check: async (config) => (await import('../../admin/index.js')).checkRoles(config, opts.role),
+        run: async ({ admin }) => {
+          const { user, revokedGrants } = await admin.users.setRoles(username, opts.role);
+          if (opts.json) return printJson({ ...userJson(user), revokedGrants });
+          process.stdout.write(`set the roles of ${username}; revoked ${revokedGrants} grant(s), so apps sign in again under the new roles\n${details(user)}`);
         },
       });
     });
 }
 
-/** withStore with the user directory at hand, records about users, and the user errors told as such. */
+/** withStore, warning when the config does not turn on OAuth. */
 async function withUsers(opts: Common, { warnWithoutOAuth, run, check }: UsersCommand): Promise<void> {
-  const { UserDirectory, UserError } = await import('../../authorization-server/users.js');
-  const oauthOf = (config: WardenConfig) => (config.auth === 'none' ? undefined : config.auth.oauth);
   await withStore(opts, {
-    warning: (config, file) => (warnWithoutOAuth && !oauthOf(config)
+    warning: (config: WardenConfig, file) => (warnWithoutOAuth && (config.auth === 'none' || !config.auth.oauth)
       ? `${file} does not turn on OAuth, so nobody can sign in as these users yet; set auth: { oauth: {} } to turn on the authorization server`
       : undefined),
     check,
-    run: ({ record, ...env }) => {
-      const oauth = oauthOf(env.config);
-      const users = new UserDirectory(env.store.users, { maxFailures: oauth?.login.maxFailures ?? 5, lockoutMs: oauth?.login.lockout ?? 900_000 });
-      return run({ ...env, users, record: (action, username, reason) => record(action, username, reason, 'user') });
-    },
-    failure: (err) => (err instanceof UserError
-      ? { message: err.message, code: err.code === 'invalid_username' || err.code === 'weak_password' ? 2 : 1 }
-      : undefined),
+    run,
   });
-}
-
-async function recordOrFail(record: UserRecorder, action: string, username: string, reason: string, done: string): Promise<void> {
-  try {
-    await record(action, username, reason);
-  } catch (err) {
-    throw new CliFailure(`${done}, but its audit record could not be written: ${(err as Error).message}`, 1);
-  }
-}
-
-/** Every grant, token and session of the user; returns how many grants there were. */
-async function revokeEverything(store: Store, config: WardenConfig, username: string): Promise<number> {
-  const { revokeUser, revocationContext } = await import('../../authorization-server/revoke.js');
-  const { accessTokenTtlOf } = await import('../../config/index.js');
-  return (await revokeUser(revocationContext(store, accessTokenTtlOf(config)), username)).length;
-}
-
-function checkRoles(given: string[], config: WardenConfig): void {
-  checkDefined('role', given, Object.keys(config.authorization.roles), 'authorization.roles');
 }
 
 // ---- passwords
@@ -232,26 +180,24 @@ interface Password {
   generated: boolean;
 }
 
-/** Longer than any password passwordProblem allows: stop reading there. */
+/** Longer than any password checkPassword allows: stop reading there. */
 const MAX_STDIN_BYTES = 64 * 1024;
 
 async function obtainPassword(fromStdin: boolean, username: string): Promise<Password> {
-  const { passwordProblem } = await import('../../authorization-server/password.js');
+  const { checkPassword } = await import('../../admin/index.js');
   let password: string;
   if (fromStdin) {
     password = (await readStdin()).replace(/\r?\n$/, '');
   } else if (process.stdin.isTTY) {
     password = await promptHidden(`Password for ${username}: `);
-    const problem = passwordProblem(password);
-    if (problem !== undefined) throw new CliFailure(problem, 2);
+    checkPassword(password);
     if ((await promptHidden('Again: ')) !== password) throw new CliFailure('the two passwords differ; nothing was changed', 2);
   } else {
     const { randomBytes } = await import('node:crypto');
     // 144 bits, 24 characters of base64url.
     return { password: randomBytes(18).toString('base64url'), generated: true };
   }
-  const problem = passwordProblem(password);
-  if (problem !== undefined) throw new CliFailure(problem, 2);
+  checkPassword(password);
   return { password, generated: false };
 }
 
@@ -304,18 +250,6 @@ function shownOnce(username: string): string {
 }
 
 // ---- output
-
-function list(values: string[]): string {
-  return values.length > 0 ? values.join(', ') : 'none';
-}
-
-function grantCount(n: number): string {
-  return plural(n, 'grant');
-}
-
-function describe(user: UserView): string {
-  return [`roles ${list(user.roles)}`, user.tenant ? `tenant ${user.tenant}` : '', user.displayName ? `name ${user.displayName}` : ''].filter(Boolean).join('; ');
-}
 
 type Status = 'active' | 'disabled' | 'locked';
 
