@@ -10,6 +10,10 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { everythingCommand, notesServerCommand } from '../helpers/upstreams.js';
+import { startGateway } from '../helpers/gateway.js';
+import { connectClient } from '../helpers/client.js';
+import { SqliteStore } from '../../src/store/index.js';
+import { parseAuditRow, verifyAuditChain } from '../../src/audit/index.js';
 
 /**
  * `warden wrap` end to end: the built CLI (dist/) is run as a child process, driven by the real SDK client over
@@ -348,5 +352,32 @@ describe('warden wrap', () => {
     const badSet = new RawWarden(['--set-env', 'NOVALUE', '--', process.execPath]);
     assert.equal((await badSet.exited).code, 2);
     assert.match(badSet.stderr, /NAME=VALUE/);
+  });
+
+  test('with --store, each request is a record in the same hash chain as a gateway writing to that store at the same time', async () => {
+    const dbPath = join(dir, 'shared.db');
+    const gw = await startGateway({ store: { sqlite: dbPath }, audit: { log: false, instance: 'gateway-1' }, upstreams: { notes: { command: notesServerCommand() } } }, [], { configuredAudit: true });
+    try {
+      const viaGateway = await connectClient(`${gw.url}/mcp/notes`);
+      await viaGateway.client.listTools();
+      await withWrap(['--store', dbPath, '--allow-tool', 'safe_echo'], recorderCommand(join(dir, 'chain.log')), async ({ client }) => {
+        assert.equal(text(await client.callTool({ name: 'safe_echo', arguments: { text: 'hi' } })), 'hi');
+        await assertForbidden(client.callTool({ name: 'danger', arguments: { text: 'x' } }), /danger/);
+        await viaGateway.client.listTools(); // the gateway appends between the wrap's records
+      });
+      await viaGateway.client.close();
+    } finally {
+      await gw.close();
+    }
+    const store = new SqliteStore(dbPath);
+    try {
+      assert.equal((await verifyAuditChain(store.audit)).ok, true);
+      const records = (await store.audit.query({ limit: 1000 })).map(parseAuditRow);
+      const wrapped = records.filter((r) => r.upstream === 'node' && r.event === 'call').map((r) => [r.method, r.target ?? '', r.decision, r.credential.kind]);
+      assert.deepEqual(wrapped.filter(([m]) => m === 'tools/call'), [['tools/call', 'safe_echo', 'allow', 'none'], ['tools/call', 'danger', 'deny', 'none']]);
+      assert.ok(records.some((r) => r.instance === 'gateway-1' && r.method === 'tools/list'));
+    } finally {
+      await store.close();
+    }
   });
 });
