@@ -2,6 +2,7 @@
 import { createReadStream, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { fmt, table } from './report.js';
 
 /** Counts lines of a (pino JSON) log file and collects the first few at warn level or above. */
 export async function scanLog(file: string, keep = 5): Promise<{ lines: number; bytes: number; warnings: number; samples: string[] }> {
@@ -88,4 +89,16 @@ export function cpuProfilesIn(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** A profile summary as text: busy time, then self time by code area and by function, with shares of busy time. */
+export function formatProfile(title: string, p: { busyMs: number; idleMs: number; functions: Hotspot[]; areas: Hotspot[] }): string[] {
+  const rows = (hs: Hotspot[]) => hs.map((h) => [h.name, fmt(h.selfMs, 0), `${fmt(h.share * 100, 1)}%`]);
+  return [
+    `${title}: main thread busy ${fmt(p.busyMs, 0)} ms (idle ${fmt(p.idleMs, 0)} ms, startup included); self time by area:`,
+    table(['area', 'self ms', 'share'], rows(p.areas)),
+    '',
+    'top functions by self time (share of busy time):',
+    table(['function', 'self ms', 'share'], rows(p.functions)),
+  ];
 }
