@@ -23,7 +23,7 @@ import Database from 'better-sqlite3';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import {
   FOREIGN_WARN, GATEWAY_ENTRY, cpuProfilesIn, echoCallPlan, fmt, formatProfile, freePorts, loadPool, machineBusyCpuMs, measurementHeader, measurementRow, median, parseOptions,
-  processCpuMs, requireBuiltGateway, runRounds, scanLog, selfCpuMs, serveWarden, startNode, stopAllChildren, summarize, summarizeCpuProfile, table, waitForHttp, waitForLine,
+  processCpuMs, requireBuiltGateway, runRounds, scanLog, selfCpuMs, serveWarden, startNode, stopAllChildren, summarize, summarizeCpuProfile, table, waitForLine, waitForWarden,
   writeWardenConfig, type LoadResult, type Measured, type Scenario,
 } from './lib/index.js';
 import { authorizationCodeGrant, basicAuth, jwtClaims, registerPublicClient, runWorkers, tokenRequest, wardenJson } from './lib/oauth.js';
@@ -70,12 +70,13 @@ try {
   const { password } = await wardenJson<{ password: string }>(gatewayEntry, ['users', 'add', 'bench', '--role', 'bench', '--config', oauthConfig]);
   const service = await wardenJson<{ client_id: string; client_secret: string }>(gatewayEntry, ['clients', 'add', '--name', 'bench', '--scope', 'bench:echo', '--config', oauthConfig]);
 
-  const none = serveWarden('gateway', noneConfig, join(work, 'gateway-none.log'));
-  const oauth = serveWarden('oauth', oauthConfig, join(work, 'gateway-oauth.log'), options.cpuProf ? profileDir : undefined);
+  const [noneLog, oauthLog] = [join(work, 'gateway-none.log'), join(work, 'gateway-oauth.log')];
+  const none = serveWarden('gateway', noneConfig, noneLog);
+  const oauth = serveWarden('oauth', oauthConfig, oauthLog, options.cpuProf ? profileDir : undefined);
   const issuer = `http://127.0.0.1:${oauthPort}`;
   const resource = `${issuer}/mcp/bench`;
-  await waitForHttp(`http://127.0.0.1:${nonePort}/healthz`, none);
-  await waitForHttp(`${issuer}/healthz`, oauth);
+  await waitForWarden(none, `http://127.0.0.1:${nonePort}`, noneLog);
+  await waitForWarden(oauth, issuer, oauthLog);
 
   // One public client (as an MCP client registers itself) and one grant per refresh chain, each through the pages.
   const clientId = await registerPublicClient(issuer);
