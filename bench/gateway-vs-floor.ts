@@ -21,7 +21,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  FOREIGN_WARN, GATEWAY_ENTRY, cpuProfilesIn, echoCallPlan, fmt, formatProfile, freePorts, loadPool, median, parseOptions, requireBuiltGateway,
+  FOREIGN_WARN, GATEWAY_ENTRY, cpuProfilesIn, echoCallPlan, fmt, formatProfile, freePorts, loadPool, median, parseOptions, profileClockUs, requireBuiltGateway,
   runRounds, scanLog, serveWarden, startNode, stopAllChildren, summarize, summarizeCpuProfile, table, waitForLine, waitForWarden, writeWardenConfig,
   type Measured, type Measurement, type Scenario, type Summary,
 } from './lib/index.js';
@@ -108,7 +108,12 @@ try {
   progress(`upstream pid ${upstream.pid}, floor pid ${floor.pid}, ${GATEWAYS.map((g) => `${g} pid ${gateways[g].pid}`).join(', ')}`);
   progress(`${options.rounds} rounds x ${options.seconds}s per target, concurrency ${options.concurrency}, warmup ${options.warmupSeconds}s${options.cpuProf ? ', --cpu-prof' : ''}`);
 
-  const { rounds: results, warmup } = await runRounds({ scenarios, processes, options, progress, ...echoCallPlan(ECHO_TEXT) });
+  // The profiles are summarized over the rounds only: startup, the token request and warm-up (JIT) left out.
+  let roundsFromUs = 0;
+  const { rounds: results, warmup } = await runRounds({
+    scenarios, processes, options, progress, onRoundsStart: () => (roundsFromUs = profileClockUs()), ...echoCallPlan(ECHO_TEXT),
+  });
+  const roundsToUs = profileClockUs();
 
   // Stop everything before reading logs (pino flushes on exit) and profiles (written on exit).
   await stopAllChildren();
@@ -137,14 +142,19 @@ try {
   const gatewayFigures = (g: Gateway) => ({ ...figures(g), ratio: median(roundRatios(g)), roundRatios: roundRatios(g) });
 
   // Log volume per call of each gateway: every call it served (verification, warm-up, rounds) plus the token request.
+  // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main one (tsx adds a loader thread to the floor).
+  const isMainThread = (file: string) => /\.\d+\.0\.\d+\.cpuprofile$/.test(file);
+  const servedInRounds = (name: string) => results.filter((r) => r.scenario === name).reduce((n, r) => n + r.load.requests + r.load.errors, 0);
   const served = (name: string) => 1 + (warmup[name]?.requests ?? 0) + (warmup[name]?.errors ?? 0)
-    + results.filter((r) => r.scenario === name).reduce((n, r) => n + r.load.requests + r.load.errors, 0);
+    + servedInRounds(name);
   const logStats = Object.fromEntries(await Promise.all(GATEWAYS.map(async (g) => {
     const log = await scanLog(logs[g]);
     return [g, { lines: log.lines, bytesPerCall: log.bytes / served(g), linesPerCall: log.lines / served(g), warnings: log.warnings, samples: log.samples }] as const;
   })));
   const profiles = options.cpuProf
-    ? ['floor', ...GATEWAYS].flatMap((label) => cpuProfilesIn(join(profileRoot, label)).map((file) => ({ label, file, ...summarizeCpuProfile(file, 20) })))
+    ? ['floor', ...GATEWAYS].flatMap((label) => cpuProfilesIn(join(profileRoot, label)).filter(isMainThread).map((file) => ({
+      label, file, ...summarizeCpuProfile(file, { top: 20, fromUs: roundsFromUs, toUs: roundsToUs, calls: servedInRounds(label) }),
+    })))
     : [];
   const environment = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', platform: `${process.platform}/${process.arch}` };
   const report = {
@@ -189,7 +199,7 @@ try {
       ? `warning: other processes used up to ${fmt(noisiest * 100, 0)}% of the machine during a run ('other load'); the numbers are noisy, rerun on a quiet machine`
       : `other processes used at most ${fmt(noisiest * 100, 0)}% of the machine during any run`);
     for (const r of results.filter((x) => x.load.errors > 0)) out.push(`errors in round ${r.round} ${r.scenario}: ${r.load.errors}, first: ${r.load.firstError}`);
-    for (const p of profiles) out.push('', ...formatProfile(`${p.label} CPU profile ${p.file}`, p));
+    for (const p of profiles) out.push('', ...formatProfile(`${p.label} CPU profile ${p.file} (${servedInRounds(p.label)} calls in the rounds)`, p));
     process.stdout.write(`${out.join('\n')}\n`);
   }
   if (results.some((r) => r.load.errors > 0)) exitCode = 1;

@@ -12,5 +12,5 @@ export { MCP_POST_HEADERS, MCP_PROTOCOL_VERSION, echoCallPlan, expectJsonRpcResu
 export { FOREIGN_WARN, runRounds, type Measured, type Measurement, type RunPlan, type Scenario } from './rounds.js';
 export { median, percentile, summarize, type Summary } from './stats.js';
 export { fmt, measurementHeader, measurementRow, table } from './report.js';
-export { cpuProfilesIn, formatProfile, scanLog, summarizeCpuProfile, type Hotspot } from './profile.js';
+export { cpuProfilesIn, formatProfile, profileClockUs, scanLog, summarizeCpuProfile, type Hotspot, type ProfileSummary } from './profile.js';
 export { GATEWAY_ENTRY, requireBuiltGateway, serveWarden, waitForWarden, writeWardenConfig } from './warden.js';
