@@ -13,17 +13,18 @@
  *
  * --quick: 1 round x 1 s, warmup 0.5 s (a smoke test; explicit flags still win). --concurrency is that of the
  * MCP calls; the token endpoint is measured at 1 and 8. All processes share this machine's cores, as in
- * bench/gateway-vs-direct.ts; the 'other load' column says how much other programs took.
+ * bench/gateway-vs-floor.ts; the 'other load' column says how much other programs took.
  */
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import {
-  FOREIGN_WARN, REPO_ROOT, cpuProfilesIn, echoCallPlan, fmt, freePort, loadPool, machineBusyCpuMs, measurementHeader, measurementRow,
-  median, parseOptions, processCpuMs, runRounds, scanLog, selfCpuMs, startNode, stopAllChildren, summarize, summarizeCpuProfile, table, waitForHttp, waitForLine, type LoadResult, type Measured, type Scenario,
+  FOREIGN_WARN, GATEWAY_ENTRY, cpuProfilesIn, echoCallPlan, fmt, formatProfile, freePorts, loadPool, machineBusyCpuMs, measurementHeader, measurementRow, median, parseOptions,
+  processCpuMs, requireBuiltGateway, runRounds, scanLog, selfCpuMs, serveWarden, startNode, stopAllChildren, summarize, summarizeCpuProfile, table, waitForLine, waitForWarden,
+  writeWardenConfig, type LoadResult, type Measured, type Scenario,
 } from './lib/index.js';
 import { authorizationCodeGrant, basicAuth, jwtClaims, registerPublicClient, runWorkers, tokenRequest, wardenJson } from './lib/oauth.js';
 
@@ -38,11 +39,8 @@ const ECHO_TEXT = 'hello from the benchmark';
 const SETTLE_MS = 300;
 const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
-const gatewayEntry = join(REPO_ROOT, 'dist/cli/main.js');
-if (!existsSync(gatewayEntry)) {
-  process.stderr.write('bench: dist/cli/main.js is missing; run `npm run build` first (or use `npm run bench:oauth`)\n');
-  process.exit(2);
-}
+const gatewayEntry = GATEWAY_ENTRY;
+requireBuiltGateway('bench:oauth');
 const work = mkdtempSync(join(tmpdir(), 'warden-bench-oauth-'));
 const profileDir = join(work, 'profiles');
 process.on('exit', () => {
@@ -55,15 +53,9 @@ let exitCode = 0;
 try {
   const upstream = startNode('upstream', ['--import', 'tsx', 'bench/upstream-server.ts'], { stdout: 'lines' });
   const upstreamUrl = `http://127.0.0.1:${Number((await waitForLine(upstream, /^PORT (\d+)$/))[1])}/mcp`;
-  const nonePort = await freePort();
-  const oauthPort = await freePort();
+  const [nonePort, oauthPort] = (await freePorts(2)) as [number, number];
   const dbPath = join(work, 'warden.db');
-  const writeConfig = (name: string, port: number, lines: string[]) => {
-    const file = join(work, name);
-    writeFileSync(file, ['scenario: local', 'listen:', '  host: 127.0.0.1', `  port: ${port}`, ...lines, 'rateLimit:', '  perIp: false', 'log:', '  level: info',
-      'upstreams:', '  bench:', `    url: ${upstreamUrl}`, ''].join('\n'));
-    return file;
-  };
+  const writeConfig = (name: string, port: number, lines: string[]) => writeWardenConfig(join(work, name), port, upstreamUrl, lines);
   const noneConfig = writeConfig('warden-none.yaml', nonePort, ['auth: none', `store: { sqlite: ${join(work, 'none.db')} }`]);
   // The sign-in limiter is raised only so that the 8 sign-ins of the setup never wait; everything else is at its defaults.
   const oauthConfig = writeConfig('warden-oauth.yaml', oauthPort, [
@@ -78,13 +70,13 @@ try {
   const { password } = await wardenJson<{ password: string }>(gatewayEntry, ['users', 'add', 'bench', '--role', 'bench', '--config', oauthConfig]);
   const service = await wardenJson<{ client_id: string; client_secret: string }>(gatewayEntry, ['clients', 'add', '--name', 'bench', '--scope', 'bench:echo', '--config', oauthConfig]);
 
-  const none = startNode('gateway', [gatewayEntry, 'serve', '--config', noneConfig], { stderrFile: join(work, 'gateway-none.log') });
-  const oauth = startNode('oauth', [...(options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), gatewayEntry, 'serve', '--config', oauthConfig],
-    { stderrFile: join(work, 'gateway-oauth.log') });
+  const [noneLog, oauthLog] = [join(work, 'gateway-none.log'), join(work, 'gateway-oauth.log')];
+  const none = serveWarden('gateway', noneConfig, noneLog);
+  const oauth = serveWarden('oauth', oauthConfig, oauthLog, options.cpuProf ? profileDir : undefined);
   const issuer = `http://127.0.0.1:${oauthPort}`;
   const resource = `${issuer}/mcp/bench`;
-  await waitForHttp(`http://127.0.0.1:${nonePort}/healthz`, none);
-  await waitForHttp(`${issuer}/healthz`, oauth);
+  await waitForWarden(none, `http://127.0.0.1:${nonePort}`, noneLog);
+  await waitForWarden(oauth, issuer, oauthLog);
 
   // One public client (as an MCP client registers itself) and one grant per refresh chain, each through the pages.
   const clientId = await registerPublicClient(issuer);
@@ -231,11 +223,7 @@ try {
     const noisiest = Math.max(...tokenRuns.map((r) => r.foreignCpuShare), ...mcpRuns.map((r) => r.foreignCpuShare));
     if (noisiest > FOREIGN_WARN) out.push(`warning: other processes used up to ${fmt(noisiest * 100, 0)}% of the machine during a run ('other load'); the numbers are noisy`);
     for (const r of [...tokenRuns, ...mcpRuns].filter((x) => x.load.errors > 0)) out.push(`errors in round ${r.round} ${r.scenario}: ${r.load.errors}, first: ${r.load.firstError}`);
-    for (const p of profiles) {
-      out.push('', `oauth gateway CPU profile ${p.file}: busy ${fmt(p.busyMs, 0)} ms; self time by area:`);
-      out.push(table(['area', 'self ms', 'share'], p.areas.map((h) => [h.name, fmt(h.selfMs, 0), `${fmt(h.share * 100, 1)}%`])));
-      out.push('', 'top functions by self time:', table(['function', 'self ms', 'share'], p.functions.map((h) => [h.name, fmt(h.selfMs, 0), `${fmt(h.share * 100, 1)}%`])));
-    }
+    for (const p of profiles) out.push('', ...formatProfile(`oauth gateway CPU profile ${p.file}`, p));
     process.stdout.write(`${out.join('\n')}\n`);
   }
   if (errors > 0) exitCode = 1;

@@ -49,6 +49,8 @@ export interface RunPlan {
   options: BenchOptions;
   /** Progress lines (stderr). */
   progress?: (line: string) => void;
+  /** Called once warm-up is over, just before round 1 (e.g. to cut a CPU profile to the measured part). */
+  onRoundsStart?: () => void;
 }
 
 /** Above this share of the machine used by other programs, a run is flagged as noisy. */
@@ -81,6 +83,7 @@ export async function runRounds(plan: RunPlan): Promise<{ rounds: Measurement[];
       await sleep(SETTLE_MS);
     }
     const results: Measurement[] = [];
+    plan.onRoundsStart?.();
     for (let round = 1; round <= options.rounds; round++) {
       const order = round % 2 === 1 ? plan.scenarios : [...plan.scenarios].reverse();
       for (const s of order) {

@@ -19,6 +19,7 @@ export interface Summary {
   scenario: string;
   rps: number;
   meanMs: number;
+  p50Ms: number;
   p99Ms: number;
   errors: number;
   cpuMsPerRequest: Record<string, number>;
@@ -37,6 +38,7 @@ export function summarize(results: readonly Measurement[], scenarios: readonly S
       scenario: s.name,
       rps: median(mine.map((r) => r.load.rps)),
       meanMs: median(mine.map((r) => r.load.meanMs)),
+      p50Ms: median(mine.map((r) => r.load.p50Ms)),
       p99Ms: median(mine.map((r) => r.load.p99Ms)),
       errors: mine.reduce((n, r) => n + r.load.errors, 0),
       cpuMsPerRequest: cpu,
