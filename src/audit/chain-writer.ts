@@ -11,10 +11,13 @@ export interface AuditChainWriterOptions {
   groupCommit?: boolean;
   /** Most records in one transaction (default 512), which bounds how long one commit holds the file's lock. */
   maxBatch?: number;
+  /** How long a deferred record may wait for the next commit before it is committed on its own (default 20 ms). */
+  deferMs?: number;
 }
 
 interface Pending {
   prepared: PreparedAuditRecord;
+  deferred: boolean;
   resolve: (record: ChainedAuditRecord) => void;
   reject: (err: unknown) => void;
 }
@@ -28,8 +31,12 @@ interface Pending {
  */
 export class AuditChainWriter {
   private readonly batchSize: number;
+  private readonly deferMs: number;
   private queue: Pending[] = [];
   private scheduled = false;
+  private deferredTimer: NodeJS.Timeout | undefined;
+  /** Set by flush(): what is queued commits now, deferred or not. */
+  private flushing = false;
   private committing = false;
   private closed = false;
   /** Settles after the newest appended record has; batches commit in order, so after every earlier one too. */
@@ -39,9 +46,16 @@ export class AuditChainWriter {
     const maxBatch = options.maxBatch ?? 512;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
     this.batchSize = options.groupCommit === false ? 1 : maxBatch;
+    this.deferMs = options.deferMs ?? 20;
   }
 
-  append(record: AuditRecord): Promise<ChainedAuditRecord> {
+  /**
+   * `deferred`: nobody waits on this record before answering (an outcome), so it rides along with the next
+   * commit instead of paying for a transaction of its own — within `deferMs`, or at flush and close. The
+   * order of the chain is still the order of `append` calls. A crash in that window loses it; a decision
+   * record, which a call waits on, is never deferred.
+   */
+  append(record: AuditRecord, deferred = false): Promise<ChainedAuditRecord> {
     if (this.closed) return Promise.reject(new AuditChainError('closed', 'the audit chain writer is closed'));
     let prepared: PreparedAuditRecord;
     try {
@@ -50,16 +64,25 @@ export class AuditChainWriter {
       return Promise.reject(err);
     }
     const promise = new Promise<ChainedAuditRecord>((resolve, reject) => {
-      this.queue.push({ prepared, resolve, reject });
+      this.queue.push({ prepared, deferred, resolve, reject });
     });
     this.last = promise.catch(() => undefined);
-    this.schedule();
+    if (deferred) this.deferLater();
+    else this.schedule();
     return promise;
   }
 
   /** Resolves once every record appended before this call has committed or failed. */
   async flush(): Promise<void> {
+    this.flushing = true;
+    this.schedule();
     await this.last;
+  }
+
+  private deferLater(): void {
+    if (this.scheduled || this.deferredTimer !== undefined) return;
+    this.deferredTimer = setTimeout(() => this.schedule(), this.deferMs);
+    this.deferredTimer.unref();
   }
 
   /** Refuses further appends and waits for the pending ones. */
@@ -70,6 +93,8 @@ export class AuditChainWriter {
 
   private schedule(): void {
     if (this.scheduled || this.committing || this.queue.length === 0) return;
+    clearTimeout(this.deferredTimer);
+    this.deferredTimer = undefined;
     this.scheduled = true;
     // setImmediate, not a microtask: it runs after the I/O callbacks of this turn, so that requests that
     // arrived together have all appended by the time the batch is cut.
@@ -93,7 +118,9 @@ export class AuditChainWriter {
       for (const p of batch) p.reject(err);
     } finally {
       this.committing = false;
-      this.schedule();
+      if (this.queue.length === 0) this.flushing = false;
+      else if (this.flushing || this.queue.some((p) => !p.deferred)) this.schedule();
+      else this.deferLater();
     }
   }
 }

@@ -8,9 +8,17 @@ import type { Store } from '../store/index.js';
 
 type AuditConfig = WardenConfig['audit'];
 
+export interface WriteOptions {
+  /**
+   * Nothing waits on this record (an outcome, written after the answer): the chain may hold it for the next
+   * commit (at most `AuditChainWriter`'s defer window) instead of committing it on its own.
+   */
+  deferred?: boolean;
+}
+
 export interface AuditSink {
   /** Resolves once the record is handed to the sink's medium; the caller forwards only after that. */
-  write(record: AuditRecord): Promise<void>;
+  write(record: AuditRecord, options?: WriteOptions): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -74,8 +82,8 @@ export class StdoutSink implements AuditSink {
 export class AuditTrail implements AuditSink {
   constructor(private readonly chain: AuditChainWriter | undefined, private readonly sinks: AuditSink[]) {}
 
-  async write(record: AuditRecord): Promise<void> {
-    const stored = this.chain ? await this.chain.append(record) : record;
+  async write(record: AuditRecord, options?: WriteOptions): Promise<void> {
+    const stored = this.chain ? await this.chain.append(record, options?.deferred) : record;
     if (this.sinks.length === 1) return this.sinks[0]!.write(stored);
     await Promise.all(this.sinks.map((s) => s.write(stored)));
   }

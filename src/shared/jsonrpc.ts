@@ -1,23 +1,26 @@
-import {
-  JSONRPCMessageSchema,
-  isJSONRPCRequest,
-  isJSONRPCNotification,
-  isJSONRPCResultResponse,
-  isJSONRPCErrorResponse,
-  type JSONRPCMessage,
-  type JSONRPCRequest,
-  type JSONRPCErrorResponse,
-  type RequestId,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, JSONRPCNotification, JSONRPCRequest, JSONRPCErrorResponse, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError, type GatewayError as GatewayErrorType } from './errors.js';
+import { isJsonRpcMessage } from './jsonrpc-shape.js';
 
-export { isJSONRPCRequest, isJSONRPCNotification, isJSONRPCResultResponse, isJSONRPCErrorResponse };
 export type { JSONRPCMessage, JSONRPCRequest, JSONRPCErrorResponse, RequestId };
 
 export type ResponseMessage = Extract<JSONRPCMessage, { id: RequestId }> & ({ result: unknown } | { error: unknown });
 
+/*
+ * The kind of a message that is known to be well-formed (parsed by parseJsonRpcBody, or framed by the SDK's
+ * stdio reader): told apart by its members alone, without validating it again on every look.
+ */
+
+export function isJSONRPCRequest(msg: JSONRPCMessage): msg is JSONRPCRequest {
+  return 'method' in msg && 'id' in msg;
+}
+
+export function isJSONRPCNotification(msg: JSONRPCMessage): msg is JSONRPCNotification {
+  return 'method' in msg && !('id' in msg);
+}
+
 export function isResponse(msg: JSONRPCMessage): msg is ResponseMessage {
-  return isJSONRPCResultResponse(msg) || isJSONRPCErrorResponse(msg);
+  return !('method' in msg);
 }
 
 /** One POST body: a single message or (protocol 2025-03-26) a batch. */
@@ -27,8 +30,9 @@ export interface ParsedBody {
 }
 
 /**
- * Parses a POST body into JSON-RPC messages, with the protocol's own schema (shared with the SDK), so the
- * gateway and the servers behind it agree on what is well-formed.
+ * Parses a POST body into JSON-RPC messages, checked against the shape of the SDK's own `JSONRPCMessageSchema`
+ * (`jsonrpc-shape.ts`; a test holds the two in agreement), so the gateway and the servers behind it agree on
+ * what is well-formed. The messages are the parsed values themselves: what is decided on is what is forwarded.
  */
 export function parseJsonRpcBody(body: Buffer | string): ParsedBody {
   let value: unknown;
@@ -40,18 +44,12 @@ export function parseJsonRpcBody(body: Buffer | string): ParsedBody {
   const batch = Array.isArray(value);
   const items = batch ? (value as unknown[]) : [value];
   if (items.length === 0) throw new GatewayError('invalid_request', 'Invalid Request: empty batch');
-  const messages = items.map((item, i) => {
-    const parsed = JSONRPCMessageSchema.safeParse(item);
-    if (!parsed.success) {
-      const where = batch ? ` (batch item ${i})` : '';
-      throw new GatewayError(
-        'invalid_request',
-        `Invalid Request${where}: not a JSON-RPC 2.0 request, notification or response`,
-      );
-    }
-    return parsed.data;
+  items.forEach((item, i) => {
+    if (isJsonRpcMessage(item)) return;
+    const where = batch ? ` (batch item ${i})` : '';
+    throw new GatewayError('invalid_request', `Invalid Request${where}: not a JSON-RPC 2.0 request, notification or response`);
   });
-  return { messages, batch };
+  return { messages: items as JSONRPCMessage[], batch };
 }
 
 export function errorResponse(id: RequestId | null, code: number, message: string, data?: unknown): JSONRPCErrorResponse {

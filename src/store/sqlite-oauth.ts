@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { ReadCache, type ChangeWatch } from './sqlite-read-cache.js';
 import type {
   OAuthModelFilter, OAuthModelRecord, OAuthModelStore, RevocationEntry, RevocationStore,
 } from './types.js';
@@ -112,8 +113,11 @@ export class SqliteOAuthModels implements OAuthModelStore {
 export class SqliteRevocations implements RevocationStore {
   private readonly s;
   private readonly checks = new Map<number, Database.Statement>();
+  /** Asked on every request that carries a JWT: answered from here until the database may have changed. */
+  private readonly cache: ReadCache<boolean>;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(private readonly db: Database.Database, private readonly watch: ChangeWatch) {
+    this.cache = new ReadCache(watch);
     this.s = lazyStatements(db, {
       add: `INSERT INTO oauth_revocations (kind, value, revoked_at, expires_at) VALUES (@kind, @value, @revokedAt, @expiresAt)
         ON CONFLICT (kind, value) DO UPDATE SET revoked_at = MAX(revoked_at, excluded.revoked_at), expires_at = MAX(expires_at, excluded.expires_at)`,
@@ -122,22 +126,27 @@ export class SqliteRevocations implements RevocationStore {
   }
 
   async add(entry: RevocationEntry, revokedAt: number, expiresAt: number): Promise<void> {
+    this.watch.changed();
     this.s.add.run({ ...entry, revokedAt, expiresAt });
   }
 
   async anyRevoked(entries: readonly RevocationEntry[], issuedAt: number): Promise<boolean> {
     if (entries.length === 0) return false;
-    // One primary-key probe per entry, in one statement: this runs on every request that carries a JWT.
-    let stmt = this.checks.get(entries.length);
-    if (!stmt) {
-      const probes = entries.map(() => '(kind = ? AND value = ?)').join(' OR ');
-      stmt = this.db.prepare(`SELECT 1 FROM oauth_revocations WHERE revoked_at >= ? AND (${probes}) LIMIT 1`);
-      this.checks.set(entries.length, stmt);
-    }
-    return stmt.get(issuedAt, ...entries.flatMap((e) => [e.kind, e.value])) !== undefined;
+    const key = `${issuedAt}\u0000${entries.map((e) => `${e.kind}\u0000${e.value}`).join('\u0000')}`;
+    return this.cache.get(key, () => {
+      // One primary-key probe per entry, in one statement.
+      let stmt = this.checks.get(entries.length);
+      if (!stmt) {
+        const probes = entries.map(() => '(kind = ? AND value = ?)').join(' OR ');
+        stmt = this.db.prepare(`SELECT 1 FROM oauth_revocations WHERE revoked_at >= ? AND (${probes}) LIMIT 1`);
+        this.checks.set(entries.length, stmt);
+      }
+      return stmt.get(issuedAt, ...entries.flatMap((e) => [e.kind, e.value])) !== undefined;
+    });
   }
 
   async purgeExpired(now: number): Promise<number> {
+    this.watch.changed();
     return this.s.purge.run(now).changes;
   }
 }

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { ChangeWatch, ReadCache } from './sqlite-read-cache.js';
 import { closeSync, mkdirSync, openSync, chmodSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
@@ -41,11 +42,12 @@ export class SqliteStore implements Store {
       this.db.close();
       throw err;
     }
-    this.apiKeys = new SqliteApiKeys(this.db);
+    const watch = new ChangeWatch(this.db);
+    this.apiKeys = new SqliteApiKeys(this.db, watch);
     this.signingKeys = new SqliteSigningKeys(this.db);
     this.audit = new SqliteAuditStore(this.db);
     this.oauth = new SqliteOAuthModels(this.db);
-    this.revocations = new SqliteRevocations(this.db);
+    this.revocations = new SqliteRevocations(this.db, watch);
     this.users = new SqliteUsers(this.db);
   }
 
@@ -143,8 +145,11 @@ class SqliteApiKeys implements ApiKeyStore {
   private readonly replaceStmt: Database.Statement;
   private readonly touchStmt: Database.Statement;
   private readonly rotateTx: Database.Transaction<(oldId: string, replacement: ApiKeyRecord, oldExpiresAt: number) => boolean>;
+  /** Every authenticated request reads its key: answered from here until the database may have changed. */
+  private readonly cache: ReadCache<ApiKeyRecord | undefined>;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(private readonly db: Database.Database, private readonly watch: ChangeWatch) {
+    this.cache = new ReadCache(watch);
     this.insertStmt = db.prepare(`INSERT INTO api_keys (id, hash, subject, tenant, name, scopes, roles, created_at, expires_at, last_used_at, revoked_at, replaced_by)
       VALUES (@id, @hash, @subject, @tenant, @name, @scopes, @roles, @createdAt, @expiresAt, @lastUsedAt, @revokedAt, @replacedBy)`);
     this.getStmt = db.prepare('SELECT * FROM api_keys WHERE id = ?');
@@ -161,6 +166,7 @@ class SqliteApiKeys implements ApiKeyStore {
   }
 
   private insertRow(key: ApiKeyRecord): void {
+    this.watch.changed();
     try {
       this.insertStmt.run({ ...key, scopes: JSON.stringify(key.scopes), roles: JSON.stringify(key.roles) });
     } catch (err) {
@@ -173,9 +179,12 @@ class SqliteApiKeys implements ApiKeyStore {
     this.insertRow(key);
   }
 
+  /** The record is shared with later callers: it is frozen. */
   async get(id: string): Promise<ApiKeyRecord | undefined> {
-    const row = this.getStmt.get(id) as ApiKeyRow | undefined;
-    return row ? toApiKey(row) : undefined;
+    return this.cache.get(id, () => {
+      const row = this.getStmt.get(id) as ApiKeyRow | undefined;
+      return row ? Object.freeze(toApiKey(row)) : undefined;
+    });
   }
 
   async list(filter: ApiKeyFilter, now: number): Promise<ApiKeyRecord[]> {
@@ -195,14 +204,17 @@ class SqliteApiKeys implements ApiKeyStore {
   }
 
   async revoke(id: string, at: number): Promise<boolean> {
+    this.watch.changed();
     return this.revokeStmt.run(at, id).changes > 0;
   }
 
   async rotate(oldId: string, replacement: ApiKeyRecord, oldExpiresAt: number): Promise<boolean> {
+    this.watch.changed();
     return this.rotateTx.immediate(oldId, replacement, oldExpiresAt);
   }
 
   async touch(id: string, at: number): Promise<void> {
+    this.watch.changed();
     this.touchStmt.run(at, id);
   }
 }

@@ -51,7 +51,7 @@ export function after({ audit, instance, log, metrics }: AfterParts): (done: Fin
         record.latencyMs = ms;
         const error = trace.error ?? (res.writableFinished ? undefined : 'client_closed');
         if (error) record.error = error;
-        audit.write(record).catch((err: Error) => log.error({ requestId: done.requestId, err: err.message }, 'could not record the outcome of a call'));
+        audit.write(record, { deferred: true }).catch((err: Error) => log.error({ requestId: done.requestId, err: err.message }, 'could not record the outcome of a call'));
       }
       if (done.upstream !== undefined || done.path.startsWith('/mcp')) {
         metrics?.observe({ upstream: done.upstream, httpMethod: done.req.method ?? '', status: res.statusCode, seconds: ms / 1000, decisions: trace.decisions });
