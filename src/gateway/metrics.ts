@@ -8,6 +8,8 @@ const KNOWN_RPC_METHODS = new Set([
   'logging/setLevel', 'tasks/get', 'tasks/list', 'tasks/result', 'tasks/cancel',
 ]);
 
+const HTTP_METHODS = new Set(['GET', 'POST', 'DELETE', 'OPTIONS']);
+
 export interface RequestObservation {
   /** The configured upstream, or undefined when the request never got that far. */
   upstream: string | undefined;
@@ -63,13 +65,30 @@ export class GatewayMetrics {
     });
   }
 
+  /**
+   * Called for every request, so the labelled series are looked up once and kept: prom-client's own lookup
+   * (validating and hashing the labels) cost more than the rest of the observation. The keys are bounded
+   * as the labels are.
+   */
   observe(o: RequestObservation): void {
     const upstream = o.upstream ?? '-';
-    const method = ['GET', 'POST', 'DELETE', 'OPTIONS'].includes(o.httpMethod) ? o.httpMethod : 'other';
-    this.requests.inc({ upstream, method, status: String(o.status) });
-    this.duration.observe({ upstream, method }, o.seconds);
+    const method = HTTP_METHODS.has(o.httpMethod) ? o.httpMethod : 'other';
+    const key = `${upstream} ${method}`;
+    this.child(this.requestSeries, `${key} ${o.status}`, () => this.requests.labels({ upstream, method, status: String(o.status) })).inc();
+    this.child(this.durationSeries, key, () => this.duration.labels({ upstream, method })).observe(o.seconds);
     for (const d of o.decisions) {
-      this.rpc.inc({ upstream, rpc_method: KNOWN_RPC_METHODS.has(d.method) ? d.method : 'other', decision: d.decision });
+      const rpcMethod = KNOWN_RPC_METHODS.has(d.method) ? d.method : 'other';
+      this.child(this.rpcSeries, `${upstream} ${rpcMethod} ${d.decision}`, () => this.rpc.labels({ upstream, rpc_method: rpcMethod, decision: d.decision })).inc();
     }
+  }
+
+  private readonly requestSeries = new Map<string, { inc(): void }>();
+  private readonly durationSeries = new Map<string, { observe(v: number): void }>();
+  private readonly rpcSeries = new Map<string, { inc(): void }>();
+
+  private child<T>(series: Map<string, T>, key: string, make: () => T): T {
+    let found = series.get(key);
+    if (!found) series.set(key, (found = make()));
+    return found;
   }
 }
