@@ -6,6 +6,7 @@ import type { ScopePolicy } from '../policy/index.js';
 import { TokenBucketLimiter } from '../ratelimit/index.js';
 import type { Store } from '../store/index.js';
 import type { Logger } from '../shared/log.js';
+import type { OAuthEvent } from '../audit/index.js';
 import { createInteractionHandler, type InteractionEvent } from './interactions.js';
 import { loadAuthorizationServerKeys, type AuthorizationServerKeys } from './keys.js';
 import { createProvider, INTERACTION_PREFIX, OAUTH_ROUTES } from './provider.js';
@@ -22,20 +23,7 @@ import { createHash } from 'node:crypto';
  */
 
 /** What the authorization server tells the audit log; `audit/` turns it into a record. */
-export interface OAuthAuditEvent {
-  /** e.g. oauth.sign_in, oauth.token, oauth.refresh_reuse, oauth.revoke, oauth.register. */
-  method: string;
-  decision: 'allow' | 'deny';
-  subject: string;
-  clientId?: string;
-  /** A grant id or token id, never a token. */
-  credentialId?: string;
-  target?: string;
-  targetKind?: 'user' | 'client' | 'grant' | 'token';
-  reason: string;
-  ip?: string;
-  userAgent?: string;
-}
+export type OAuthAuditEvent = OAuthEvent;
 
 /** Claims of a verified access token, for introspection and JWT revocation; undefined when not valid. */
 export type AccessTokenCheck = (token: string) => Promise<Record<string, unknown> | undefined>;
