@@ -15,6 +15,7 @@ import { listRevocation, revocationContext, type RevocationContext } from './rev
 import { UserDirectory } from './users.js';
 import { createSafeFetch } from './safe-fetch.js';
 import { PAGE_HEADERS, errorPage } from './pages.js';
+import { withProviderContext } from './request-context.js';
 import { createHash } from 'node:crypto';
 
 /**
@@ -142,7 +143,7 @@ export class AuthorizationServer {
     }
     // RFC 8414 metadata is the same document as OpenID discovery for an issuer without a path.
     if (path === '/.well-known/oauth-authorization-server') req.url = `/.well-known/openid-configuration${req.url!.slice(path.length)}`;
-    await this.callback(req, res);
+    await withProviderContext(() => this.callback(req, res));
   }
 
   private buildProvider(keys: AuthorizationServerKeys): Provider {
