@@ -221,6 +221,8 @@ export const configSchema = z
         log: z.boolean().default(false).describe('also write each record to the gateway log (the store is the audit log; this is a copy)'),
         instance: z.string().min(1).max(128).optional().describe('names this gateway in records (default: hostname:pid)'),
         retainDays: z.number().int().min(0).default(0).describe('delete records older than this many days (0: keep all); the rest still verifies'),
+        outcomes: z.enum(['all', 'failures']).default('all')
+          .describe("after each forwarded call, an `outcome` record (status, latency, error): for every call, or only for those that did not end with the upstream's answer (an error, a timeout, a status of 400 or more, the caller leaving); the access log has every status either way"),
         arguments: z
           .object({
             enabled: z.boolean().default(false).describe('record tool arguments (redacted and capped)'),
@@ -231,7 +233,7 @@ export const configSchema = z
           .default({ enabled: false, redactKeys: [], maxBytes: 2048 }),
       })
       .strict()
-      .default({ store: true, stdout: false, log: false, retainDays: 0, arguments: { enabled: false, redactKeys: [], maxBytes: 2048 } }),
+      .default({ store: true, stdout: false, log: false, retainDays: 0, outcomes: 'all', arguments: { enabled: false, redactKeys: [], maxBytes: 2048 } }),
     metrics: z
       .object({ enabled: z.boolean().default(true).describe('serve Prometheus metrics at /metrics (same Host rules as /mcp)') })
       .strict()

@@ -152,6 +152,7 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
     ...parts,
     originPolicy,
     maxBodyBytes: config.http.maxBodyBytes,
+    outcomes: config.audit.outcomes,
     clientIp: ipOf,
     authenticator: verifiers.length > 0 ? new BearerAuthenticator(verifiers) : noAuthentication,
     audiences: (upstream) => resources?.urlsOf(upstream) ?? [],

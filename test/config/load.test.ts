@@ -56,7 +56,7 @@ describe('parseConfigText: valid configurations and defaults', () => {
     assert.equal(config.http.shutdownGrace, 10_000);
     assert.equal(config.http.trustProxy, 0);
     assert.deepEqual(config.http.allowedOrigins, []);
-    assert.deepEqual(config.audit, { log: false, store: true, stdout: false, retainDays: 0, arguments: { enabled: false, redactKeys: [], maxBytes: 2048 } });
+    assert.deepEqual(config.audit, { log: false, store: true, stdout: false, retainDays: 0, outcomes: 'all', arguments: { enabled: false, redactKeys: [], maxBytes: 2048 } });
     assert.equal(config.log.level, 'info');
     const notes = config.upstreams.notes!;
     assert.equal(notes.url, 'http://127.0.0.1:3000/mcp');
@@ -103,7 +103,7 @@ describe('parseConfigText: valid configurations and defaults', () => {
     assert.equal(config.http.maxBodyBytes, 4096);
     assert.equal(config.http.shutdownGrace, 2000);
     assert.deepEqual(config.http.allowedOrigins, ['http://localhost:6274']);
-    assert.deepEqual(config.audit, { file: '/var/log/warden.jsonl', log: false, store: true, stdout: false, retainDays: 0, arguments: { enabled: false, redactKeys: [], maxBytes: 2048 } });
+    assert.deepEqual(config.audit, { file: '/var/log/warden.jsonl', log: false, store: true, stdout: false, retainDays: 0, outcomes: 'all', arguments: { enabled: false, redactKeys: [], maxBytes: 2048 } });
     assert.equal(config.log.level, 'debug');
     const fs = config.upstreams.fs!;
     assert.deepEqual(fs.command, ['npx', '@modelcontextprotocol/server-everything', 'stdio']);

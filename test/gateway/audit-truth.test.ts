@@ -134,3 +134,27 @@ describe('audit truth: the kind of credential presented', () => {
     assert.deepEqual(await refusedWith('not-a-known-shape', 'req-other'), [['authentication', 'deny', 'unknown']]);
   });
 });
+
+describe('audit.outcomes: failures', () => {
+  test('a call answered by the upstream leaves only its decision; a failed one also its outcome', async () => {
+    const upstream = await startHttpUpstream({ stateful: false, json: true });
+    const setup = keyedSetup('warden-outcomes-');
+    const gw = await startGateway({
+      store: setup.config.store,
+      audit: { log: false, outcomes: 'failures' },
+      rateLimit: { perIp: false },
+      upstreams: { web: { url: upstream.url, timeout: 300 } },
+    }, [], { configuredAudit: true });
+    try {
+      const call = (name: string) => JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: { text: 'x' } } });
+      assert.equal((await postRaw(`${gw.url}/mcp/web`, call('echo'), { 'x-request-id': 'req-ok' })).status, 200);
+      assert.equal((await postRaw(`${gw.url}/mcp/web`, call('hang'), { 'x-request-id': 'req-hang' })).status, 504);
+      await settle();
+      assert.deepEqual((await recordsOf(setup.dbPath, 'req-ok')).map((r) => r.event), ['call']);
+      assert.deepEqual((await recordsOf(setup.dbPath, 'req-hang')).map((r) => [r.event, r.status, r.error]), [['call', undefined, undefined], ['outcome', 504, 'upstream_timeout']]);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});

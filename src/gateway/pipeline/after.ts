@@ -7,6 +7,8 @@ import type { Trace } from './stage.js';
 
 export interface AfterParts {
   audit: AuditSink;
+  /** `audit.outcomes`: which forwarded calls get an outcome record. */
+  outcomes: 'all' | 'failures';
   instance: string;
   log: Logger;
   metrics: GatewayMetrics | undefined;
@@ -34,7 +36,7 @@ export interface Finished {
  * metrics, and for a call that reached the upstream its `outcome` record, chained after its decisions.
  * Nothing here holds up an answer.
  */
-export function after({ audit, instance, log, metrics }: AfterParts): (done: Finished) => void {
+export function after({ audit, outcomes, instance, log, metrics }: AfterParts): (done: Finished) => void {
   const logRequests = log.isLevelEnabled('info');
   return (done) => {
     const write = () => {
@@ -43,13 +45,13 @@ export function after({ audit, instance, log, metrics }: AfterParts): (done: Fin
       if (logRequests) {
         log.info({ requestId: done.requestId, method: done.req.method, path: done.path, status: res.statusCode, ms, ip: done.ip, ...(done.rpc ? { rpc: done.rpc } : {}) }, 'request');
       }
-      if (trace.forwarded) {
+      const error = trace.error ?? (res.writableFinished ? undefined : 'client_closed');
+      if (trace.forwarded && (outcomes === 'all' || error !== undefined || res.statusCode >= 400)) {
         const record = toAuditRecord({ ...trace.forwarded, reason: res.writableFinished ? 'answered' : 'connection closed before the answer ended' }, instance);
         record.event = 'outcome';
         delete record.arguments;
         record.status = res.statusCode;
         record.latencyMs = ms;
-        const error = trace.error ?? (res.writableFinished ? undefined : 'client_closed');
         if (error) record.error = error;
         audit.write(record, { deferred: true }).catch((err: Error) => log.error({ requestId: done.requestId, err: err.message }, 'could not record the outcome of a call'));
       }
