@@ -24,7 +24,7 @@ if (!upstreamArg) {
 }
 const upstream = new URL(upstreamArg);
 const upstreamPath = `${upstream.pathname}${upstream.search}`;
-// The same pool settings as the gateway's HTTP upstream (src/gateway/http-upstream.ts).
+// The same pool settings as the gateway's HTTP upstream (src/gateway/upstreams/http.ts).
 const pool = new Pool(upstream.origin, { connections: 256, keepAliveTimeout: 30_000, bodyTimeout: 0 });
 
 const REQUEST_HEADERS = ['content-type', 'content-length', 'accept', 'mcp-session-id', 'mcp-protocol-version'];
