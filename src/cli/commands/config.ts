@@ -19,10 +19,11 @@ export function registerConfig(program: Command): void {
     .action(async (opts: { config?: string; json?: boolean }) => {
       const { loadConfigFile, resolveConfigPath } = await import('../../config/index.js');
       const { exitOnConfigError } = await import('../output.js');
+      const { mcpPath } = await import('../../gateway/routes.js');
       const file = resolveConfigPath(opts.config);
       try {
         const { config: parsed } = loadConfigFile(file);
-        const upstreams = Object.entries(parsed.upstreams).map(([name, u]) => ({ name, kind: u.url ? 'http' : 'stdio', path: `/mcp/${name}` }));
+        const upstreams = Object.entries(parsed.upstreams).map(([name, u]) => ({ name, kind: u.url ? 'http' : 'stdio', path: mcpPath(name) }));
         if (opts.json) {
           process.stdout.write(`${JSON.stringify({ ok: true, file, scenario: parsed.scenario, listen: parsed.listen, upstreams }, null, 2)}\n`);
         } else {

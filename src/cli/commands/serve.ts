@@ -12,7 +12,7 @@ export function registerServe(program: Command): void {
       const loaded = loadConfigOrExit(opts.config);
       if (opts.port !== undefined) loaded.config.listen.port = opts.port;
       const { gateway } = await runGateway(loaded.config, loaded.secrets);
-      const { mcpPath } = await import('../../gateway/index.js');
+      const { mcpPath } = await import('../../gateway/routes.js');
       process.stderr.write(`warden: serving ${Object.keys(loaded.config.upstreams).map((n) => `${gateway.url}${mcpPath(n)}`).join(', ')}\n`);
     });
 }
