@@ -100,6 +100,11 @@ describe('audit truth: each record says what happened', () => {
       }
     }
     assert.equal(status, 429);
+    // Refused calls spend the budget too: probing for allowed tools is throttled like calling them.
+    const dave = await createKey(setup.dbPath, { subject: 'dave', scopes: ['echo'] });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await postRaw(`${gw.url}/mcp/web`, JSON.stringify(call(i, 'slow')), bearer(dave.key))).status);
+    assert.deepEqual(statuses, [403, 403, 403, 429]);
     const store = new SqliteStore(setup.dbPath);
     try {
       assert.equal((await verifyAuditChain(store.audit)).ok, true);

@@ -69,7 +69,14 @@ export function httpPipeline(parts: PipelineParts): Pipeline {
     const decided = await commit(async () => {
       const caller = await steps.authenticate(received); // 2
       steps.session(caller); // 3
-      const allowed = steps.authorize(caller); // 4
+      let allowed;
+      try {
+        allowed = steps.authorize(caller); // 4
+      } catch (err) {
+        // A refused call spends the caller's budgets too, so probing for what is allowed is throttled.
+        if (err instanceof Refusal) steps.rateLimit(caller);
+        throw err;
+      }
       steps.rateLimit(allowed); // 5
       return allowed;
     }, received.requestId, trace); // 6
