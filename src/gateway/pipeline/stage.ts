@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditedPrincipal, Principal } from '../../shared/principal.js';
-import type { JSONRPCMessage } from '../../shared/jsonrpc.js';
+import { isJSONRPCRequest, type JSONRPCMessage } from '../../shared/jsonrpc.js';
 import type { AuditDecision } from '../../audit/index.js';
 import type { GatewayError } from '../../shared/errors.js';
 
@@ -86,7 +86,7 @@ export class Refusal extends Error {
 
 /** One deny record per JSON-RPC request in the call (one record naming the action when it holds none). */
 export function denials(call: Call & { principal: AuditedPrincipal }, reason: string, event?: AuditDecision['event']): AuditDecision[] {
-  const requests = call.messages.filter((m): m is Extract<JSONRPCMessage, { method: string; id: unknown }> => 'method' in m && 'id' in m);
+  const requests = call.messages.filter(isJSONRPCRequest);
   const methods = requests.length > 0 ? requests.map((r) => r.method) : [call.action];
   return methods.map((method) => decision(call, method, 'deny', reason, event));
 }
