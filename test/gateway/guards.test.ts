@@ -82,6 +82,9 @@ describe('pipeline guards', () => {
     const ok = await postRaw(mcp, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }), { origin: 'http://localhost:6274' });
     assert.equal(ok.status, 200);
     assert.equal(ok.headers.get('access-control-allow-origin'), 'http://localhost:6274');
+    const malformed = await postRaw(mcp, '{"jsonrpc":', { origin: 'http://localhost:6274' });
+    assert.equal(malformed.status, 400);
+    assert.equal(malformed.headers.get('access-control-allow-origin'), 'http://localhost:6274', 'a browser client can read why it was refused');
     const self = await postRaw(mcp, body, { origin: gw.url });
     assert.equal(self.status, 200, "the gateway's own origin is allowed");
     const preflight = await rawRequest(gw.url, '/mcp/test', { method: 'OPTIONS', headers: { origin: 'http://localhost:6274', 'access-control-request-method': 'POST' } });

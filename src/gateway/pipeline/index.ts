@@ -13,7 +13,6 @@ import { filter } from './filter.js';
 import { after, type AfterParts, type Finished } from './after.js';
 import { Refusal, type Trace } from './stage.js';
 import type { AuditDecision } from '../../audit/index.js';
-import { soleRequestId } from '../respond.js';
 
 export { Refusal, type Trace, type Identified, type Decided, type AnswerFilter } from './stage.js';
 export { authorize } from './authorize.js';
@@ -61,11 +60,7 @@ export function httpPipeline(parts: PipelineParts): Pipeline {
   const run: Pipeline['run'] = async (req, res, endpoint, finished) => {
     const { trace } = finished;
     finished.upstream = endpoint.upstream;
-    const received = await steps.transport(req, res, endpoint, finished.requestId, trace); // 1
-    finished.ip = received.ip;
-    finished.answerId = soleRequestId(received.messages);
-    finished.answerHeaders = received.responseHeaders;
-    if (received.messages.length > 0) finished.rpc = received.messages.map((m) => ('method' in m ? m.method : 'response'));
+    const received = await steps.transport(req, res, endpoint, finished); // 1
     const decided = await commit(async () => {
       const caller = await steps.authenticate(received); // 2
       steps.session(caller); // 3

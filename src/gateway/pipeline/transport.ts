@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, isGatewayError } from '../../shared/errors.js';
 import { parseJsonRpcBody } from '../../shared/jsonrpc.js';
 import { checkOrigin, corsHeaders, type OriginPolicy } from '../guards.js';
-import type { HttpCall, Trace } from './stage.js';
+import type { HttpCall } from './stage.js';
+import type { Finished } from './after.js';
+import { soleRequestId } from '../respond.js';
 
 export interface TransportParts {
   originPolicy: OriginPolicy;
@@ -17,7 +19,8 @@ export interface Endpoint {
   resource: string;
 }
 
-export type TransportStep = (req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, requestId: string, trace: Trace) => Promise<HttpCall>;
+/** `finished` learns, as soon as each is known, what an error answer carries (CORS headers, the request's id). */
+export type TransportStep = (req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, finished: Finished) => Promise<HttpCall>;
 
 /**
  * Step 1: bounds and reads the request. The Origin (DNS rebinding; the Host was checked at the edge), the
@@ -25,9 +28,12 @@ export type TransportStep = (req: IncomingMessage, res: ServerResponse, endpoint
  * the body is read there is no call to record, and a flood of garbage must not grow the audit chain.
  */
 export function transport(parts: TransportParts): TransportStep {
-  return async (req, res, endpoint, requestId, trace) => {
+  return async (req, res, endpoint, finished) => {
+    const { requestId, trace } = finished;
     const origin = checkOrigin(req, parts.originPolicy);
     const responseHeaders = { ...corsHeaders(origin), 'x-request-id': requestId };
+    finished.answerHeaders = responseHeaders;
+    finished.ip = parts.clientIp(req);
     const method = req.method;
     if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
       res.setHeader('allow', 'GET, POST, DELETE');
@@ -48,6 +54,8 @@ export function transport(parts: TransportParts): TransportStep {
         throw err;
       }
       parsed = parseJsonRpcBody(body);
+      finished.answerId = soleRequestId(parsed.messages);
+      finished.rpc = parsed.messages.map((m) => ('method' in m ? m.method : 'response'));
     }
     const session = req.headers['mcp-session-id'];
     const userAgent = req.headers['user-agent'];
@@ -59,7 +67,7 @@ export function transport(parts: TransportParts): TransportStep {
       batch: parsed.batch,
       action: `HTTP ${method}`,
       sessionId: typeof session === 'string' && session !== '' ? session : undefined,
-      ip: parts.clientIp(req),
+      ip: finished.ip,
       ...(userAgent ? { userAgent } : {}),
       responseHeaders,
     };
