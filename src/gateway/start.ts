@@ -130,16 +130,26 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
   const ipOf = (req: IncomingMessage) => clientIp(req, config.http.trustProxy);
   const signer = config.auth !== 'none' && store ? await IdentityTokenSigner.open(store.signingKeys, { issuer: publicBase }) : undefined;
 
+  // Started before the authorization server, the one other part with timers, and stopped if that fails.
+  const maintenance = store && (config.audit.retainDays > 0 || (config.audit.store && !parts.auditReplaced))
+    ? await AuditMaintenance.start(store.audit, { retainDays: config.audit.retainDays, publishHead: config.audit.store && !parts.auditReplaced }, log)
+    : undefined;
+
   const verifiers: BearerVerifier[] = parts.apiKeys ? [new ApiKeyVerifier(parts.apiKeys)] : [];
   let authorizationServer: MountedAuthorizationServer | undefined;
   const oauth = config.auth !== 'none' ? config.auth.oauth : undefined;
   if (oauth && store && scopes) {
     let tokens: AccessTokenVerifier | undefined;
-    authorizationServer = await MountedAuthorizationServer.open({
-      config, oauth, store, scopes, log, issuer: publicBase, audit: parts.audit, instance: parts.instance,
-      endpoints: routes.endpoints(), sole: routes.at('/mcp')?.url,
-      checkAccessToken: (token) => tokens!.introspect(token),
-    });
+    try {
+      authorizationServer = await MountedAuthorizationServer.open({
+        config, oauth, store, scopes, log, issuer: publicBase, audit: parts.audit, instance: parts.instance,
+        endpoints: routes.endpoints(), sole: routes.at('/mcp')?.url,
+        checkAccessToken: (token) => tokens!.introspect(token),
+      });
+    } catch (err) {
+      await maintenance?.stop();
+      throw err;
+    }
     const as = authorizationServer;
     tokens = new AccessTokenVerifier({
       issuer: publicBase, keys: () => as.verificationKeys(), reloadKeys: () => as.reloadKeys(), revocations: store.revocations,
@@ -160,9 +170,6 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
     ...(parts.scopes ? { scopes: parts.scopes } : {}),
     ...(parts.recordArguments ? { recordArguments: parts.recordArguments } : {}),
   });
-  const maintenance = store && (config.audit.retainDays > 0 || (config.audit.store && !parts.auditReplaced))
-    ? await AuditMaintenance.start(store.audit, { retainDays: config.audit.retainDays, publishHead: config.audit.store && !parts.auditReplaced }, log)
-    : undefined;
   const app = new App({
     routes, originPolicy, pipeline, authorizationServer, clientIp: ipOf, log,
     documents: { routes, scopes, signer, authorizationServer: authorizationServer?.issuer },
