@@ -1,4 +1,4 @@
-import type { Logger } from '../shared/log.js';
+import { createLogger, type Logger } from '../shared/log.js';
 import type { WardenConfig } from '../config/index.js';
 import { AllowList, ScopePolicy } from '../policy/index.js';
 import { TokenBucketLimiter } from '../ratelimit/index.js';
@@ -12,8 +12,8 @@ import { GatewayMetrics } from './metrics.js';
 import type { Limiters } from './pipeline/index.js';
 
 export interface GatewayOptions {
-  /** Where the gateway logs; default: a logger at the config's level on stderr. */
-  log: Logger;
+  /** Where the gateway logs; default: JSON lines on stderr at the config's `log.level`. */
+  log?: Logger;
   /** Replaces the sinks the config names (tests, embedding). */
   audit?: AuditSink;
   /** Replaces the store the config names (tests, embedding); the gateway does not close it. */
@@ -43,7 +43,7 @@ export interface GatewayParts {
 }
 
 export async function openParts(config: WardenConfig, options: GatewayOptions): Promise<GatewayParts> {
-  const { log } = options;
+  const log = options.log ?? createLogger({ level: config.log.level });
   const authOn = config.auth !== 'none';
   // The store holds keys, signing keys and the audit chain: opened when one of them is in use.
   const needsStore = authOn || (config.audit.store && !options.audit);

@@ -38,7 +38,7 @@ export interface RunningGateway {
  * the socket opening and that moment wait (only /healthz and /readyz answer at once, /readyz with 503), so
  * no route ever answers from a half-built gateway.
  */
-export async function startGateway(config: WardenConfig, options: GatewayOptions): Promise<RunningGateway> {
+export async function startGateway(config: WardenConfig, options: GatewayOptions = {}): Promise<RunningGateway> {
   const parts = await openParts(config, options);
   let app: App | undefined;
   let mounted!: (app: App | undefined) => void;
