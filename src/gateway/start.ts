@@ -167,8 +167,6 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
     authenticator: verifiers.length > 0 ? new BearerAuthenticator(verifiers) : noAuthentication,
     audiences: (upstream) => resources?.urlsOf(upstream) ?? [],
     identities,
-    ...(parts.scopes ? { scopes: parts.scopes } : {}),
-    ...(parts.recordArguments ? { recordArguments: parts.recordArguments } : {}),
   });
   const app = new App({
     routes, originPolicy, pipeline, authorizationServer, clientIp: ipOf, log,

@@ -66,7 +66,7 @@ export type Outgoing = Decided<HttpCaller> & {
 export interface Trace {
   /** Every decision made, allowed or refused (metrics count them). */
   decisions: readonly AuditDecision[];
-  /** The allowed decisions, once committed and forwarded: the outcome record follows the first. */
+  /** Set when the call is forwarded: its first allowed decision, which the outcome record repeats. */
   forwarded: AuditDecision | undefined;
   /** The gateway error code the caller got, also when it came after the answer had started. */
   error: string | undefined;

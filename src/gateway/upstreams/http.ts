@@ -53,14 +53,13 @@ export class HttpUpstream implements Upstream {
   }
 
   async handle(ex: Outgoing, answers: AnswerFilter | undefined): Promise<void> {
-    const { method, sessionId } = ex;
+    const { method } = ex;
     const headers: Record<string, string> = {};
     for (const name of FORWARDED_REQUEST_HEADERS) {
       const value = ex.req.headers[name];
       if (typeof value === 'string') headers[name] = value;
     }
     Object.assign(headers, this.config.headers, ex.upstreamHeaders);
-    const owner = sessionOwner(ex.principal);
 
     const abort = new AbortController();
     const onClientGone = () => abort.abort();
@@ -81,7 +80,7 @@ export class HttpUpstream implements Upstream {
         if (abort.signal.aborted) return; // the caller left; nobody to answer
         throw this.translate(err);
       }
-      this.trackSession(method, sessionId, owner, answer);
+      this.trackSession(ex, answer);
       try {
         await this.relay(ex, answer, answers);
         this.lastError = undefined;
@@ -102,9 +101,9 @@ export class HttpUpstream implements Upstream {
   }
 
   /** Binds a session the upstream just issued to its creator; forgets one that was ended or lost. */
-  private trackSession(method: string, sessionId: string | undefined, owner: string, answer: Dispatcher.ResponseData): void {
+  private trackSession({ method, sessionId, principal }: Outgoing, answer: Dispatcher.ResponseData): void {
     const issued = answer.headers['mcp-session-id'];
-    if (sessionId === undefined && typeof issued === 'string' && issued !== '') this.sessions.bind(issued, owner);
+    if (sessionId === undefined && typeof issued === 'string' && issued !== '') this.sessions.bind(issued, sessionOwner(principal));
     if (sessionId !== undefined && (answer.statusCode === 404 || (method === 'DELETE' && answer.statusCode < 300))) this.sessions.forget(sessionId);
   }
 
