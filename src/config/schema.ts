@@ -200,19 +200,35 @@ export const configSchema = z
         trustProxy: z.number().int().min(0).max(10).default(0)
           .describe('how many reverse proxies in front append to X-Forwarded-For (0: use the socket address)'),
         shutdownGrace: duration.default(10_000).describe('on SIGTERM, how long in-flight requests may take to finish'),
+        maxJsonDepth: z.number().int().min(8).max(1000).default(64).describe('deepest nesting of arrays and objects in a request body; deeper gets 400'),
+        maxBatch: z.number().int().min(1).max(1000).default(32).describe('most JSON-RPC messages in one batch (protocol 2025-03-26); more gets 400'),
+        headersTimeout: duration.pipe(z.number().min(1_000, { message: 'at least 1s' })).default(10_000)
+          .describe("a connection that has not sent a request's headers within this time is closed (slow-header attacks)"),
+        requestTimeout: duration.pipe(z.number().min(1_000, { message: 'at least 1s' })).default(30_000)
+          .describe('a request whose headers and body have not arrived within this time is closed with 408 (slow-body attacks)'),
+        idleTimeout: duration.pipe(z.number().min(1_000, { message: 'at least 1s' })).default(600_000)
+          .describe('a connection or stream on which nothing moves in either direction for this long is closed; keep it above upstream timeouts'),
+        maxConnections: z.number().int().min(1).default(4096).describe('open connections at most; further ones are closed at once'),
+        maxConnectionsPerIp: z.union([z.literal(false), z.number().int().min(1)]).default(256)
+          .describe('open connections per client address at most (the socket address: off behind a proxy, where trustProxy > 0)'),
       })
       .strict()
-      .default({ maxBodyBytes: 1_048_576, allowedOrigins: [], allowedHosts: [], trustProxy: 0, shutdownGrace: 10_000 }),
+      .default({
+        maxBodyBytes: 1_048_576, allowedOrigins: [], allowedHosts: [], trustProxy: 0, shutdownGrace: 10_000, maxJsonDepth: 64, maxBatch: 32,
+        headersTimeout: 10_000, requestTimeout: 30_000, idleTimeout: 600_000, maxConnections: 4096, maxConnectionsPerIp: 256,
+      }),
     rateLimit: z
       .object({
-        perIp: z.union([z.literal(false), limit]).default({ requestsPerSecond: 50, burst: 100 })
+        perIp: z.union([z.literal(false), limit]).default({ requestsPerSecond: 200, burst: 1000 })
           .describe('per client IP; failed authentications and requests to the authorization server (/oauth/*) count against it too'),
+        failedAuthPerIp: z.union([z.literal(false), limit]).default({ requestsPerSecond: 1, burst: 30 })
+          .describe('failed authentications per client IP (on top of perIp): what throttles someone guessing credentials while clients that hold one are not slowed'),
         perPrincipal: z.union([z.literal(false), limit]).default(false)
           .describe('per authenticated user (tenant + subject), across all their keys'),
         perKey: z.union([z.literal(false), limit]).default(false).describe('per credential (API key id)'),
       })
       .strict()
-      .default({ perIp: { requestsPerSecond: 50, burst: 100 }, perPrincipal: false, perKey: false }),
+      .default({ perIp: { requestsPerSecond: 200, burst: 1000 }, failedAuthPerIp: { requestsPerSecond: 1, burst: 30 }, perPrincipal: false, perKey: false }),
     audit: z
       .object({
         store: z.boolean().default(true).describe('keep records in the store as a hash chain (`warden audit verify|query|tail|export`)'),
@@ -235,9 +251,14 @@ export const configSchema = z
       .strict()
       .default({ store: true, stdout: false, log: false, retainDays: 0, outcomes: 'all', arguments: { enabled: false, redactKeys: [], maxBytes: 2048 } }),
     metrics: z
-      .object({ enabled: z.boolean().default(true).describe('serve Prometheus metrics at /metrics (same Host rules as /mcp)') })
+      .object({
+        enabled: z.boolean().default(true).describe('serve Prometheus metrics at /metrics (same Host rules as /mcp)'),
+        token: z.string().min(16, { message: 'at least 16 characters; use "${METRICS_TOKEN}" and a random value' }).optional()
+          .describe('a bearer token scrapers send (Authorization: Bearer …); without one, only loopback clients get /metrics'),
+        public: z.boolean().default(false).describe('serve /metrics to anyone, without a token (not recommended beyond a private network)'),
+      })
       .strict()
-      .default({ enabled: true }),
+      .default({ enabled: true, public: false }),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()

@@ -77,6 +77,8 @@ export async function openParts(config: WardenConfig, options: GatewayOptions): 
 
 function buildLimiters({ rateLimit }: WardenConfig): Limiters {
   const make = (l: WardenConfig['rateLimit']['perIp']) => (l ? new TokenBucketLimiter({ ratePerSecond: l.requestsPerSecond, burst: l.burst }) : undefined);
-  const all = { ip: make(rateLimit.perIp), principal: make(rateLimit.perPrincipal), key: make(rateLimit.perKey) };
+  const all = {
+    ip: make(rateLimit.perIp), failedAuth: make(rateLimit.failedAuthPerIp), principal: make(rateLimit.perPrincipal), key: make(rateLimit.perKey),
+  };
   return Object.fromEntries(Object.entries(all).filter(([, limiter]) => limiter)) as Limiters;
 }

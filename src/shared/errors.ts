@@ -5,8 +5,10 @@
 export const GATEWAY_ERRORS = {
   parse_error: { status: 400, rpc: -32700 },
   credential_in_url: { status: 400, rpc: -32600 },
+  duplicate_credential: { status: 400, rpc: -32600 },
   unauthorized: { status: 401, rpc: -32010 },
   invalid_request: { status: 400, rpc: -32600 },
+  invalid_params: { status: 400, rpc: -32602 },
   bad_path: { status: 400, rpc: -32600 },
   payload_too_large: { status: 413, rpc: -32600 },
   unsupported_media_type: { status: 415, rpc: -32000 },

@@ -3,7 +3,7 @@ import type { Authenticator } from '../../resource/authenticator.js';
 import type { AllowList, ScopePolicy } from '../../policy/index.js';
 import type { Upstream } from '../upstreams/upstream.js';
 import type { UpstreamIdentity } from './identify.js';
-import { transport, type Endpoint, type TransportParts } from './transport.js';
+import { readMessages, transport, type Endpoint, type TransportParts } from './transport.js';
 import { authenticate } from './authenticate.js';
 import { session } from './session.js';
 import { authorize } from './authorize.js';
@@ -48,6 +48,7 @@ export interface Pipeline {
 export function httpPipeline(parts: PipelineParts): Pipeline {
   const steps = {
     transport: transport(parts),
+    read: readMessages(parts),
     authenticate: authenticate(parts),
     session: session(parts),
     authorize: authorize(parts),
@@ -60,9 +61,9 @@ export function httpPipeline(parts: PipelineParts): Pipeline {
   const run: Pipeline['run'] = async (req, res, endpoint, finished) => {
     const { trace } = finished;
     finished.upstream = endpoint.upstream;
-    const received = await steps.transport(req, res, endpoint, finished); // 1
+    const received = steps.transport(req, res, endpoint, finished); // 1: the headers
     const decided = await commit(async () => {
-      const caller = await steps.authenticate(received); // 2
+      const caller = await steps.read(await steps.authenticate(received), finished); // 2, then 1: the body
       steps.session(caller); // 3
       let allowed;
       try {

@@ -45,8 +45,6 @@ export interface HttpCall extends Call {
   readonly sessionId: string | undefined;
   /** True when the body was a JSON-RPC batch. */
   readonly batch: boolean;
-  /** The body as received, forwarded byte for byte unless a step had to change a message (then re-serialised). */
-  readonly body: Buffer | undefined;
   /** Headers every answer carries (request id, CORS). */
   readonly responseHeaders: Readonly<Record<string, string>>;
   /** What happened, for the after-phase (outcome record, access log, metrics). */

@@ -72,7 +72,8 @@ export class HttpUpstream implements Upstream {
           path: this.path,
           method,
           headers,
-          body: method === 'POST' ? ex.body : undefined,
+          // What was parsed and decided on, not the bytes received (duplicate keys, normalised resource URIs).
+          body: method === 'POST' ? JSON.stringify(ex.batch ? ex.messages : ex.messages[0]) : undefined,
           signal: abort.signal,
           bodyTimeout: method === 'GET' ? 0 : this.config.timeout,
         });
