@@ -61,7 +61,7 @@ export function startOAuthGatewayForAttacks(oauth: Record<string, unknown> = {},
     registration: { perIp: { requestsPerSecond: 100, burst: 1_000 } },
     login: { perIp: { requestsPerSecond: 100, burst: 1_000 } },
     ...oauth,
-  }, { rateLimit: { perIp: { requestsPerSecond: 1_000, burst: 10_000 } }, ...extra });
+  }, { rateLimit: { perIp: { requestsPerSecond: 1_000, burst: 10_000 }, failedAuthPerIp: { requestsPerSecond: 1_000, burst: 10_000 } }, ...extra });
 }
 
 export async function addUsers(dbPath: string, users: [string, string[]][]): Promise<void> {
