@@ -6,6 +6,7 @@ import type { UpstreamIdentity } from './identify.js';
 import { readMessages, transport, type Endpoint, type TransportParts } from './transport.js';
 import { authenticate } from './authenticate.js';
 import { session } from './session.js';
+import { standardHeaders } from './protocol.js';
 import { authorize } from './authorize.js';
 import { rateLimit, type Limiters } from './rate-limit.js';
 import { auditStep, type AuditParts } from './audit.js';
@@ -50,6 +51,7 @@ export function httpPipeline(parts: PipelineParts): Pipeline {
     transport: transport(parts),
     read: readMessages(parts),
     authenticate: authenticate(parts),
+    standardHeaders: standardHeaders(),
     session: session(parts),
     authorize: authorize(parts),
     rateLimit: rateLimit(parts),
@@ -64,6 +66,7 @@ export function httpPipeline(parts: PipelineParts): Pipeline {
     const received = steps.transport(req, res, endpoint, finished); // 1: the headers
     const decided = await commit(async () => {
       const caller = await steps.read(await steps.authenticate(received), finished); // 2, then 1: the body
+      steps.standardHeaders(caller); // 1c: 2026-07-28 headers agree with the body
       steps.session(caller); // 3
       let allowed;
       try {

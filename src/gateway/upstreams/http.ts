@@ -8,7 +8,7 @@ import type { UpstreamConfig } from '../../config/index.js';
 import { sendGatewayError, soleRequestId } from '../respond.js';
 import { applyFilter } from '../pipeline/filter.js';
 import type { AnswerFilter, HttpCall, Outgoing } from '../pipeline/stage.js';
-import { FORWARDED_REQUEST_HEADERS, FORWARDED_RESPONSE_HEADERS, type Upstream } from './upstream.js';
+import { forwardedHeaders, FORWARDED_RESPONSE_HEADERS, type Upstream } from './upstream.js';
 import { SseRewriter, SSE_HEADERS, writeSseMessage } from './sse.js';
 import { SessionBindings, sessionNotFound, sessionOwner } from './session-bindings.js';
 
@@ -54,12 +54,7 @@ export class HttpUpstream implements Upstream {
 
   async handle(ex: Outgoing, answers: AnswerFilter | undefined): Promise<void> {
     const { method } = ex;
-    const headers: Record<string, string> = {};
-    for (const name of FORWARDED_REQUEST_HEADERS) {
-      const value = ex.req.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
-    Object.assign(headers, this.config.headers, ex.upstreamHeaders);
+    const headers = Object.assign(forwardedHeaders(ex), this.config.headers, ex.upstreamHeaders);
 
     const abort = new AbortController();
     const onClientGone = () => abort.abort();
