@@ -4,6 +4,7 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { connectModernClient, startModernUpstream, type RunningModernUpstream } from '../helpers/modern.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
 import { connectClient, mcpBody, postRaw } from '../helpers/client.js';
+import { createKey, keyedSetup } from '../helpers/keys.js';
 
 /**
  * Both protocol eras through the gateway (issue 14), with real SDK parts on both sides: SDK 2.x
@@ -153,5 +154,62 @@ describe('protocol eras over HTTP upstreams', () => {
     const allowed = (res.headers.get('access-control-allow-headers') ?? '').split(', ');
     for (const h of ['mcp-method', 'mcp-name', 'mcp-param-region', 'mcp-protocol-version']) assert.ok(allowed.includes(h), h);
     assert.equal(allowed.includes('x-evil'), false);
+  });
+});
+
+describe('2026-07-28 multi round-trip state is bound to the caller that received it', () => {
+  let modern: RunningModernUpstream;
+  let gw: TestGateway;
+  let alice: string;
+  let bob: string;
+  const ask = (key: string, requestState?: string, tool = 'ask') => postRaw(`${gw.url}/mcp/modern`,
+    modernCall(1, 'tools/call', { name: tool, arguments: tool === 'echo' ? { text: 'x' } : {}, ...(requestState ? { requestState } : {}) }),
+    { ...MODERN_HEADERS, 'mcp-method': 'tools/call', 'mcp-name': tool, authorization: `Bearer ${key}` });
+  const result = (res: Awaited<ReturnType<typeof postRaw>>) => (res.json ?? mcpBody(res.text)).result;
+
+  before(async () => {
+    modern = await startModernUpstream();
+    const setup = keyedSetup('warden-mrtr-');
+    alice = (await createKey(setup.dbPath, { subject: 'alice', scopes: ['use'] })).key;
+    bob = (await createKey(setup.dbPath, { subject: 'bob', scopes: ['use'] })).key;
+    gw = await startGateway({
+      ...setup.config,
+      authorization: { scopes: { use: { tools: ['ask', 'echo'] } } },
+      upstreams: { modern: { url: modern.url } },
+    }, [alice, bob]);
+  });
+  after(async () => {
+    await gw.close();
+    await modern.close();
+  });
+
+  test('the same caller retrying gets through, and the server gets its own state back', async () => {
+    const first = result(await ask(alice));
+    assert.equal(first.resultType, 'input_required');
+    assert.match(first.requestState, /^wrs1\./, 'the caller holds the gateway-sealed state');
+    assert.notEqual(first.requestState, 'server-state-42');
+    const second = result(await ask(alice, first.requestState));
+    assert.deepEqual(second.content, [{ type: 'text', text: 'got server-state-42' }]);
+  });
+
+  test('another caller, an altered state, another tool, or a state the gateway never sealed: 400, audited, nothing forwarded', async () => {
+    const sealed = result(await ask(alice)).requestState as string;
+    const cases: [string, () => ReturnType<typeof ask>, RegExp][] = [
+      ['another caller', () => ask(bob, sealed), /issued to another caller/],
+      ['an altered state', () => ask(alice, `${sealed.slice(0, -2)}xx`), /altered/],
+      ['another tool', () => ask(alice, sealed, 'echo'), /another target/],
+      ['a server state presented raw', () => ask(alice, 'server-state-42'), /not issued through this gateway/],
+    ];
+    for (const [name, attempt, why] of cases) {
+      const seen = modern.seen.length;
+      const records = gw.audit.records.length;
+      const res = await attempt();
+      assert.equal(res.status, 400, name);
+      assert.equal(res.json.error.data.error, 'invalid_params', name);
+      assert.match(res.json.error.message, why, name);
+      assert.equal(modern.seen.length, seen, `${name}: nothing reached the server`);
+      assert.ok(gw.audit.records.slice(records).some((r) => r.decision === 'deny' && /^requestState refused/.test(r.reason)), `${name}: audited`);
+    }
+    assert.deepEqual(result(await ask(alice, sealed)).content, [{ type: 'text', text: 'got server-state-42' }], 'the rightful retry still works');
   });
 });

@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { McpServer, createMcpHandler } from '@modelcontextprotocol/server';
+import { McpServer, createMcpHandler, inputRequired } from '@modelcontextprotocol/server';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { z } from 'zod';
 
@@ -27,6 +27,12 @@ function buildModernServer(): McpServer {
   server.registerTool('secret_tool', { description: 'Hidden by allow-lists', inputSchema: z.object({}) }, async () => ({
     content: [{ type: 'text', text: 'secret' }],
   }));
+  // A multi round-trip tool: the first round asks for nothing but hands out state; the retry shows the state it got back.
+  server.registerTool('ask', { description: 'Two rounds', inputSchema: z.object({}) }, async (_args, ctx) => {
+    const state = ctx.mcpReq.requestState<string>();
+    if (state === undefined) return inputRequired({ requestState: 'server-state-42' });
+    return { content: [{ type: 'text', text: `got ${state}` }] };
+  });
   server.registerResource('readme', 'test://readme', { mimeType: 'text/plain' }, async (uri) => ({
     contents: [{ uri: uri.href, text: 'read me' }],
   }));

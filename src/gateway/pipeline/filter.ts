@@ -1,6 +1,9 @@
 import { idKey, isJSONRPCRequest, isResponse, type JSONRPCMessage } from '../../shared/jsonrpc.js';
 import { LIST_METHODS, type AllowList, type ScopePolicy } from '../../policy/index.js';
-import { CACHEABLE_METHODS } from '../../shared/protocol-era.js';
+import { CACHEABLE_METHODS, mcpNameOf } from '../../shared/protocol-era.js';
+import { sessionOwner } from '../upstreams/session-bindings.js';
+import { MRTR_METHODS } from './protocol.js';
+import type { RequestStates } from './request-state.js';
 import type { AnswerFilter, Decided } from './stage.js';
 
 type Rewrite = (answer: JSONRPCMessage) => JSONRPCMessage;
@@ -14,14 +17,22 @@ type Rewrite = (answer: JSONRPCMessage) => JSONRPCMessage;
  * passes through the gateway is decided per caller, so it is always `private`: no shared cache may serve one
  * caller's list to another, whatever the server said.
  */
-export function filter({ allowLists, scopes }: { allowLists: ReadonlyMap<string, AllowList>; scopes?: ScopePolicy }): (call: Decided) => AnswerFilter | undefined {
+export function filter({ allowLists, scopes, states }: {
+  allowLists: ReadonlyMap<string, AllowList>;
+  scopes?: ScopePolicy;
+  /** Seals `requestState` of multi round-trip answers to the caller (HTTP gateway; absent in `warden wrap`). */
+  states?: RequestStates;
+}): (call: Decided) => AnswerFilter | undefined {
   return (call) => {
     let rewrites: Map<string, Rewrite> | undefined;
     for (const message of call.messages) {
       if (!isJSONRPCRequest(message)) continue;
       // The grant (a cached lookup keyed by the caller's scopes) is needed only for list answers.
       const list = LIST_METHODS[message.method] ? listRewrite(message.method, allowLists.get(call.upstream), scopes?.grantFor(call.principal, call.upstream)) : undefined;
-      const rewrite = call.era === 'modern' && CACHEABLE_METHODS.has(message.method) ? privately(list) : list;
+      let rewrite = call.era === 'modern' && CACHEABLE_METHODS.has(message.method) ? privately(list) : list;
+      if (states && call.era === 'modern' && MRTR_METHODS.has(message.method)) {
+        rewrite = sealing(rewrite, states, { owner: sessionOwner(call.principal), upstream: call.upstream, method: message.method, target: mcpNameOf(message) ?? '' });
+      }
       if (rewrite) (rewrites ??= new Map()).set(idKey(message.id), rewrite);
     }
     return rewrites;
@@ -34,6 +45,16 @@ function listRewrite(method: string, allowList: AllowList | undefined, grant: Re
   if (byAllowList) return (answer) => byAllowList.filterListAnswer(method, answer);
   if (grant) return (answer) => grant.filterListAnswer(method, answer);
   return undefined;
+}
+
+/** `then`, followed by sealing the `requestState` of an `input_required` result to the caller. */
+function sealing(then: Rewrite | undefined, states: RequestStates, binding: Parameters<RequestStates['seal']>[1]): Rewrite {
+  return (answer) => {
+    const out = then ? then(answer) : answer;
+    const result = 'result' in out ? out.result as { resultType?: unknown; requestState?: unknown } : undefined;
+    if (result?.resultType !== 'input_required' || typeof result.requestState !== 'string') return out;
+    return { ...out, result: { ...result, requestState: states.seal(result.requestState, binding) } } as JSONRPCMessage;
+  };
 }
 
 /** `then`, followed by marking the result `cacheScope: private`. */

@@ -1,7 +1,12 @@
 import { GatewayError } from '../../shared/errors.js';
 import { isJSONRPCRequest } from '../../shared/jsonrpc.js';
 import { claimedVersion, decodeHeaderValue, isModernVersion, mcpNameOf, requiresMcpName } from '../../shared/protocol-era.js';
+import { sessionOwner } from '../upstreams/session-bindings.js';
+import type { RequestStates } from './request-state.js';
 import { denials, Refusal, type HttpCaller } from './stage.js';
+
+/** The methods a 2026-07-28 server may answer with `input_required` (multi round-trip requests). */
+export const MRTR_METHODS: ReadonlySet<string> = new Set(['tools/call', 'resources/read', 'prompts/get']);
 
 /**
  * Step 1c, once the body is read: a 2026-07-28 request's standard headers (`MCP-Protocol-Version`,
@@ -47,4 +52,26 @@ export function standardHeaders(): (call: HttpCaller) => void {
 
 function clip(text: string): string {
   return text.length > 100 ? `${text.slice(0, 100)}…` : text;
+}
+
+/**
+ * After authorize: a retried multi round-trip request brings back the `requestState` the gateway sealed for
+ * it (`request-state.ts`); it must be the same caller's, for the same upstream, method and target. The
+ * server gets its own state back; anything else is refused with 400 and recorded.
+ */
+export function boundStates(states: RequestStates): (call: HttpCaller) => void {
+  return (call) => {
+    if (call.era !== 'modern' || call.batch) return;
+    const message = call.messages[0];
+    if (!message || !isJSONRPCRequest(message) || !MRTR_METHODS.has(message.method)) return;
+    const params = message.params as { requestState?: unknown } | undefined;
+    if (params?.requestState === undefined) return;
+    const opened = typeof params.requestState === 'string'
+      ? states.open(params.requestState, { owner: sessionOwner(call.principal), upstream: call.upstream, method: message.method, target: mcpNameOf(message) ?? '' })
+      : { ok: false as const, why: 'it is not a string' };
+    if (!opened.ok) {
+      throw new Refusal(new GatewayError('invalid_params', `Invalid params: requestState refused: ${opened.why}`), denials(call, `requestState refused: ${opened.why}`));
+    }
+    params.requestState = opened.state;
+  };
 }
