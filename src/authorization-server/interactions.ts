@@ -6,6 +6,7 @@ import type { ScopePolicy } from '../policy/index.js';
 import type { TokenBucketLimiter } from '../ratelimit/index.js';
 import { PAGE_HEADERS, consentPage, errorPage, httpsHost, loginPage, type ConsentScope } from './pages.js';
 import type { ResourceCatalog } from './resources.js';
+import type { SignInThrottle } from './sign-in-throttle.js';
 import type { UserDirectory } from './users.js';
 import { INTERACTION_PREFIX } from './provider.js';
 
@@ -34,6 +35,7 @@ export interface InteractionParts {
   /** The key CSRF tokens are derived from. */
   csrfKey: () => Buffer;
   loginLimiter: TokenBucketLimiter;
+  throttle: SignInThrottle;
   clientIp(req: IncomingMessage): string;
   record(event: InteractionEvent): Promise<void>;
 }
@@ -95,22 +97,28 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
         const username = (form.get('username') ?? '').trim().slice(0, 256);
         const password = form.get('password') ?? '';
         const relogin = (status: number, error: string) => page(res, status, loginPage({ action: `${action}/login`, csrf: csrfFor(uid), clientName, username, error }));
+        const slowDown = (seconds: number) => {
+          res.setHeader('retry-after', String(seconds));
+          return relogin(429, `Too many sign-in attempts; wait ${seconds} s and try again.`);
+        };
         const verdict = parts.loginLimiter.take(ip);
-        if (!verdict.ok) {
-          res.setHeader('retry-after', String(verdict.retryAfterSeconds));
-          return relogin(429, `Too many sign-in attempts from your address; wait ${verdict.retryAfterSeconds} s and try again.`);
-        }
+        if (!verdict.ok) return slowDown(verdict.retryAfterSeconds);
         if (!username || !password) return relogin(400, 'Enter your username and password.');
+        // Asked before the password is looked at, for any username typed: a wait says nothing about whether the user exists.
+        const throttled = parts.throttle.check(username, ip);
+        if (!throttled.ok) {
+          await parts.record({ ...base, action: 'sign_in_failed', subject: username, reason: `throttled: too many failures for this username ${throttled.scope === 'address' ? 'from this address' : 'from all addresses'}` });
+          return slowDown(throttled.retryAfterSeconds);
+        }
         const result = await parts.users.authenticate(username, password);
         if (!result.ok) {
           await parts.record({ ...base, action: 'sign_in_failed', subject: username, reason: result.reason });
-          if (result.reason === 'locked') {
-            const until = result.lockedUntil ? ` until ${new Date(result.lockedUntil).toISOString().slice(11, 16)} UTC` : '';
-            return relogin(403, `Too many failed sign-ins: this account is locked${until}. Ask an administrator if you need in sooner.`);
-          }
+          // Only someone who proved the password learns that the account is disabled; everyone else gets the one generic answer.
           if (result.reason === 'disabled') return relogin(403, 'This account is disabled. Ask an administrator.');
+          parts.throttle.failed(username, ip);
           return relogin(401, 'Wrong username or password.');
         }
+        parts.throttle.succeeded(username, ip);
         await parts.record({ ...base, action: 'sign_in', subject: result.user.username, reason: 'password' });
         await provider.interactionFinished(req, res, { login: { accountId: result.user.username } }, { mergeWithLastSubmission: false });
         return;

@@ -54,7 +54,7 @@ async function addJson(file: string, username: string, args: string[] = [], pass
 
 /** Signs in as the authorization server would, against the store the CLI wrote. */
 function signIn(db: string, username: string, password: string) {
-  return withStore(db, (store) => new UserDirectory(store.users, { maxFailures: 100, lockoutMs: 1_000 }).authenticate(username, password));
+  return withStore(db, (store) => new UserDirectory(store.users).authenticate(username, password));
 }
 
 /** A grant (and a session) of the user, as oidc-provider would have stored them. */
@@ -130,8 +130,8 @@ describe('warden users', { concurrency: true }, () => {
     await addJson(file, 'alice');
     const store = new SqliteStore(db);
     try {
-      const directory = new UserDirectory(store.users, { maxFailures: 1, lockoutMs: 3_600_000 });
-      assert.equal((await directory.authenticate('alice', 'wrong password!')).ok, false);
+      // Sign-in no longer locks accounts (sign-in-throttle.ts); a lock written by an earlier version still shows.
+      await store.users.update('alice', { failedLogins: 5, lockedUntil: Date.now() + 3_600_000 });
     } finally {
       await store.close();
     }

@@ -66,7 +66,7 @@ export function startOAuthGatewayForAttacks(oauth: Record<string, unknown> = {},
 
 export async function addUsers(dbPath: string, users: [string, string[]][]): Promise<void> {
   await withStore(dbPath, async (store) => {
-    const directory = new UserDirectory(store.users, { maxFailures: 5, lockoutMs: 60_000 });
+    const directory = new UserDirectory(store.users);
     for (const [username, roles] of users) await directory.add({ username, password: PASSWORD, roles });
   });
 }
