@@ -1,6 +1,7 @@
-import { test } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignInThrottle, type SignInThrottleOptions } from '../../src/authorization-server/sign-in-throttle.js';
+import { ConfigError, parseConfigText } from '../../src/config/index.js';
 
 /** A throttle on a clock the test moves. */
 function throttle(options: Partial<SignInThrottleOptions> = {}) {
@@ -100,4 +101,40 @@ test('pair keys cannot be confused by a username that contains the separator of 
   for (let i = 0; i < 6; i++) t.failed('a\u0000b', 'c');
   assert.equal(t.check('a\u0000b', 'c').ok, false);
   assert.deepEqual(t.check('a', 'b\u0000c'), { ok: true });
+});
+
+describe('config: auth.oauth.login', () => {
+  const yaml = (login: string[]) => ['auth:', '  oauth:', '    login:', ...login.map((l) => `      ${l}`), 'authorization:', '  scopes: { "notes:read": { tools: [search_notes] } }', 'upstreams:', '  notes:', '    url: http://127.0.0.1:3000/mcp', ''].join('\n');
+  const loginOf = (text: string) => {
+    const { config } = parseConfigText(text, 'warden.yaml', {});
+    assert.ok(config.auth !== 'none' && config.auth.oauth);
+    return config.auth.oauth.login;
+  };
+
+  test('defaults: back-off from the 5th failure, 1 s doubling to 15 min; per account from the 100th, up to 1 min', () => {
+    assert.deepEqual(loginOf(yaml(['perIp: { requestsPerSecond: 0.5, burst: 10 }'])), {
+      perIp: { requestsPerSecond: 0.5, burst: 10 },
+      backoff: { after: 5, initial: 1_000, max: 900_000 },
+      perAccount: { after: 100, initial: 1_000, max: 60_000 },
+    });
+    assert.equal(loginOf(yaml(['perAccount: false'])).perAccount, false);
+    assert.deepEqual(loginOf(yaml(['backoff: { after: 3, initial: 500ms, max: 1h }'])).backoff, { after: 3, initial: 500, max: 3_600_000 });
+  });
+
+  test('maxFailures and lockout of earlier versions are refused naming what replaced them', () => {
+    for (const [key, replacement] of [['maxFailures: 5', 'login.backoff.after'], ['lockout: 15m', 'login.backoff.max']] as const) {
+      assert.throws(() => parseConfigText(yaml([key]), 'warden.yaml', {}), (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.issues.length, 1, JSON.stringify(err.issues));
+        assert.equal(err.issues[0]!.path, `auth.oauth.login.${key.split(':')[0]}`);
+        assert.ok(err.issues[0]!.message.includes(replacement), err.issues[0]!.message);
+        return true;
+      });
+    }
+  });
+
+  test('a max below initial, or an after of 0, is refused', () => {
+    assert.throws(() => parseConfigText(yaml(['backoff: { after: 3, initial: 10s, max: 5s }']), 'warden.yaml', {}), /max must be at least initial/);
+    assert.throws(() => parseConfigText(yaml(['backoff: { after: 0, initial: 1s, max: 5s }']), 'warden.yaml', {}), /backoff\.after/);
+  });
 });
