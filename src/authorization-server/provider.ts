@@ -6,6 +6,7 @@ import { clientSecretMatches } from './client-secrets.js';
 import type { AuthorizationServerKeys } from './keys.js';
 import { PAGE_HEADERS, deviceConfirmPage, deviceErrorMessage, deviceInputPage, deviceSuccessPage, errorPage } from './pages.js';
 import type { ResourceCatalog } from './resources.js';
+import { CLIENT_KIND_PROPERTY, checkRegistration } from './registration-policy.js';
 
 /**
  * The oidc-provider configuration: an OAuth 2.1 authorization server for MCP, with the OpenID parts that
@@ -31,8 +32,6 @@ export const OAUTH_ROUTES = {
 
 export const INTERACTION_PREFIX = '/oauth/interaction/';
 
-/** Marks clients made by `warden clients add`; dynamic registration may not claim it. */
-export const CLIENT_KIND_PROPERTY = 'warden_client_kind';
 
 export interface ProviderParts {
   issuer: string;
@@ -48,8 +47,6 @@ export interface ProviderParts {
   /** How the provider fetches Client ID Metadata Documents and jwks_uri: SSRF-safe (safe-fetch.ts). */
   fetch: (url: string | URL, init?: RequestInit) => Promise<Response>;
 }
-
-const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost)(:\d+)?\//i;
 
 export function createProvider(parts: ProviderParts): Provider {
   const { oauth, resources } = parts;
@@ -128,19 +125,8 @@ export function createProvider(parts: ProviderParts): Provider {
     extraClientMetadata: {
       properties: [CLIENT_KIND_PROPERTY],
       validator(ctx, key, value, metadata) {
-        if (key !== CLIENT_KIND_PROPERTY) return;
-        const registering = ctx?.oidc?.route === 'registration';
-        if (registering && value !== undefined) throw new errors.InvalidClientMetadata(`${CLIENT_KIND_PROPERTY} is set by warden only`);
-        if (registering && (metadata.grant_types ?? []).includes('client_credentials')) {
-          throw new errors.InvalidClientMetadata('client_credentials is for service clients made with `warden clients add`');
-        }
-        // RFC 8252: an app that only redirects to loopback is a native app, so any loopback port matches.
-        // SDK v1 and mcp-remote do not say so, and a changed callback port would otherwise fail the sign-in.
-        // The metadata has oidc-provider's defaults filled in by now ('web'): what the client asked for is in the body.
-        const requested = (ctx?.oidc?.body as Record<string, unknown> | undefined)?.application_type;
-        const uris = (metadata.redirect_uris ?? []) as string[];
-        if (registering && requested === undefined && uris.length > 0 && uris.every((u) => LOOPBACK_REDIRECT.test(u))) {
-          (metadata as ClientMetadata).application_type = 'native';
+        if (key === CLIENT_KIND_PROPERTY && ctx?.oidc?.route === 'registration') {
+          checkRegistration(value, ctx.oidc.body as Record<string, unknown> | undefined, metadata as ClientMetadata);
         }
       },
     },
