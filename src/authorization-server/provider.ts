@@ -193,10 +193,22 @@ export function createProvider(parts: ProviderParts): Provider {
   // `verification_uri_complete` is answered by oidc-provider's own auto-submitting page, which no hook renders:
   // it gets the pages' headers, with an empty script-src that oidc-provider fills with its one script's hash.
   provider.use(async (ctx, next) => {
-    if (ctx.method === 'GET' && ctx.path === OAUTH_ROUTES.code_verification) {
-      ctx.set({ ...PAGE_HEADERS, 'content-security-policy': `${PAGE_HEADERS['content-security-policy']}; script-src` });
+    if (ctx.path !== OAUTH_ROUTES.code_verification) return next();
+    if (ctx.method === 'GET') ctx.set({ ...PAGE_HEADERS, 'content-security-policy': `${PAGE_HEADERS['content-security-policy']}; script-src` });
+    try {
+      await next();
+    } catch (err) {
+      // A code posted by a browser without a live session (no cookie, an expired one, a cross-site form):
+      // oidc-provider refuses the missing form secret, then throws trying to save the session it never
+      // created, which would be a 500.
+      if (ctx.method !== 'POST' || !(err instanceof TypeError) || !err.message.includes('persist')) throw err;
+      ctx.status = 400;
+      ctx.set(PAGE_HEADERS);
+      ctx.body = errorPage({
+        title: 'Code entry could not continue',
+        message: `This form has expired or was opened in another browser. Open ${OAUTH_ROUTES.code_verification} again and enter the code your device shows.`,
+      });
     }
-    await next();
   });
   // Client secrets are stored as digests (adapter.ts); oidc-provider compares plain strings.
   provider.Client.prototype.compareClientSecret = function compare(this: { clientSecret?: string }, actual: string): boolean {
