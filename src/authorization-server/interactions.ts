@@ -9,6 +9,7 @@ import type { ResourceCatalog } from './resources.js';
 import type { SignInThrottle } from './sign-in-throttle.js';
 import type { UserDirectory } from './users.js';
 import { INTERACTION_PREFIX } from './provider.js';
+import { DEFAULT_SCOPE_PARAM } from './default-scope.js';
 
 /**
  * The sign-in and consent pages: server-rendered forms without JavaScript. oidc-provider owns the
@@ -81,7 +82,23 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
 
       if (req.method === 'GET' && step === undefined) {
         if (details.prompt.name === 'login') return page(res, 200, loginPage({ action: `${action}/login`, csrf: csrfFor(uid), clientName }));
-        if (details.prompt.name === 'consent') return page(res, 200, await renderConsent(details, `${action}/consent`, csrfFor(uid), clientName, client.clientUri));
+        if (details.prompt.name === 'consent') {
+          if (details.params[DEFAULT_SCOPE_PARAM] !== undefined && details.session?.accountId) {
+            const decision = await decide(details, details.session.accountId);
+            if ([...decision.values()].every((d) => d.allowed.length === 0)) {
+              // The client asked for no scope and the default (every scope of the resource) leaves nothing for
+              // this user: RFC 6749 invalid_scope tells the client so, where an empty grant would only fail later.
+              const listed = [...new Set([...decision.values()].flatMap((d) => d.withheld))].join(' ');
+              await parts.record({ ...base, action: 'consent_denied', subject: details.session.accountId, reason: `invalid_scope: the roles grant none of ${listed || 'the resource\'s scopes'}` });
+              await provider.interactionFinished(req, res, {
+                error: 'invalid_scope',
+                error_description: `no scope was requested, and the signed-in user's roles grant none of the resource's scopes (${listed}); ask an administrator for a role`,
+              }, { mergeWithLastSubmission: true });
+              return;
+            }
+          }
+          return page(res, 200, await renderConsent(details, `${action}/consent`, csrfFor(uid), clientName, client.clientUri));
+        }
         throw new PageError(400, `This sign-in needs a step this gateway does not offer (${details.prompt.name}).`);
       }
       if (req.method !== 'POST' || (step !== 'login' && step !== 'consent')) throw new PageError(405, 'Use the form on the sign-in page.');

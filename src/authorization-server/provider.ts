@@ -7,6 +7,7 @@ import type { AuthorizationServerKeys } from './keys.js';
 import { PAGE_HEADERS, deviceConfirmPage, deviceErrorMessage, deviceInputPage, deviceSuccessPage, errorPage } from './pages.js';
 import type { ResourceCatalog } from './resources.js';
 import { CLIENT_KIND_PROPERTY, checkRegistration } from './registration-policy.js';
+import { DEFAULT_SCOPE_PARAM, defaultScope } from './default-scope.js';
 
 /**
  * The oidc-provider configuration: an OAuth 2.1 authorization server for MCP, with the OpenID parts that
@@ -82,6 +83,7 @@ export function createProvider(parts: ProviderParts): Provider {
     },
     enabledJWA: { idTokenSigningAlgValues: ['ES256'] },
     routes: OAUTH_ROUTES,
+    extraParams: [DEFAULT_SCOPE_PARAM],
     interactions: { url: (_ctx, interaction) => `${INTERACTION_PREFIX}${interaction.uid}` },
     // MCP clients call the token endpoint from browsers too (the Inspector); no cookie is involved there.
     clientBasedCORS: () => true,
@@ -192,6 +194,7 @@ export function createProvider(parts: ProviderParts): Provider {
   provider.proxy = parts.proxy;
   // `verification_uri_complete` is answered by oidc-provider's own auto-submitting page, which no hook renders:
   // it gets the pages' headers, with an empty script-src that oidc-provider fills with its one script's hash.
+  provider.use(defaultScope(resources, OAUTH_ROUTES.authorization));
   provider.use(async (ctx, next) => {
     if (ctx.path !== OAUTH_ROUTES.code_verification) return next();
     if (ctx.method === 'GET') ctx.set({ ...PAGE_HEADERS, 'content-security-policy': `${PAGE_HEADERS['content-security-policy']}; script-src` });
