@@ -4,8 +4,8 @@ import { FormBrowser, PASSWORD, registerClient, startOAuthGatewayForAttacks, typ
 import { codeRequest, openInteraction, pkcePair, readInteraction } from '../helpers/oauth-flow.js';
 
 /**
- * Consent CSRF (the forged-form cousin of RFC 9700 §4.16's clickjacking): a signed-in victim's browser is made to post "Allow" to the consent
- * form from another site, or with a token taken from another interaction. Refused with 403 and nothing
+ * Consent CSRF (the forged-form cousin of RFC 9700 §4.16's clickjacking): a signed-in victim's browser is
+ * made to post "Allow" to the consent form from another site, or with a token taken from another interaction. Refused with 403 and nothing
  * granted; the genuine form still works. After the POSTs that carry credentials or consent the answer is a
  * 303 (never a 307, which would re-post the form to the client, RFC 9700 §4.12).
  */
