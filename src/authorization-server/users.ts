@@ -106,14 +106,14 @@ export class UserDirectory {
     return this.require(username);
   }
 
-  /** The user can sign in again; a lockout in force is lifted too. */
+  /** The user can sign in again (a lock written by an earlier version, which locked accounts, is lifted too). */
   async enable(username: string): Promise<UserView> {
     await this.required(username);
     await this.store.update(username, { disabledAt: null, failedLogins: 0, lockedUntil: null });
     return this.require(username);
   }
 
-  /** Sets a new password, and lifts a lockout (failed sign-ins count from 0 again). */
+  /** Sets a new password (and lifts a lock written by an earlier version). */
   async resetPassword(username: string, password: string, now = Date.now()): Promise<UserView> {
     checkPassword(password);
     await this.required(username);
