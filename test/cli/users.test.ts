@@ -86,7 +86,7 @@ describe('warden users', { concurrency: true }, () => {
     const ok = await signIn(db, 'alice', PASSWORD);
     assert.ok(ok.ok);
     assert.deepEqual([ok.user.roles, ok.user.tenant, ok.user.displayName], [['editor', 'viewer'], 'acme', 'Alice Liddell']);
-    assert.deepEqual(await signIn(db, 'alice', `${PASSWORD}\n`), { ok: false, reason: 'invalid' });
+    assert.deepEqual(await signIn(db, 'alice', `${PASSWORD}\n`), { ok: false, reason: 'wrong_password' });
 
     // Only one newline is dropped: a password may end in whitespace.
     const crlf = await users(file, ['add', 'bob', '--password-stdin'], `${PASSWORD} \r\n`);
@@ -246,7 +246,7 @@ describe('warden users', { concurrency: true }, () => {
     assert.equal(out.revokedGrants, 1);
     assert.ok(!('password' in out), 'a password that was given is never echoed');
     assert.ok(Date.parse(out.passwordChangedAt) > Date.parse(out.createdAt));
-    assert.deepEqual(await signIn(db, 'alice', PASSWORD), { ok: false, reason: 'invalid' });
+    assert.deepEqual(await signIn(db, 'alice', PASSWORD), { ok: false, reason: 'wrong_password' });
     assert.equal((await signIn(db, 'alice', 'a brand new passphrase')).ok, true);
 
     const weak = await users(file, ['reset-password', 'alice', '--password-stdin'], 'short\n');
