@@ -122,7 +122,7 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
         if (!verdict.ok) return slowDown(verdict.retryAfterSeconds);
         if (!username || !password) return relogin(400, 'Enter your username and password.');
         // Asked before the password is looked at, for any username typed: a wait says nothing about whether the user exists.
-        const throttled = parts.throttle.check(username, ip);
+        const throttled = parts.throttle.attempt(username, ip);
         if (!throttled.ok) {
           await parts.record({ ...base, action: 'sign_in_failed', subject: username, reason: `throttled: too many failures for this username ${throttled.scope === 'address' ? 'from this address' : 'from all addresses'}` });
           return slowDown(throttled.retryAfterSeconds);
@@ -131,8 +131,10 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
         if (!result.ok) {
           await parts.record({ ...base, action: 'sign_in_failed', subject: username, reason: result.reason });
           // Only someone who proved the password learns that the account is disabled; everyone else gets the one generic answer.
-          if (result.reason === 'disabled') return relogin(403, 'This account is disabled. Ask an administrator.');
-          parts.throttle.failed(username, ip);
+          if (result.reason === 'disabled') {
+            parts.throttle.succeeded(username, ip);
+            return relogin(403, 'This account is disabled. Ask an administrator.');
+          }
           return relogin(401, 'Wrong username or password.');
         }
         parts.throttle.succeeded(username, ip);

@@ -9,9 +9,8 @@
  * refuses more than `max` of its own at a time.
  *
  * Both counts are kept for whatever username was typed, whether or not such a user exists, so the waits (and
- * their absence) tell nothing about which usernames exist. Only a sign-in with the right password clears the
- * pair's count; the per-username count is left to decay, so a guesser cannot reset it by signing in as
- * themselves. Counts live in memory, bounded (least recently used forgotten first), per process.
+ * their absence) tell nothing about which usernames exist. Counts live in memory, bounded (least recently
+ * used forgotten first), per process.
  */
 
 export interface BackoffPolicy {
@@ -61,12 +60,24 @@ class BackoffCounts {
     const count = this.live(key, now) ?? { failures: 0, waitUntil: 0, lastFailureAt: now };
     count.failures += 1;
     count.lastFailureAt = now;
-    const over = count.failures - this.policy.after;
-    // 2^over overflows to Infinity long after the cap is reached; min() keeps it at max.
-    if (over >= 0) count.waitUntil = now + Math.min(this.policy.max, this.policy.initial * 2 ** over);
+    count.waitUntil = this.waitAfter(count.failures, now);
     this.counts.delete(key); // re-inserted last: Map order is least recently used first
     if (this.counts.size >= this.maxKeys) this.counts.delete(this.counts.keys().next().value as string);
     this.counts.set(key, count);
+  }
+
+  /** Takes back one failure counted in advance (the attempt turned out not to be a guess). */
+  undo(key: string, now: number): void {
+    const count = this.live(key, now);
+    if (!count) return;
+    count.failures = Math.max(0, count.failures - 1);
+    count.waitUntil = this.waitAfter(count.failures, count.lastFailureAt);
+  }
+
+  private waitAfter(failures: number, at: number): number {
+    const over = failures - this.policy.after;
+    // 2^over overflows to Infinity long after the cap is reached; min() keeps it at max.
+    return over >= 0 ? at + Math.min(this.policy.max, this.policy.initial * 2 ** over) : 0;
   }
 
   clear(key: string): void {
@@ -96,25 +107,31 @@ export class SignInThrottle {
     this.now = options.now ?? (() => Date.now());
   }
 
-  /** Whether `username` may be tried from `address` now; asked before the password is looked at. */
-  check(username: string, address: string): ThrottleVerdict {
+  /**
+   * Whether `username` may be tried from `address` now, asked before the password is looked at. An allowed
+   * attempt is counted as a failure at once, so that parallel attempts cannot all pass before the first
+   * verification ends; `succeeded` takes it back when the password was right.
+   */
+  attempt(username: string, address: string): ThrottleVerdict {
     const now = this.now();
     const pair = this.pairs.wait(pairKey(username, address), now);
     const account = this.accounts?.wait(username, now) ?? 0;
-    if (pair === 0 && account === 0) return { ok: true };
-    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(Math.max(pair, account) / 1000)), scope: pair >= account ? 'address' : 'account' };
-  }
-
-  /** A wrong password, an unknown username: counts against both. */
-  failed(username: string, address: string): void {
-    const now = this.now();
+    if (pair > 0 || account > 0) {
+      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(Math.max(pair, account) / 1000)), scope: pair >= account ? 'address' : 'account' };
+    }
     this.pairs.fail(pairKey(username, address), now);
     this.accounts?.fail(username, now);
+    return { ok: true };
   }
 
-  /** The right password: this address starts afresh for this user. */
+  /**
+   * The right password (also for a disabled account: not a guess). This address starts afresh for this
+   * user; the per-username count only loses this attempt, so a guesser cannot reset it by signing in as
+   * themselves.
+   */
   succeeded(username: string, address: string): void {
     this.pairs.clear(pairKey(username, address));
+    this.accounts?.undo(username, this.now());
   }
 }
 

@@ -101,3 +101,14 @@ test('distributed guessing: the per-username ceiling slows every address for tha
     .find((r) => r.method === 'oauth.sign_in_failed' && r.clientId === fresh.clientId && String(r.reason).startsWith('throttled')));
   assert.match(String(throttled.reason), /from all addresses/);
 });
+
+test('parallel guessing cannot outrun the back-off: of 10 simultaneous wrong passwords from one address, 3 are checked', async () => {
+  const guesser = await signInPage('203.0.113.77');
+  const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => guesser.attempt('erin', `parallel guess ${i}`)));
+  const statuses = answers.map((a) => a.status).sort();
+  assert.deepEqual(statuses, [401, 401, 401, 429, 429, 429, 429, 429, 429, 429]);
+  assert.ok(answers.every((a) => a.location === null), 'no sign-in');
+  // Control: a burst spread over 6 addresses (below the per-account ceiling of 8) is checked in full.
+  const spread = await Promise.all(Array.from({ length: 6 }, async (_, i) => (await signInPage(`203.0.113.${180 + i}`)).attempt('frank', `guess ${i}`)));
+  assert.deepEqual(spread.map((a) => a.status), Array(6).fill(401));
+});

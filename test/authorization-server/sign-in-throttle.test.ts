@@ -15,92 +15,99 @@ function throttle(options: Partial<SignInThrottleOptions> = {}) {
   return { t, clock };
 }
 
-test('per username and address: after the 3rd failure, waits of 1 s, 2 s, 4 s, capped at max', () => {
+/** An allowed attempt whose password was wrong (attempt() counts it in advance). */
+function guess(t: SignInThrottle, username: string, address: string, label = `${username} from ${address}`): void {
+  assert.deepEqual(t.attempt(username, address), { ok: true }, label);
+}
+
+test('per username and address: from the 3rd failure on, waits of 1 s, 2 s, 4 s, capped at max', () => {
   const { t, clock } = throttle();
-  for (let i = 0; i < 2; i++) {
-    assert.deepEqual(t.check('alice', '10.0.0.1'), { ok: true }, `free failure ${i + 1}`);
-    t.failed('alice', '10.0.0.1');
-  }
-  // The 3rd try is allowed; its failure starts the waits.
-  assert.deepEqual(t.check('alice', '10.0.0.1'), { ok: true });
+  for (let i = 0; i < 3; i++) guess(t, 'alice', '10.0.0.1', `free attempt ${i + 1}`);
   const waits: number[] = [];
   for (let i = 0; i < 6; i++) {
-    t.failed('alice', '10.0.0.1');
-    const verdict = t.check('alice', '10.0.0.1');
+    const verdict = t.attempt('alice', '10.0.0.1');
     assert.equal(verdict.ok, false);
-    if (!verdict.ok) waits.push(verdict.retryAfterSeconds);
-    if (!verdict.ok) assert.equal(verdict.scope, 'address');
-    clock.now += (waits.at(-1) ?? 0) * 1_000;
-    assert.deepEqual(t.check('alice', '10.0.0.1'), { ok: true }, 'the wait is over');
+    if (verdict.ok) return;
+    assert.equal(verdict.scope, 'address');
+    waits.push(verdict.retryAfterSeconds);
+    clock.now += verdict.retryAfterSeconds * 1_000;
+    guess(t, 'alice', '10.0.0.1', 'the wait is over: checked again, and wrong again');
   }
   assert.deepEqual(waits, [1, 2, 4, 8, 8, 8]);
 });
 
-test('the owner on another address, and another user on the same address, are not slowed', () => {
+test('a refused attempt is not counted; parallel attempts cannot all pass before the first is verified', () => {
   const { t } = throttle();
-  for (let i = 0; i < 10; i++) t.failed('alice', '203.0.113.9');
-  assert.equal(t.check('alice', '203.0.113.9').ok, false, 'control: the guessing address waits');
-  assert.deepEqual(t.check('alice', '198.51.100.7'), { ok: true });
-  assert.deepEqual(t.check('bob', '203.0.113.9'), { ok: true });
+  // Ten attempts arrive together: each is counted as it is let through, so only the first three are.
+  const verdicts = Array.from({ length: 10 }, () => t.attempt('alice', '10.0.0.1').ok);
+  assert.deepEqual(verdicts, [true, true, true, false, false, false, false, false, false, false]);
+  const refused = t.attempt('alice', '10.0.0.1');
+  assert.deepEqual(refused, { ok: false, retryAfterSeconds: 1, scope: 'address' }, 'still the first wait: refusals did not add to it');
 });
 
-test('a success clears the pair; the per-account count is left to decay', () => {
+test('the owner on another address, and another user on the same address, are not slowed', () => {
+  const { t } = throttle();
+  for (let i = 0; i < 3; i++) guess(t, 'alice', '203.0.113.9');
+  assert.equal(t.attempt('alice', '203.0.113.9').ok, false, 'control: the guessing address waits');
+  guess(t, 'alice', '198.51.100.7');
+  guess(t, 'bob', '203.0.113.9');
+});
+
+test('the right password clears the pair, and takes back only its own attempt from the per-account count', () => {
   const { t, clock } = throttle({ perAccount: { after: 4, initial: 5_000, max: 5_000 } });
-  for (let i = 0; i < 4; i++) t.failed('alice', '10.0.0.1');
+  guess(t, 'alice', '10.0.0.1');
+  guess(t, 'alice', '10.0.0.1');
+  guess(t, 'alice', '10.0.0.2');
   clock.now += 60_000;
-  t.succeeded('alice', '10.0.0.1');
-  assert.deepEqual(t.check('alice', '10.0.0.1'), { ok: true });
-  t.failed('alice', '10.0.0.1'); // 1st failure of the pair, 5th of the account
-  const verdict = t.check('alice', '10.0.0.2');
-  assert.deepEqual(verdict, { ok: false, retryAfterSeconds: 5, scope: 'account' }, 'the account count survived the success');
+  assert.deepEqual(t.attempt('alice', '10.0.0.1'), { ok: true }, 'the 4th attempt is let through (and counted)');
+  t.succeeded('alice', '10.0.0.1'); // …and it was the right password: the account is back at 3
+  guess(t, 'alice', '10.0.0.1', 'the pair starts afresh, and the account is not slowed by the owner\'s success');
+  assert.deepEqual(t.attempt('alice', '10.0.0.3'), { ok: false, retryAfterSeconds: 5, scope: 'account' }, 'the 4th failure counts: the success did not reset it');
 });
 
 test('per account: failures spread over many addresses are slowed too, and never more than its max', () => {
   const { t, clock } = throttle({ perAccount: { after: 5, initial: 1_000, max: 2_000 } });
-  for (let i = 0; i < 4; i++) {
-    assert.deepEqual(t.check('alice', `10.0.1.${i}`), { ok: true });
-    t.failed('alice', `10.0.1.${i}`);
+  for (let i = 0; i < 4; i++) guess(t, 'alice', `10.0.1.${i}`);
+  guess(t, 'alice', '10.0.2.1', 'control: the 5th attempt is let through');
+  assert.deepEqual(t.attempt('alice', '10.0.3.1'), { ok: false, retryAfterSeconds: 1, scope: 'account' }, 'a fresh address waits');
+  for (let i = 0; i < 20; i++) {
+    clock.now += 2_000;
+    guess(t, 'alice', `10.0.4.${i}`);
   }
-  assert.deepEqual(t.check('alice', '10.0.2.1'), { ok: true }, 'control: 4 failures are free');
-  t.failed('alice', '10.0.2.1');
-  assert.deepEqual(t.check('alice', '10.0.3.1'), { ok: false, retryAfterSeconds: 1, scope: 'account' }, 'a fresh address waits');
-  for (let i = 0; i < 20; i++) t.failed('alice', `10.0.4.${i}`);
-  assert.deepEqual(t.check('alice', '10.0.5.1'), { ok: false, retryAfterSeconds: 2, scope: 'account' }, 'capped: a slow-down, not a lockout');
+  assert.deepEqual(t.attempt('alice', '10.0.5.1'), { ok: false, retryAfterSeconds: 2, scope: 'account' }, 'capped: a slow-down, not a lockout');
   clock.now += 2_000;
-  assert.deepEqual(t.check('alice', '10.0.5.1'), { ok: true });
-  assert.deepEqual(t.check('bob', '10.0.5.1'), { ok: true }, 'other accounts are not affected');
+  guess(t, 'alice', '10.0.5.1');
+  guess(t, 'bob', '10.0.5.1', 'other accounts are not affected');
 });
 
 test('unknown usernames are counted exactly like real ones (the throttle never knows which exist)', () => {
   const { t } = throttle();
-  for (let i = 0; i < 5; i++) {
-    t.failed('alice', '10.0.0.1');
-    t.failed('no-such-user', '10.0.0.1');
+  for (let i = 0; i < 3; i++) {
+    guess(t, 'alice', '10.0.0.1');
+    guess(t, 'no-such-user', '10.0.0.1');
   }
-  assert.deepEqual(t.check('alice', '10.0.0.1'), t.check('no-such-user', '10.0.0.1'));
-  assert.equal(t.check('alice', '10.0.0.1').ok, false);
+  assert.deepEqual(t.attempt('alice', '10.0.0.1'), t.attempt('no-such-user', '10.0.0.1'));
+  assert.equal(t.attempt('alice', '10.0.0.1').ok, false);
 });
 
 test('failures are forgotten after forgetAfterMs without one; memory is bounded by maxKeys', () => {
   const { t, clock } = throttle({ forgetAfterMs: 60_000, maxKeys: 3 });
-  for (let i = 0; i < 6; i++) t.failed('alice', '10.0.0.1');
-  assert.equal(t.check('alice', '10.0.0.1').ok, false);
+  for (let i = 0; i < 3; i++) guess(t, 'alice', '10.0.0.1');
+  assert.equal(t.attempt('alice', '10.0.0.1').ok, false);
   clock.now += 60_000;
-  assert.deepEqual(t.check('alice', '10.0.0.1'), { ok: true });
-  t.failed('alice', '10.0.0.1');
-  assert.deepEqual(t.check('alice', '10.0.0.1'), { ok: true }, 'counting starts from 0 again');
+  for (let i = 0; i < 3; i++) guess(t, 'alice', '10.0.0.1', `counting starts from 0 again (${i + 1})`);
 
-  for (let i = 0; i < 6; i++) t.failed('carol', '10.0.0.9');
-  assert.equal(t.check('carol', '10.0.0.9').ok, false);
-  for (const u of ['u1', 'u2', 'u3']) t.failed(u, '10.0.0.9');
-  assert.deepEqual(t.check('carol', '10.0.0.9'), { ok: true }, 'the least recently used entry went first');
+  for (let i = 0; i < 3; i++) guess(t, 'carol', '10.0.0.9');
+  assert.equal(t.attempt('carol', '10.0.0.9').ok, false);
+  for (const u of ['u1', 'u2', 'u3']) guess(t, u, '10.0.0.9');
+  guess(t, 'carol', '10.0.0.9', 'the least recently used entry went first');
 });
 
 test('pair keys cannot be confused by a username that contains the separator of another encoding', () => {
   const { t } = throttle();
-  for (let i = 0; i < 6; i++) t.failed('a\u0000b', 'c');
-  assert.equal(t.check('a\u0000b', 'c').ok, false);
-  assert.deepEqual(t.check('a', 'b\u0000c'), { ok: true });
+  for (let i = 0; i < 3; i++) guess(t, 'a\u0000b', 'c');
+  assert.equal(t.attempt('a\u0000b', 'c').ok, false);
+  guess(t, 'a', 'b\u0000c');
 });
 
 describe('config: auth.oauth.login', () => {
