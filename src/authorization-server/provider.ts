@@ -33,7 +33,6 @@ export const OAUTH_ROUTES = {
 
 export const INTERACTION_PREFIX = '/oauth/interaction/';
 
-
 export interface ProviderParts {
   issuer: string;
   oauth: OAuthConfig;
@@ -192,9 +191,9 @@ export function createProvider(parts: ProviderParts): Provider {
   };
   const provider = new Provider(parts.issuer, configuration);
   provider.proxy = parts.proxy;
+  provider.use(defaultScope(resources, OAUTH_ROUTES.authorization));
   // `verification_uri_complete` is answered by oidc-provider's own auto-submitting page, which no hook renders:
   // it gets the pages' headers, with an empty script-src that oidc-provider fills with its one script's hash.
-  provider.use(defaultScope(resources, OAUTH_ROUTES.authorization));
   provider.use(async (ctx, next) => {
     if (ctx.path !== OAUTH_ROUTES.code_verification) return next();
     if (ctx.method === 'GET') ctx.set({ ...PAGE_HEADERS, 'content-security-policy': `${PAGE_HEADERS['content-security-policy']}; script-src` });

@@ -89,7 +89,8 @@ const oauth = z
         .describe('failed sign-ins per username and client IP: from the `after`-th on, each failure makes that pair wait `initial`, doubling up to `max`; the owner on another address is not slowed'),
       perAccount: z.union([z.literal(false), backoff]).default(LOGIN_PER_ACCOUNT)
         .describe('failed sign-ins per username from any address: a higher ceiling that slows guessing spread over many addresses (never a lockout); false turns it off'),
-      ...Object.fromEntries(Object.keys(REPLACED_LOGIN_KEYS).map((k) => [k, z.unknown().optional()])),
+      // Accepted by the shape only to be refused below with a message that names the replacement.
+      ...Object.fromEntries(Object.entries(REPLACED_LOGIN_KEYS).map(([k, message]) => [k, z.unknown().optional().describe(`removed: ${message}`)])),
     }).strict()
       .superRefine((login, ctx) => {
         for (const [key, message] of Object.entries(REPLACED_LOGIN_KEYS)) {
