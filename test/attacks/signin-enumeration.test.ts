@@ -103,8 +103,9 @@ test('sign-in enumeration by timing: an unknown username costs a password hash, 
   const k = median(known);
   const u = median(unknown);
   t.diagnostic(`median over HTTP: unknown user ${u.toFixed(1)} ms, wrong password ${k.toFixed(1)} ms`);
-  // Without the dummy hash an unknown user answers in about 1 ms against ~100 ms: a ratio near 0.01.
-  assert.ok(u >= 0.5 * k && u <= 2 * k, `median: unknown user ${u.toFixed(1)} ms, wrong password ${k.toFixed(1)} ms`);
+  // Without the dummy hash an unknown user answers in about 8 ms against ~75 ms: a ratio near 0.1. The bounds
+  // are wide because this machine is shared (load averages of 20 and more are seen).
+  assert.ok(u >= k / 3 && u <= 3 * k, `median: unknown user ${u.toFixed(1)} ms, wrong password ${k.toFixed(1)} ms`);
   assert.ok(u >= 20, `an unknown user must run scrypt (${u.toFixed(1)} ms)`);
 });
 
