@@ -10,6 +10,7 @@ export const GATEWAY_ERRORS = {
   invalid_request: { status: 400, rpc: -32600 },
   invalid_params: { status: 400, rpc: -32602 },
   header_mismatch: { status: 400, rpc: -32020 },
+  unsupported_era: { status: 400, rpc: -32000 },
   bad_path: { status: 400, rpc: -32600 },
   payload_too_large: { status: 413, rpc: -32600 },
   unsupported_media_type: { status: 415, rpc: -32000 },

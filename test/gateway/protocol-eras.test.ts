@@ -213,3 +213,23 @@ describe('2026-07-28 multi round-trip state is bound to the caller that received
     assert.deepEqual(result(await ask(alice, sealed)).content, [{ type: 'text', text: 'got server-state-42' }], 'the rightful retry still works');
   });
 });
+
+describe('a 2026-07-28 client pinned to that revision, in front of a 2025-11-25 server', () => {
+  test('fails with an error that names the era, and a negotiating client still falls back', async () => {
+    const legacy = await startHttpUpstream({ stateful: true, json: false });
+    const gw = await startGateway({ upstreams: { legacy: { url: legacy.url } } });
+    try {
+      const res = await postRaw(`${gw.url}/mcp/legacy`, modernCall(1, 'tools/list'), { ...MODERN_HEADERS, 'mcp-method': 'tools/list' });
+      assert.equal(res.status, 400);
+      assert.equal(res.json.error.data.error, 'unsupported_era');
+      assert.match(res.json.error.message, /does not speak MCP 2026-07-28 .* falls back to initialize/);
+      await assert.rejects(connectModernClient(`${gw.url}/mcp/legacy`, {}, 'pin'));
+      const negotiating = await connectModernClient(`${gw.url}/mcp/legacy`);
+      assert.ok((await negotiating.listTools()).tools.length > 0);
+      await negotiating.close();
+    } finally {
+      await gw.close();
+      await legacy.close();
+    }
+  });
+});
