@@ -47,7 +47,8 @@ export function admit<S extends SessionSlot>(sessions: Iterable<S>, owner: strin
   }
   if (own < cap && total < max) return { ok: true };
   if (idlest) return { ok: true, evict: idlest };
-  if (own >= cap) {
+  // A cap of max (auth: none) is no limit of its own: then the upstream is simply full.
+  if (own >= cap && cap < max) {
     return {
       ok: false,
       error: new GatewayError(
