@@ -229,11 +229,16 @@ class StdioSession {
       call.deliver(call.answers ? applyFilter(answer, call.answers) : answer, answer.id);
       return;
     }
-    // Server-to-client requests and notifications go to the call they belong to when that is known (progress),
-    // else to the newest open call (a stdio server answers requests in the order it works on them), else to
-    // the GET stream, else they wait for one.
-    const progress = isJSONRPCNotification(message) && message.method === 'notifications/progress' ? this.inFlight.progress(message) : undefined;
-    if (progress) return progress.call.deliver(progress.message);
+    // Progress goes to the call whose request carries the token, and nowhere else: progress for a request no
+    // longer in flight (cancelled, timed out) has no receiver and must not leak onto another call's stream.
+    if (isJSONRPCNotification(message) && message.method === 'notifications/progress') {
+      const progress = this.inFlight.progress(message);
+      if (progress) progress.call.deliver(progress.message);
+      else this.log.debug({ upstream: this.upstream, session: this.id }, 'dropped progress for a request not in flight');
+      return;
+    }
+    // Server-to-client requests and other notifications go to the newest open call (a stdio server answers
+    // requests in the order it works on them), else to the GET stream, else they wait for one.
     const call = [...this.calls].reverse().find((c) => c.open);
     if (call) call.deliver(message);
     else if (this.stream) writeSseMessage(this.stream, message);
