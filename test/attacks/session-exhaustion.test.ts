@@ -18,12 +18,13 @@ const LIST = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
 describe('attack: one principal exhausts a stdio upstream\'s sessions', () => {
   let gw: TestGateway;
   let url: string;
-  const keys: Record<'alice' | 'bob' | 'carol', string> = { alice: '', bob: '', carol: '' };
+  const keys: Record<'alice' | 'aliceSecondKey' | 'bob' | 'carol', string> = { alice: '', aliceSecondKey: '', bob: '', carol: '' };
   const streams: { close(): Promise<void> }[] = [];
 
   before(async () => {
     const setup = keyedSetup();
     for (const name of ['alice', 'bob', 'carol'] as const) keys[name] = (await createKey(setup.dbPath, { subject: name, scopes: ['use'] })).key;
+    keys.aliceSecondKey = (await createKey(setup.dbPath, { subject: 'alice', scopes: ['use'] })).key;
     gw = await startGateway({
       ...setup.config,
       authorization: { scopes: { use: { tools: ['whoami'] } } },
@@ -81,6 +82,8 @@ describe('attack: one principal exhausts a stdio upstream\'s sessions', () => {
     assert.equal(denied.length, 1, 'the refusal is in the audit records');
     assert.match(denied[0]!.reason, /busy sessions, its cap \(upstreams\.kids\.sessions\.perPrincipal = 2\)/);
     assert.equal(denied[0]!.upstream, 'kids');
+    const otherKey = await initialize(url, keys.aliceSecondKey, 'alice');
+    assert.equal(otherKey.status, 429, 'another key of the same user buys no extra share');
 
     const b1 = await open('bob');
     assert.equal(await works(b1), 200, 'another principal is not locked out');

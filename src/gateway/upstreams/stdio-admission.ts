@@ -1,9 +1,18 @@
 import { GatewayError } from '../../shared/errors.js';
+import type { Principal } from '../../shared/principal.js';
+
+/**
+ * Whose share of an upstream's sessions a session counts against: the user (tenant + subject), whichever
+ * OAuth client or key they use — else registering one more client would buy one more share.
+ */
+export function sessionHolder(principal: Principal): string {
+  return JSON.stringify([principal.tenant ?? '', principal.subject]);
+}
 
 /** What admission needs to know of a live session. */
 export interface SessionSlot {
-  /** `sessionOwner` of the principal that initialized it. */
-  readonly owner: string;
+  /** `sessionHolder` of the principal that initialized it. */
+  readonly holder: string;
   /** Since when nothing is in flight and no GET stream is open; undefined while busy. */
   readonly idleSince: number | undefined;
 }
@@ -31,17 +40,17 @@ export type Admission<S> =
 const RETRY_AFTER_SECONDS = '10';
 
 /**
- * Whether `owner` may open one more session, and which of its own sessions must end first. Only the caller's
+ * Whether `holder` may open one more session, and which of its own sessions must end first. Only the caller's
  * own idle sessions (least recently used first) are ever ended to make room: a principal can crowd out
  * nobody but itself, and a client that never DELETEs its sessions (most do not) does not lock itself out.
  */
-export function admit<S extends SessionSlot>(sessions: Iterable<S>, owner: string, cap: number, max: number, upstream: string): Admission<S> {
+export function admit<S extends SessionSlot>(sessions: Iterable<S>, holder: string, cap: number, max: number, upstream: string): Admission<S> {
   let total = 0;
   let own = 0;
   let idlest: S | undefined;
   for (const s of sessions) {
     total++;
-    if (s.owner !== owner) continue;
+    if (s.holder !== holder) continue;
     own++;
     if (s.idleSince !== undefined && (idlest === undefined || s.idleSince < idlest.idleSince!)) idlest = s;
   }

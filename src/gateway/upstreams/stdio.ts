@@ -5,10 +5,11 @@ import { GatewayError } from '../../shared/errors.js';
 import { isJSONRPCNotification, isJSONRPCRequest, isResponse, type JSONRPCMessage } from '../../shared/jsonrpc.js';
 import type { UpstreamConfig } from '../../config/index.js';
 import { applyFilter } from '../pipeline/filter.js';
-import type { AnswerFilter, HttpCall, Outgoing } from '../pipeline/stage.js';
+import type { AnswerFilter, HttpCall, HttpCaller, Outgoing } from '../pipeline/stage.js';
+import type { Principal } from '../../shared/principal.js';
 import { SSE_HEADERS, writeSseMessage } from './sse.js';
 import { StdioChild } from './stdio-child.js';
-import { admit, perPrincipalCap } from './stdio-admission.js';
+import { admit, perPrincipalCap, sessionHolder } from './stdio-admission.js';
 import { InFlightRequests } from './stdio-ids.js';
 import { PostCall } from './stdio-post.js';
 import type { Upstream } from './upstream.js';
@@ -45,12 +46,12 @@ export class StdioUpstream implements Upstream {
     this.sweeper.unref();
   }
 
-  sessionProblem(call: HttpCall, owner: string): { error: GatewayError; reason: string } | undefined {
+  sessionProblem(call: HttpCaller, owner: string): { error: GatewayError; reason: string } | undefined {
     if (initializes(call)) {
       if (call.messages.length > 1) return refused(new GatewayError('invalid_request', 'Invalid Request: initialize must be sent alone, not in a batch'));
       if (call.sessionId !== undefined) return refused(new GatewayError('invalid_request', 'Invalid Request: initialize starts a session and must not carry Mcp-Session-Id'));
       // Asked here so that a refusal is recorded as one; handle() asks again, since sessions change meanwhile.
-      const admission = this.admission(owner);
+      const admission = this.admission(sessionHolder(call.principal));
       return admission.ok ? undefined : { error: admission.error, reason: admission.reason };
     }
     if (call.sessionId === undefined) {
@@ -62,7 +63,7 @@ export class StdioUpstream implements Upstream {
   }
 
   async handle(ex: Outgoing, answers: AnswerFilter | undefined): Promise<void> {
-    if (ex.method === 'POST' && initializes(ex)) return this.startSession(sessionOwner(ex.principal)).post(ex, answers);
+    if (ex.method === 'POST' && initializes(ex)) return this.startSession(ex.principal).post(ex, answers);
     // The session step checked it; it may have ended since.
     const session = this.sessions.get(ex.sessionId ?? '');
     if (!session) throw sessionNotFound('unknown').error;
@@ -72,17 +73,18 @@ export class StdioUpstream implements Upstream {
     ex.res.writeHead(200, ex.responseHeaders).end();
   }
 
-  private admission(owner: string) {
-    return admit(this.sessions.values(), owner, this.perPrincipal, this.config.sessions.max, this.name);
+  private admission(holder: string) {
+    return admit(this.sessions.values(), holder, this.perPrincipal, this.config.sessions.max, this.name);
   }
 
-  private startSession(owner: string): StdioSession {
+  private startSession(principal: Principal): StdioSession {
     if (this.closing) throw new GatewayError('shutting_down', 'The gateway is shutting down');
-    const admission = this.admission(owner);
+    const holder = sessionHolder(principal);
+    const admission = this.admission(holder);
     if (!admission.ok) throw admission.error;
     // Ended without waiting for the child to stop, so that the place is taken by this session at once.
     if (admission.evict) void this.endSession(admission.evict, 'evicted: its owner opened a new session at the cap, and it was their least recently used idle one');
-    const session = new StdioSession(randomUUID(), owner, this.name, this.config, this.log, (s, why) => {
+    const session = new StdioSession(randomUUID(), sessionOwner(principal), holder, this.name, this.config, this.log, (s, why) => {
       this.sessions.delete(s.id);
       this.log.info({ upstream: this.name, session: s.id, why }, 'session ended');
     });
@@ -130,6 +132,8 @@ class StdioSession {
     readonly id: string,
     /** `sessionOwner` of the principal that initialized it. */
     readonly owner: string,
+    /** `sessionHolder` of that principal: whose share of the upstream's sessions this one counts against. */
+    readonly holder: string,
     private readonly upstream: string,
     private readonly config: UpstreamConfig & { command: string[] },
     private readonly log: Logger,
