@@ -294,6 +294,15 @@ describe('stdio upstream: request ids, progress tokens and cancellation between 
     assert.doesNotMatch(gw.logs.text, /answer to a request nobody waits for any more/);
     const reused = await postRaw(url, JSON.stringify({ jsonrpc: '2.0', id: 'job-1', method: 'tools/list' }), session);
     assert.equal(reused.status, 200, 'the cancelled id is free again');
+
+    // A JSON-only caller still gets a body for its cancelled request.
+    const jsonJob = postRaw(url, JSON.stringify({ jsonrpc: '2.0', id: 12, method: 'tools/call', params: { name: 'count_slowly', arguments: { n: 8 } } }), { ...session, accept: 'application/json' });
+    await sleep(150);
+    await cancel(12);
+    const jsonAnswer = await jsonJob;
+    assert.equal(jsonAnswer.status, 200);
+    assert.strictEqual(jsonAnswer.json.id, 12);
+    assert.equal(jsonAnswer.json.error.code, -32800);
   });
 });
 

@@ -24,10 +24,6 @@ export class InFlightRequests<C> {
   private readonly byChildId = new Map<number, Entry<C>>();
   private readonly byCallerId = new Map<string, number>();
 
-  get size(): number {
-    return this.byChildId.size;
-  }
-
   /** The first caller id among `requests` that is in flight already or repeated among them; undefined when none. */
   conflict(requests: readonly JSONRPCRequest[]): RequestId | undefined {
     const seen = new Set<string>();

@@ -81,14 +81,12 @@ export class PostCall {
    */
   cancel(id: RequestId): void {
     if (this.closed || !this.outstanding.delete(idKey(id))) return;
+    const json = this.mode === 'json-buffer' || (this.mode === 'waiting' && !this.acceptsSse);
+    if (json) this.jsonAnswers.push(errorResponse(id, REQUEST_CANCELLED, 'Request cancelled: the client sent notifications/cancelled for it'));
     if (this.outstanding.size > 0) return;
-    if (this.mode === 'sse') return this.end();
-    if (this.mode === 'waiting' && this.acceptsSse) {
-      this.res.writeHead(200, { ...this.headers, ...SSE_HEADERS });
-      return this.end();
-    }
-    this.jsonAnswers.push(errorResponse(id, REQUEST_CANCELLED, 'Request cancelled: the client sent notifications/cancelled for it'));
-    this.sendJson(this.batch ? this.jsonAnswers : this.jsonAnswers[0]!);
+    if (json) return this.sendJson(this.batch ? this.jsonAnswers : this.jsonAnswers[0]!);
+    if (this.mode === 'waiting') this.res.writeHead(200, { ...this.headers, ...SSE_HEADERS });
+    this.end();
   }
 
   fail(err: GatewayError): void {
