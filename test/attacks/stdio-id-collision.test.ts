@@ -6,6 +6,9 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { mcpBody, postRaw, INITIALIZE } from '../helpers/client.js';
 import { notesServerCommand } from '../helpers/upstreams.js';
@@ -15,7 +18,7 @@ const toolNames = (answer: { json: any }) => (answer.json.result.tools as { name
 
 describe('attack: a JSON-RPC id reused while in flight in one stdio session', () => {
   let gw: TestGateway;
-  const notes = '/tmp/warden-test-notes-id-collision.json';
+  const notes = join(mkdtempSync(join(tmpdir(), 'warden-id-collision-')), 'notes.json');
   before(async () => {
     gw = await startGateway({
       upstreams: {
