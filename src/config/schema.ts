@@ -102,7 +102,7 @@ const upstream = z
     setEnv: z.record(z.string().regex(ENV_NAME), z.string()).default({}).describe('stdio upstream: variables set for the child'),
     sessions: z
       .object({
-        max: z.number().int().positive().default(32).describe('live children at most; further sessions get 503'),
+        max: z.number().int().positive().default(32).describe("live children at most; at the limit the caller's own least recently used idle session makes room, else 503"),
         idleTimeout: duration.default(15 * 60_000).describe('a session without requests or an open stream for this long ends'),
         perPrincipal: z.number().int().positive().optional()
           .describe('sessions one principal may hold at once (default: max(1, ceil(max / 8)); with auth: none, max); at the cap their least recently used idle session is ended, else 429'),
