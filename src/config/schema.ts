@@ -129,10 +129,13 @@ const upstream = z
     setEnv: z.record(z.string().regex(ENV_NAME), z.string()).default({}).describe('stdio upstream: variables set for the child'),
     sessions: z
       .object({
-        max: z.number().int().positive().default(32).describe('live children at most; further sessions get 503'),
+        max: z.number().int().positive().default(32).describe("live children at most; at the limit the caller's own least recently used idle session makes room, else 503"),
         idleTimeout: duration.default(15 * 60_000).describe('a session without requests or an open stream for this long ends'),
+        perPrincipal: z.number().int().positive().optional()
+          .describe('sessions one principal may hold at once (default: max(1, ceil(max / 8)); with auth: none, max); at the cap their least recently used idle session is ended, else 429'),
       })
       .strict()
+      .refine((s) => s.perPrincipal === undefined || s.perPrincipal <= s.max, { message: 'perPrincipal cannot be more than max', path: ['perPrincipal'] })
       .default({ max: 32, idleTimeout: 15 * 60_000 }),
     // HTTP
     url: z.url({ protocol: /^https?$/, message: 'expected an http:// or https:// URL' }).optional()
@@ -162,6 +165,9 @@ const upstream = z
     }
     if (u.command && u.identity && (u.identity.audience !== undefined)) {
       ctx.addIssue({ code: 'custom', message: 'identity.audience applies to HTTP upstreams only (stdio children get the principal in params._meta)', path: ['identity', 'audience'] });
+    }
+    if (u.url && u.sessions.perPrincipal !== undefined) {
+      ctx.addIssue({ code: 'custom', message: 'sessions.perPrincipal applies to stdio upstreams only (an HTTP upstream keeps its own sessions)', path: ['sessions', 'perPrincipal'] });
     }
     if (u.command && Object.keys(u.headers).length > 0) {
       ctx.addIssue({ code: 'custom', message: 'headers apply to HTTP upstreams only', path: ['headers'] });

@@ -26,6 +26,8 @@ export const GATEWAY_ERRORS = {
   insufficient_scope: { status: 403, rpc: -32003 },
   rate_limited: { status: 429, rpc: -32029 },
   too_many_sessions: { status: 503, rpc: -32029 },
+  too_many_principal_sessions: { status: 429, rpc: -32029 },
+  request_id_in_use: { status: 400, rpc: -32600 },
   shutting_down: { status: 503, rpc: -32002 },
   upstream_unavailable: { status: 502, rpc: -32002 },
   upstream_timeout: { status: 504, rpc: -32004 },

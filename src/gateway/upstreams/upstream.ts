@@ -1,5 +1,5 @@
 import type { GatewayError } from '../../shared/errors.js';
-import type { AnswerFilter, HttpCall, Outgoing } from '../pipeline/stage.js';
+import type { AnswerFilter, HttpCaller, Outgoing } from '../pipeline/stage.js';
 import { encodeHeaderValue, mcpNameOf, requiresMcpName } from '../../shared/protocol-era.js';
 
 /**
@@ -14,7 +14,7 @@ export interface Upstream {
    * what the caller gets (it never tells another principal's session from an unknown one); `reason` is
    * what the audit record says.
    */
-  sessionProblem(call: HttpCall, owner: string): { error: GatewayError; reason: string } | undefined;
+  sessionProblem(call: HttpCaller, owner: string): { error: GatewayError; reason: string } | undefined;
   /** Answers the call (POST, GET or DELETE), list answers through `answers`; resolves when the answer is complete. */
   handle(call: Outgoing, answers: AnswerFilter | undefined): Promise<void>;
   /** State for /readyz. */
