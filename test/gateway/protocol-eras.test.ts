@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { connectModernClient, startModernUpstream, type RunningModernUpstream } from '../helpers/modern.js';
+import { connectModernClient, modernStdioCommand, startModernUpstream, type RunningModernUpstream } from '../helpers/modern.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
 import { connectClient, mcpBody, postRaw } from '../helpers/client.js';
 import { createKey, keyedSetup } from '../helpers/keys.js';
@@ -230,6 +230,60 @@ describe('a 2026-07-28 client pinned to that revision, in front of a 2025-11-25 
     } finally {
       await gw.close();
       await legacy.close();
+    }
+  });
+});
+
+describe('protocol eras over stdio upstreams', () => {
+  let gw: TestGateway;
+  let alice: string;
+  let bob: string;
+  const call = (upstream: string, key: string, id: number, method: string, params: Record<string, unknown> = {}) => {
+    const name: Record<string, string> = typeof params.name === 'string' ? { 'mcp-name': params.name } : {};
+    return postRaw(`${gw.url}/mcp/${upstream}`, modernCall(id, method, params), { ...MODERN_HEADERS, 'mcp-method': method, ...name, authorization: `Bearer ${key}` });
+  };
+  const result = (res: Awaited<ReturnType<typeof postRaw>>) => (res.json ?? mcpBody(res.text)).result;
+
+  before(async () => {
+    const setup = keyedSetup('warden-stdio-eras-');
+    alice = (await createKey(setup.dbPath, { subject: 'alice', scopes: ['use'] })).key;
+    bob = (await createKey(setup.dbPath, { subject: 'bob', scopes: ['use'] })).key;
+    gw = await startGateway({
+      ...setup.config,
+      authorization: { scopes: { use: { tools: ['echo', 'pid'] } } },
+      rateLimit: { perIp: false },
+      upstreams: { modern: { command: modernStdioCommand(), env: ['PATH', 'HOME'] } },
+    }, [alice, bob]);
+  });
+  after(async () => {
+    await gw.close();
+  });
+
+  test('2026-07-28 requests without a session: answered by a child of the caller\'s own, lists filtered and private, no session named', async () => {
+    const list = await call('modern', alice, 1, 'tools/list');
+    assert.equal(list.status, 200, list.text);
+    assert.equal(list.headers.get('mcp-session-id'), null, 'no session in this era');
+    assert.deepEqual(result(list).tools.map((t: { name: string }) => t.name).sort(), ['echo', 'pid']);
+    assert.equal(result(list).cacheScope, 'private');
+    assert.deepEqual(result(await call('modern', alice, 2, 'tools/call', { name: 'echo', arguments: { text: 'stdio modern' } })).content, [{ type: 'text', text: 'stdio modern' }]);
+    const pidOf = async (key: string, id: number) => result(await call('modern', key, id, 'tools/call', { name: 'pid', arguments: {} })).content[0].text as string;
+    const [a1, a2, b1] = [await pidOf(alice, 3), await pidOf(alice, 4), await pidOf(bob, 5)];
+    assert.equal(a1, a2, 'one child serves a principal\'s requests');
+    assert.notEqual(a1, b1, 'a principal never shares a child with another');
+  });
+
+  test('an SDK 2.x client (negotiating) and an SDK 1.x client both work with the same stdio server', async () => {
+    const modernClient = await connectModernClient(`${gw.url}/mcp/modern`, { authorization: `Bearer ${alice}` });
+    try {
+      assert.deepEqual((await modernClient.callTool({ name: 'echo', arguments: { text: 'v2' } })).content, [{ type: 'text', text: 'v2' }]);
+    } finally {
+      await modernClient.close();
+    }
+    const { client } = await connectClient(`${gw.url}/mcp/modern`, { authorization: `Bearer ${bob}` });
+    try {
+      assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'v1' } })).content, [{ type: 'text', text: 'v1' }]);
+    } finally {
+      await client.close();
     }
   });
 });

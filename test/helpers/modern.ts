@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { McpServer, createMcpHandler, inputRequired } from '@modelcontextprotocol/server';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { z } from 'zod';
@@ -90,4 +91,9 @@ export async function connectModernClient(url: string, headers: Record<string, s
   });
   await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
   return client;
+}
+
+/** argv that starts test/helpers/modern-stdio-server.ts (SDK 2.x over stdio, both eras). */
+export function modernStdioCommand(): string[] {
+  return [process.execPath, '--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./modern-stdio-server.ts', import.meta.url))];
 }
