@@ -11,7 +11,7 @@ import { describe as describeRequest, fuzzRequest, prng, type FuzzRequest } from
 
 /**
  * 10,000 malformed or random requests (seeded: FUZZ_SEED replays a run; FUZZ_COUNT changes the number) at a
- * gateway with API keys in front of a real MCP server, about a third of them with a valid key so that they
+ * gateway with API keys in front of a real MCP server, more than half of them with a valid key so that they
  * get past authentication into the body parser, authorize and forward. No answer may be a 5xx, and the gateway
  * must still answer /healthz and a real client afterwards.
  */

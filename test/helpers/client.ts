@@ -46,6 +46,8 @@ export function sweepAnswer(status: number, text: string, json: any): void {
     recordSecret('token', json.id_token);
     recordSecret('code', json.device_code);
     recordSecret('client_secret', json.client_secret);
+    if (typeof json.key === 'string' && json.key.startsWith('wdn_')) recordSecret('api_key', json.key);
+    recordSecret('password', json.password);
   }
 }
 

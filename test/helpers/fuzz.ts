@@ -48,7 +48,7 @@ export interface FuzzContext {
   /** A valid API key, for the share of requests that must get past authentication. */
   key: string;
   host: string;
-  /** The endpoint's tool that answers (echo) and other names the upstream knows. */
+  /** The MCP endpoint paths most requests aim at. */
   endpoints: readonly string[];
 }
 
@@ -169,7 +169,8 @@ export function fuzzRequest(r: Random, ctx: FuzzContext): FuzzRequest {
   if (r.chance(0.05)) headers['x-request-id'] = printable(r, 200);
   if (r.chance(0.05)) headers['x-warden-identity'] = junkToken(r);
   if (r.chance(0.03)) headers['x-forwarded-for'] = printable(r, 40);
-  let sent = method === 'GET' || method === 'HEAD' ? undefined : Buffer.from(body(r) as string);
+  const made = method === 'GET' || method === 'HEAD' ? undefined : body(r);
+  let sent = made === undefined || Buffer.isBuffer(made) ? made : Buffer.from(made);
   if (sent && r.chance(0.01)) sent = Buffer.alloc(r.int(1_048_577, 1_100_000), 0x20); // over http.maxBodyBytes
   let framing: FuzzRequest['framing'] = 'ok';
   if (sent) {

@@ -77,12 +77,15 @@ if (dir) {
   });
 }
 
-/** Everything the processes of a run recorded. */
+/** Everything the processes of a run recorded, each secret once. */
 export function readSweep(folder: string): { secrets: SweptSecret[]; outputs: SweptOutput[] } {
   const read = <T>(prefix: string): T[] => readdirSync(folder)
     .filter((f) => f.startsWith(prefix))
     .flatMap((f) => readFileSync(join(folder, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T));
-  return { secrets: read<SweptSecret>('secrets-'), outputs: read<SweptOutput>('output-') };
+  // One entry per secret (a shared test password is recorded by every process that imports it).
+  const secrets = new Map<string, SweptSecret>();
+  for (const s of read<SweptSecret>('secrets-')) if (!secrets.has(s.value) || secrets.get(s.value)!.kind === 'opaque') secrets.set(s.value, s);
+  return { secrets: [...secrets.values()], outputs: read<SweptOutput>('output-') };
 }
 
 export interface Leak {
