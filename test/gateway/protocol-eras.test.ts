@@ -2,9 +2,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { connectModernClient, modernStdioCommand, startModernUpstream, type RunningModernUpstream } from '../helpers/modern.js';
-import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
+import { notesServerCommand, startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
 import { connectClient, mcpBody, postRaw } from '../helpers/client.js';
 import { createKey, keyedSetup } from '../helpers/keys.js';
+import { OAUTH_AUTHORIZATION, startOAuthGateway } from '../helpers/oauth.js';
+import { obtainTokens } from '../helpers/oauth-flow.js';
 
 /**
  * Both protocol eras through the gateway (issue 14), with real SDK parts on both sides: SDK 2.x
@@ -284,6 +286,39 @@ describe('protocol eras over stdio upstreams', () => {
       assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'v1' } })).content, [{ type: 'text', text: 'v1' }]);
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('2026-07-28 with OAuth: tokens of the embedded authorization server in front of SDK 2.x servers', () => {
+  test('an SDK 2.x client with an access token for one upstream calls its tools over HTTP and stdio; the token does not work at the other', async () => {
+    const modern = await startModernUpstream();
+    const setup = await startOAuthGateway({}, {
+      authorization: {
+        ...OAUTH_AUTHORIZATION,
+        scopes: { ...OAUTH_AUTHORIZATION!.scopes, 'modern:use': { upstreams: ['modern', 'mstdio'], tools: ['echo'] } },
+        roles: { writer: ['notes:read', 'notes:write', 'echo:use', 'modern:use'] },
+      },
+      upstreams: { notes: { command: notesServerCommand() }, modern: { url: modern.url }, mstdio: { command: modernStdioCommand(), env: ['PATH', 'HOME'] } },
+    });
+    try {
+      for (const upstream of ['modern', 'mstdio']) {
+        const resource = `${setup.issuer}/mcp/${upstream}`;
+        const tokens = await obtainTokens(setup.issuer, { username: 'alice', resource, scope: 'modern:use' });
+        const client = await connectModernClient(resource, { authorization: `Bearer ${tokens.access_token}` });
+        try {
+          assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ['echo'], `${upstream}: only what the scope opens`);
+          assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: upstream } })).content, [{ type: 'text', text: upstream }]);
+        } finally {
+          await client.close();
+        }
+        const other = `${setup.issuer}/mcp/${upstream === 'modern' ? 'mstdio' : 'modern'}`;
+        const refused = await postRaw(other, modernCall(1, 'tools/list'), { ...MODERN_HEADERS, 'mcp-method': 'tools/list', authorization: `Bearer ${tokens.access_token}` });
+        assert.equal(refused.status, 401, 'a token is bound to one upstream (RFC 8707 audience)');
+      }
+    } finally {
+      await setup.close();
+      await modern.close();
     }
   });
 });
