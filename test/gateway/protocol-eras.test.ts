@@ -194,6 +194,15 @@ describe('2026-07-28 multi round-trip state is bound to the caller that received
     assert.deepEqual(second.content, [{ type: 'text', text: 'got server-state-42' }]);
   });
 
+  test('server/discover advertises only the kinds of things the caller may use', async () => {
+    const direct = await postRaw(modern.url, modernCall(1, 'server/discover'), { ...MODERN_HEADERS, 'mcp-method': 'server/discover' });
+    assert.ok(result(direct).capabilities.resources, 'the server itself has resources');
+    const res = await postRaw(`${gw.url}/mcp/modern`, modernCall(1, 'server/discover'), { ...MODERN_HEADERS, 'mcp-method': 'server/discover', authorization: `Bearer ${alice}` });
+    const capabilities = result(res).capabilities;
+    assert.ok(capabilities.tools, 'the scope opens tools');
+    assert.equal(capabilities.resources, undefined, 'no scope of the caller opens a resource');
+  });
+
   test('another caller, an altered state, another tool, or a state the gateway never sealed: 400, audited, nothing forwarded', async () => {
     const sealed = result(await ask(alice)).requestState as string;
     const cases: [string, () => ReturnType<typeof ask>, RegExp][] = [
