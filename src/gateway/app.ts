@@ -10,6 +10,8 @@ import { PATHS, type McpRoutes } from './routes.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Upstream } from './upstreams/upstream.js';
 import { tooMany, type Finished, type Limiters, type Pipeline } from './pipeline/index.js';
+import { EVALUATION_PATH, type Policies } from '../policy/cedar/index.js';
+import { AuthZenEndpoint } from './authzen-endpoint.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -24,6 +26,9 @@ export interface AppParts {
   limiters: Limiters;
   clientIp(req: IncomingMessage): string;
   log: Logger;
+  /** Shown in /readyz to loopback callers; its Cedar set answers /access/v1/evaluation when `pdpToken` is set. */
+  policies?: Policies | undefined;
+  pdpToken?: string | undefined;
 }
 
 /**
@@ -35,7 +40,11 @@ export class App {
   private draining = false;
   private readonly inFlight = new Set<Promise<void>>();
 
-  constructor(private readonly parts: AppParts) {}
+  private readonly pdp: AuthZenEndpoint | undefined;
+
+  constructor(private readonly parts: AppParts) {
+    this.pdp = parts.pdpToken && parts.policies?.engine ? new AuthZenEndpoint(parts.policies.engine, parts.pdpToken) : undefined;
+  }
 
   get ready(): boolean {
     return !this.draining;
@@ -67,7 +76,7 @@ export class App {
       }
       const path = (finished.path = requestPath(req.url));
       if (path === PATHS.health) return sendJson(res, 200, { status: 'ok' });
-      if (path === PATHS.ready) return sendJson(res, 200, { status: 'ready', upstreams: this.upstreamStatus() });
+      if (path === PATHS.ready) return sendJson(res, 200, { status: 'ready', upstreams: this.upstreamStatus(), ...this.localDetail(req) });
       checkHost(req, parts.originPolicy);
       if (parts.authorizationServer?.handles(path)) {
         // The authorization server spends the same per-IP budget as MCP requests (on top of its own
@@ -76,6 +85,11 @@ export class App {
         const verdict = parts.limiters.ip?.take(ip);
         if (verdict && !verdict.ok) throw tooMany(`from ${ip}`, verdict.retryAfterSeconds);
         return await parts.authorizationServer.handle(req, res, path);
+      }
+      if (path === EVALUATION_PATH && this.pdp) {
+        const verdict = parts.limiters.ip?.take(parts.clientIp(req));
+        if (verdict && !verdict.ok) throw tooMany(`from ${parts.clientIp(req)}`, verdict.retryAfterSeconds);
+        return await this.pdp.handle(req, res);
       }
       if (req.method === 'GET' && serveDocument(path, res, parts.documents)) return;
       if (path === PATHS.metrics && parts.metrics) {
@@ -100,6 +114,16 @@ export class App {
 
   private upstreamStatus(): Record<string, Record<string, unknown>> {
     return Object.fromEntries([...this.parts.upstreams].map(([n, u]) => [n, u.status()]));
+  }
+
+  /**
+   * What only an operator on this machine sees: the policy set in force and a refused reload. Judged on the
+   * socket, and not when a proxy forwarded the request (it may sit on loopback for callers from anywhere).
+   */
+  private localDetail(req: IncomingMessage): Record<string, unknown> {
+    const peer = req.socket.remoteAddress ?? '';
+    const local = /^(127\.|::1$|::ffff:127\.)/.test(peer) && req.headers['x-forwarded-for'] === undefined && req.headers.forwarded === undefined;
+    return local && this.parts.policies ? { policies: this.parts.policies.status() } : {};
   }
 
   private answerError(res: ServerResponse, err: unknown, finished: Finished): void {

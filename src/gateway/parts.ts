@@ -1,6 +1,7 @@
 import { createLogger, type Logger } from '../shared/log.js';
 import type { WardenConfig } from '../config/index.js';
 import { AllowList, ScopePolicy } from '../policy/index.js';
+import { Policies, PolicyError } from '../policy/cedar/index.js';
 import { TokenBucketLimiter } from '../ratelimit/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { ApiKeys } from '../credentials/index.js';
@@ -40,10 +41,14 @@ export interface GatewayParts {
   limiters: Limiters;
   metrics: GatewayMetrics | undefined;
   recordArguments: ((args: unknown) => unknown) | undefined;
+  /** Cedar and/or a remote AuthZEN PDP, after the scopes; absent when neither is configured. */
+  policies: Policies | undefined;
 }
 
 export async function openParts(config: WardenConfig, options: GatewayOptions): Promise<GatewayParts> {
   const log = options.log ?? createLogger({ level: config.log.level });
+  // First: a policy set that does not load stops the start before anything is opened.
+  const policies = openPolicies(config, log);
   const authOn = config.auth !== 'none';
   // The store holds keys, signing keys and the audit chain: opened when one of them is in use.
   const needsStore = authOn || (config.audit.store && !options.audit);
@@ -72,7 +77,17 @@ export async function openParts(config: WardenConfig, options: GatewayOptions): 
     limiters: buildLimiters(config),
     metrics: config.metrics.enabled ? new GatewayMetrics(upstreams) : undefined,
     recordArguments: enabled ? (args) => redactArguments(args, { keys: redactKeys, maxBytes }) : undefined,
+    policies,
   };
+}
+
+function openPolicies(config: WardenConfig, log: Logger): Policies | undefined {
+  try {
+    return Policies.open(config.authorization, log);
+  } catch (err) {
+    if (!(err instanceof PolicyError)) throw err;
+    throw new Error(`authorization.cedar: the policy set does not load, fix it and check with \`warden policy check\`:\n  ${err.problems.join('\n  ')}`);
+  }
 }
 
 function buildLimiters({ rateLimit }: WardenConfig): Limiters {

@@ -86,6 +86,7 @@ export async function startGateway(config: WardenConfig, options: GatewayOptions
         await closed;
         await authorizationServer?.close();
         await parts.audit.close();
+        parts.policies?.close();
         await maintenance?.stop();
         if (parts.ownsStore) await parts.store!.close();
       })();
@@ -172,6 +173,7 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
     routes, originPolicy, pipeline, authorizationServer, clientIp: ipOf, log,
     documents: { routes, scopes, signer, authorizationServer: authorizationServer?.issuer },
     upstreams: parts.upstreams, metrics: parts.metrics, limiters: parts.limiters,
+    policies: parts.policies, pdpToken: config.authorization.cedar?.authzenApi?.token,
   });
   return { app, url, publicBase, signer, authorizationServer, maintenance };
 }
@@ -179,5 +181,6 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
 async function closeParts(parts: GatewayParts): Promise<void> {
   await Promise.allSettled([...parts.upstreams.values()].map((u) => u.close()));
   await parts.audit.close().catch(() => {});
+  parts.policies?.close();
   if (parts.ownsStore) await parts.store!.close().catch(() => {});
 }

@@ -21,6 +21,7 @@ export const GATEWAY_ERRORS = {
   forbidden: { status: 403, rpc: -32003 },
   insufficient_scope: { status: 403, rpc: -32003 },
   rate_limited: { status: 429, rpc: -32029 },
+  policy_unavailable: { status: 503, rpc: -32002 },
   too_many_sessions: { status: 503, rpc: -32029 },
   shutting_down: { status: 503, rpc: -32002 },
   upstream_unavailable: { status: 502, rpc: -32002 },

@@ -25,12 +25,3 @@ export function policyTime(now: Date, timeZone: string): PolicyContext['time'] {
   };
 }
 
-/** True when `timeZone` is one this runtime knows (config validation). */
-export function isTimeZone(timeZone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone });
-    return true;
-  } catch {
-    return false;
-  }
-}
