@@ -28,6 +28,8 @@ export class CedarEngine implements PolicyDecisionPoint {
   private readonly id = `warden-${++engines}`;
   private set!: LoadedPolicySet;
   private statics = new Map<string, EntityJson>();
+  /** uid -> the entities.json entities it reaches (parents and attribute references, transitively). */
+  private reach = new Map<string, EntityJson[]>();
   private readonly cache: LruCache<PolicyVerdict>;
   /** Bumped on every replace; part of every cache key. */
   version = 0;
@@ -44,6 +46,7 @@ export class CedarEngine implements PolicyDecisionPoint {
     if (parsed.type === 'failure') throw new PolicyError('parse', parsed.errors.map((e) => e.message));
     this.set = set;
     this.statics = new Map(set.entities.map((e) => [uidKey(e.uid), e]));
+    this.reach = reachable(this.statics);
     this.version++;
     this.loadedAt = new Date();
     this.cache.clear();
@@ -101,26 +104,62 @@ export class CedarEngine implements PolicyDecisionPoint {
     return { allowed: decision === 'allow', determining: diagnostics.reason.map((id) => this.ref(id)), errors, by: 'cedar' };
   }
 
-  /** The request's entities, each replaced by the entities.json one of the same uid (which adds groups, a tenant); the principal always comes from the credential. */
+  /**
+   * The request's own entities, each replaced by the entities.json one of the same uid (which adds groups, a
+   * tenant), plus what those reach in entities.json (ancestors, entities named in attributes). Only those: every
+   * entity passed costs Cedar a parse (measured ~30 µs each), so passing the whole file would dominate a decision.
+   * The principal always comes from the credential, never from the file.
+   */
   private entities(own: EntityJson[]): EntityJson[] {
     if (this.statics.size === 0) return own;
-    const replaced = new Set<string>();
-    const merged = own.map((e, i) => {
+    const out = new Map<string, EntityJson>();
+    own.forEach((e, i) => {
       const key = uidKey(e.uid);
-      const known = i > 0 ? this.statics.get(key) : undefined;
-      if (i === 0 && this.statics.has(key)) replaced.add(key);
-      if (!known) return e;
-      replaced.add(key);
-      return known;
+      out.set(key, (i > 0 && this.statics.get(key)) || e);
     });
-    for (const [key, e] of this.statics) if (!replaced.has(key)) merged.push(e);
-    return merged;
+    for (const key of [...out.keys()]) {
+      for (const reached of this.reach.get(key) ?? []) {
+        const k = uidKey(reached.uid);
+        if (!out.has(k)) out.set(k, reached);
+      }
+    }
+    return [...out.values()];
   }
 
   private ref(id: string): PolicyRef {
     const reason = this.set.policies.get(id)?.reason;
     return reason ? { id, reason } : { id };
   }
+}
+
+/** For each entity of the file, the others it reaches through parents and entity-valued attributes. */
+function reachable(statics: ReadonlyMap<string, EntityJson>): Map<string, EntityJson[]> {
+  const direct = (e: EntityJson): string[] => [...(e.parents ?? []).map(uidKey), ...referencedIn(e.attrs)];
+  const result = new Map<string, EntityJson[]>();
+  for (const [key, entity] of statics) {
+    const seen = new Set<string>([key]);
+    const queue = direct(entity);
+    const found: EntityJson[] = [];
+    while (queue.length > 0) {
+      const next = queue.pop()!;
+      if (seen.has(next)) continue;
+      seen.add(next);
+      const e = statics.get(next);
+      if (!e) continue;
+      found.push(e);
+      queue.push(...direct(e));
+    }
+    result.set(key, found);
+  }
+  return result;
+}
+
+function referencedIn(value: unknown): string[] {
+  if (value === null || typeof value !== 'object') return [];
+  if (Array.isArray(value)) return value.flatMap(referencedIn);
+  const record = value as Record<string, unknown>;
+  if (record.__entity && typeof record.__entity === 'object') return [uidKey(record as EntityJson['uid'])];
+  return Object.values(record).flatMap(referencedIn);
 }
 
 function uidKey(uid: EntityJson['uid']): string {
