@@ -1,4 +1,4 @@
-import { preparsePolicySet, statefulIsAuthorized, type EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
+import { preparsePolicySet, preparseSchema, statefulIsAuthorized, type EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { LruCache } from './cache.js';
 import { toCedar } from './cedar-json.js';
 import type { PolicyDecisionPoint, PolicyRef, PolicyVerdict } from './decision.js';
@@ -42,6 +42,10 @@ export class CedarEngine implements PolicyDecisionPoint {
 
   /** Swaps in a loaded (parsed and validated) set. On failure the current set stays in force. */
   replace(set: LoadedPolicySet): void {
+    // The schema too: Cedar takes the action groups (`action in Action::"uses"`) from it. Validated already, so this
+    // cannot fail for a set that loaded; if it did, the set in force stays (preparse has no effect on error).
+    const schema = preparseSchema(this.id, set.schemaText);
+    if (schema.type === 'failure') throw new PolicyError('schema', schema.errors.map((e) => e.message));
     const parsed = preparsePolicySet(this.id, { staticPolicies: set.texts });
     if (parsed.type === 'failure') throw new PolicyError('parse', parsed.errors.map((e) => e.message));
     this.set = set;
@@ -92,7 +96,7 @@ export class CedarEngine implements PolicyDecisionPoint {
     const cedar = toCedar(request);
     const answer = statefulIsAuthorized({
       principal: cedar.principal, action: cedar.action, resource: cedar.resource, context: cedar.context,
-      preparsedPolicySetId: this.id, entities: this.entities(cedar.entities),
+      preparsedPolicySetId: this.id, preparsedSchemaName: this.id, validateRequest: false, entities: this.entities(cedar.entities),
     });
     if (answer.type === 'failure') {
       return { allowed: false, determining: [], errors: answer.errors.map((e) => e.message.slice(0, 200)), by: 'cedar', failure: 'the request could not be evaluated' };

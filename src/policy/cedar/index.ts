@@ -6,3 +6,4 @@ export { verdictReason, type PolicyDecisionPoint, type PolicyVerdict, type Polic
 export { AuthZenClient, authZenAnswer, fromAuthZen, toAuthZen, EVALUATION_PATH } from './authzen.js';
 export { actionOf, policyPrincipal, POLICY_ACTIONS, type PolicyRequest, type PolicyAction, type PolicyContext } from './request.js';
 export { policyTime } from './time.js';
+export { readPolicyTests, runPolicyTests, caseRequest, type PolicyTestCase, type PolicyTestResult, type PolicyTestFile } from './test-cases.js';
