@@ -51,6 +51,7 @@ export function decidePolicies({ policies }: PolicyParts): <C extends Decided>(c
 
 function refusal(upstream: string, method: string, target: McpTarget | undefined, verdict: PolicyVerdict): GatewayError {
   const what = target ? `${target.kind} '${target.name.slice(0, 200)}'` : method;
+  if (verdict.failure && verdict.by === 'cedar') return new GatewayError('forbidden', `Forbidden: ${what} on upstream '${upstream}' could not be evaluated by the policies (fail closed)`);
   if (verdict.failure) {
     return new GatewayError('policy_unavailable', `No policy decision for ${what} on upstream '${upstream}': ${verdict.failure}; refused (fail closed), retry later`, { 'retry-after': '5' });
   }

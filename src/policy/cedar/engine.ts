@@ -1,4 +1,4 @@
-import { preparsePolicySet, preparseSchema, statefulIsAuthorized, type EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
+import { preparsePolicySet, schemaToJson, statefulIsAuthorized, type EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { LruCache } from './cache.js';
 import { toCedar } from './cedar-json.js';
 import type { PolicyDecisionPoint, PolicyRef, PolicyVerdict } from './decision.js';
@@ -30,6 +30,8 @@ export class CedarEngine implements PolicyDecisionPoint {
   private statics = new Map<string, EntityJson>();
   /** uid -> the entities.json entities it reaches (parents and attribute references, transitively). */
   private reach = new Map<string, EntityJson[]>();
+  /** action id -> the action's entity and its groups', from the schema. */
+  private actions = new Map<string, EntityJson[]>();
   private readonly cache: LruCache<PolicyVerdict>;
   /** Bumped on every replace; part of every cache key. */
   version = 0;
@@ -42,15 +44,14 @@ export class CedarEngine implements PolicyDecisionPoint {
 
   /** Swaps in a loaded (parsed and validated) set. On failure the current set stays in force. */
   replace(set: LoadedPolicySet): void {
-    // The schema too: Cedar takes the action groups (`action in Action::"uses"`) from it. Validated already, so this
-    // cannot fail for a set that loaded; if it did, the set in force stays (preparse has no effect on error).
-    const schema = preparseSchema(this.id, set.schemaText);
-    if (schema.type === 'failure') throw new PolicyError('schema', schema.errors.map((e) => e.message));
+    const actions = actionEntities(set.schemaText);
+    // Nothing changes before this point: preparse has no effect on error, so the set in force stays.
     const parsed = preparsePolicySet(this.id, { staticPolicies: set.texts });
     if (parsed.type === 'failure') throw new PolicyError('parse', parsed.errors.map((e) => e.message));
     this.set = set;
     this.statics = new Map(set.entities.map((e) => [uidKey(e.uid), e]));
     this.reach = reachable(this.statics);
+    this.actions = actions;
     this.version++;
     this.loadedAt = new Date();
     this.cache.clear();
@@ -96,7 +97,7 @@ export class CedarEngine implements PolicyDecisionPoint {
     const cedar = toCedar(request);
     const answer = statefulIsAuthorized({
       principal: cedar.principal, action: cedar.action, resource: cedar.resource, context: cedar.context,
-      preparsedPolicySetId: this.id, preparsedSchemaName: this.id, validateRequest: false, entities: this.entities(cedar.entities),
+      preparsedPolicySetId: this.id, entities: [...this.entities(cedar.entities), ...(this.actions.get(request.action) ?? [])],
     });
     if (answer.type === 'failure') {
       return { allowed: false, determining: [], errors: answer.errors.map((e) => e.message.slice(0, 200)), by: 'cedar', failure: 'the request could not be evaluated' };
@@ -134,6 +135,35 @@ export class CedarEngine implements PolicyDecisionPoint {
     const reason = this.set.policies.get(id)?.reason;
     return reason ? { id, reason } : { id };
   }
+}
+
+/**
+ * The schema's actions as entities with their groups (`action call_tool in [uses]`). Decisions pass these rather
+ * than the schema: with a schema Cedar also parses the context against it (closed records, so any argument the
+ * schema does not name fails the request) and a decision took three times as long (measured: ~490 vs ~150 µs).
+ * Policies are validated against the schema when loaded, so they read only what it declares.
+ */
+function actionEntities(schemaText: string): Map<string, EntityJson[]> {
+  const json = schemaToJson(schemaText);
+  if (json.type === 'failure') throw new PolicyError('schema', json.errors.map((e) => e.message));
+  const parents = new Map<string, string[]>();
+  for (const namespace of Object.values(json.json)) {
+    for (const [id, action] of Object.entries(namespace.actions)) parents.set(id, (action.memberOf ?? []).map((m) => m.id));
+  }
+  const entity = (id: string): EntityJson => ({ uid: { type: 'Action', id }, attrs: {}, parents: (parents.get(id) ?? []).map((p) => ({ type: 'Action', id: p })) });
+  const result = new Map<string, EntityJson[]>();
+  for (const id of parents.keys()) {
+    const seen = new Set<string>();
+    const queue = [id];
+    while (queue.length > 0) {
+      const next = queue.pop()!;
+      if (seen.has(next)) continue;
+      seen.add(next);
+      queue.push(...(parents.get(next) ?? []));
+    }
+    result.set(id, [...seen].map(entity));
+  }
+  return result;
 }
 
 /** For each entity of the file, the others it reaches through parents and entity-valued attributes. */
