@@ -26,9 +26,9 @@ export interface AppParts {
   limiters: Limiters;
   clientIp(req: IncomingMessage): string;
   log: Logger;
-  /** Shown in /readyz to loopback callers; its Cedar set answers /access/v1/evaluation when `pdpToken` is set. */
+  /** Shown in /readyz to loopback callers; its Cedar set answers /access/v1/evaluation when `pdp` is set. */
   policies?: Policies | undefined;
-  pdpToken?: string | undefined;
+  pdp?: { token: string; timeZone: string } | undefined;
 }
 
 /**
@@ -43,7 +43,7 @@ export class App {
   private readonly pdp: AuthZenEndpoint | undefined;
 
   constructor(private readonly parts: AppParts) {
-    this.pdp = parts.pdpToken && parts.policies?.engine ? new AuthZenEndpoint(parts.policies.engine, parts.pdpToken) : undefined;
+    this.pdp = parts.pdp && parts.policies?.engine ? new AuthZenEndpoint(parts.policies.engine, parts.pdp.token, parts.pdp.timeZone) : undefined;
   }
 
   get ready(): boolean {

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../shared/errors.js';
-import { authZenAnswer, fromAuthZen, type CedarEngine } from '../policy/cedar/index.js';
+import { authZenAnswer, fromAuthZen, policyTime, type CedarEngine } from '../policy/cedar/index.js';
 import { readBody } from './pipeline/transport.js';
 import { sendJson } from './respond.js';
 
@@ -16,7 +16,7 @@ const MAX_BODY = 64 * 1024;
 export class AuthZenEndpoint {
   private readonly digest: Buffer;
 
-  constructor(private readonly engine: CedarEngine, token: string) {
+  constructor(private readonly engine: CedarEngine, token: string, private readonly timeZone: string) {
     this.digest = sha256(token);
   }
 
@@ -36,7 +36,7 @@ export class AuthZenEndpoint {
     }
     let question;
     try {
-      question = fromAuthZen(json);
+      question = fromAuthZen(json, () => policyTime(new Date(), this.timeZone));
     } catch (err) {
       throw new GatewayError('invalid_request', `Not an AuthZEN evaluation request: ${(err as Error).message}`);
     }

@@ -173,7 +173,8 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
     routes, originPolicy, pipeline, authorizationServer, clientIp: ipOf, log,
     documents: { routes, scopes, signer, authorizationServer: authorizationServer?.issuer },
     upstreams: parts.upstreams, metrics: parts.metrics, limiters: parts.limiters,
-    policies: parts.policies, pdpToken: config.authorization.cedar?.authzenApi?.token,
+    policies: parts.policies,
+    pdp: config.authorization.cedar?.authzenApi ? { token: config.authorization.cedar.authzenApi.token, timeZone: config.authorization.cedar.timeZone } : undefined,
   });
   return { app, url, publicBase, signer, authorizationServer, maintenance };
 }

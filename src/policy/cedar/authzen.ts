@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { PolicyDecisionPoint, PolicyVerdict } from './decision.js';
-import { POLICY_ACTIONS, type PolicyAction, type PolicyRequest } from './request.js';
+import { POLICY_ACTIONS, type PolicyAction, type PolicyContext, type PolicyRequest } from './request.js';
 import type { TargetKind } from '../targets.js';
 
 /**
@@ -31,7 +31,8 @@ export function toAuthZen(request: PolicyRequest): AuthZenRequest {
     resource: target
       ? { type: KIND_TYPE[target.kind], id: `${upstream}/${target.name}`, properties: { upstream, name: target.name } }
       : { type: 'Upstream', id: upstream, properties: { upstream } },
-    context: { ...request.context },
+    // The time is the PDP's to read, in its own zone: it is not sent.
+    context: Object.fromEntries(Object.entries(request.context).filter(([k]) => k !== 'time')),
   };
 }
 
@@ -55,7 +56,7 @@ const evaluation = z.object({
   }),
   context: z.object({
     arguments: z.unknown().optional(),
-    time: z.object({ hour: z.number().int().min(0).max(23), minute: z.number().int().min(0).max(59), weekday: z.number().int().min(0).max(6), date: text }),
+    time: z.object({ hour: z.number().int().min(0).max(23), minute: z.number().int().min(0).max(59), weekday: z.number().int().min(0).max(6), date: text }).optional(),
     ip: text.optional(),
     actor: z.object({ subject: text, roles: names, clientId: text.optional(), credentialKind: text }).optional(),
     actors: names.default([]),
@@ -64,8 +65,11 @@ const evaluation = z.object({
   }),
 });
 
-/** A question from an AuthZEN client as a `PolicyRequest`; throws a message naming the field that is wrong. */
-export function fromAuthZen(body: unknown): PolicyRequest {
+/**
+ * A question from an AuthZEN client as a `PolicyRequest`; throws a message naming the field that is wrong.
+ * Without `context.time` (warden sends none) the decision is about now, as `now()` gives it in this PDP's zone.
+ */
+export function fromAuthZen(body: unknown, now: () => PolicyContext['time']): PolicyRequest {
   const parsed = evaluation.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -78,7 +82,7 @@ export function fromAuthZen(body: unknown): PolicyRequest {
     principal: { type: subject.type, subject: subject.id, ...subject.properties },
     action: action.name,
     resource: { upstream: resource.properties.upstream, ...(kind ? { target: { kind, name: resource.properties.name! } } : {}) },
-    context,
+    context: { ...context, time: context.time ?? now() },
   } as PolicyRequest;
 }
 
