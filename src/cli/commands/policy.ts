@@ -94,6 +94,7 @@ export function registerPolicy(program: Command): void {
             ...(opts.scopes !== undefined ? { scopes: list(opts.scopes) } : {}),
           });
           if (typeof explained === 'string') throw new CliFailure(explained, 1);
+          if (explained.changed) process.exitCode = 1;
           if (opts.json) {
             process.stdout.write(`${JSON.stringify(explained, null, 2)}\n`);
             return;
@@ -107,7 +108,6 @@ export function registerPolicy(program: Command): void {
             ...(explained.now.errors.length ? [['errors', explained.now.errors.join(', ')] as [string, string]] : []),
             ['inputs', explained.notes.join('; ') || 'as recorded'],
           ], 10));
-          if (explained.changed) process.exitCode = 1;
         },
       });
     });
