@@ -28,9 +28,11 @@ export interface CedarRequest {
 export function toCedar(request: PolicyRequest): CedarRequest {
   const { principal: p, resource: r, context: c } = request;
   const principal = { type: p.type, id: p.subject };
-  const attrs: Record<string, CedarValueJson> = {
-    subject: p.subject, roles: p.roles, scopes: p.scopes, credentialKind: p.credentialKind,
-  };
+  // Fields may be absent: the engine passes only what the policies read.
+  const attrs: Record<string, CedarValueJson> = { subject: p.subject };
+  if (p.roles !== undefined) attrs.roles = p.roles;
+  if (p.scopes !== undefined) attrs.scopes = p.scopes;
+  if (p.credentialKind !== undefined) attrs.credentialKind = p.credentialKind;
   if (p.tenant !== undefined) attrs.tenant = p.tenant;
   if (p.clientId !== undefined) attrs.clientId = p.clientId;
   if (p.issuer !== undefined) attrs.issuer = p.issuer;
@@ -45,17 +47,14 @@ export function toCedar(request: PolicyRequest): CedarRequest {
     resource = { type: RESOURCE_TYPE[r.target.kind], id: resourceId(r.upstream, r.target.name) };
     entities.push({ uid: resource, attrs: { name: r.target.name, upstream: { __entity: upstream } }, parents: [upstream] });
   }
-  const context: Context = {
-    time: { ...c.time },
-    actors: c.actors,
-    transport: c.transport,
-    listing: c.listing,
-  };
+  const context: Context = {};
+  if (c.time !== undefined) context.time = { ...c.time };
+  if (c.actors !== undefined) context.actors = c.actors;
+  if (c.transport !== undefined) context.transport = c.transport;
+  if (c.listing !== undefined) context.listing = c.listing;
   if (c.arguments !== undefined) context.arguments = argumentRecord(c.arguments);
   if (c.ip !== undefined && isIP(c.ip) !== 0) context.ip = { __extn: { fn: 'ip', arg: c.ip } };
-  if (c.actor) {
-    context.actor = { subject: c.actor.subject, roles: c.actor.roles, credentialKind: c.actor.credentialKind, ...(c.actor.clientId !== undefined ? { clientId: c.actor.clientId } : {}) };
-  }
+  if (c.actor) context.actor = Object.fromEntries(Object.entries(c.actor).filter(([, v]) => v !== undefined)) as Record<string, CedarValueJson>;
   return { principal, action: { type: 'Action', id: request.action }, resource, context, entities };
 }
 

@@ -3,7 +3,7 @@ import { LruCache } from './cache.js';
 import { toCedar } from './cedar-json.js';
 import type { PolicyDecisionPoint, PolicyRef, PolicyVerdict } from './decision.js';
 import { PolicyError } from './errors.js';
-import type { LoadedPolicySet, PolicyInfo } from './policy-set.js';
+import type { LoadedPolicySet, PolicyInfo, PolicyReads } from './policy-set.js';
 import type { PolicyRequest } from './request.js';
 
 export interface CedarEngineOptions {
@@ -66,11 +66,14 @@ export class CedarEngine implements PolicyDecisionPoint {
   }
 
   decide(request: PolicyRequest): PolicyVerdict {
-    const key = `${this.version}\u0000${JSON.stringify(request)}`;
-    if (key.length > MAX_KEY_LENGTH) return this.evaluate(request);
+    // Only what some policy reads is passed and keyed: parsing costs Cedar per attribute, and a field no policy
+    // reads (the client's IP, the minute) would otherwise make every key unique.
+    const slim = slimmed(request, this.set.reads);
+    const key = `${this.version}\u0000${JSON.stringify(slim)}`;
+    if (key.length > MAX_KEY_LENGTH) return this.evaluate(slim);
     let verdict = this.cache.get(key);
     if (!verdict) {
-      verdict = this.evaluate(request);
+      verdict = this.evaluate(slim);
       this.cache.set(key, verdict);
     }
     return verdict;
@@ -135,6 +138,31 @@ export class CedarEngine implements PolicyDecisionPoint {
     const reason = this.set.policies.get(id)?.reason;
     return reason ? { id, reason } : { id };
   }
+}
+
+/**
+ * The request with only what the policies read: the context's fields (narrowed to the sub-fields read, when the
+ * value is a record) and the principal's attributes (its type, subject and tenant always: they make its uid and
+ * parents). No schema is applied at decision time, so nothing else is required.
+ */
+function slimmed(request: PolicyRequest, reads: PolicyReads): PolicyRequest {
+  const { principal, context } = request;
+  let p: Record<string, unknown> = principal as unknown as Record<string, unknown>;
+  if (reads.principal !== 'all') {
+    p = {};
+    for (const [k, v] of Object.entries(principal)) if (k === 'type' || k === 'subject' || k === 'tenant' || reads.principal.has(k)) p[k] = v;
+  }
+  let c: Record<string, unknown> = context as unknown as Record<string, unknown>;
+  if (reads.context !== 'all') {
+    c = {};
+    for (const [k, v] of Object.entries(context)) {
+      const read = reads.context.get(k);
+      if (read === undefined) continue;
+      if (read === 'whole' || v === null || typeof v !== 'object' || Array.isArray(v)) c[k] = v;
+      else c[k] = Object.fromEntries(Object.entries(v).filter(([sub]) => read.has(sub)));
+    }
+  }
+  return { ...request, principal: p as unknown as PolicyRequest['principal'], context: c as unknown as PolicyRequest['context'] };
 }
 
 /**

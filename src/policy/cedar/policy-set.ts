@@ -33,6 +33,17 @@ export interface LoadedPolicySet {
   schemaText: string;
   /** The files read, for the reloader to watch. */
   files: string[];
+  /** What the policies read of the context and of the principal's attributes: decisions pass (and cache by) only that. */
+  reads: PolicyReads;
+}
+
+/**
+ * What the policies read: of the context, each field (whole, or only some of its own fields); of the principal,
+ * its attributes. `all` when a policy uses the whole record.
+ */
+export interface PolicyReads {
+  context: ReadonlyMap<string, ReadonlySet<string> | 'whole'> | 'all';
+  principal: ReadonlySet<string> | 'all';
 }
 
 /** The MCP schema shipped with warden (`cedar/mcp.cedarschema` at the package root). */
@@ -50,6 +61,7 @@ export function loadPolicySet(sources: PolicySources): LoadedPolicySet {
   const texts: Record<string, string> = {};
   const policies = new Map<string, PolicyInfo>();
   const problems: string[] = [];
+  const reads: MutableReads = { context: new Map(), principal: new Set() };
   for (const file of files) {
     const text = read(file);
     const parts = policySetTextToParts(text);
@@ -76,6 +88,7 @@ export function loadPolicySet(sources: PolicySources): LoadedPolicySet {
         return;
       }
       texts[id] = policy;
+      for (const clause of json.json.conditions) collectReads(clause.body, reads);
       policies.set(id, { id, effect: json.json.effect, ...(annotations.reason ? { reason: annotations.reason } : {}), source });
     });
   }
@@ -91,7 +104,59 @@ export function loadPolicySet(sources: PolicySources): LoadedPolicySet {
   }
 
   const entities = sources.entities ? readEntities(sources.entities, schemaText) : [];
-  return { texts, policies, entities, schemaText, files: [...files, schemaFile, ...(sources.entities ? [sources.entities] : [])] };
+  return { texts, policies, entities, schemaText, files: [...files, schemaFile, ...(sources.entities ? [sources.entities] : [])], reads };
+}
+
+/**
+ * Walks a condition's JSON form for what it reads. Of the context, to two levels: `context.time.hour` reads hour of
+ * time, `context has actor` only that actor is there, `context.actor` used whole (compared, passed on) all of it,
+ * and `context` used whole everything. Of the principal, its attributes (`principal in …` reads none).
+ */
+function collectReads(expr: unknown, reads: MutableReads): void {
+  if (expr === null || typeof expr !== 'object') return;
+  if (Array.isArray(expr)) {
+    for (const e of expr) collectReads(e, reads);
+    return;
+  }
+  const node = expr as Record<string, unknown>;
+  for (const op of ['.', 'has'] as const) {
+    const access = node[op] as { left?: Record<string, unknown>; attr?: string | string[] } | undefined;
+    if (!access?.left) continue;
+    const attrs = Array.isArray(access.attr) ? access.attr : access.attr === undefined ? [] : [access.attr];
+    const v = (access.left as { Var?: string }).Var;
+    if (v === 'principal') {
+      if (reads.principal !== 'all' && attrs[0] !== undefined) reads.principal.add(attrs[0]);
+      return;
+    }
+    const inner = access.left['.'] as { left?: { Var?: string }; attr?: string } | undefined;
+    if (v === 'context' && attrs[0] !== undefined) {
+      // `context has a.b` reads b of a; `context.a` (or `context has a`) a, whole unless a further access narrows it.
+      if (op === 'has') fieldOf(reads, attrs[0], attrs[1]);
+      else wholeField(reads, attrs[0]);
+      return;
+    }
+    if (inner?.left?.Var === 'context' && typeof inner.attr === 'string' && attrs[0] !== undefined) {
+      fieldOf(reads, inner.attr, attrs[0]);
+      return;
+    }
+  }
+  if (node.Var === 'context') reads.context = 'all';
+  for (const [key, value] of Object.entries(node)) if (key !== 'Var') collectReads(value, reads);
+}
+
+type MutableReads = { context: Map<string, Set<string> | 'whole'> | 'all'; principal: Set<string> | 'all' };
+
+function fieldOf(reads: MutableReads, field: string, sub: string | undefined): void {
+  if (reads.context === 'all') return;
+  const known = reads.context.get(field);
+  if (known === 'whole') return;
+  const subs = known ?? new Set<string>();
+  if (sub !== undefined) subs.add(sub);
+  reads.context.set(field, subs);
+}
+
+function wholeField(reads: MutableReads, field: string): void {
+  if (reads.context !== 'all') reads.context.set(field, 'whole');
 }
 
 function policyFiles(path: string): string[] {

@@ -61,6 +61,31 @@ describe('Cedar engine on the example policies', () => {
     assert.equal((fresh.status().cache as { size: number }).size, 10, 'bounded');
   });
 
+  test('decisions see and are cached by only what the policies read: an unread argument or IP is one cache entry', () => {
+    const fresh = new CedarEngine(loadPolicySet(EXAMPLE_SOURCES), { cacheSize: 10 });
+    const withIp = (ip: string, note: string) => {
+      const r = toolCall(['support'], 'refund', { arguments: { amount: 5, note } });
+      r.context.ip = ip;
+      return r;
+    };
+    assert.equal(fresh.decide(withIp('10.0.0.1', 'a')).allowed, true);
+    assert.equal(fresh.decide(withIp('10.0.0.2', 'b')).allowed, true);
+    assert.deepEqual(fresh.status().cache, { size: 1, hits: 1, misses: 1 });
+    assert.equal(fresh.decide(toolCall(['support'], 'refund', { arguments: { amount: 500, note: 'a' } })).allowed, false, 'control: a read argument is a new question');
+  });
+
+  test('a policy that reads the IP gets it (from which machine)', () => {
+    const files = tempFiles({ 'p.cedar': '@id("lan") permit (principal, action, resource) when { context has ip && context.ip.isInRange(ip("10.0.0.0/8")) };\n' });
+    try {
+      const engine = new CedarEngine(loadPolicySet({ policies: files.dir }));
+      const at = (ip: string) => ({ ...toolCall([], 'x'), context: { ...toolCall([], 'x').context, ip } });
+      assert.equal(engine.decide(at('10.1.2.3')).allowed, true);
+      assert.equal(engine.decide(at('192.168.1.1')).allowed, false, 'control: outside the range');
+    } finally {
+      files.remove();
+    }
+  });
+
   test('list items: shown when allowed, or when deciding needs the arguments the list does not have', () => {
     assert.equal(engine.permitsItem(toolCall(['support'], 'refund', { listing: true })), true);
     assert.equal(engine.permitsItem(toolCall(['reader'], 'notes_create', { listing: true })), false);
