@@ -15,7 +15,7 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isAuthorizedPartial } from '@cedar-policy/cedar-wasm/nodejs';
+import { isAuthorizedPartial } from '../src/policy/cedar/wasm.js';
 import {
   FOREIGN_WARN, GATEWAY_ENTRY, echoCallPlan, fmt, freePorts, median, parseOptions, requireBuiltGateway, runRounds, serveWarden,
   startNode, stopAllChildren, summarize, table, waitForLine, waitForWarden, writeWardenConfig, type Measured, type Scenario,

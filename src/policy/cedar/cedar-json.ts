@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { CedarValueJson, Context, EntityJson, EntityUidJson } from '@cedar-policy/cedar-wasm/nodejs';
+import type { CedarValueJson, Context, EntityJson, EntityUidJson } from './wasm.js';
 import type { PolicyRequest } from './request.js';
 
 /**

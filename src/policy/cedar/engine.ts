@@ -1,4 +1,4 @@
-import { preparsePolicySet, schemaToJson, statefulIsAuthorized, type EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
+import { preparsePolicySet, schemaToJson, statefulIsAuthorized, type EntityJson } from './wasm.js';
 import { LruCache } from './cache.js';
 import { toCedar } from './cedar-json.js';
 import type { PolicyDecisionPoint, PolicyRef, PolicyVerdict } from './decision.js';
@@ -96,20 +96,33 @@ export class CedarEngine implements PolicyDecisionPoint {
     };
   }
 
+  // Plain loops, no callbacks to Array builtins here: Node 20's V8 crashed (a fatal "unreachable code" in
+  // Deoptimizer::DoComputeBuiltinContinuation) on a lazy deopt of this function inside `map`, reproducibly after a
+  // run of calls then a run of list items (bench/cedar.ts). Keep it that way.
   private evaluate(request: PolicyRequest): PolicyVerdict {
     const cedar = toCedar(request);
+    const entities = this.entities(cedar.entities);
+    for (const action of this.actions.get(request.action) ?? []) entities.push(action);
     const answer = statefulIsAuthorized({
       principal: cedar.principal, action: cedar.action, resource: cedar.resource, context: cedar.context,
-      preparsedPolicySetId: this.id, entities: [...this.entities(cedar.entities), ...(this.actions.get(request.action) ?? [])],
+      preparsedPolicySetId: this.id, entities,
     });
     if (answer.type === 'failure') {
-      return { allowed: false, determining: [], errors: answer.errors.map((e) => e.message.slice(0, 200)), by: 'cedar', failure: 'the request could not be evaluated' };
+      const messages: string[] = [];
+      for (const e of answer.errors) messages.push(e.message.slice(0, 200));
+      return { allowed: false, determining: [], errors: messages, by: 'cedar', failure: 'the request could not be evaluated' };
     }
     const { decision, diagnostics } = answer.response;
-    const errors = diagnostics.errors.map((e) => e.policyId);
-    const failedForbids = errors.filter((id) => this.set.policies.get(id)?.effect === 'forbid');
-    if (failedForbids.length > 0) return { allowed: false, determining: failedForbids.map((id) => this.ref(id)), errors, by: 'cedar' };
-    return { allowed: decision === 'allow', determining: diagnostics.reason.map((id) => this.ref(id)), errors, by: 'cedar' };
+    const errors: string[] = [];
+    const failedForbids: PolicyRef[] = [];
+    for (const e of diagnostics.errors) {
+      errors.push(e.policyId);
+      if (this.set.policies.get(e.policyId)?.effect === 'forbid') failedForbids.push(this.ref(e.policyId));
+    }
+    if (failedForbids.length > 0) return { allowed: false, determining: failedForbids, errors, by: 'cedar' };
+    const determining: PolicyRef[] = [];
+    for (const id of diagnostics.reason) determining.push(this.ref(id));
+    return { allowed: decision === 'allow', determining, errors, by: 'cedar' };
   }
 
   /**
@@ -121,10 +134,11 @@ export class CedarEngine implements PolicyDecisionPoint {
   private entities(own: EntityJson[]): EntityJson[] {
     if (this.statics.size === 0) return own;
     const out = new Map<string, EntityJson>();
-    own.forEach((e, i) => {
+    for (let i = 0; i < own.length; i++) {
+      const e = own[i]!;
       const key = uidKey(e.uid);
       out.set(key, (i > 0 && this.statics.get(key)) || e);
-    });
+    }
     for (const key of [...out.keys()]) {
       for (const reached of this.reach.get(key) ?? []) {
         const k = uidKey(reached.uid);

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkParseEntities, policySetTextToParts, policyToJson, validate, type DetailedError, type EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
+import { checkParseEntities, policySetTextToParts, policyToJson, validate, type DetailedError, type EntityJson } from './wasm.js';
 import { PolicyError } from './errors.js';
 
 /** Where a policy set comes from: `authorization.cedar` with its paths resolved. */
