@@ -10,7 +10,8 @@ import { PATHS, type McpRoutes } from './routes.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Upstream } from './upstreams/upstream.js';
 import { tooMany, type Finished, type Limiters, type Pipeline } from './pipeline/index.js';
-import { EVALUATION_PATH, type Policies } from '../policy/cedar/index.js';
+import { EVALUATION_PATH } from '../policy/cedar/authzen.js';
+import type { Policies } from '../policy/cedar/policies.js';
 import { AuthZenEndpoint } from './authzen-endpoint.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;

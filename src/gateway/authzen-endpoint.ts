@@ -1,7 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../shared/errors.js';
-import { authZenAnswer, fromAuthZen, policyTime, type CedarEngine } from '../policy/cedar/index.js';
+// The modules themselves, not the package index: the WebAssembly engine is loaded only when policies are configured.
+import { authZenAnswer, fromAuthZen } from '../policy/cedar/authzen.js';
+import { policyTime } from '../policy/cedar/time.js';
+import type { CedarEngine } from '../policy/cedar/engine.js';
 import { readBody } from './pipeline/transport.js';
 import { sendJson } from './respond.js';
 

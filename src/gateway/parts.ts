@@ -1,7 +1,7 @@
 import { createLogger, type Logger } from '../shared/log.js';
 import type { WardenConfig } from '../config/index.js';
 import { AllowList, ScopePolicy } from '../policy/index.js';
-import { Policies, PolicyError } from '../policy/cedar/index.js';
+import type { Policies } from '../policy/cedar/policies.js';
 import { TokenBucketLimiter } from '../ratelimit/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { ApiKeys } from '../credentials/index.js';
@@ -48,7 +48,7 @@ export interface GatewayParts {
 export async function openParts(config: WardenConfig, options: GatewayOptions): Promise<GatewayParts> {
   const log = options.log ?? createLogger({ level: config.log.level });
   // First: a policy set that does not load stops the start before anything is opened.
-  const policies = openPolicies(config, log);
+  const policies = await openPolicies(config, log);
   const authOn = config.auth !== 'none';
   // The store holds keys, signing keys and the audit chain: opened when one of them is in use.
   const needsStore = authOn || (config.audit.store && !options.audit);
@@ -81,7 +81,10 @@ export async function openParts(config: WardenConfig, options: GatewayOptions): 
   };
 }
 
-function openPolicies(config: WardenConfig, log: Logger): Policies | undefined {
+/** Loaded only when configured: compiling Cedar's WebAssembly module costs a few hundred ms at start-up. */
+async function openPolicies(config: WardenConfig, log: Logger): Promise<Policies | undefined> {
+  if (!config.authorization.cedar && !config.authorization.authzen) return undefined;
+  const { Policies, PolicyError } = await import('../policy/cedar/index.js');
   try {
     return Policies.open(config.authorization, log);
   } catch (err) {

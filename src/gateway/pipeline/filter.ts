@@ -1,6 +1,6 @@
 import { idKey, isJSONRPCRequest, isResponse, type JSONRPCMessage } from '../../shared/jsonrpc.js';
 import { LIST_METHODS, filterListAnswer, type AllowList, type Permits, type ScopePolicy } from '../../policy/index.js';
-import type { Policies } from '../../policy/cedar/index.js';
+import type { Policies } from '../../policy/cedar/policies.js';
 import type { AnswerFilter, Decided } from './stage.js';
 
 type Rewrite = (answer: JSONRPCMessage) => JSONRPCMessage;

@@ -1,7 +1,8 @@
 import { GatewayError } from '../../shared/errors.js';
 import { isJSONRPCRequest } from '../../shared/jsonrpc.js';
 import { targetOf, type McpTarget } from '../../policy/index.js';
-import { verdictReason, type Policies, type PolicyVerdict } from '../../policy/cedar/index.js';
+import { verdictReason, type PolicyVerdict } from '../../policy/cedar/decision.js';
+import type { Policies } from '../../policy/cedar/policies.js';
 import type { AuditDecision } from '../../audit/index.js';
 import { refusedWhole } from './authorize.js';
 import { Refusal, type Decided } from './stage.js';
