@@ -154,12 +154,16 @@ describe('Cedar policies through the gateway: the example policies with real MCP
 
   test('a batch with one request a policy forbids is refused whole, each request recorded', async () => {
     const before = day.audit.records.length;
-    const refused = await post(day, 'carol', [call('refund', { amount: 5 }, 1), call('refund', { amount: 5000 }, 2)]);
+    // A ping first: it gets no record, so the policy step must still pair each decision with its request.
+    const refused = await post(day, 'carol', [{ jsonrpc: '2.0', id: 0, method: 'ping' }, call('refund', { amount: 5 }, 1), call('refund', { amount: 5000 }, 2)]);
     assert.equal(refused.status, 403);
     const records = day.audit.records.slice(before).filter((r) => r.event === 'call');
     assert.deepEqual(records.map((r) => r.decision), ['deny', 'deny']);
     assert.match(records[0]!.reason, /not forwarded: the batch was refused because tools\/call tool 'refund' in it was denied/);
     assert.deepEqual(records[1]!.policies?.determining, ['refund-limit']);
+    assert.deepEqual(records[0]!.policies?.determining, ['payments-staff'], 'the allowed one names its permit');
+    const ok = await post(day, 'carol', [{ jsonrpc: '2.0', id: 0, method: 'ping' }, call('refund', { amount: 5 }, 1)]);
+    assert.equal(ok.status, 200, 'control: the same batch without the large refund');
   });
 
   test('the cache serves repeated decisions; /readyz shows the policy set only to loopback callers', async () => {

@@ -22,11 +22,14 @@ export function decidePolicies({ policies }: PolicyParts): <C extends Decided>(c
   return async (call) => {
     if (!policies) return call;
     const facts = { ...(call.ip !== undefined ? { ip: call.ip } : {}), transport: 'req' in call ? 'http' as const : 'stdio' as const };
-    const requests = call.messages.filter(isJSONRPCRequest);
     const decisions: AuditDecision[] = [...call.decisions];
     let denial: GatewayError | undefined;
-    for (let i = 0; i < requests.length; i++) {
-      const message = requests[i]!;
+    // authorize made one decision per request, in order, except for `ping` (no record).
+    let i = -1;
+    for (const message of call.messages) {
+      if (!isJSONRPCRequest(message) || message.method === 'ping') continue;
+      i++;
+      if (decisions[i]?.method !== message.method) throw new Error(`policy step: decision ${i} is not for ${message.method}; authorize and policies disagree on which requests get a decision`);
       const target = targetOf(message);
       const question = policies.requestFor(call.principal, call.upstream, message.method, target, message.params, facts);
       if (!question) continue;
