@@ -25,6 +25,7 @@ let engines = 0;
  * caller sending `amount: "1000"` where a number is expected must not slip past `amount > 100`).
  */
 export class CedarEngine implements PolicyDecisionPoint {
+  /** The set's name inside the WebAssembly module; each engine has its own (a reload replaces it in place). */
   private readonly id = `warden-${++engines}`;
   private set!: LoadedPolicySet;
   private statics = new Map<string, EntityJson>();
@@ -86,7 +87,8 @@ export class CedarEngine implements PolicyDecisionPoint {
    */
   permitsItem(request: PolicyRequest): boolean {
     const verdict = this.decide(request);
-    return verdict.allowed || verdict.errors.length > 0;
+    // A request Cedar could not evaluate at all hides the item (fail closed); a policy that needs the arguments does not.
+    return verdict.allowed || (verdict.failure === undefined && verdict.errors.length > 0);
   }
 
   status(): Record<string, unknown> {
@@ -96,9 +98,6 @@ export class CedarEngine implements PolicyDecisionPoint {
     };
   }
 
-  // Plain loops, no callbacks to Array builtins here: Node 20's V8 crashed (a fatal "unreachable code" in
-  // Deoptimizer::DoComputeBuiltinContinuation) on a lazy deopt of this function inside `map`, reproducibly after a
-  // run of calls then a run of list items (bench/cedar.ts). Keep it that way.
   private evaluate(request: PolicyRequest): PolicyVerdict {
     const cedar = toCedar(request);
     const entities = this.entities(cedar.entities);
