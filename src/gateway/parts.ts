@@ -52,7 +52,13 @@ export async function openParts(config: WardenConfig, options: GatewayOptions): 
   const authOn = config.auth !== 'none';
   // The store holds keys, signing keys and the audit chain: opened when one of them is in use.
   const needsStore = authOn || (config.audit.store && !options.audit);
-  const store = needsStore ? options.store ?? (await openStore(config)) : undefined;
+  let store: Store | undefined;
+  try {
+    store = needsStore ? options.store ?? (await openStore(config)) : undefined;
+  } catch (err) {
+    policies?.close(); // its file watchers
+    throw err;
+  }
   const upstreams = new Map<string, Upstream>();
   const allowLists = new Map<string, AllowList>();
   for (const [name, u] of Object.entries(config.upstreams)) {
