@@ -1,7 +1,8 @@
 import type { WardenConfig } from '../config/index.js';
 import type { Store } from '../store/index.js';
 import { parseAuditRow } from '../audit/index.js';
-import { CedarEngine, loadPolicySet, policySources, policyTime, verdictReason, actionOf, type PolicyRequest } from '../policy/cedar/index.js';
+import { CedarEngine, loadPolicySet, policySources, policyTime, verdictReason, actionOf, principalType, type PolicyRequest } from '../policy/cedar/index.js';
+import type { Principal } from '../shared/principal.js';
 import type { McpTarget } from '../policy/index.js';
 
 export interface Explained {
@@ -51,7 +52,7 @@ export async function explainRecord(config: WardenConfig, store: Store, seq: num
 
   const request: PolicyRequest = {
     principal: {
-      type: record.credential.kind === 'mtls' ? 'Machine' : record.clientId !== undefined && record.clientId === record.subject ? 'Service' : 'User',
+      type: principalType({ subject: record.subject, ...(record.clientId !== undefined ? { clientId: record.clientId } : {}), credential: { kind: record.credential.kind as Principal['credential']['kind'], id: record.credential.id } }),
       subject: record.subject,
       ...(record.tenant !== undefined ? { tenant: record.tenant } : {}),
       roles: roles ?? [],

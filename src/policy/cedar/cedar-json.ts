@@ -12,7 +12,7 @@ import type { PolicyRequest } from './request.js';
 const RESOURCE_TYPE = { tool: 'Tool', resource: 'Resource', prompt: 'Prompt' } as const;
 
 /** Bounds on converted arguments: what is beyond them becomes a marker string (see `argumentValue`). */
-export const ARGUMENT_LIMITS = { depth: 4, keys: 64, items: 64, stringLength: 1024, nodes: 512 } as const;
+const ARGUMENT_LIMITS = { depth: 4, keys: 64, items: 64, stringLength: 1024, nodes: 512 } as const;
 /** What an argument becomes when it cannot be represented faithfully. */
 export const UNREPRESENTABLE = '[unrepresentable]';
 
@@ -59,7 +59,7 @@ export function toCedar(request: PolicyRequest): CedarRequest {
 }
 
 /** `<upstream>/<name>`: how the schema names a tool, resource or prompt (a resource's name is its URI). */
-export function resourceId(upstream: string, name: string): string {
+function resourceId(upstream: string, name: string): string {
   return `${upstream}/${name}`;
 }
 

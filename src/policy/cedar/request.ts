@@ -73,7 +73,7 @@ export function actionOf(method: string, target: McpTarget | undefined): PolicyA
 type WiderPrincipal = Principal & { issuer?: string; certificate?: { subject: string; thumbprint: string } };
 
 /** The schema's principal type: a client certificate is a Machine, an OAuth client acting for itself a Service, anyone else a User. */
-export function principalType(p: Principal): PrincipalType {
+export function principalType(p: Pick<Principal, 'subject' | 'clientId' | 'credential'>): PrincipalType {
   if (p.credential.kind === 'mtls') return 'Machine';
   if (p.clientId !== undefined && p.subject === p.clientId) return 'Service';
   return 'User';
