@@ -1,4 +1,4 @@
-export { toAuditRecord, type AuditRecord, type AuditDecision, type AuditEvent, type AdminTargetKind, type ChainedAuditRecord } from './record.js';
+export { toAuditRecord, type AuditRecord, type AuditDecision, type PolicyExplanation, type AuditEvent, type AdminTargetKind, type ChainedAuditRecord } from './record.js';
 export { AuditTrail, JsonlFileSink, LogSink, StdoutSink, auditTrailFor, type AuditSink } from './sinks.js';
 export { AuditMaintenance } from './maintenance.js';
 export { AuditChainWriter } from './chain-writer.js';

@@ -43,8 +43,17 @@ export interface AuditRecord {
   error?: string;
   /** Tool arguments, only with `audit.arguments.enabled`, redacted and capped. */
   arguments?: unknown;
+  /** With policies on: the ids of the policies that determined the decision, and of those that failed to evaluate. */
+  policies?: PolicyExplanation;
   ip?: string;
   userAgent?: string;
+}
+
+export interface PolicyExplanation {
+  determining: string[];
+  errors?: string[];
+  /** The policy set's version that decided (local Cedar). */
+  version?: number;
 }
 
 /** A record as the tamper-evident chain holds it. */
@@ -64,6 +73,7 @@ export interface AuditDecision {
   decision: 'allow' | 'deny';
   reason: string;
   arguments?: unknown;
+  policies?: PolicyExplanation;
   ip?: string;
   userAgent?: string;
 }
@@ -90,6 +100,7 @@ export function toAuditRecord(d: AuditDecision, instance: string, now: Date = ne
     record.targetKind = d.target.kind;
   }
   if (d.arguments !== undefined) record.arguments = d.arguments;
+  if (d.policies) record.policies = d.policies;
   if (d.ip) record.ip = d.ip;
   if (d.userAgent) record.userAgent = d.userAgent.slice(0, 256);
   return record;

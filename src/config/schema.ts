@@ -36,6 +36,40 @@ const allowList = z
   .strict()
   .describe('What callers may see and use on this upstream; a kind that is not listed is not restricted.');
 
+function isTimeZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A shared secret a policy decision point's callers present as a bearer token: long enough not to be guessed. */
+const pdpToken = z.string().min(32, { message: 'use at least 32 characters, e.g. the output of `openssl rand -base64 32`, through ${ENV}' });
+
+const cedar = z
+  .object({
+    policies: z.string().min(1).describe('a .cedar file, or a folder of *.cedar files; relative to the config file'),
+    schema: z.string().min(1).optional().describe('Cedar schema the policies are validated against (default: the MCP schema shipped in cedar/mcp.cedarschema)'),
+    entities: z.string().min(1).optional().describe('entities every decision sees (tool groups, upstream tenants), Cedar JSON'),
+    timeZone: z.string().refine(isTimeZone, { message: 'expected an IANA time zone such as UTC or Europe/Paris' }).default('UTC')
+      .describe('the zone of context.time (office hours)'),
+    cacheSize: z.number().int().min(0).max(1_000_000).default(10_000).describe('decisions kept in memory (LRU, per policy-set version); 0: none'),
+    reload: z.boolean().default(true).describe('watch the files and swap in a changed set when it validates (else keep the old one)'),
+    authzenApi: z.object({ token: pdpToken.describe('the bearer token callers of /access/v1/evaluation present') }).strict().optional()
+      .describe('serve this set as an AuthZEN policy decision point at /access/v1/evaluation'),
+  })
+  .strict();
+
+const authzen = z
+  .object({
+    url: z.url({ protocol: /^https?$/ }).describe("the PDP's base URL; warden POSTs to <url>/access/v1/evaluation"),
+    timeout: duration.default(500).describe('a decision not answered within this is a deny (fail closed)'),
+    token: pdpToken.optional().describe('bearer token sent to the PDP'),
+  })
+  .strict();
+
 /** RFC 6749 §3.3 scope-token: printable ASCII without space, `"` and `\`. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const scopeName = z.string().regex(SCOPE_TOKEN, { message: 'a scope is printable ASCII without spaces, quotes or backslashes, e.g. notes:read' });
@@ -220,6 +254,8 @@ export const configSchema = z
           prompts: z.array(z.string().min(1)).default([]).describe('prompt names or globs'),
         }).strict()).default({}),
         roles: z.record(z.string().min(1), z.array(scopeName)).default({}).describe('role name -> the scopes it grants'),
+        cedar: cedar.optional().describe('Cedar policies decide every call after the scopes (default deny); see docs/policies.md'),
+        authzen: authzen.optional().describe('a remote policy decision point asked over the OpenID AuthZEN evaluation API; fails closed'),
       })
       .strict()
       .default({ scopes: {}, roles: {} })

@@ -11,6 +11,9 @@ import { PATHS, type McpRoutes } from './routes.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Upstream } from './upstreams/upstream.js';
 import { tooMany, type Finished, type Limiters, type Pipeline } from './pipeline/index.js';
+import { EVALUATION_PATH } from '../policy/cedar/authzen.js';
+import type { Policies } from '../policy/cedar/policies.js';
+import { AuthZenEndpoint } from './authzen-endpoint.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -29,6 +32,9 @@ export interface AppParts {
   /** Who may read /metrics besides local clients: anyone (`public`), or whoever sends this bearer token. */
   metricsAccess: { public: boolean; token?: string };
   log: Logger;
+  /** Shown in /readyz to loopback callers; its Cedar set answers /access/v1/evaluation when `pdp` is set. */
+  policies?: Policies | undefined;
+  pdp?: { token: string; timeZone: string } | undefined;
 }
 
 /**
@@ -40,7 +46,11 @@ export class App {
   private draining = false;
   private readonly inFlight = new Set<Promise<void>>();
 
-  constructor(private readonly parts: AppParts) {}
+  private readonly pdp: AuthZenEndpoint | undefined;
+
+  constructor(private readonly parts: AppParts) {
+    this.pdp = parts.pdp && parts.policies?.engine ? new AuthZenEndpoint(parts.policies.engine, parts.pdp.token, parts.pdp.timeZone) : undefined;
+  }
 
   get ready(): boolean {
     return !this.draining;
@@ -74,7 +84,7 @@ export class App {
       if (path === PATHS.health) return sendJson(res, 200, { status: 'ok' });
       checkHost(req, parts.originPolicy);
       // Ready or not is for anyone (load balancers); what is behind the gateway only for this machine.
-      if (path === PATHS.ready) return sendJson(res, 200, parts.isLocal(req) ? { status: 'ready', upstreams: this.upstreamStatus() } : { status: 'ready' });
+      if (path === PATHS.ready) return sendJson(res, 200, parts.isLocal(req) ? { status: 'ready', upstreams: this.upstreamStatus(), ...this.policyStatus() } : { status: 'ready' });
       if (parts.authorizationServer?.handles(path)) {
         // The authorization server spends the same per-IP budget as MCP requests (on top of its own
         // registration and sign-in limits): its token endpoint is the most expensive thing a stranger can call.
@@ -82,6 +92,11 @@ export class App {
         const verdict = parts.limiters.ip?.take(ip);
         if (verdict && !verdict.ok) throw tooMany(`from ${ip}`, verdict.retryAfterSeconds);
         return await parts.authorizationServer.handle(req, res, path);
+      }
+      if (path === EVALUATION_PATH && this.pdp) {
+        const verdict = parts.limiters.ip?.take(parts.clientIp(req));
+        if (verdict && !verdict.ok) throw tooMany(`from ${parts.clientIp(req)}`, verdict.retryAfterSeconds);
+        return await this.pdp.handle(req, res);
       }
       if (req.method === 'GET' && serveDocument(path, res, parts.documents)) return;
       if (path === PATHS.metrics && parts.metrics) {
@@ -118,6 +133,11 @@ export class App {
 
   private upstreamStatus(): Record<string, Record<string, unknown>> {
     return Object.fromEntries([...this.parts.upstreams].map(([n, u]) => [n, u.status()]));
+  }
+
+  /** The policy set in force and a refused reload: for callers on this machine only (see /readyz above). */
+  private policyStatus(): Record<string, unknown> {
+    return this.parts.policies ? { policies: this.parts.policies.status() } : {};
   }
 
   private answerError(res: ServerResponse, err: unknown, finished: Finished): void {

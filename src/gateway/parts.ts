@@ -1,6 +1,7 @@
 import { createLogger, type Logger } from '../shared/log.js';
 import type { WardenConfig } from '../config/index.js';
 import { AllowList, ScopePolicy } from '../policy/index.js';
+import type { Policies } from '../policy/cedar/policies.js';
 import { TokenBucketLimiter } from '../ratelimit/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { ApiKeys } from '../credentials/index.js';
@@ -40,14 +41,24 @@ export interface GatewayParts {
   limiters: Limiters;
   metrics: GatewayMetrics | undefined;
   recordArguments: ((args: unknown) => unknown) | undefined;
+  /** Cedar and/or a remote AuthZEN PDP, after the scopes; absent when neither is configured. */
+  policies: Policies | undefined;
 }
 
 export async function openParts(config: WardenConfig, options: GatewayOptions): Promise<GatewayParts> {
   const log = options.log ?? createLogger({ level: config.log.level });
+  // First: a policy set that does not load stops the start before anything is opened.
+  const policies = await openPolicies(config, log);
   const authOn = config.auth !== 'none';
   // The store holds keys, signing keys and the audit chain: opened when one of them is in use.
   const needsStore = authOn || (config.audit.store && !options.audit);
-  const store = needsStore ? options.store ?? (await openStore(config)) : undefined;
+  let store: Store | undefined;
+  try {
+    store = needsStore ? options.store ?? (await openStore(config)) : undefined;
+  } catch (err) {
+    policies?.close(); // its file watchers
+    throw err;
+  }
   const upstreams = new Map<string, Upstream>();
   const allowLists = new Map<string, AllowList>();
   for (const [name, u] of Object.entries(config.upstreams)) {
@@ -72,7 +83,20 @@ export async function openParts(config: WardenConfig, options: GatewayOptions): 
     limiters: buildLimiters(config),
     metrics: config.metrics.enabled ? new GatewayMetrics(upstreams) : undefined,
     recordArguments: enabled ? (args) => redactArguments(args, { keys: redactKeys, maxBytes }) : undefined,
+    policies,
   };
+}
+
+/** Loaded only when configured: compiling Cedar's WebAssembly module costs a few hundred ms at start-up. */
+async function openPolicies(config: WardenConfig, log: Logger): Promise<Policies | undefined> {
+  if (!config.authorization.cedar && !config.authorization.authzen) return undefined;
+  const { Policies, PolicyError } = await import('../policy/cedar/index.js');
+  try {
+    return Policies.open(config.authorization, log);
+  } catch (err) {
+    if (!(err instanceof PolicyError)) throw err;
+    throw new Error(`authorization.cedar: the policy set does not load, fix it and check with \`warden policy check\`:\n  ${err.problems.join('\n  ')}`);
+  }
 }
 
 function buildLimiters({ rateLimit }: WardenConfig): Limiters {

@@ -86,6 +86,7 @@ export async function startGateway(config: WardenConfig, options: GatewayOptions
         await closed;
         await authorizationServer?.close();
         await parts.audit.close();
+        parts.policies?.close();
         await maintenance?.stop();
         if (parts.ownsStore) await parts.store!.close();
       })();
@@ -175,6 +176,8 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
     metricsAccess: { public: config.metrics.public, ...(config.metrics.token !== undefined ? { token: config.metrics.token } : {}) },
     documents: { routes, scopes, signer, authorizationServer: authorizationServer?.issuer },
     upstreams: parts.upstreams, metrics: parts.metrics, limiters: parts.limiters,
+    policies: parts.policies,
+    pdp: config.authorization.cedar?.authzenApi ? { token: config.authorization.cedar.authzenApi.token, timeZone: config.authorization.cedar.timeZone } : undefined,
   });
   return { app, url, publicBase, signer, authorizationServer, maintenance };
 }
@@ -182,5 +185,6 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
 async function closeParts(parts: GatewayParts): Promise<void> {
   await Promise.allSettled([...parts.upstreams.values()].map((u) => u.close()));
   await parts.audit.close().catch(() => {});
+  parts.policies?.close();
   if (parts.ownsStore) await parts.store!.close().catch(() => {});
 }

@@ -13,7 +13,8 @@ import {
   type JSONRPCMessage, type JSONRPCRequest,
 } from '../shared/jsonrpc.js';
 import { StdioChild, type ChildExit } from '../gateway/upstreams/stdio-child.js';
-import { applyFilter, auditStep, authorize, committing, filter, type AnswerFilter, type Identified } from '../gateway/pipeline/index.js';
+import { applyFilter, auditStep, authorize, committing, decidePolicies, filter, type AnswerFilter, type Identified } from '../gateway/pipeline/index.js';
+import type { Policies } from '../policy/cedar/policies.js';
 
 /** What `warden wrap` runs and how: the local scenario's stdio-in, stdio-out wrapper. */
 export interface WrapOptions {
@@ -32,6 +33,8 @@ export interface WrapOptions {
   /** The upstream name in audit records; defaults to the basename of the program. */
   name?: string;
   cwd?: string;
+  /** Cedar (and/or a remote PDP) after the allow-list, as in the gateway: from `--config`'s `authorization.cedar`. */
+  policies?: Policies;
 }
 
 export interface WrapIO {
@@ -90,8 +93,9 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
   const sink = new AuditTrail(options.store ? new AuditChainWriter(options.store.audit) : undefined, sinks);
   // The gateway's own steps: decide on the allow-list, commit the records, filter list answers.
   const decide = authorize({ allowLists });
+  const decidePolicy = decidePolicies(options.policies ? { policies: options.policies } : {});
   const commit = committing(auditStep({ audit: sink, instance: auditInstance(), log: createLogger({ level: 'error', destination: io.stderr }) }));
-  const answerFilter = filter({ allowLists });
+  const answerFilter = filter({ allowLists, ...(options.policies ? { policies: options.policies } : {}) });
 
   return new Promise<number>((resolveExit) => {
     const fromClient = new ReadBuffer();
@@ -159,7 +163,7 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
       const call: Identified = { requestId, upstream, messages: [request], action: request.method, principal: ANONYMOUS };
       let answers: AnswerFilter | undefined;
       try {
-        answers = answerFilter(await commit(() => decide(call), requestId));
+        answers = answerFilter(await commit(() => decidePolicy(decide(call)), requestId));
       } catch (err) {
         if (!isGatewayError(err)) throw err;
         // Refused, or (fail closed) not recorded: either way the request is not made.

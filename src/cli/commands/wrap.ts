@@ -43,7 +43,7 @@ export function registerWrap(program: Command): void {
     .option('--set-env <name=value>', 'set a variable for the server (repeatable)', collect)
     .option('--audit-file <path>', 'append one JSON line per request to this file (created mode 0600)')
     .option('--store <file>', "append each request's record to the audit hash chain in this SQLite store (e.g. the gateway's)")
-    .option('-c, --config <path>', "append to the audit chain of the store this config names (when its audit.store is on)")
+    .option('-c, --config <path>', "append to the audit chain of the store this config names (when its audit.store is on), and apply its Cedar policies (authorization.cedar)")
     .option('--name <name>', 'upstream name in audit records (default: the basename of the command)')
     .addHelpText('after', `
 Examples:
@@ -79,6 +79,8 @@ Examples:
       if (problem) fail(problem, 2);
       const store = await openAuditStore(flags);
       if (store) options.store = store;
+      const policies = await openPolicies(flags);
+      if (policies) options.policies = policies;
 
       const controller = new AbortController();
       let signalled: string | undefined;
@@ -97,10 +99,27 @@ Examples:
         signal: controller.signal,
       });
       await store?.close();
+      policies?.close();
       // Let the last answers reach the client before leaving.
       if (process.stdout.writable) await new Promise<void>((done) => process.stdout.write('', () => done()));
       process.exit(signalled ? (SIGNAL_EXIT[signalled] ?? 1) : code);
     });
+}
+
+/** The Cedar policies (or remote PDP) of `--config`'s `authorization`, when it names any: the same decisions as the gateway's. */
+async function openPolicies(flags: WrapFlags): Promise<import('../../policy/cedar/policies.js').Policies | undefined> {
+  if (flags.config === undefined) return undefined;
+  const { loadConfigOrExit } = await import('../output.js');
+  const { config } = loadConfigOrExit(flags.config);
+  if (!config.authorization.cedar && !config.authorization.authzen) return undefined;
+  const { Policies, PolicyError } = await import('../../policy/cedar/index.js');
+  const { createLogger } = await import('../../shared/log.js');
+  try {
+    return Policies.open(config.authorization, createLogger({ level: 'warn', destination: process.stderr }));
+  } catch (err) {
+    if (err instanceof PolicyError) fail(`authorization.cedar: the policy set does not load (\`warden policy check\` says more):\n  ${err.problems.join('\n  ')}`, 2);
+    throw err;
+  }
 }
 
 /** The store whose audit chain the wrap appends to: `--store`, or the one `--config` names; none without either. */

@@ -71,7 +71,7 @@ function impostor(message: JSONRPCMessage): message is Extract<JSONRPCMessage, {
 }
 
 /** The records of a refused call: what was allowed on its own was not forwarded either. */
-function refusedWhole(decisions: AuditDecision[]): AuditDecision[] {
+export function refusedWhole(decisions: AuditDecision[]): AuditDecision[] {
   const denied = decisions.find((d) => d.decision === 'deny')!;
   const why = `not forwarded: the batch was refused because ${denied.method}${denied.target ? ` ${describe(denied.target)}` : ''} in it was denied`;
   return decisions.map((d) => (d.decision === 'deny' ? d : { ...d, decision: 'deny', reason: why }));

@@ -1,5 +1,6 @@
 import { idKey, isJSONRPCRequest, isResponse, type JSONRPCMessage } from '../../shared/jsonrpc.js';
-import { LIST_METHODS, type AllowList, type ScopePolicy, type TargetKind } from '../../policy/index.js';
+import { LIST_METHODS, filterListAnswer, type AllowList, type Permits, type ScopePolicy, type TargetKind } from '../../policy/index.js';
+import type { Policies } from '../../policy/cedar/policies.js';
 import { CACHEABLE_METHODS, mcpNameOf } from '../../shared/protocol-era.js';
 import { sessionOwner } from '../upstreams/session-bindings.js';
 import { MRTR_METHODS } from './protocol.js';
@@ -17,18 +18,22 @@ type Rewrite = (answer: JSONRPCMessage) => JSONRPCMessage;
  * passes through the gateway is decided per caller, so it is always `private`: no shared cache may serve one
  * caller's list to another, whatever the server said.
  */
-export function filter({ allowLists, scopes, states }: {
+export function filter({ allowLists, scopes, states, policies }: {
   allowLists: ReadonlyMap<string, AllowList>;
   scopes?: ScopePolicy;
   /** Seals `requestState` of multi round-trip answers to the caller (HTTP gateway; absent in `warden wrap`). */
   states?: RequestStates;
+  /** Cedar: list items the caller could not use are dropped too. */
+  policies?: Policies;
 }): (call: Decided) => AnswerFilter | undefined {
   return (call) => {
     let rewrites: Map<string, Rewrite> | undefined;
     for (const message of call.messages) {
       if (!isJSONRPCRequest(message)) continue;
       // The grant (a cached lookup keyed by the caller's scopes) is needed only for list answers.
-      const list = LIST_METHODS[message.method] ? listRewrite(message.method, allowLists.get(call.upstream), scopes?.grantFor(call.principal, call.upstream)) : undefined;
+      let list = LIST_METHODS[message.method] ? listRewrite(message.method, allowLists.get(call.upstream), scopes?.grantFor(call.principal, call.upstream)) : undefined;
+      const byPolicy = LIST_METHODS[message.method] ? policies?.listPermits(call.principal, call.upstream, { ...(call.ip !== undefined ? { ip: call.ip } : {}), transport: 'req' in call ? 'http' : 'stdio' }) : undefined;
+      if (byPolicy) list = withPolicies(message.method, list, byPolicy);
       let rewrite = call.era === 'modern' && CACHEABLE_METHODS.has(message.method) ? privately(list) : list;
       if (call.era === 'modern' && message.method === 'server/discover') {
         rewrite = discovery(allowLists.get(call.upstream), scopes?.grantFor(call.principal, call.upstream));
@@ -40,6 +45,11 @@ export function filter({ allowLists, scopes, states }: {
     }
     return rewrites;
   };
+}
+
+/** After the allow-list and the scopes, the policies: an item stays when the call it stands for could be allowed. */
+function withPolicies(method: string, before: Rewrite | undefined, permits: Permits): Rewrite {
+  return (answer) => filterListAnswer(method, before ? before(answer) : answer, permits);
 }
 
 function listRewrite(method: string, allowList: AllowList | undefined, grant: ReturnType<ScopePolicy['grantFor']> | undefined): Rewrite | undefined {

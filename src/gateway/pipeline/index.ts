@@ -9,6 +9,7 @@ import { session } from './session.js';
 import { boundStates, standardHeaders } from './protocol.js';
 import { RequestStates } from './request-state.js';
 import { authorize } from './authorize.js';
+import { decidePolicies, type PolicyParts } from './policy.js';
 import { rateLimit, type Limiters } from './rate-limit.js';
 import { auditStep, type AuditParts } from './audit.js';
 import { filter } from './filter.js';
@@ -18,13 +19,14 @@ import type { AuditDecision } from '../../audit/index.js';
 
 export { Refusal, type Trace, type Identified, type Decided, type AnswerFilter } from './stage.js';
 export { authorize } from './authorize.js';
+export { decidePolicies } from './policy.js';
 export { auditStep } from './audit.js';
 export { filter, applyFilter } from './filter.js';
 export { tooMany, type Limiters } from './rate-limit.js';
 export type { Endpoint } from './transport.js';
 export type { Finished } from './after.js';
 
-export interface PipelineParts extends TransportParts, AuditParts, AfterParts {
+export interface PipelineParts extends TransportParts, AuditParts, AfterParts, PolicyParts {
   authenticator: Authenticator;
   audiences(upstream: string): readonly string[];
   allowLists: ReadonlyMap<string, AllowList>;
@@ -56,6 +58,7 @@ export function httpPipeline(parts: PipelineParts): Pipeline {
     standardHeaders: standardHeaders(),
     session: session(parts),
     authorize: authorize(parts),
+    policies: decidePolicies(parts),
     rateLimit: rateLimit(parts),
     audit: auditStep(parts),
     filter: filter({ ...parts, states }),
@@ -73,7 +76,7 @@ export function httpPipeline(parts: PipelineParts): Pipeline {
       steps.session(caller); // 3
       let allowed;
       try {
-        allowed = steps.authorize(caller); // 4
+        allowed = await steps.policies(steps.authorize(caller)); // 4: scopes, then policies
       } catch (err) {
         // A refused call spends the caller's budgets too, so probing for what is allowed is throttled.
         if (err instanceof Refusal) steps.rateLimit(caller);
