@@ -235,7 +235,11 @@ export const configSchema = z
       .strict()
       .default({ store: true, stdout: false, log: false, retainDays: 0, outcomes: 'all', arguments: { enabled: false, redactKeys: [], maxBytes: 2048 } }),
     metrics: z
-      .object({ enabled: z.boolean().default(true).describe('serve Prometheus metrics at /metrics (same Host rules as /mcp)') })
+      .object({
+        enabled: z.boolean().default(true).describe('serve Prometheus metrics at /metrics (same Host rules as /mcp)'),
+        token: z.string().min(1).optional().describe('bearer token scrapers present at /metrics; use "${ENV}"'),
+        public: z.boolean().optional().describe('serve /metrics to anyone (default: loopback clients, or a client with the token)'),
+      })
       .strict()
       .default({ enabled: true }),
     log: z
