@@ -9,6 +9,7 @@ import { registerUsers } from './commands/users.js';
 import { registerClients } from './commands/clients.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerAudit } from './commands/audit.js';
+import { registerDoctor } from './commands/doctor.js';
 import { VERSION } from './version.js';
 
 /** `warden`: thin argument parsing; every command calls into the modules. Exit codes: 0 ok, 1 failure, 2 bad usage or config. */
@@ -28,6 +29,7 @@ registerUsers(program);
 registerClients(program);
 registerTokens(program);
 registerAudit(program);
+registerDoctor(program);
 
 try {
   await program.parseAsync(process.argv);
