@@ -47,9 +47,11 @@ export const keysNeverExpire: Rule = {
     const forever = (keys ?? []).filter((k) => k.expiresAt === null && k.revokedAt === null);
     if (forever.length === 0) return [];
     const ids = forever.map((k) => k.id);
+    const k = forever[0]!;
+    const grants = [...k.scopes.map((s) => ` --scope ${s}`), ...k.roles.map((r) => ` --role ${r}`)].join('');
     return [{
       message: `${forever.length} API key${forever.length === 1 ? '' : 's'} never expire${forever.length === 1 ? 's' : ''} (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''}): a key leaked in a year-old log still works`,
-      fix: `replace each with one that expires: warden keys rotate ${ids[0]} --expires 90d --grace 1h (new keys: warden keys create ... --expires 90d)`,
+      fix: `replace each with a key that expires, then revoke it, e.g. warden keys create --subject ${k.subject}${k.tenant ? ` --tenant ${k.tenant}` : ''}${grants} --expires 90d, then warden keys revoke ${k.id}`,
     }];
   },
 };
