@@ -64,6 +64,11 @@ async function probeEndpoint(get: (path: string, init?: RequestInit) => Promise<
   });
   await answer.body?.cancel();
   observations.push(`POST ${path} without a credential answered ${answer.status}`);
+  // 403 (Host or Origin refused) and 429 come before authentication: they say nothing about it.
+  if (answer.status === 403 || answer.status === 429) {
+    observations.push(`${path}: refused before authentication; probe with the name clients use (publicUrl) to check it`);
+    return;
+  }
   if (answer.status !== 401) {
     if (remote) findings.push({ id: 'mcp-open', severity: 'critical', path: 'auth', message: `${origin}${path} answers MCP requests without a credential (status ${answer.status}) on a network address`, fix: 'turn on authentication: auth: { apiKeys: {} } (or { oauth: {} }) and restart the gateway' });
     return;
