@@ -2,13 +2,14 @@ import type { WardenConfig } from '../config/index.js';
 import { startGateway, type RunningGateway } from '../gateway/index.js';
 import { createLogger } from '../shared/log.js';
 import { fail } from './output.js';
+import { prettyLogs, type LogOptions } from './log-options.js';
 
 /**
  * Starts a gateway and stops it gracefully on SIGTERM or SIGINT: new requests are refused, in-flight ones
  * finish, children end. A second signal exits at once.
  */
-export async function runGateway(config: WardenConfig, secrets: Set<string>): Promise<{ gateway: RunningGateway }> {
-  const log = createLogger({ level: config.log.level, secrets });
+export async function runGateway(config: WardenConfig, secrets: Set<string>, options: LogOptions = {}): Promise<{ gateway: RunningGateway }> {
+  const log = createLogger({ level: options.logLevel ?? config.log.level, secrets, pretty: prettyLogs(options.logFormat) });
   let gateway: RunningGateway;
   try {
     gateway = await startGateway(config, { log });

@@ -1,12 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { once } from 'node:events';
 import { probeGateway } from '../../src/doctor/index.js';
 import { startGateway } from '../helpers/gateway.js';
 import { keyedSetup, createKey, bearer } from '../helpers/keys.js';
-import { postRaw } from '../helpers/client.js';
+import { postRaw, freePort } from '../helpers/client.js';
 import { warden } from '../helpers/cli.js';
 
 /** `warden doctor --url`: a real gateway, seen from outside. */
@@ -16,13 +14,6 @@ const SCOPES = { authorization: { scopes: { 'notes:read': { tools: ['search_note
 /** This machine's own non-loopback address: a gateway reached there sees a client that is not loopback. */
 const LAN_IP = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
 
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '0.0.0.0');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  return port;
-}
 
 test('a gateway with API keys on loopback: a 401 challenge with metadata for the address it was reached at; no finding', async () => {
   const { config, dbPath } = keyedSetup();

@@ -1,19 +1,20 @@
 import type { Command } from 'commander';
+import { withLogOptions, type LogOptions } from '../log-options.js';
 import { resolve } from 'node:path';
 
 export function registerDemo(program: Command): void {
-  program
-    .command('demo')
+  withLogOptions(program
+    .command('demo'))
     .description('run the gateway on 127.0.0.1 in front of the bundled demo notes server')
     .option('-p, --port <port>', 'port to listen on', (v) => Number.parseInt(v, 10), 8787)
     .option('--data-dir <dir>', 'where demo notes and audit records are kept', '.warden')
     .option('--json', 'print the endpoint as JSON instead of the guide')
-    .action(async (opts: { port: number; dataDir: string; json?: boolean }) => {
+    .action(async (opts: { port: number; dataDir: string; json?: boolean } & LogOptions) => {
       const { demoConfig, DEMO_ALLOWED_TOOLS } = await import('../../demo/config.js');
       const { runGateway } = await import('../run-gateway.js');
       const dataDir = resolve(opts.dataDir);
       const config = demoConfig({ port: opts.port, dataDir });
-      const { gateway } = await runGateway(config, new Set());
+      const { gateway } = await runGateway(config, new Set(), opts);
       const url = `${gateway.url.replace('127.0.0.1', 'localhost')}/mcp`;
       const auditFile = config.audit.file!;
       if (opts.json) {
