@@ -10,6 +10,7 @@ import { registerClients } from './commands/clients.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerAudit } from './commands/audit.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerInit } from './commands/init.js';
 import { VERSION } from './version.js';
 
 /** `warden`: thin argument parsing; every command calls into the modules. Exit codes: 0 ok, 1 failure, 2 bad usage or config. */
@@ -20,6 +21,7 @@ const program = new Command('warden')
   .enablePositionalOptions()
   .exitOverride();
 
+registerInit(program);
 registerServe(program);
 registerDemo(program);
 registerWrap(program);
