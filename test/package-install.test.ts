@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
 import { copyFileSync, createReadStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -22,14 +22,22 @@ import { connectClient } from './helpers/client.js';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 
-function sh(cmd: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): string {
+/** Runs a command to its end. Asynchronous: the binary mirror below answers from this same process. */
+async function sh(cmd: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<string> {
   const env = { ...process.env, ...options.env };
   delete env.NODE_OPTIONS;
   delete env.NODE_TEST_CONTEXT;
   delete env.WARDEN_CONFIG;
-  const r = spawnSync(cmd, args, { cwd: options.cwd, env, encoding: 'utf8', timeout: 240_000 });
-  assert.equal(r.status, 0, `${cmd} ${args.join(' ')} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
+  const child = spawn(cmd, args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(timer);
+  assert.equal(code, 0, `${cmd} ${args.join(' ')} exited ${code}\n${out}\n${err}`);
+  return out;
 }
 
 /** A prebuild-install mirror on loopback: the binary this checkout built, named as GitHub releases name it. */
@@ -55,7 +63,7 @@ test('npm pack → npm install -g into an empty prefix → warden --version, ini
   const mirror = await binaryMirror(dir);
   try {
     let started = Date.now();
-    sh('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT });
+    await sh('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT });
     const tarball = join(dir, readdirSync(dir).find((f) => /^mcp-warden-.*\.tgz$/.test(f))!);
     const packMs = Date.now() - started;
     const listing = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' });
@@ -64,8 +72,9 @@ test('npm pack → npm install -g into an empty prefix → warden --version, ini
 
     const prefix = join(dir, 'prefix');
     started = Date.now();
-    sh('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], {
-      cwd: dir, env: { npm_config_better_sqlite3_binary_host_mirror: mirror.url },
+    await sh('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], {
+      // --allow-scripts: npm 11 asks global installs to name the packages whose install scripts may run.
+      cwd: dir, env: { npm_config_better_sqlite3_binary_host_mirror: mirror.url, npm_config_allow_scripts: 'better-sqlite3' },
     });
     const installMs = Date.now() - started;
     assert.equal(mirror.requests.length, 1, 'better-sqlite3 fetched its prebuilt binary (no compiler needed)');
@@ -76,10 +85,10 @@ test('npm pack → npm install -g into an empty prefix → warden --version, ini
     mkdirSync(work);
     const env = { PATH: `${join(prefix, 'bin')}:${process.env.PATH}` };
     const warden = (...args: string[]) => sh('warden', args, { cwd: work, env });
-    assert.equal(warden('--version').trim(), pkg.version);
-    assert.match(warden('init', '--yes', '--scenario', 'local', '--upstream', 'demo'), /next:\n {2}warden doctor/);
-    assert.match(warden('config', 'check'), /warden\.yaml: valid \(local scenario, 1 upstream: notes\)/);
-    assert.match(warden('doctor'), /no problems found/);
+    assert.equal((await warden('--version')).trim(), pkg.version);
+    assert.match(await warden('init', '--yes', '--scenario', 'local', '--upstream', 'demo'), /next:\n {2}warden doctor/);
+    assert.match(await warden('config', 'check'), /warden\.yaml: valid \(local scenario, 1 upstream: notes\)/);
+    assert.match(await warden('doctor'), /no problems found/);
 
     const demo = spawn('warden', ['demo', '--port', '0', '--json'], { cwd: work, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
