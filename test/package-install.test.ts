@@ -86,6 +86,8 @@ test('npm pack → npm install -g into an empty prefix → warden --version, ini
     const env = { PATH: `${join(prefix, 'bin')}:${process.env.PATH}` };
     const warden = (...args: string[]) => sh('warden', args, { cwd: work, env });
     assert.equal((await warden('--version')).trim(), pkg.version);
+    // `npx mcp-warden` runs the bin named like the package.
+    assert.equal((await sh('mcp-warden', ['--version'], { cwd: work, env })).trim(), pkg.version);
     assert.match(await warden('init', '--yes', '--scenario', 'local', '--upstream', 'demo'), /next:\n {2}warden doctor/);
     assert.match(await warden('config', 'check'), /warden\.yaml: valid \(local scenario, 1 upstream: notes\)/);
     assert.match(await warden('doctor'), /no problems found/);
@@ -102,6 +104,17 @@ test('npm pack → npm install -g into an empty prefix → warden --version, ini
       demo.kill('SIGTERM');
       await once(demo, 'exit');
     }
+
+    // Without the native module (an install whose script could not fetch or build it): what is wrong and how to fix it.
+    rmSync(join(prefix, 'lib/node_modules/mcp-warden/node_modules/better-sqlite3/build'), { recursive: true });
+    const broken = spawn('warden', ['keys', 'list'], { cwd: work, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    broken.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const [code] = (await once(broken, 'close')) as [number];
+    assert.equal(code, 1);
+    assert.match(stderr, /the SQLite module \(better-sqlite3\) cannot be loaded/);
+    assert.match(stderr, /--allow-scripts=better-sqlite3 --foreground-scripts/);
+    assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');
   } finally {
     mirror.close();
     rmSync(dir, { recursive: true, force: true });

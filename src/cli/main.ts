@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { nativeModuleProblem } from './runtime-notices.js';
 import { Command, CommanderError } from 'commander';
 import { registerServe } from './commands/serve.js';
 import { registerDemo } from './commands/demo.js';
@@ -37,5 +38,10 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+  const native = nativeModuleProblem(err);
+  if (native) {
+    process.stderr.write(`warden: ${native}\n`);
+    process.exit(1);
+  }
   throw err;
 }

@@ -3,6 +3,7 @@ import { startGateway, type RunningGateway } from '../gateway/index.js';
 import { createLogger } from '../shared/log.js';
 import { fail } from './output.js';
 import { prettyLogs, type LogOptions } from './log-options.js';
+import { nativeModuleProblem } from './runtime-notices.js';
 
 /**
  * Starts a gateway and stops it gracefully on SIGTERM or SIGINT: new requests are refused, in-flight ones
@@ -18,7 +19,7 @@ export async function runGateway(config: WardenConfig, secrets: Set<string>, opt
     const why = e.code === 'EADDRINUSE'
       ? `port ${config.listen.port} on ${config.listen.host} is in use; stop the other process or set listen.port`
       : e.code === 'EACCES' ? `not allowed to listen on port ${config.listen.port}; use a port above 1023` : undefined;
-    fail(why ? `cannot listen: ${why}` : `cannot start: ${e.message}`);
+    fail(why ? `cannot listen: ${why}` : nativeModuleProblem(err) ?? `cannot start: ${e.message}`);
   }
   let stopping = false;
   const stop = (signal: string) => {

@@ -65,3 +65,9 @@ test('--log-level warn hides the info lines; --log-format pretty prints them for
   assert.match(pretty.stderr, /\d\d:\d\d:\d\d.*INFO.*listening/);
   assert.doesNotMatch(pretty.stderr, /"msg":"listening"/);
 });
+
+test('OAuth on Node 20: no "Unsupported runtime" line from oidc-provider at start', async () => {
+  const { stderr } = await serveUntilListening('oauth', ['listen: { host: 127.0.0.1 }', 'auth: { oauth: {} }', ...BASE.slice(1)]);
+  assert.match(stderr, /warden: serving/);
+  assert.doesNotMatch(stderr, /Unsupported runtime/);
+});
