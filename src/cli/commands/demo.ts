@@ -32,14 +32,15 @@ function guide(url: string, auditFile: string, storeFile: string, allowedTools: 
   MCP endpoint   ${url}   (Streamable HTTP, loopback only, no auth: the local scenario)
   Tools allowed  ${allowedTools.join(', ')}
                  (delete_note exists upstream, but the allow-list hides it and refuses calls to it)
-  Audit records  npx warden audit tail --follow --store ${storeFile}
-                 npx warden audit verify --store ${storeFile}   (the hash chain is intact)
+  Audit records  warden audit tail --follow --store ${storeFile}
+                 warden audit verify --store ${storeFile}   (the hash chain is intact)
                  and as JSON lines in ${auditFile}
+                 (without a global install: npx mcp-warden audit ...; in a clone: npx warden audit ...)
 
   Connect with:
-    MCP Inspector   npx @modelcontextprotocol/inspector
+    MCP Inspector   npx @modelcontextprotocol/inspector@0.16.8   (later releases do not run on Node 20)
                     then Transport Type "Streamable HTTP", URL ${url}, Connect
-    Inspector CLI   npx @modelcontextprotocol/inspector --cli ${url} --transport http --method tools/list
+    Inspector CLI   npx @modelcontextprotocol/inspector@0.16.8 --cli ${url} --transport http --method tools/list
     Claude Code     claude mcp add --transport http warden-demo ${url}
     Cursor          ~/.cursor/mcp.json:  { "mcpServers": { "warden-demo": { "url": "${url}" } } }
     Claude Desktop  claude_desktop_config.json (Desktop speaks stdio, mcp-remote bridges):
