@@ -7,7 +7,13 @@ import { findingText } from './doctor-format.js';
  * audit, ...), on stderr where the person starting it looks. The rest is left to `warden doctor`.
  */
 export async function warnGravest(loaded: LoadedConfig): Promise<void> {
-  const { findings } = reviewConfig(await gatherFacts(loaded));
+  let findings;
+  try {
+    ({ findings } = reviewConfig(await gatherFacts(loaded)));
+  } catch {
+    // The store could not be read for the review: starting the gateway reports why, in its own words.
+    return;
+  }
   const gravest = findings.filter((f) => f.severity === 'critical');
   if (gravest.length === 0) return;
   process.stderr.write(`warden: WARNING: this configuration has ${gravest.length === 1 ? 'a serious problem' : `${gravest.length} serious problems`} (\`warden doctor\` reviews it all):\n${gravest.map((f) => findingText(f)).join('')}`);

@@ -4,7 +4,7 @@ export function registerDoctor(program: Command): void {
   program
     .command('doctor')
     .description('review a config (and with --url, a running gateway) like an auth reviewer; exit 1 when anything is found')
-    .option('-c, --config <path>', 'config file (default: $WARDEN_CONFIG or ./warden.yaml; with --url, only when given)')
+    .option('-c, --config <path>', 'config file (default: $WARDEN_CONFIG or ./warden.yaml; with --url, reviewed only when this or $WARDEN_CONFIG names one)')
     .option('--url <url>', 'also probe a running gateway from outside, e.g. https://mcp.example.com')
     .option('--json', 'machine-readable output')
     .action(async (opts: { config?: string; url?: string; json?: boolean }) => {
