@@ -1,6 +1,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,6 +79,7 @@ describe('warden init --yes (scripts)', () => {
 class Terminal {
   private readonly socket = `warden-init-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   constructor(command: string) {
+    assert.ok(spawnSync('tmux', ['-V']).status === 0, 'these tests drive a real terminal with tmux: sudo apt-get install -y tmux (.ci/run installs it)');
     this.tmux('new-session', '-d', '-s', 't', '-x', '160', '-y', '60', command);
   }
   private tmux(...args: string[]): string {
