@@ -10,18 +10,26 @@ const PRESETS: Record<Scenario, Partial<ConfigInput>> = {
   local: {
     listen: { host: '127.0.0.1', port: 8787 },
   },
+  // Budgets a real client and a conformance-suite run from one machine stay under (bursts of a few hundred
+  // calls, tens a second), while a flood does not: failed authentications have their own, much smaller one.
   public: {
     listen: { host: '0.0.0.0', port: 8787 },
     rateLimit: {
-      perIp: { requestsPerSecond: 10, burst: 20 },
-      perPrincipal: { requestsPerSecond: 20, burst: 40 },
-      perKey: { requestsPerSecond: 10, burst: 20 },
+      perIp: { requestsPerSecond: 50, burst: 300 },
+      failedAuthPerIp: { requestsPerSecond: 0.5, burst: 20 },
+      perPrincipal: { requestsPerSecond: 20, burst: 300 },
+      perKey: { requestsPerSecond: 20, burst: 300 },
     },
-    http: { maxBodyBytes: 262_144 },
+    http: { maxBodyBytes: 262_144, maxConnectionsPerIp: 64 },
   },
+  // Many people behind one NAT address: a wider per-IP budget, the per-user one does the work.
   enterprise: {
     listen: { host: '0.0.0.0', port: 8787 },
-    rateLimit: { perIp: { requestsPerSecond: 50, burst: 100 } },
+    rateLimit: {
+      perIp: { requestsPerSecond: 200, burst: 1000 },
+      failedAuthPerIp: { requestsPerSecond: 1, burst: 30 },
+      perPrincipal: { requestsPerSecond: 20, burst: 300 },
+    },
   },
 };
 

@@ -51,6 +51,22 @@ export const MAX_ACCESS_TOKEN_TTL_MS = 3_600_000;
 /** Bounds a duration option: `duration` already turned it into milliseconds. */
 const between = (min: number, max: number, text: string) => duration.pipe(z.number().min(min, { message: text }).max(max, { message: text }));
 
+/** Exponential back-off of failed sign-ins (sign-in-throttle.ts). */
+const backoff = z.object({
+  after: z.number().int().min(1).max(1_000).describe('the failure that starts the waits: with 5, the 5th failure makes the next attempt wait `initial`'),
+  initial: between(100, 3_600_000, 'between 100ms and 1h').describe('the first wait; each further failure doubles it'),
+  max: between(1_000, 86_400_000, 'between 1s and 1d').describe('the longest wait'),
+}).strict().refine((b) => b.max >= b.initial, { message: 'max must be at least initial', path: ['max'] });
+
+const LOGIN_BACKOFF = { after: 5, initial: 1_000, max: 900_000 };
+const LOGIN_PER_ACCOUNT = { after: 100, initial: 1_000, max: 60_000 };
+
+/** Keys of earlier versions, refused with what replaced them rather than "unrecognized key". */
+const REPLACED_LOGIN_KEYS: Record<string, string> = {
+  maxFailures: 'auth.oauth.login.maxFailures was replaced by auth.oauth.login.backoff.after: accounts are no longer locked; failures slow down the username and address that made them (docs/config.md)',
+  lockout: 'auth.oauth.login.lockout was replaced by auth.oauth.login.backoff.max, the longest wait between attempts of one username from one address (docs/config.md)',
+};
+
 const oauth = z
   .object({
     accessTokenTtl: between(60_000, MAX_ACCESS_TOKEN_TTL_MS, 'between 1m and 1h').default(600_000)
@@ -68,10 +84,21 @@ const oauth = z
     deviceFlow: z.boolean().default(true).describe('device authorization grant (RFC 8628) for CLIs and headless agents'),
     clientCredentials: z.boolean().default(true).describe('client_credentials for service clients made with `warden clients add`'),
     login: z.object({
-      maxFailures: z.number().int().min(1).max(100).default(5).describe('failed sign-ins in a row before the account is locked'),
-      lockout: between(1_000, 86_400_000, 'between 1s and 1d').default(900_000).describe('how long a locked account stays locked'),
-      perIp: limit.default({ requestsPerSecond: 0.5, burst: 10 }).describe('sign-in attempts per client IP'),
-    }).strict().default({ maxFailures: 5, lockout: 900_000, perIp: { requestsPerSecond: 0.5, burst: 10 } }),
+      perIp: limit.default({ requestsPerSecond: 0.5, burst: 10 }).describe('sign-in attempts per client IP, whatever the username'),
+      backoff: backoff.default(LOGIN_BACKOFF)
+        .describe('failed sign-ins per username and client IP: from the `after`-th on, each failure makes that pair wait `initial`, doubling up to `max`; the owner on another address is not slowed'),
+      perAccount: z.union([z.literal(false), backoff]).default(LOGIN_PER_ACCOUNT)
+        .describe('failed sign-ins per username from any address: a higher ceiling that slows guessing spread over many addresses (never a lockout); false turns it off'),
+      // Accepted by the shape only to be refused below with a message that names the replacement.
+      ...Object.fromEntries(Object.entries(REPLACED_LOGIN_KEYS).map(([k, message]) => [k, z.unknown().optional().describe(`removed: ${message}`)])),
+    }).strict()
+      .superRefine((login, ctx) => {
+        for (const [key, message] of Object.entries(REPLACED_LOGIN_KEYS)) {
+          if ((login as Record<string, unknown>)[key] !== undefined) ctx.addIssue({ code: 'custom', message, path: [key] });
+        }
+      })
+      .transform(({ perIp, backoff: pair, perAccount }) => ({ perIp, backoff: pair, perAccount }))
+      .default({ perIp: { requestsPerSecond: 0.5, burst: 10 }, backoff: LOGIN_BACKOFF, perAccount: LOGIN_PER_ACCOUNT }),
   })
   .strict();
 
@@ -102,10 +129,13 @@ const upstream = z
     setEnv: z.record(z.string().regex(ENV_NAME), z.string()).default({}).describe('stdio upstream: variables set for the child'),
     sessions: z
       .object({
-        max: z.number().int().positive().default(32).describe('live children at most; further sessions get 503'),
+        max: z.number().int().positive().default(32).describe("live children at most; at the limit the caller's own least recently used idle session makes room, else 503"),
         idleTimeout: duration.default(15 * 60_000).describe('a session without requests or an open stream for this long ends'),
+        perPrincipal: z.number().int().positive().optional()
+          .describe('sessions one principal may hold at once (default: max(1, ceil(max / 8)); with auth: none, max); at the cap their least recently used idle session is ended, else 429'),
       })
       .strict()
+      .refine((s) => s.perPrincipal === undefined || s.perPrincipal <= s.max, { message: 'perPrincipal cannot be more than max', path: ['perPrincipal'] })
       .default({ max: 32, idleTimeout: 15 * 60_000 }),
     // HTTP
     url: z.url({ protocol: /^https?$/, message: 'expected an http:// or https:// URL' }).optional()
@@ -135,6 +165,9 @@ const upstream = z
     }
     if (u.command && u.identity && (u.identity.audience !== undefined)) {
       ctx.addIssue({ code: 'custom', message: 'identity.audience applies to HTTP upstreams only (stdio children get the principal in params._meta)', path: ['identity', 'audience'] });
+    }
+    if (u.url && u.sessions.perPrincipal !== undefined) {
+      ctx.addIssue({ code: 'custom', message: 'sessions.perPrincipal applies to stdio upstreams only (an HTTP upstream keeps its own sessions)', path: ['sessions', 'perPrincipal'] });
     }
     if (u.command && Object.keys(u.headers).length > 0) {
       ctx.addIssue({ code: 'custom', message: 'headers apply to HTTP upstreams only', path: ['headers'] });
@@ -200,19 +233,35 @@ export const configSchema = z
         trustProxy: z.number().int().min(0).max(10).default(0)
           .describe('how many reverse proxies in front append to X-Forwarded-For (0: use the socket address)'),
         shutdownGrace: duration.default(10_000).describe('on SIGTERM, how long in-flight requests may take to finish'),
+        maxJsonDepth: z.number().int().min(8).max(1000).default(64).describe('deepest nesting of arrays and objects in a request body; deeper gets 400'),
+        maxBatch: z.number().int().min(1).max(1000).default(32).describe('most JSON-RPC messages in one batch (protocol 2025-03-26); more gets 400'),
+        headersTimeout: duration.pipe(z.number().min(1_000, { message: 'at least 1s' })).default(10_000)
+          .describe("a connection that has not sent a request's headers within this time is closed (slow-header attacks)"),
+        requestTimeout: duration.pipe(z.number().min(1_000, { message: 'at least 1s' })).default(30_000)
+          .describe('a request whose headers and body have not arrived within this time is closed with 408 (slow-body attacks)'),
+        idleTimeout: duration.pipe(z.number().min(1_000, { message: 'at least 1s' })).default(600_000)
+          .describe('a connection or stream on which nothing moves in either direction for this long is closed; keep it above upstream timeouts'),
+        maxConnections: z.number().int().min(1).default(4096).describe('open connections at most; further ones are closed at once'),
+        maxConnectionsPerIp: z.union([z.literal(false), z.number().int().min(1)]).default(256)
+          .describe('open connections per client address at most (the socket address: off behind a proxy, where trustProxy > 0)'),
       })
       .strict()
-      .default({ maxBodyBytes: 1_048_576, allowedOrigins: [], allowedHosts: [], trustProxy: 0, shutdownGrace: 10_000 }),
+      .default({
+        maxBodyBytes: 1_048_576, allowedOrigins: [], allowedHosts: [], trustProxy: 0, shutdownGrace: 10_000, maxJsonDepth: 64, maxBatch: 32,
+        headersTimeout: 10_000, requestTimeout: 30_000, idleTimeout: 600_000, maxConnections: 4096, maxConnectionsPerIp: 256,
+      }),
     rateLimit: z
       .object({
-        perIp: z.union([z.literal(false), limit]).default({ requestsPerSecond: 50, burst: 100 })
+        perIp: z.union([z.literal(false), limit]).default({ requestsPerSecond: 200, burst: 1000 })
           .describe('per client IP; failed authentications and requests to the authorization server (/oauth/*) count against it too'),
+        failedAuthPerIp: z.union([z.literal(false), limit]).default({ requestsPerSecond: 1, burst: 30 })
+          .describe('failed authentications per client IP (on top of perIp): what throttles someone guessing credentials while clients that hold one are not slowed'),
         perPrincipal: z.union([z.literal(false), limit]).default(false)
           .describe('per authenticated user (tenant + subject), across all their keys'),
         perKey: z.union([z.literal(false), limit]).default(false).describe('per credential (API key id)'),
       })
       .strict()
-      .default({ perIp: { requestsPerSecond: 50, burst: 100 }, perPrincipal: false, perKey: false }),
+      .default({ perIp: { requestsPerSecond: 200, burst: 1000 }, failedAuthPerIp: { requestsPerSecond: 1, burst: 30 }, perPrincipal: false, perKey: false }),
     audit: z
       .object({
         store: z.boolean().default(true).describe('keep records in the store as a hash chain (`warden audit verify|query|tail|export`)'),
@@ -237,11 +286,12 @@ export const configSchema = z
     metrics: z
       .object({
         enabled: z.boolean().default(true).describe('serve Prometheus metrics at /metrics (same Host rules as /mcp)'),
-        token: z.string().min(1).optional().describe('bearer token scrapers present at /metrics; use "${ENV}"'),
-        public: z.boolean().optional().describe('serve /metrics to anyone (default: loopback clients, or a client with the token)'),
+        token: z.string().min(16, { message: 'at least 16 characters; use "${METRICS_TOKEN}" and a random value' }).optional()
+          .describe('a bearer token scrapers send (Authorization: Bearer …); without one, only loopback clients get /metrics'),
+        public: z.boolean().default(false).describe('serve /metrics to anyone, without a token (not recommended beyond a private network)'),
       })
       .strict()
-      .default({ enabled: true }),
+      .default({ enabled: true, public: false }),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { sameSecret } from '../shared/constant-time.js';
 import type { Logger } from '../shared/log.js';
 import { GatewayError, isGatewayError } from '../shared/errors.js';
 import type { MountedAuthorizationServer } from '../authorization-server/mount.js';
@@ -23,6 +24,10 @@ export interface AppParts {
   metrics: GatewayMetrics | undefined;
   limiters: Limiters;
   clientIp(req: IncomingMessage): string;
+  /** True for a client on this machine (what may see /readyz details and, without a token, /metrics). */
+  isLocal(req: IncomingMessage): boolean;
+  /** Who may read /metrics besides local clients: anyone (`public`), or whoever sends this bearer token. */
+  metricsAccess: { public: boolean; token?: string };
   log: Logger;
 }
 
@@ -67,8 +72,9 @@ export class App {
       }
       const path = (finished.path = requestPath(req.url));
       if (path === PATHS.health) return sendJson(res, 200, { status: 'ok' });
-      if (path === PATHS.ready) return sendJson(res, 200, { status: 'ready', upstreams: this.upstreamStatus() });
       checkHost(req, parts.originPolicy);
+      // Ready or not is for anyone (load balancers); what is behind the gateway only for this machine.
+      if (path === PATHS.ready) return sendJson(res, 200, parts.isLocal(req) ? { status: 'ready', upstreams: this.upstreamStatus() } : { status: 'ready' });
       if (parts.authorizationServer?.handles(path)) {
         // The authorization server spends the same per-IP budget as MCP requests (on top of its own
         // registration and sign-in limits): its token endpoint is the most expensive thing a stranger can call.
@@ -79,6 +85,7 @@ export class App {
       }
       if (req.method === 'GET' && serveDocument(path, res, parts.documents)) return;
       if (path === PATHS.metrics && parts.metrics) {
+        this.checkMetricsAccess(req);
         res.writeHead(200, { 'content-type': parts.metrics.registry.contentType, 'cache-control': 'no-store' });
         res.end(await parts.metrics.registry.metrics());
         return;
@@ -92,10 +99,21 @@ export class App {
     }
   }
 
+  private checkMetricsAccess(req: IncomingMessage): void {
+    const { metricsAccess, isLocal } = this.parts;
+    if (metricsAccess.public || isLocal(req)) return;
+    const presented = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (metricsAccess.token !== undefined && presented !== undefined && sameSecret(presented, metricsAccess.token)) return;
+    throw new GatewayError('forbidden', metricsAccess.token !== undefined
+      ? 'Forbidden: /metrics needs the scrape token (Authorization: Bearer <metrics.token>)'
+      : 'Forbidden: /metrics answers only clients on this machine; set metrics.token for a remote scraper');
+  }
+
   private preflight(req: IncomingMessage, res: ServerResponse): void {
     const origin = checkOrigin(req, this.parts.originPolicy);
     if (!origin) throw new GatewayError('method_not_allowed', 'OPTIONS is for browser preflight requests, which carry an Origin header');
-    res.writeHead(204, preflightHeaders(origin)).end();
+    const requested = req.headers['access-control-request-headers'];
+    res.writeHead(204, preflightHeaders(origin, typeof requested === 'string' ? requested : undefined)).end();
   }
 
   private upstreamStatus(): Record<string, Record<string, unknown>> {

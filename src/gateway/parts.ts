@@ -51,7 +51,7 @@ export async function openParts(config: WardenConfig, options: GatewayOptions): 
   const upstreams = new Map<string, Upstream>();
   const allowLists = new Map<string, AllowList>();
   for (const [name, u] of Object.entries(config.upstreams)) {
-    upstreams.set(name, u.url ? new HttpUpstream(name, { ...u, url: u.url }, log) : new StdioUpstream(name, { ...u, command: u.command! }, log));
+    upstreams.set(name, u.url ? new HttpUpstream(name, { ...u, url: u.url }, log) : new StdioUpstream(name, { ...u, command: u.command! }, log, { anonymousOnly: !authOn }));
     if (u.allow) allowLists.set(name, new AllowList(u.allow));
   }
   const { redactKeys, maxBytes, enabled } = config.audit.arguments;
@@ -77,6 +77,8 @@ export async function openParts(config: WardenConfig, options: GatewayOptions): 
 
 function buildLimiters({ rateLimit }: WardenConfig): Limiters {
   const make = (l: WardenConfig['rateLimit']['perIp']) => (l ? new TokenBucketLimiter({ ratePerSecond: l.requestsPerSecond, burst: l.burst }) : undefined);
-  const all = { ip: make(rateLimit.perIp), principal: make(rateLimit.perPrincipal), key: make(rateLimit.perKey) };
+  const all = {
+    ip: make(rateLimit.perIp), failedAuth: make(rateLimit.failedAuthPerIp), principal: make(rateLimit.perPrincipal), key: make(rateLimit.perKey),
+  };
   return Object.fromEntries(Object.entries(all).filter(([, limiter]) => limiter)) as Limiters;
 }

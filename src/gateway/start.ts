@@ -1,7 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isLoopbackHost, type WardenConfig } from '../config/index.js';
-import { clientIp } from '../shared/client-ip.js';
+import { clientIp, isLoopbackClient } from '../shared/client-ip.js';
 import { BearerAuthenticator, noAuthentication, type BearerVerifier } from '../resource/authenticator.js';
 import { ApiKeyVerifier } from '../resource/api-key-authenticator.js';
 import { AccessTokenVerifier } from '../resource/access-token-verifier.js';
@@ -10,6 +10,7 @@ import { IdentityTokenSigner } from '../credentials/index.js';
 import { AuditMaintenance } from '../audit/index.js';
 import { openParts, type GatewayOptions, type GatewayParts } from './parts.js';
 import { App } from './app.js';
+import { boundedServer } from './connections.js';
 import { buildOriginPolicy } from './guards.js';
 import { McpRoutes, PATHS } from './routes.js';
 import { sendJson } from './respond.js';
@@ -43,12 +44,11 @@ export async function startGateway(config: WardenConfig, options: GatewayOptions
   let app: App | undefined;
   let mounted!: (app: App | undefined) => void;
   const mounting = new Promise<App | undefined>((resolve) => (mounted = resolve));
-  const server = createServer({ requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => {
+  const server = boundedServer(config.http, (req, res) => {
     if (app) return app.listener(req, res);
     if (answerWhileStarting(req, res)) return;
     void mounting.then((ready) => (ready ? ready.listener(req, res) : res.writeHead(503, { connection: 'close' }).end()));
   });
-  server.keepAliveTimeout = 65_000;
 
   let mountedParts: Awaited<ReturnType<typeof mount>>;
   try {
@@ -162,6 +162,7 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
     ...parts,
     originPolicy,
     maxBodyBytes: config.http.maxBodyBytes,
+    bodyLimits: { maxDepth: config.http.maxJsonDepth, maxBatch: config.http.maxBatch },
     outcomes: config.audit.outcomes,
     clientIp: ipOf,
     authenticator: verifiers.length > 0 ? new BearerAuthenticator(verifiers) : noAuthentication,
@@ -170,6 +171,8 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
   });
   const app = new App({
     routes, originPolicy, pipeline, authorizationServer, clientIp: ipOf, log,
+    isLocal: (req) => isLoopbackClient(req, config.http.trustProxy),
+    metricsAccess: { public: config.metrics.public, ...(config.metrics.token !== undefined ? { token: config.metrics.token } : {}) },
     documents: { routes, scopes, signer, authorizationServer: authorizationServer?.issuer },
     upstreams: parts.upstreams, metrics: parts.metrics, limiters: parts.limiters,
   });

@@ -1,5 +1,5 @@
 import type { JSONRPCMessage } from '../shared/jsonrpc.js';
-import { LIST_METHODS, type McpTarget } from './targets.js';
+import { LIST_METHODS, resourceTarget, type McpTarget } from './targets.js';
 
 /** Whether a caller may use one target; the only thing list filtering needs to know about a policy. */
 export type Permits = (target: McpTarget) => boolean;
@@ -18,7 +18,10 @@ export function filterListResult(method: string, result: unknown, permits: Permi
   if (!Array.isArray(items)) return result;
   const kept = items.filter((item) => {
     const name = (item as Record<string, unknown> | null)?.[list.key];
-    return typeof name === 'string' && permits({ kind: list.kind, name });
+    if (typeof name !== 'string') return false;
+    // A resource is decided on in its normal form, as a request for it would be; one that has none is hidden.
+    const target = list.kind === 'resource' ? resourceTarget(name) : { kind: list.kind, name };
+    return !target.invalid && permits(target);
   });
   return { ...(result as Record<string, unknown>), [list.field]: kept };
 }

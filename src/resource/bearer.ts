@@ -12,6 +12,7 @@ export function extractBearer(req: IncomingMessage): string | undefined {
   refuseCredentialInUrl(req.url);
   const header = req.headers.authorization;
   if (header === undefined) return undefined;
+  refuseSecondAuthorization(req);
   const match = /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
   if (!match) {
     const scheme = /^\S+/.exec(header)?.[0];
@@ -30,10 +31,23 @@ function refuseCredentialInUrl(url: string | undefined): void {
   if (q === -1) return;
   for (const [name, value] of new URLSearchParams(url!.slice(q + 1))) {
     if (CREDENTIAL_PARAMS.has(name.toLowerCase()) || value.startsWith('wdn_')) {
-      throw new AuthenticationError(
+      throw AuthenticationError.badRequest(
         `Bad Request: credentials in the URL are refused (URLs end up in logs and histories), so parameter '${name.slice(0, 40)}' was not read; send Authorization: Bearer <key> instead, and rotate that key if it was ever sent this way`,
-        'invalid_request',
+        'credential_in_url',
       );
+    }
+  }
+}
+
+/**
+ * Node keeps the first of several Authorization headers and drops the rest; a proxy in front may keep the
+ * last. Which credential the request carries must not depend on who reads it, so two are refused.
+ */
+function refuseSecondAuthorization(req: IncomingMessage): void {
+  let seen = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]!.length === 13 && req.rawHeaders[i]!.toLowerCase() === 'authorization' && ++seen > 1) {
+      throw AuthenticationError.badRequest('Bad Request: the request carries more than one Authorization header; send exactly one', 'duplicate_credential');
     }
   }
 }

@@ -7,7 +7,19 @@ import type { PresentedCredentialKind } from '../shared/principal.js';
  */
 export type BearerErrorCode = 'invalid_request' | 'invalid_token';
 
+/** The request itself is wrong about credentials (400, not 401): which way. */
+export type CredentialProblem = 'credential_in_url' | 'duplicate_credential';
+
 export class AuthenticationError extends Error {
+  /** Set for `invalid_request`: what was wrong with the request. */
+  problem?: CredentialProblem;
+
+  static badRequest(message: string, problem: CredentialProblem): AuthenticationError {
+    const err = new AuthenticationError(message, 'invalid_request');
+    err.problem = problem;
+    return err;
+  }
+
   constructor(
     message: string,
     /** Absent when no credential was sent at all (RFC 6750 §3.1: then the challenge carries no error). */

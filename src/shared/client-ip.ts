@@ -12,3 +12,17 @@ export function clientIp(req: IncomingMessage, trustProxy: number): string {
   const chain = [...forwarded, socketIp];
   return chain[Math.max(0, chain.length - 1 - trustProxy)] ?? socketIp;
 }
+
+/**
+ * True when the client is on this machine. With trustProxy 0 a request that carries forwarding headers is not
+ * taken as local even from a loopback socket: a proxy on the same host would make every stranger look local.
+ */
+export function isLoopbackClient(req: IncomingMessage, trustProxy: number): boolean {
+  if (trustProxy === 0 && (req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined)) return false;
+  return isLoopbackAddress(clientIp(req, trustProxy));
+}
+
+export function isLoopbackAddress(address: string): boolean {
+  const ip = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return ip === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ip);
+}

@@ -29,27 +29,62 @@ export interface ParsedBody {
   batch: boolean;
 }
 
+export interface BodyLimits {
+  /** Deepest nesting of arrays and objects accepted (http.maxJsonDepth). */
+  maxDepth: number;
+  /** Most messages in one batch (http.maxBatch). */
+  maxBatch: number;
+}
+
+export const DEFAULT_BODY_LIMITS: BodyLimits = { maxDepth: 64, maxBatch: 32 };
+
 /**
  * Parses a POST body into JSON-RPC messages, checked against the shape of the SDK's own `JSONRPCMessageSchema`
  * (`jsonrpc-shape.ts`; a test holds the two in agreement), so the gateway and the servers behind it agree on
- * what is well-formed. The messages are the parsed values themselves: what is decided on is what is forwarded.
+ * what is well-formed. The messages are the parsed values themselves, and they — not the bytes received —
+ * are what is forwarded: a duplicate key the parser resolved one way cannot reach an upstream that reads it
+ * the other way. Nesting is bounded before parsing, so nothing downstream recurses without bound.
  */
-export function parseJsonRpcBody(body: Buffer | string): ParsedBody {
+export function parseJsonRpcBody(body: Buffer | string, limits: BodyLimits = DEFAULT_BODY_LIMITS): ParsedBody {
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  if (nestingExceeds(text, limits.maxDepth)) {
+    throw new GatewayError('parse_error', `Parse error: the request body nests deeper than ${limits.maxDepth} levels (http.maxJsonDepth)`);
+  }
   let value: unknown;
   try {
-    value = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     throw new GatewayError('parse_error', 'Parse error: the request body is not valid JSON');
   }
   const batch = Array.isArray(value);
   const items = batch ? (value as unknown[]) : [value];
   if (items.length === 0) throw new GatewayError('invalid_request', 'Invalid Request: empty batch');
+  if (items.length > limits.maxBatch) {
+    throw new GatewayError('invalid_request', `Invalid Request: a batch holds at most ${limits.maxBatch} messages (http.maxBatch); this one holds ${items.length}`);
+  }
   items.forEach((item, i) => {
     if (isJsonRpcMessage(item)) return;
     const where = batch ? ` (batch item ${i})` : '';
     throw new GatewayError('invalid_request', `Invalid Request${where}: not a JSON-RPC 2.0 request, notification or response`);
   });
   return { messages: items as JSONRPCMessage[], batch };
+}
+
+/** True when `[`/`{` nest deeper than `max` outside strings; a linear scan, so it is safe on any input. */
+function nestingExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }
 
 export function errorResponse(id: RequestId | null, code: number, message: string, data?: unknown): JSONRPCErrorResponse {

@@ -51,7 +51,7 @@ describe('parseConfigText: valid configurations and defaults', () => {
     assert.equal(config.scenario, 'local');
     assert.equal(config.auth, 'none');
     assert.deepEqual(config.listen, { host: '127.0.0.1', port: 8787 });
-    assert.deepEqual(config.rateLimit, { perIp: { requestsPerSecond: 50, burst: 100 }, perPrincipal: false, perKey: false });
+    assert.deepEqual(config.rateLimit, { perIp: { requestsPerSecond: 200, burst: 1000 }, failedAuthPerIp: { requestsPerSecond: 1, burst: 30 }, perPrincipal: false, perKey: false });
     assert.equal(config.http.maxBodyBytes, 1_048_576);
     assert.equal(config.http.shutdownGrace, 10_000);
     assert.equal(config.http.trustProxy, 0);
@@ -524,8 +524,11 @@ describe('applyScenarioDefaults (presets)', () => {
   test('public: all interfaces, a tighter rate limit and a smaller body limit', () => {
     const out = applyScenarioDefaults({ scenario: 'public', upstreams });
     assert.deepEqual(out.listen, { host: '0.0.0.0', port: 8787 });
-    assert.deepEqual(out.rateLimit, { perIp: { requestsPerSecond: 10, burst: 20 }, perPrincipal: { requestsPerSecond: 20, burst: 40 }, perKey: { requestsPerSecond: 10, burst: 20 } });
-    assert.deepEqual(out.http, { maxBodyBytes: 262_144 });
+    assert.deepEqual(out.rateLimit, {
+      perIp: { requestsPerSecond: 50, burst: 300 }, failedAuthPerIp: { requestsPerSecond: 0.5, burst: 20 },
+      perPrincipal: { requestsPerSecond: 20, burst: 300 }, perKey: { requestsPerSecond: 20, burst: 300 },
+    });
+    assert.deepEqual(out.http, { maxBodyBytes: 262_144, maxConnectionsPerIp: 64 });
     assert.equal(out.upstreams, upstreams);
     assert.equal(out.scenario, 'public');
   });
@@ -533,7 +536,9 @@ describe('applyScenarioDefaults (presets)', () => {
   test('enterprise: all interfaces, the default rate limit', () => {
     const out = applyScenarioDefaults({ scenario: 'enterprise', upstreams });
     assert.deepEqual(out.listen, { host: '0.0.0.0', port: 8787 });
-    assert.deepEqual(out.rateLimit, { perIp: { requestsPerSecond: 50, burst: 100 } });
+    assert.deepEqual(out.rateLimit, {
+      perIp: { requestsPerSecond: 200, burst: 1000 }, failedAuthPerIp: { requestsPerSecond: 1, burst: 30 }, perPrincipal: { requestsPerSecond: 20, burst: 300 },
+    });
     assert.equal(out.http, undefined);
   });
 
@@ -554,8 +559,10 @@ describe('applyScenarioDefaults (presets)', () => {
       upstreams,
     });
     assert.deepEqual(out.listen, { host: '0.0.0.0', port: 9000 });
-    assert.deepEqual(out.http, { maxBodyBytes: 262_144, trustProxy: 1, allowedOrigins: ['https://a.example'] });
-    assert.deepEqual(out.rateLimit, { perIp: false, perPrincipal: { requestsPerSecond: 20, burst: 40 }, perKey: { requestsPerSecond: 10, burst: 20 } });
+    assert.deepEqual(out.http, { maxBodyBytes: 262_144, maxConnectionsPerIp: 64, trustProxy: 1, allowedOrigins: ['https://a.example'] });
+    assert.deepEqual(out.rateLimit, {
+      perIp: false, failedAuthPerIp: { requestsPerSecond: 0.5, burst: 20 }, perPrincipal: { requestsPerSecond: 20, burst: 300 }, perKey: { requestsPerSecond: 20, burst: 300 },
+    });
     const fromFile = applyScenarioDefaults({ scenario: 'public', listen: { host: '10.1.2.3' }, upstreams });
     assert.deepEqual(fromFile.listen, { host: '10.1.2.3', port: 8787 });
   });

@@ -73,7 +73,7 @@ describe('audit records through the gateway: exactly the record each decision sh
     assert.equal(listed.length, 1);
     assert.equal(listed[0]!.reason, 'tool not on the allow-list');
     const auth = of('req-auth');
-    assert.deepEqual(auth.map((r) => [r.event, r.decision, r.subject, r.credential.kind, r.credential.id, r.method]), [['authentication', 'deny', '-', 'api_key', stranger.id, 'initialize']]);
+    assert.deepEqual(auth.map((r) => [r.event, r.decision, r.subject, r.credential.kind, r.credential.id, r.method]), [['authentication', 'deny', '-', 'api_key', stranger.id, 'HTTP POST']]);
     assert.deepEqual(of('req-none').map((r) => [r.event, r.credential.kind, r.reason]), [['authentication', 'none', 'authentication failed: no credential']]);
   });
 
@@ -156,7 +156,7 @@ describe('retention', () => {
       upstreams: { web: { url: upstream.url } },
     }, [], { configuredAudit: true });
     try {
-      assert.equal((await postRaw(`${gw.url}/mcp/web`, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }), { 'x-request-id': 'new' })).status, 200);
+      assert.equal((await postRaw(`${gw.url}/mcp/web`, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }), { 'x-request-id': 'new' })).status, 200);
       await new Promise((r) => setTimeout(r, 100));
       const records = await chain(setup.dbPath);
       assert.deepEqual(records.map((r) => r.requestId), ['c', 'new', 'new']);
@@ -179,7 +179,7 @@ describe('the chain head in the log', () => {
     const setup = keyedSetup('warden-head-');
     const upstream = await startHttpUpstream({ stateful: false, json: true });
     const gw = await startGateway({ store: setup.config.store, upstreams: { web: { url: upstream.url } } }, [], { configuredAudit: true });
-    await postRaw(`${gw.url}/mcp/web`, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }));
+    await postRaw(`${gw.url}/mcp/web`, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }));
     await new Promise((r) => setTimeout(r, 100));
     await gw.close();
     await upstream.close();

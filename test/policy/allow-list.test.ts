@@ -189,12 +189,12 @@ describe('targetOf', () => {
       ['tools/call', { name: 42 }, tool('')],
       ['tools/call', { name: ['echo'] }, tool('')],
       ['prompts/get', { name: null }, prompt('')],
-      ['resources/read', { name: 'notes://1' }, resource('')],
-      ['resources/subscribe', { uri: { href: 'x' } }, resource('')],
-      ['completion/complete', {}, resource('')],
+      ['resources/read', { name: 'notes://1' }, { ...resource(''), invalid: 'the URI is empty' }],
+      ['resources/subscribe', { uri: { href: 'x' } }, { ...resource(''), invalid: 'the URI is empty' }],
+      ['completion/complete', {}, { ...resource(''), invalid: 'the URI is empty' }],
       ['completion/complete', { ref: { type: 'ref/prompt' } }, prompt('')],
       ['completion/complete', { ref: { type: 'ref/prompt', uri: 'greet' } }, prompt('')],
-      ['completion/complete', { ref: { type: 'ref/other', name: 'greet' } }, resource('')],
+      ['completion/complete', { ref: { type: 'ref/other', name: 'greet' } }, { ...resource(''), invalid: 'the URI is empty' }],
     ];
     for (const [method, params, expected] of cases) {
       assert.deepEqual(targetOf({ method, params: params as Record<string, unknown> | undefined }), expected, `${method} ${JSON.stringify(params)}`);

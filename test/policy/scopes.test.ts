@@ -423,9 +423,10 @@ describe('the shared list walk', () => {
     const record = (t: McpTarget) => (seen.push(t), true);
     filterListResult('tools/list', { tools: [{ name: 'a' }] }, record);
     filterListResult('prompts/list', { prompts: [{ name: 'b' }] }, record);
-    filterListResult('resources/list', { resources: [{ uri: 'c' }] }, record);
-    filterListResult('resources/templates/list', { resourceTemplates: [{ uriTemplate: 'd' }] }, record);
-    assert.deepEqual(seen, [tool('a'), prompt('b'), resource('c'), resource('d')]);
+    filterListResult('resources/list', { resources: [{ uri: 'c:x' }, { uri: 'not absolute' }] }, record);
+    filterListResult('resources/templates/list', { resourceTemplates: [{ uriTemplate: 'D:/{x}/./y' }] }, record);
+    // Resources are asked about in their normal form; one that has none is hidden without asking.
+    assert.deepEqual(seen, [tool('a'), prompt('b'), resource('c:x'), resource('d:/{x}/y')]);
   });
 
   test('filterListAnswer returns the same object when there is nothing to filter', () => {

@@ -276,7 +276,7 @@ describe('warden wrap', () => {
         ['tools/list', undefined, 'allow'],
         ['tools/call', 'safe_echo', 'allow'],
         ['tools/call', 'danger', 'deny'],
-        ['ping', undefined, 'allow'],
+        // ping names nothing and gets no record
       ],
     );
     for (const r of records) {

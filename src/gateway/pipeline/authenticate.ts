@@ -17,7 +17,8 @@ export interface AuthenticateParts {
 /**
  * Step 2: the credential becomes a principal. A refused one gets a 401 challenge (400 for a credential in the
  * URL) and a record naming the kind of credential presented. Refusals also spend the caller's per-IP
- * budget, so guessing keys is throttled like any other traffic.
+ * budget and a much smaller one for failures alone, so guessing keys is throttled while callers that hold
+ * a valid one are not.
  */
 export function authenticate({ authenticator, audiences, limiters }: AuthenticateParts): (call: HttpCall) => Promise<HttpCaller> {
   return async (call) => {
@@ -29,8 +30,10 @@ export function authenticate({ authenticator, audiences, limiters }: Authenticat
       const records = denials({ ...call, principal: presented(err) }, `authentication failed: ${err.error ?? 'no credential'}`, 'authentication');
       // One record for the request, whatever it holds: nothing in it was looked at.
       const record = records.slice(0, 1);
-      const verdict = limiters.ip?.take(call.ip ?? '');
-      if (verdict && !verdict.ok) throw new Refusal(tooMany(`from ${call.ip}`, verdict.retryAfterSeconds), record);
+      for (const limiter of [limiters.ip, limiters.failedAuth]) {
+        const verdict = limiter?.take(call.ip ?? '');
+        if (verdict && !verdict.ok) throw new Refusal(tooMany(`from ${call.ip}`, verdict.retryAfterSeconds), record);
+      }
       throw new Refusal(challenge(call, err), record);
     }
   };
@@ -47,5 +50,5 @@ function challenge(call: HttpCall, err: AuthenticationError): GatewayError {
     ...(err.error ? { error: err.error } : {}),
     ...(err.error === 'invalid_token' ? { description: 'the credential is not valid' } : {}),
   });
-  return new GatewayError(err.error === 'invalid_request' ? 'credential_in_url' : 'unauthorized', err.message, { 'www-authenticate': header });
+  return new GatewayError(err.error === 'invalid_request' ? err.problem ?? 'invalid_request' : 'unauthorized', err.message, { 'www-authenticate': header });
 }

@@ -1,6 +1,6 @@
 import { GatewayError } from '../../shared/errors.js';
-import { isJSONRPCRequest } from '../../shared/jsonrpc.js';
-import { targetOf, type AllowList, type McpTarget, type ScopePolicy } from '../../policy/index.js';
+import { isJSONRPCNotification, isJSONRPCRequest, type JSONRPCMessage } from '../../shared/jsonrpc.js';
+import { forwardTarget, targetOf, type AllowList, type McpTarget, type ScopePolicy } from '../../policy/index.js';
 import { bearerChallenge } from '../../resource/challenge.js';
 import { metadataUrlFor } from '../../resource/metadata.js';
 import type { AuditDecision } from '../../audit/index.js';
@@ -19,6 +19,11 @@ export interface AuthorizeParts {
  * Step 4: decides every request in the call. The upstream's allow-list first (it binds everyone), then the
  * caller's scopes (default deny). A call with any denied request is refused whole: a batch is never
  * forwarded in part, and each of its requests is recorded as refused, the denied one with its own reason.
+ *
+ * Resource URIs are decided on in their RFC 3986 normal form, and that form is what is forwarded; one that
+ * has none is refused. A message shaped like a notification but naming a method that is not one (a
+ * `tools/call` without an id) is refused too: it would reach the upstream undecided. `ping` gets no record:
+ * it names nothing, and a batch of them must not grow the audit chain.
  */
 export function authorize({ allowLists, scopes, recordArguments }: AuthorizeParts): <C extends Identified>(call: C) => Decided<C> {
   return <C extends Identified>(call: C): Decided<C> => {
@@ -26,8 +31,22 @@ export function authorize({ allowLists, scopes, recordArguments }: AuthorizePart
     const decisions: AuditDecision[] = [];
     let denial: GatewayError | undefined;
     for (const message of call.messages) {
-      if (!isJSONRPCRequest(message)) continue;
+      if (!isJSONRPCRequest(message)) {
+        if (!impostor(message)) continue;
+        decisions.push(decision(call, message.method, 'deny', 'a request without an id (shaped as a notification)'));
+        denial ??= new GatewayError('invalid_request', `Invalid Request: '${message.method.slice(0, 100)}' is a request and needs an id; only notifications/* may be sent without one`);
+        continue;
+      }
+      if (message.method === 'ping') continue;
       const target = targetOf(message);
+      if (target?.invalid) {
+        const made = decision(call, message.method, 'deny', `resource URI refused: ${target.invalid}`);
+        made.target = target;
+        decisions.push(made);
+        denial ??= new GatewayError('invalid_params', `Invalid params: resource URI refused: ${target.invalid}; send it in its plain form`);
+        continue;
+      }
+      if (target) forwardTarget(message, target);
       let { allowed, reason } = allowList ? allowList.decide(target) : { allowed: true, reason: target ? 'unrestricted' : 'no target' };
       let needed: string[] | undefined;
       if (allowed && scopes) {
@@ -44,6 +63,11 @@ export function authorize({ allowLists, scopes, recordArguments }: AuthorizePart
     if (denial) throw new Refusal(denial, refusedWhole(decisions));
     return { ...call, decisions };
   };
+}
+
+/** A notification-shaped message whose method is not a notification: MCP defines every notification as `notifications/…`. */
+function impostor(message: JSONRPCMessage): message is Extract<JSONRPCMessage, { method: string }> {
+  return isJSONRPCNotification(message) && !message.method.startsWith('notifications/');
 }
 
 /** The records of a refused call: what was allowed on its own was not forwarded either. */

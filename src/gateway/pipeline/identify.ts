@@ -30,7 +30,7 @@ export class UpstreamIdentity {
   }
 
   async attach(call: Decided<HttpCaller>): Promise<Outgoing> {
-    const forged = stripForgedIdentity(call.messages);
+    stripForgedIdentity(call.messages);
     if (this.upstream.command) {
       if (this.identify) {
         const claims = principalClaims(call.principal);
@@ -38,12 +38,10 @@ export class UpstreamIdentity {
       }
       return { ...call, upstreamHeaders: NO_HEADERS };
     }
-    // HTTP: the body is forwarded as the caller sent it, unless a forged value had to come out of it.
-    const body = forged ? Buffer.from(JSON.stringify(call.batch ? call.messages : call.messages[0])) : call.body;
     const upstreamHeaders = this.identify && this.header && this.audience
       ? { [this.header]: await this.signer!.sign(call.principal, this.audience, this.ttl) }
       : NO_HEADERS;
-    return { ...call, body, upstreamHeaders };
+    return { ...call, upstreamHeaders };
   }
 }
 
@@ -52,15 +50,10 @@ function setMeta(request: Extract<JSONRPCMessage, { method: string; id: unknown 
   params._meta = { ...params._meta, [IDENTITY_META_KEY]: claims };
 }
 
-/** Removes caller-sent values under the identity key; true when there was one. */
-function stripForgedIdentity(messages: readonly JSONRPCMessage[]): boolean {
-  let found = false;
+/** Removes caller-sent values under the identity key. */
+function stripForgedIdentity(messages: readonly JSONRPCMessage[]): void {
   for (const m of messages) {
     const meta = (m as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
-    if (meta && typeof meta === 'object' && Object.hasOwn(meta, IDENTITY_META_KEY)) {
-      delete meta[IDENTITY_META_KEY];
-      found = true;
-    }
+    if (meta && typeof meta === 'object' && Object.hasOwn(meta, IDENTITY_META_KEY)) delete meta[IDENTITY_META_KEY];
   }
-  return found;
 }

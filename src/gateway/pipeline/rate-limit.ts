@@ -4,6 +4,8 @@ import { denials, Refusal, type Identified } from './stage.js';
 
 export interface Limiters {
   ip?: TokenBucketLimiter;
+  /** Failed authentications per IP, spent by the authenticate step only. */
+  failedAuth?: TokenBucketLimiter;
   principal?: TokenBucketLimiter;
   key?: TokenBucketLimiter;
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, isGatewayError } from '../../shared/errors.js';
-import { parseJsonRpcBody } from '../../shared/jsonrpc.js';
+import { parseJsonRpcBody, type BodyLimits } from '../../shared/jsonrpc.js';
+import { eraOf } from '../../shared/protocol-era.js';
 import { checkOrigin, corsHeaders, type OriginPolicy } from '../guards.js';
 import type { HttpCall } from './stage.js';
 import type { Finished } from './after.js';
@@ -9,6 +10,7 @@ import { soleRequestId } from '../respond.js';
 export interface TransportParts {
   originPolicy: OriginPolicy;
   maxBodyBytes: number;
+  bodyLimits: BodyLimits;
   /** Client address of a request (with the configured proxy hops). */
   clientIp(req: IncomingMessage): string;
 }
@@ -20,15 +22,20 @@ export interface Endpoint {
 }
 
 /** `finished` learns, as soon as each is known, what an error answer carries (CORS headers, the request's id). */
-export type TransportStep = (req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, finished: Finished) => Promise<HttpCall>;
+export type TransportStep = (req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, finished: Finished) => HttpCall;
+
+/** The second half of step 1, run once the caller is known: reads and parses the body. */
+export type ReadStep = <C extends HttpCall>(call: C, finished: Finished) => Promise<C>;
 
 /**
- * Step 1: bounds and reads the request. The Origin (DNS rebinding; the Host was checked at the edge), the
- * method, the media type, the body size, and the JSON-RPC messages. Its refusals are not audited: until
- * the body is read there is no call to record, and a flood of garbage must not grow the audit chain.
+ * Step 1: bounds the request. The Origin (DNS rebinding; the Host was checked at the edge), the method, the
+ * media type and the declared body size are checked from the headers alone; the body is read and parsed as
+ * JSON-RPC only after authentication (`readMessages`), so a stranger cannot make the gateway buffer and
+ * parse anything. Its refusals are not audited: there is no call to record yet, and a flood of garbage must
+ * not grow the audit chain.
  */
 export function transport(parts: TransportParts): TransportStep {
-  return async (req, res, endpoint, finished) => {
+  return (req, res, endpoint, finished) => {
     const { requestId, trace } = finished;
     const origin = checkOrigin(req, parts.originPolicy);
     const responseHeaders = { ...corsHeaders(origin), 'x-request-id': requestId };
@@ -39,38 +46,49 @@ export function transport(parts: TransportParts): TransportStep {
       res.setHeader('allow', 'GET, POST, DELETE');
       throw new GatewayError('method_not_allowed', 'Method not allowed: MCP endpoints take POST, GET and DELETE');
     }
-    let body: Buffer | undefined;
-    let parsed: ReturnType<typeof parseJsonRpcBody> = { messages: [], batch: false };
     if (method === 'POST') {
       const type = req.headers['content-type'] ?? '';
       if (!/^application\/json\b/i.test(type)) {
         throw new GatewayError('unsupported_media_type', 'Unsupported Media Type: POST a JSON-RPC message with Content-Type: application/json');
       }
-      try {
-        body = await readBody(req, parts.maxBodyBytes);
-      } catch (err) {
-        // Do not read the rest of an oversized body: answer and close the connection.
-        if (isGatewayError(err) && err.code === 'payload_too_large') res.setHeader('connection', 'close');
-        throw err;
-      }
-      parsed = parseJsonRpcBody(body);
-      finished.answerId = soleRequestId(parsed.messages);
-      finished.rpc = parsed.messages.map((m) => ('method' in m ? m.method : 'response'));
+      const declared = Number(req.headers['content-length']);
+      if (Number.isFinite(declared) && declared > parts.maxBodyBytes) throw tooLargeAndClose(res, parts.maxBodyBytes);
     }
     const session = req.headers['mcp-session-id'];
     const userAgent = req.headers['user-agent'];
     return {
-      req, res, method, requestId, trace, body,
+      req, res, method, requestId, trace,
       upstream: endpoint.upstream,
       resource: endpoint.resource,
-      messages: parsed.messages,
-      batch: parsed.batch,
+      messages: [],
+      batch: false,
+      era: 'legacy',
       action: `HTTP ${method}`,
       sessionId: typeof session === 'string' && session !== '' ? session : undefined,
       ip: finished.ip,
       ...(userAgent ? { userAgent } : {}),
       responseHeaders,
     };
+  };
+}
+
+export function readMessages(parts: TransportParts): ReadStep {
+  return async (call, finished) => {
+    if (call.method !== 'POST') return call;
+    let body: Buffer;
+    try {
+      body = await readBody(call.req, parts.maxBodyBytes);
+    } catch (err) {
+      if (isGatewayError(err) && err.code === 'payload_too_large') throw tooLargeAndClose(call.res, parts.maxBodyBytes);
+      throw err;
+    }
+    const parsed = parseJsonRpcBody(body, parts.bodyLimits);
+    finished.answerId = soleRequestId(parsed.messages);
+    finished.rpc = parsed.messages.map((m) => ('method' in m ? m.method : 'response'));
+    const versionHeader = call.req.headers['mcp-protocol-version'];
+    const era = eraOf(parsed.messages, typeof versionHeader === 'string' ? versionHeader : undefined);
+    // 2026-07-28 has no sessions: a session id on such a request is ignored, as the revision says.
+    return { ...call, messages: parsed.messages, batch: parsed.batch, era, ...(era === 'modern' ? { sessionId: undefined } : {}) };
   };
 }
 
@@ -110,6 +128,12 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('end', onEnd);
     req.on('error', onError);
   });
+}
+
+/** Do not read the rest of an oversized body: answer and close the connection. */
+function tooLargeAndClose(res: ServerResponse, limit: number): GatewayError {
+  res.setHeader('connection', 'close');
+  return tooLarge(limit);
 }
 
 function tooLarge(limit: number): GatewayError {
