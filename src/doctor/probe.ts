@@ -31,7 +31,9 @@ export async function probeGateway(base: string, options: { fetch?: Fetch; timeo
     const readyz = await get('/readyz');
     ready = await readyz.json().catch(() => ({})) as typeof ready;
     observations.push(`/readyz answered ${readyz.status}${ready.status ? ` (${ready.status})` : ''}`);
-    if (readyz.status !== 200) {
+    if (readyz.status === 403) {
+      observations.push('/readyz refused this Host: probe with the name clients use (publicUrl), or add it to http.allowedHosts');
+    } else if (readyz.status !== 200) {
       findings.push({ id: 'not-ready', severity: 'warning', message: `${origin}/readyz answers ${readyz.status}: a load balancer would send no traffic`, fix: 'read the gateway log (`warden serve --log-level debug`) for the part that did not start' });
     }
   } catch (err) {
@@ -49,6 +51,7 @@ export async function probeGateway(base: string, options: { fetch?: Fetch; timeo
     findings.push({ id: 'metrics-open', severity: 'warning', path: 'metrics', message: `${origin}/metrics is open to anyone who can reach the gateway`, fix: 'remove metrics.public and set metrics.token: "${METRICS_TOKEN}" for your scraper (or metrics.enabled: false)' });
   }
 
+  // The upstreams' names come with /readyz only when the probe runs on the gateway's machine.
   const names = Object.keys(ready.upstreams ?? {});
   const paths = url.pathname.startsWith('/mcp') ? [url.pathname] : names.length > 0 ? names.map((n) => `/mcp/${n}`) : ['/mcp'];
   for (const path of paths) await probeEndpoint(get, origin, path, remote, observations, findings);
@@ -67,6 +70,11 @@ async function probeEndpoint(get: (path: string, init?: RequestInit) => Promise<
   // 403 (Host or Origin refused) and 429 come before authentication: they say nothing about it.
   if (answer.status === 403 || answer.status === 429) {
     observations.push(`${path}: refused before authentication; probe with the name clients use (publicUrl) to check it`);
+    return;
+  }
+  // /readyz names the upstreams to loopback clients only; from outside, /mcp exists only for a sole upstream.
+  if (answer.status === 404) {
+    observations.push(`${path}: no MCP endpoint here; name one: --url ${origin}/mcp/<upstream>`);
     return;
   }
   if (answer.status !== 401) {

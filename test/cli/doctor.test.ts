@@ -173,7 +173,7 @@ describe('warden doctor: one finding per misconfiguration, with its fix, exit 1'
 
   test('a secret inline: a child variable and the metrics token', async () => {
     await expectFindings(clean('@DB@', {
-      metrics: 'metrics: { token: plain-token }',
+      metrics: 'metrics: { token: plain-token-in-the-file-1234 }',
       upstreams: ['upstreams:', '  gh:', '    command: [node, gh.js]', '    setEnv: { GITHUB_TOKEN: ghp_abc, LOG_LEVEL: debug }'].join('\n'),
     }), ['inline-secret', 'inline-secret'], /move it to the environment/);
   });

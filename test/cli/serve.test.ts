@@ -35,7 +35,7 @@ async function serveUntilListening(name: string, lines: string[], args: string[]
       child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
     });
     // It serves: the warning is a warning, not a refusal.
-    assert.equal((await getJson(`${url}/readyz`)).status, 'ready');
+    assert.equal((await getJson(`${url}/healthz`)).status, 'ok');
     // JSON log lines are written in batches at least every 250 ms.
     await new Promise((r) => setTimeout(r, 400));
     return { stderr, url };

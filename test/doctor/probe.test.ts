@@ -75,3 +75,17 @@ test('warden doctor --url: exit 0 for a sound gateway, exit 1 and "unreachable" 
   assert.match(down.stdout, /CRITICAL unreachable/);
   assert.match(down.stdout, /fix: check the URL/);
 });
+
+test('from outside, several upstreams: /mcp is not an endpoint (no false finding); the URL of one names it', { skip: LAN_IP ? false : 'no non-loopback IPv4 address' }, async () => {
+  const port = await freePort();
+  const gw = await startGateway({ listen: { host: '0.0.0.0', port }, metrics: { enabled: false }, upstreams: { a: { url: 'http://127.0.0.1:9/mcp' }, b: { url: 'http://127.0.0.1:10/mcp' } } });
+  try {
+    const base = await probeGateway(`http://${LAN_IP}:${port}`);
+    assert.deepEqual(base.findings.map((f) => f.id), ['plain-http']);
+    assert.ok(base.observations.some((o) => o.includes(`name one: --url http://${LAN_IP}:${port}/mcp/<upstream>`)), base.observations.join('\n'));
+    const named = await probeGateway(`http://${LAN_IP}:${port}/mcp/a`);
+    assert.deepEqual(named.findings.map((f) => f.id).sort(), ['mcp-open', 'plain-http']);
+  } finally {
+    await gw.close();
+  }
+});
