@@ -60,11 +60,10 @@ export async function runInit(opts: InitOptions): Promise<number> {
     const plan = decide(answers);
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, renderConfig(plan), { mode: 0o644 });
-    const shown = opts.output === 'warden.yaml' ? 'warden.yaml' : opts.output;
     process.stdout.write(`\nwrote ${file} (${plan.scenario} scenario, ${plan.auth === 'none' ? 'no authentication' : plan.auth === 'apiKeys' ? 'API keys' : 'OAuth sign-in'}, ${plan.upstreams.map((u) => u.name).join(', ')})\n`);
     if (!plan.publicUrl && plan.scenario !== 'local') process.stdout.write('edit publicUrl: the https address of the TLS proxy in front of the gateway\n');
     if (plan.auth !== 'none' && plan.upstreams.some((u) => !u.tools)) process.stdout.write('edit authorization.scopes: name the tools each scope opens (default deny)\n');
-    process.stdout.write(`\nnext:\n${nextCommands(plan, shown).map((c) => `  ${c}\n`).join('')}`);
+    process.stdout.write(`\nnext:\n${nextCommands(plan, opts.output).map((c) => `  ${c}\n`).join('')}`);
     return 0;
   } finally {
     rl?.close();

@@ -61,14 +61,14 @@ function article(type: string): string {
   return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }
 
-export function unknownKeyText(key: string, known: string[]): string {
+function unknownKeyText(key: string, known: string[]): string {
   const near = closest(key, known);
   const hint = near ? `did you mean '${near}'?` : known.length > 0 ? `known here: ${known.join(', ')}` : 'check the spelling against `warden config schema`';
   return `unknown setting '${key}'; ${hint}`;
 }
 
 /** The known key nearest to `key` (edit distance within a third of its length, at least 1), if any. */
-export function closest(key: string, known: readonly string[]): string | undefined {
+function closest(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(1, Math.floor(key.length / 3)) + 1;
   for (const candidate of known) {
@@ -95,7 +95,7 @@ function distance(a: string, b: string): number {
 }
 
 /** The keys an object at `path` of the schema accepts (records and lists step over their names and indexes). */
-export function knownKeysAt(root: Schema, path: Path): string[] {
+function knownKeysAt(root: Schema, path: Path): string[] {
   let nodes: Schema[] = [root];
   for (const part of path) nodes = nodes.flatMap((n) => objects(n)).flatMap((n) => child(n, part));
   return [...new Set(nodes.flatMap(objects).flatMap((n) => Object.keys(n.def.shape ?? {})))];
