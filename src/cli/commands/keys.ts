@@ -47,7 +47,7 @@ export function registerKeys(program: Command): void {
         run: async ({ admin }) => {
           const { key, view } = await admin.keys.create(input);
           // Said, not refused: a key for a machine may be meant to live on; `warden doctor` keeps flagging it.
-          if (opts.expires === undefined) process.stderr.write(`warden: warning: key ${view.id} never expires; next time pass --expires 90d (`warden doctor` lists the keys without one)\n`);
+          if (opts.expires === undefined) process.stderr.write(`warden: warning: key ${view.id} never expires; next time pass --expires 90d (warden doctor lists the keys without one)\n`);
           if (opts.json) return printJson(created(key, view));
           process.stdout.write(`${key}\n\n${SHOWN_ONCE}\n\n${details(view)}`);
         },
