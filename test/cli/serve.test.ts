@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAIN, cliEnv } from '../helpers/cli.js';
 import { getJson } from '../helpers/client.js';
+import { Terminal } from '../helpers/terminal.js';
 
 /** `warden serve` at start: the gravest doctor findings on stderr, `--log-level`, `--log-format`. */
 
@@ -70,4 +71,18 @@ test('OAuth on Node 20: no "Unsupported runtime" line from oidc-provider at star
   const { stderr } = await serveUntilListening('oauth', ['listen: { host: 127.0.0.1 }', 'auth: { oauth: {} }', ...BASE.slice(1)]);
   assert.match(stderr, /warden: serving/);
   assert.doesNotMatch(stderr, /Unsupported runtime/);
+});
+
+test('on a terminal, logs are pretty lines without asking; piped, JSON (the tests above)', async () => {
+  const file = join(dir, 'tty.yaml');
+  writeFileSync(file, ['listen: { host: 127.0.0.1 }', ...BASE, `store: { sqlite: ${JSON.stringify(join(dir, 'tty.db'))} }`, ''].join('\n'));
+  const term = new Terminal(`${process.execPath} ${MAIN} serve -c ${file} --port 0; echo "exit=$?"; sleep 30`);
+  try {
+    const screen = await term.waitFor(/INFO.*listening/);
+    assert.doesNotMatch(screen, /"msg":/);
+    term.interrupt();
+    assert.match(await term.waitFor(/exit=\d+/), /INFO.*stopped[\s\S]*exit=0/);
+  } finally {
+    term.close();
+  }
 });
