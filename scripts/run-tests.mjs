@@ -1,9 +1,15 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts on Node's own test runner, with TypeScript through tsx.
 // (Node 20's --test takes no globs, so the files are listed here.)
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+// Then the no-secret sweep: the helpers of every test file record the secrets they made and the outputs they
+// saw into a fresh folder named in WARDEN_SECRET_SWEEP, and SWEEP, run after all the others, searches them.
+// It runs with the whole suite, or when named.
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, normalize } from 'node:path';
 import { spawnSync } from 'node:child_process';
+
+const SWEEP = join('test', 'attacks', 'no-secret-sweep.test.ts');
 
 function find(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -15,7 +21,15 @@ function find(dir) {
 
 const only = process.argv.slice(2);
 const files = only.length > 0 ? only : find('test').sort();
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files], {
+const others = files.filter((f) => normalize(f) !== SWEEP);
+const sweep = only.length === 0 || others.length < files.length;
+const folder = mkdtempSync(join(tmpdir(), 'warden-sweep-'));
+const run = (list) => spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...list], {
   stdio: 'inherit',
-});
-process.exit(result.status ?? 1);
+  env: { ...process.env, WARDEN_SECRET_SWEEP: folder },
+}).status ?? 1;
+
+let status = others.length > 0 ? run(others) : 0;
+if (sweep) status = run([SWEEP]) || status;
+rmSync(folder, { recursive: true, force: true });
+process.exit(status);

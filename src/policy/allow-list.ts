@@ -42,6 +42,12 @@ export class AllowList {
     return this.sets[kind] !== undefined;
   }
 
+  /** False when the allow-list restricts `kind` to nothing at all. */
+  allowsAnyOf(kind: TargetKind): boolean {
+    const set = this.sets[kind];
+    return set === undefined || set.sources.length > 0;
+  }
+
   permits(target: McpTarget): boolean {
     const set = this.sets[target.kind];
     return set === undefined || set.matches(target.name);

@@ -33,6 +33,8 @@ export interface Grant {
   /** The caller's effective scopes that apply to this upstream, sorted. */
   readonly scopes: readonly string[];
   permits(target: McpTarget): boolean;
+  /** Whether any scope of the grant opens anything of `kind` on the upstream (what discovery may advertise). */
+  opensKind(kind: TargetKind): boolean;
   /** A JSON-RPC answer to a list `method`, with items the principal may not use removed; error answers and non-list methods pass unchanged. */
   filterListAnswer(method: string, answer: JSONRPCMessage): JSONRPCMessage;
 }
@@ -169,6 +171,10 @@ class ScopeGrant implements Grant {
 
   permits(target: McpTarget): boolean {
     return this.applicable.some((s) => opens(s, this.upstream, target));
+  }
+
+  opensKind(kind: TargetKind): boolean {
+    return this.applicable.some((s) => (s.globs.get(kind)?.sources.length ?? 0) > 0);
   }
 
   filterListAnswer(method: string, answer: JSONRPCMessage): JSONRPCMessage {

@@ -97,6 +97,11 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
     const fromClient = new ReadBuffer();
     /** The filters of the client's list requests whose answers are still to come, by id (idKey). */
     const lists = new Map<string, AnswerFilter>();
+    /**
+     * The ids (idKey) of the client's requests in flight. A second request under one of them is refused: its
+     * answer could not be told from the first one's, and a list answer could reach the client unfiltered.
+     */
+    const inFlight = new Set<string>();
     let chain: Promise<void> = Promise.resolve();
     let stopping = false;
     let finished = false;
@@ -134,8 +139,10 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
     const proc = child.process;
 
     function filterAnswer(message: JSONRPCMessage): JSONRPCMessage {
-      if (!isResponse(message) || lists.size === 0) return message;
+      if (!isResponse(message)) return message;
       const key = idKey(message.id);
+      inFlight.delete(key);
+      if (lists.size === 0) return message;
       const answers = lists.get(key);
       if (answers === undefined) return message;
       lists.delete(key);
@@ -143,6 +150,11 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
     }
 
     async function handleRequest(request: JSONRPCRequest): Promise<void> {
+      if (inFlight.has(idKey(request.id))) {
+        toClient(gatewayErrorResponse(request.id, new GatewayError('request_id_in_use', `Invalid Request: id ${JSON.stringify(request.id)} is already in use by a request in flight; give every request its own id`)));
+        return;
+      }
+      inFlight.add(idKey(request.id));
       const requestId = randomUUID();
       const call: Identified = { requestId, upstream, messages: [request], action: request.method, principal: ANONYMOUS };
       let answers: AnswerFilter | undefined;
@@ -152,12 +164,14 @@ export async function runWrap(options: WrapOptions, io: WrapIO): Promise<number>
         if (!isGatewayError(err)) throw err;
         // Refused, or (fail closed) not recorded: either way the request is not made.
         diag(err.code === 'internal_error' ? 'audit write failed, request refused' : `refused ${request.method}: ${err.message}`);
+        inFlight.delete(idKey(request.id));
         toClient(gatewayErrorResponse(request.id, err));
         return;
       }
       if (answers) lists.set(idKey(request.id), answers);
       if (!toChild(request)) {
         lists.delete(idKey(request.id));
+        inFlight.delete(idKey(request.id));
         toClient(gatewayErrorResponse(request.id, new GatewayError('upstream_unavailable', `The MCP server "${upstream}" is not running`)));
       }
     }

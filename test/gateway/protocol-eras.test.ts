@@ -1,10 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { connectModernClient, startModernUpstream, type RunningModernUpstream } from '../helpers/modern.js';
-import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
+import { connectModernClient, modernStdioCommand, startModernUpstream, type RunningModernUpstream } from '../helpers/modern.js';
+import { notesServerCommand, startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
 import { connectClient, mcpBody, postRaw } from '../helpers/client.js';
 import { createKey, keyedSetup } from '../helpers/keys.js';
+import { OAUTH_AUTHORIZATION, startOAuthGateway } from '../helpers/oauth.js';
+import { obtainTokens } from '../helpers/oauth-flow.js';
 
 /**
  * Both protocol eras through the gateway (issue 14), with real SDK parts on both sides: SDK 2.x
@@ -192,6 +194,15 @@ describe('2026-07-28 multi round-trip state is bound to the caller that received
     assert.deepEqual(second.content, [{ type: 'text', text: 'got server-state-42' }]);
   });
 
+  test('server/discover advertises only the kinds of things the caller may use', async () => {
+    const direct = await postRaw(modern.url, modernCall(1, 'server/discover'), { ...MODERN_HEADERS, 'mcp-method': 'server/discover' });
+    assert.ok(result(direct).capabilities.resources, 'the server itself has resources');
+    const res = await postRaw(`${gw.url}/mcp/modern`, modernCall(1, 'server/discover'), { ...MODERN_HEADERS, 'mcp-method': 'server/discover', authorization: `Bearer ${alice}` });
+    const capabilities = result(res).capabilities;
+    assert.ok(capabilities.tools, 'the scope opens tools');
+    assert.equal(capabilities.resources, undefined, 'no scope of the caller opens a resource');
+  });
+
   test('another caller, an altered state, another tool, or a state the gateway never sealed: 400, audited, nothing forwarded', async () => {
     const sealed = result(await ask(alice)).requestState as string;
     const cases: [string, () => ReturnType<typeof ask>, RegExp][] = [
@@ -230,6 +241,93 @@ describe('a 2026-07-28 client pinned to that revision, in front of a 2025-11-25 
     } finally {
       await gw.close();
       await legacy.close();
+    }
+  });
+});
+
+describe('protocol eras over stdio upstreams', () => {
+  let gw: TestGateway;
+  let alice: string;
+  let bob: string;
+  const call = (upstream: string, key: string, id: number, method: string, params: Record<string, unknown> = {}) => {
+    const name: Record<string, string> = typeof params.name === 'string' ? { 'mcp-name': params.name } : {};
+    return postRaw(`${gw.url}/mcp/${upstream}`, modernCall(id, method, params), { ...MODERN_HEADERS, 'mcp-method': method, ...name, authorization: `Bearer ${key}` });
+  };
+  const result = (res: Awaited<ReturnType<typeof postRaw>>) => (res.json ?? mcpBody(res.text)).result;
+
+  before(async () => {
+    const setup = keyedSetup('warden-stdio-eras-');
+    alice = (await createKey(setup.dbPath, { subject: 'alice', scopes: ['use'] })).key;
+    bob = (await createKey(setup.dbPath, { subject: 'bob', scopes: ['use'] })).key;
+    gw = await startGateway({
+      ...setup.config,
+      authorization: { scopes: { use: { tools: ['echo', 'pid'] } } },
+      rateLimit: { perIp: false },
+      upstreams: { modern: { command: modernStdioCommand(), env: ['PATH', 'HOME'] } },
+    }, [alice, bob]);
+  });
+  after(async () => {
+    await gw.close();
+  });
+
+  test('2026-07-28 requests without a session: answered by a child of the caller\'s own, lists filtered and private, no session named', async () => {
+    const list = await call('modern', alice, 1, 'tools/list');
+    assert.equal(list.status, 200, list.text);
+    assert.equal(list.headers.get('mcp-session-id'), null, 'no session in this era');
+    assert.deepEqual(result(list).tools.map((t: { name: string }) => t.name).sort(), ['echo', 'pid']);
+    assert.equal(result(list).cacheScope, 'private');
+    assert.deepEqual(result(await call('modern', alice, 2, 'tools/call', { name: 'echo', arguments: { text: 'stdio modern' } })).content, [{ type: 'text', text: 'stdio modern' }]);
+    const pidOf = async (key: string, id: number) => result(await call('modern', key, id, 'tools/call', { name: 'pid', arguments: {} })).content[0].text as string;
+    const [a1, a2, b1] = [await pidOf(alice, 3), await pidOf(alice, 4), await pidOf(bob, 5)];
+    assert.equal(a1, a2, 'one child serves a principal\'s requests');
+    assert.notEqual(a1, b1, 'a principal never shares a child with another');
+  });
+
+  test('an SDK 2.x client (negotiating) and an SDK 1.x client both work with the same stdio server', async () => {
+    const modernClient = await connectModernClient(`${gw.url}/mcp/modern`, { authorization: `Bearer ${alice}` });
+    try {
+      assert.deepEqual((await modernClient.callTool({ name: 'echo', arguments: { text: 'v2' } })).content, [{ type: 'text', text: 'v2' }]);
+    } finally {
+      await modernClient.close();
+    }
+    const { client } = await connectClient(`${gw.url}/mcp/modern`, { authorization: `Bearer ${bob}` });
+    try {
+      assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'v1' } })).content, [{ type: 'text', text: 'v1' }]);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('2026-07-28 with OAuth: tokens of the embedded authorization server in front of SDK 2.x servers', () => {
+  test('an SDK 2.x client with an access token for one upstream calls its tools over HTTP and stdio; the token does not work at the other', async () => {
+    const modern = await startModernUpstream();
+    const setup = await startOAuthGateway({}, {
+      authorization: {
+        ...OAUTH_AUTHORIZATION,
+        scopes: { ...OAUTH_AUTHORIZATION!.scopes, 'modern:use': { upstreams: ['modern', 'mstdio'], tools: ['echo'] } },
+        roles: { writer: ['notes:read', 'notes:write', 'echo:use', 'modern:use'] },
+      },
+      upstreams: { notes: { command: notesServerCommand() }, modern: { url: modern.url }, mstdio: { command: modernStdioCommand(), env: ['PATH', 'HOME'] } },
+    });
+    try {
+      for (const upstream of ['modern', 'mstdio']) {
+        const resource = `${setup.issuer}/mcp/${upstream}`;
+        const tokens = await obtainTokens(setup.issuer, { username: 'alice', resource, scope: 'modern:use' });
+        const client = await connectModernClient(resource, { authorization: `Bearer ${tokens.access_token}` });
+        try {
+          assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ['echo'], `${upstream}: only what the scope opens`);
+          assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: upstream } })).content, [{ type: 'text', text: upstream }]);
+        } finally {
+          await client.close();
+        }
+        const other = `${setup.issuer}/mcp/${upstream === 'modern' ? 'mstdio' : 'modern'}`;
+        const refused = await postRaw(other, modernCall(1, 'tools/list'), { ...MODERN_HEADERS, 'mcp-method': 'tools/list', authorization: `Bearer ${tokens.access_token}` });
+        assert.equal(refused.status, 401, 'a token is bound to one upstream (RFC 8707 audience)');
+      }
+    } finally {
+      await setup.close();
+      await modern.close();
     }
   });
 });

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { recordOutput, recordSecret, type SecretKind } from './secret-sweep.js';
 
 /** The built CLI: tests exercise what `warden` users run (`npm run build` first). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -22,6 +23,28 @@ export function cliEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...base, ...env };
 }
 
+/**
+ * For the no-secret sweep: what a command prints once on purpose (a new key, a client secret, a generated
+ * password) is remembered as a secret, and every other output of the CLI is searched for secrets.
+ */
+function sweepRun(stdout: string, stderr: string): void {
+  recordOutput('CLI error output', stderr);
+  const shown: [SecretKind, string][] = [...stdout.matchAll(/\bwdn_[A-Za-z0-9]{61}\b/g)].map(([key]) => ['api_key', key]);
+  const secret = /^client_secret\s+(\S+)$/m.exec(stdout)?.[1];
+  if (secret) shown.push(['client_secret', secret]);
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = JSON.parse(stdout) as Record<string, unknown>;
+  } catch {
+    json = undefined;
+  }
+  for (const [field, kind] of [['client_secret', 'client_secret'], ['password', 'password'], ['key', 'api_key']] as const) {
+    if (json && typeof json[field] === 'string') shown.push([kind, json[field]]);
+  }
+  for (const [kind, value] of shown) recordSecret(kind, value);
+  if (shown.length === 0) recordOutput('CLI output', stdout);
+}
+
 /** Runs `warden ...args` to its end (killed after `timeoutMs`, so a command that wrongly keeps serving fails fast). */
 export function warden(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 15_000): Promise<Run> {
   return new Promise((resolve, reject) => {
@@ -34,6 +57,7 @@ export function warden(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      sweepRun(stdout, stderr);
       resolve({ code, signal, stdout, stderr });
     });
   });

@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { recordOutput, recordSecret } from './secret-sweep.js';
 
 /** A real SDK client connected over Streamable HTTP. */
 export async function connectClient(url: string, headers: Record<string, string> = {}): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
@@ -31,7 +32,23 @@ export function parseJson(text: string): any {
 
 export async function readAnswer(res: Response): Promise<HttpAnswer> {
   const text = await res.text();
-  return { status: res.status, headers: res.headers, json: parseJson(text), text };
+  const json = parseJson(text);
+  sweepAnswer(res.status, text, json);
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+/** For the no-secret sweep: secrets an answer hands out are remembered, error bodies are searched for them. */
+export function sweepAnswer(status: number, text: string, json: any): void {
+  if (status >= 400) recordOutput('HTTP error body', `${status} ${text}`);
+  if (json && typeof json === 'object') {
+    recordSecret('token', json.access_token);
+    recordSecret('token', json.refresh_token);
+    recordSecret('token', json.id_token);
+    recordSecret('code', json.device_code);
+    recordSecret('client_secret', json.client_secret);
+    if (typeof json.key === 'string' && json.key.startsWith('wdn_')) recordSecret('api_key', json.key);
+    recordSecret('password', json.password);
+  }
 }
 
 /** POSTs raw JSON-RPC (or anything) to the gateway, for tests of malformed input. */
@@ -91,7 +108,11 @@ export function rawRequest(url: string, path: string, options: { method?: string
     const req = request({ host: hostname, port, path, method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
       let text = '';
       res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, json: parseJson(text) }));
+      res.on('end', () => {
+        const json = parseJson(text);
+        sweepAnswer(res.statusCode!, text, json);
+        resolve({ status: res.statusCode!, headers: res.headers, json });
+      });
     });
     req.on('error', reject);
     req.end(options.body);

@@ -3,6 +3,7 @@ import { configSchema, type ConfigInput, type WardenConfig } from '../../src/con
 import { startGateway as start, type RunningGateway } from '../../src/gateway/index.js';
 import { createLogger } from '../../src/shared/log.js';
 import type { AuditRecord, AuditSink } from '../../src/audit/index.js';
+import { auditBodies, recordAtExit } from './secret-sweep.js';
 
 /** Collects log lines in memory, so a test can search them (for secrets, for messages). */
 export class LogCapture extends Writable {
@@ -48,5 +49,9 @@ export async function startGateway(
   const audit = new MemoryAudit();
   const log = createLogger({ level: config.log.level, destination: logs, secrets });
   const gateway = await start(config, options.configuredAudit ? { log } : { log, audit });
+  recordAtExit('gateway log', () => logs.text);
+  recordAtExit('audit records', () => audit.records.map((r) => JSON.stringify(r)).join('\n'));
+  const dbPath = config.store && 'sqlite' in config.store ? config.store.sqlite : undefined;
+  if (options.configuredAudit && dbPath) recordAtExit('audit records', () => auditBodies(dbPath));
   return { gateway, config, url: gateway.url, logs, audit, close: () => gateway.close() };
 }

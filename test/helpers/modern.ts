@@ -1,9 +1,10 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { McpServer, createMcpHandler, inputRequired } from '@modelcontextprotocol/server';
+import { fileURLToPath } from 'node:url';
+import { createMcpHandler } from '@modelcontextprotocol/server';
+import { buildModernServer } from './modern-server.js';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { z } from 'zod';
 
 /**
  * MCP of the 2026-07-28 era in tests: a server and a client from the official SDK 2.x packages
@@ -17,26 +18,6 @@ export interface RunningModernUpstream {
   /** Every request received: method, headers and parsed body, for asserting what reached it. */
   seen: { method: string; headers: IncomingHttpHeaders; body: any }[];
   close(): Promise<void>;
-}
-
-function buildModernServer(): McpServer {
-  const server = new McpServer({ name: 'warden-modern-upstream', version: '2.0.0' });
-  server.registerTool('echo', { description: 'Echo the text', inputSchema: z.object({ text: z.string() }) }, async ({ text }) => ({
-    content: [{ type: 'text', text }],
-  }));
-  server.registerTool('secret_tool', { description: 'Hidden by allow-lists', inputSchema: z.object({}) }, async () => ({
-    content: [{ type: 'text', text: 'secret' }],
-  }));
-  // A multi round-trip tool: the first round asks for nothing but hands out state; the retry shows the state it got back.
-  server.registerTool('ask', { description: 'Two rounds', inputSchema: z.object({}) }, async (_args, ctx) => {
-    const state = ctx.mcpReq.requestState<string>();
-    if (state === undefined) return inputRequired({ requestState: 'server-state-42' });
-    return { content: [{ type: 'text', text: `got ${state}` }] };
-  });
-  server.registerResource('readme', 'test://readme', { mimeType: 'text/plain' }, async (uri) => ({
-    contents: [{ uri: uri.href, text: 'read me' }],
-  }));
-  return server;
 }
 
 /** A 2026-07-28 server (SDK 2.x `createMcpHandler`) over Node's HTTP server, at /mcp. */
@@ -90,4 +71,9 @@ export async function connectModernClient(url: string, headers: Record<string, s
   });
   await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
   return client;
+}
+
+/** argv that starts test/helpers/modern-stdio-server.ts (SDK 2.x over stdio, both eras). */
+export function modernStdioCommand(): string[] {
+  return [process.execPath, '--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./modern-stdio-server.ts', import.meta.url))];
 }

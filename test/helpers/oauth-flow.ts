@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { initialize, readAnswer, type HttpAnswer } from './client.js';
 import { FormBrowser, OAUTH_AUTHORIZATION, REDIRECT, registerClient, type RegisteredClient } from './oauth.js';
+import { recordSecret, type SecretKind } from './secret-sweep.js';
 
 /**
  * The OAuth flow step by step, for tests that drive or attack the embedded authorization server: PKCE pairs,
@@ -15,7 +16,16 @@ export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const seenSecrets = new Set<string>();
 
 export function remember(...secrets: (string | undefined)[]): void {
-  for (const s of secrets) if (s) seenSecrets.add(s);
+  for (const s of secrets) rememberAs(s?.startsWith('wdn_') ? 'api_key' : s?.split('.').length === 3 ? 'token' : 'opaque', s);
+}
+
+/** remember, naming what kind of secret it is (the suite-wide sweep counts them by kind). */
+export function rememberAs(kind: SecretKind, ...secrets: (string | undefined)[]): void {
+  for (const s of secrets) {
+    if (!s) continue;
+    seenSecrets.add(s);
+    recordSecret(kind, s);
+  }
 }
 
 /** The scopes of the resource's upstream, from the test authorization config: what a client asks for by default. */
@@ -104,7 +114,7 @@ export async function exchangeCode(issuer: string, grant: CodeGrant, overrides: 
   };
   const sent = Object.fromEntries(Object.entries(form).filter((e): e is [string, string] => e[1] !== undefined));
   const answer = await tokenRequest(issuer, sent, grant.clientSecret ? basicAuth(grant.clientId, grant.clientSecret) : {});
-  remember(answer.json?.access_token, answer.json?.refresh_token);
+  rememberAs('token', answer.json?.access_token, answer.json?.refresh_token);
   return answer;
 }
 
@@ -149,7 +159,8 @@ export async function signIn(issuer: string, options: SignInOptions): Promise<Si
     ...(options.decision ? { decision: options.decision } : {}),
   });
   const code = callback.searchParams.get('code') ?? '';
-  remember(code, pkce.verifier, clientSecret);
+  rememberAs('code', code, pkce.verifier);
+  rememberAs('client_secret', clientSecret);
   return { clientId: client.client_id, ...(clientSecret ? { clientSecret } : {}), pkce, callback, code, browser };
 }
 

@@ -8,8 +8,10 @@ import { startHttpUpstream, notesServerCommand, type RunningHttpUpstream } from 
 import { readAnswer, type HttpAnswer } from './client.js';
 import { withStore } from './store.js';
 import { parseAuditRow, type ChainedAuditRecord } from '../../src/audit/index.js';
+import { recordOutput, recordSecret } from './secret-sweep.js';
 
 export const PASSWORD = 'correct horse battery staple';
+recordSecret('password', PASSWORD);
 
 export const OAUTH_AUTHORIZATION: ConfigInput['authorization'] = {
   scopes: {
@@ -148,6 +150,7 @@ export class FormBrowser {
       }
       const html = await res.text();
       this.pages.push({ url: next.url, status: res.status, html });
+      recordOutput(res.status === 200 ? 'sign-in page' : 'HTTP error body', html);
       if (res.status !== 200) throw new Error(`page ${next.url} answered ${res.status}: ${html.slice(0, 500)}`);
       const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&');
       const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];

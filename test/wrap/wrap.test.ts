@@ -329,6 +329,28 @@ describe('warden wrap', () => {
     assert.match(warden.stderr, /recorder: ready/);
   });
 
+  test('attack: a reused id in flight is refused, so the list answer cannot arrive unfiltered under the other request', async () => {
+    const log = join(dir, 'recorder-ids.log');
+    const warden = new RawWarden(['--allow-tool', 'safe_echo', '--', ...recorderCommand(log)]);
+    try {
+      warden.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }));
+      await warden.message((m) => m.id === 1);
+      warden.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+      // Both in one write: the second is read while the first is still in flight.
+      warden.send(`${JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/list' })}\n${JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'safe_echo', arguments: { text: 'x' } } })}`);
+      const refused = await warden.message((m) => m.id === 5 && m.error?.data?.error === 'request_id_in_use');
+      assert.match(refused.error.message, /already in use/);
+      const list = await warden.message((m) => m.id === 5 && m.result?.tools);
+      assert.deepEqual(list.result.tools.map((t: { name: string }) => t.name), ['safe_echo'], 'the list is filtered');
+      warden.send(JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'safe_echo', arguments: { text: 'again' } } }));
+      const reused = await warden.message((m) => m.id === 5 && m.result?.content);
+      assert.equal(reused.result.content[0].text, 'again', 'once answered, the id may be used again');
+    } finally {
+      warden.proc.kill('SIGTERM');
+      await warden.exited;
+    }
+  });
+
   test("the child's exit ends warden with its exit code; a signal counts as 1", async () => {
     const seven = new RawWarden(['--', process.execPath, '-e', 'process.exit(7)']);
     assert.equal((await seven.exited).code, 7);

@@ -1,5 +1,5 @@
 import { idKey, isJSONRPCRequest, isResponse, type JSONRPCMessage } from '../../shared/jsonrpc.js';
-import { LIST_METHODS, type AllowList, type ScopePolicy } from '../../policy/index.js';
+import { LIST_METHODS, type AllowList, type ScopePolicy, type TargetKind } from '../../policy/index.js';
 import { CACHEABLE_METHODS, mcpNameOf } from '../../shared/protocol-era.js';
 import { sessionOwner } from '../upstreams/session-bindings.js';
 import { MRTR_METHODS } from './protocol.js';
@@ -30,6 +30,9 @@ export function filter({ allowLists, scopes, states }: {
       // The grant (a cached lookup keyed by the caller's scopes) is needed only for list answers.
       const list = LIST_METHODS[message.method] ? listRewrite(message.method, allowLists.get(call.upstream), scopes?.grantFor(call.principal, call.upstream)) : undefined;
       let rewrite = call.era === 'modern' && CACHEABLE_METHODS.has(message.method) ? privately(list) : list;
+      if (call.era === 'modern' && message.method === 'server/discover') {
+        rewrite = discovery(allowLists.get(call.upstream), scopes?.grantFor(call.principal, call.upstream));
+      }
       if (states && call.era === 'modern' && MRTR_METHODS.has(message.method)) {
         rewrite = sealing(rewrite, states, { owner: sessionOwner(call.principal), upstream: call.upstream, method: message.method, target: mcpNameOf(message) ?? '' });
       }
@@ -45,6 +48,24 @@ function listRewrite(method: string, allowList: AllowList | undefined, grant: Re
   if (byAllowList) return (answer) => byAllowList.filterListAnswer(method, answer);
   if (grant) return (answer) => grant.filterListAnswer(method, answer);
   return undefined;
+}
+
+const CAPABILITY_OF: Readonly<Record<TargetKind, string>> = { tool: 'tools', prompt: 'prompts', resource: 'resources' };
+
+/**
+ * A `server/discover` answer advertising only the kinds of things the caller may use on this upstream: a
+ * capability whose kind the allow-list closes, or none of the caller's scopes opens, is taken out.
+ */
+function discovery(allowList: AllowList | undefined, grant: ReturnType<ScopePolicy['grantFor']> | undefined): Rewrite {
+  return (answer) => {
+    const result = 'result' in answer ? answer.result as { capabilities?: Record<string, unknown> } : undefined;
+    if (!result?.capabilities || typeof result.capabilities !== 'object') return answer;
+    const capabilities = { ...result.capabilities };
+    for (const [kind, capability] of Object.entries(CAPABILITY_OF) as [TargetKind, string][]) {
+      if ((allowList && !allowList.allowsAnyOf(kind)) || (grant && !grant.opensKind(kind))) delete capabilities[capability];
+    }
+    return { ...answer, result: { ...result, capabilities } } as JSONRPCMessage;
+  };
 }
 
 /** `then`, followed by sealing the `requestState` of an `input_required` result to the caller. */

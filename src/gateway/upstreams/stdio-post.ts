@@ -30,7 +30,8 @@ export class PostCall {
   constructor(
     private readonly ex: Outgoing,
     readonly answers: AnswerFilter | undefined,
-    sessionId: string,
+    /** Undefined for a 2026-07-28 request, whose answer must not name a session. */
+    sessionId: string | undefined,
     private readonly timeoutMs: number,
     private readonly upstream: string,
   ) {
@@ -39,7 +40,7 @@ export class PostCall {
     for (const m of ex.messages) if (isJSONRPCRequest(m)) this.outstanding.set(idKey(m.id), m.id);
     this.batch = ex.messages.length > 1;
     this.acceptsSse = String(ex.req.headers.accept ?? '').includes('text/event-stream');
-    this.headers = { ...ex.responseHeaders, 'mcp-session-id': sessionId };
+    this.headers = sessionId === undefined ? { ...ex.responseHeaders } : { ...ex.responseHeaders, 'mcp-session-id': sessionId };
     this.timer = setTimeout(() => this.timeout(), timeoutMs);
     this.res.once('close', () => this.end());
   }

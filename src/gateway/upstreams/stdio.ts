@@ -26,10 +26,16 @@ export interface StdioUpstreamOptions {
 /**
  * An MCP server the gateway runs itself, one child process per MCP session. Towards the caller this is a
  * Streamable HTTP server (sessions, SSE, GET stream, DELETE); towards the child it is the stdio transport.
+ *
+ * 2026-07-28 requests have no session: each principal gets a child of its own from a pool (never shared
+ * with another principal, counted against the same caps as sessions, ended when idle like them), and its
+ * answers name no session.
  */
 export class StdioUpstream implements Upstream {
   readonly kind = 'stdio' as const;
   private readonly sessions = new Map<string, StdioSession>();
+  /** The child serving each principal's (`sessionOwner`) 2026-07-28 requests; also in `sessions`. */
+  private readonly pool = new Map<string, StdioSession>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly perPrincipal: number;
   private closing = false;
@@ -47,6 +53,11 @@ export class StdioUpstream implements Upstream {
   }
 
   sessionProblem(call: HttpCaller, owner: string): { error: GatewayError; reason: string } | undefined {
+    if (call.era === 'modern') {
+      if (this.pool.has(owner)) return undefined;
+      const admission = this.admission(sessionHolder(call.principal));
+      return admission.ok ? undefined : { error: admission.error, reason: admission.reason };
+    }
     if (initializes(call)) {
       if (call.messages.length > 1) return refused(new GatewayError('invalid_request', 'Invalid Request: initialize must be sent alone, not in a batch'));
       if (call.sessionId !== undefined) return refused(new GatewayError('invalid_request', 'Invalid Request: initialize starts a session and must not carry Mcp-Session-Id'));
@@ -63,6 +74,7 @@ export class StdioUpstream implements Upstream {
   }
 
   async handle(ex: Outgoing, answers: AnswerFilter | undefined): Promise<void> {
+    if (ex.era === 'modern') return this.pooled(ex.principal).post(ex, answers);
     if (ex.method === 'POST' && initializes(ex)) return this.startSession(ex.principal).post(ex, answers);
     // The session step checked it; it may have ended since.
     const session = this.sessions.get(ex.sessionId ?? '');
@@ -77,15 +89,25 @@ export class StdioUpstream implements Upstream {
     return admit(this.sessions.values(), holder, this.perPrincipal, this.config.sessions.max, this.name);
   }
 
-  private startSession(principal: Principal): StdioSession {
+  /** The principal's child for 2026-07-28 requests, started on its first one. */
+  private pooled(principal: Principal): StdioSession {
+    const owner = sessionOwner(principal);
+    const existing = this.pool.get(owner);
+    if (existing) return existing;
+    const session = this.startSession(principal, false);
+    this.pool.set(owner, session);
+    return session;
+  }
+
+  private startSession(principal: Principal, named = true): StdioSession {
     if (this.closing) throw new GatewayError('shutting_down', 'The gateway is shutting down');
     const holder = sessionHolder(principal);
     const admission = this.admission(holder);
     if (!admission.ok) throw admission.error;
     // Ended without waiting for the child to stop, so that the place is taken by this session at once.
     if (admission.evict) void this.endSession(admission.evict, 'evicted: its owner opened a new session at the cap, and it was their least recently used idle one');
-    const session = new StdioSession(randomUUID(), sessionOwner(principal), holder, this.name, this.config, this.log, (s, why) => {
-      this.sessions.delete(s.id);
+    const session = new StdioSession(randomUUID(), named, sessionOwner(principal), holder, this.name, this.config, this.log, (s, why) => {
+      this.forget(s);
       this.log.info({ upstream: this.name, session: s.id, why }, 'session ended');
     });
     this.sessions.set(session.id, session);
@@ -93,8 +115,13 @@ export class StdioUpstream implements Upstream {
     return session;
   }
 
+  private forget(session: StdioSession): boolean {
+    if (this.pool.get(session.owner) === session) this.pool.delete(session.owner);
+    return this.sessions.delete(session.id);
+  }
+
   private async endSession(session: StdioSession, why: string): Promise<void> {
-    if (!this.sessions.delete(session.id)) return;
+    if (!this.forget(session)) return;
     this.log.info({ upstream: this.name, session: session.id, why }, 'session ended');
     await session.close(why);
   }
@@ -107,7 +134,7 @@ export class StdioUpstream implements Upstream {
   }
 
   status(): Record<string, unknown> {
-    return { kind: this.kind, sessions: this.sessions.size, maxSessions: this.config.sessions.max, perPrincipal: this.perPrincipal };
+    return { kind: this.kind, sessions: this.sessions.size, pooled: this.pool.size, maxSessions: this.config.sessions.max, perPrincipal: this.perPrincipal };
   }
 
   async close(): Promise<void> {
@@ -130,6 +157,8 @@ class StdioSession {
 
   constructor(
     readonly id: string,
+    /** False for a pooled child serving 2026-07-28 requests: its id is internal and never named to the caller. */
+    private readonly named: boolean,
     /** `sessionOwner` of the principal that initialized it. */
     readonly owner: string,
     /** `sessionHolder` of that principal: whose share of the upstream's sessions this one counts against. */
@@ -165,10 +194,10 @@ class StdioSession {
     this.lastActivity = Date.now();
     if (requests.length === 0) {
       for (const m of ex.messages) this.toChild(m, undefined);
-      ex.res.writeHead(202, { ...ex.responseHeaders, 'mcp-session-id': this.id }).end();
+      ex.res.writeHead(202, this.named ? { ...ex.responseHeaders, 'mcp-session-id': this.id } : ex.responseHeaders).end();
       return Promise.resolve();
     }
-    const call = new PostCall(ex, answers, this.id, this.config.timeout, this.upstream);
+    const call = new PostCall(ex, answers, this.named ? this.id : undefined, this.config.timeout, this.upstream);
     this.calls.add(call);
     for (const m of ex.messages) this.toChild(m, call);
     return call.done.finally(() => {

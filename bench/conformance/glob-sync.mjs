@@ -1,0 +1,1 @@
+export { globSync } from 'glob';
