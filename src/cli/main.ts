@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { nativeModuleProblem } from './runtime-notices.js';
 import { Command, CommanderError } from 'commander';
 import { registerServe } from './commands/serve.js';
 import { registerDemo } from './commands/demo.js';
@@ -10,6 +11,8 @@ import { registerClients } from './commands/clients.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerAudit } from './commands/audit.js';
 import { registerPolicy } from './commands/policy.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerInit } from './commands/init.js';
 import { VERSION } from './version.js';
 
 /** `warden`: thin argument parsing; every command calls into the modules. Exit codes: 0 ok, 1 failure, 2 bad usage or config. */
@@ -20,6 +23,7 @@ const program = new Command('warden')
   .enablePositionalOptions()
   .exitOverride();
 
+registerInit(program);
 registerServe(program);
 registerDemo(program);
 registerWrap(program);
@@ -30,10 +34,16 @@ registerClients(program);
 registerTokens(program);
 registerAudit(program);
 registerPolicy(program);
+registerDoctor(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+  const native = nativeModuleProblem(err);
+  if (native) {
+    process.stderr.write(`warden: ${native}\n`);
+    process.exit(1);
+  }
   throw err;
 }

@@ -2,13 +2,15 @@ import type { WardenConfig } from '../config/index.js';
 import { startGateway, type RunningGateway } from '../gateway/index.js';
 import { createLogger } from '../shared/log.js';
 import { fail } from './output.js';
+import { prettyLogs, type LogOptions } from './log-options.js';
+import { nativeModuleProblem } from './runtime-notices.js';
 
 /**
  * Starts a gateway and stops it gracefully on SIGTERM or SIGINT: new requests are refused, in-flight ones
  * finish, children end. A second signal exits at once.
  */
-export async function runGateway(config: WardenConfig, secrets: Set<string>): Promise<{ gateway: RunningGateway }> {
-  const log = createLogger({ level: config.log.level, secrets });
+export async function runGateway(config: WardenConfig, secrets: Set<string>, options: LogOptions = {}): Promise<{ gateway: RunningGateway }> {
+  const log = createLogger({ level: options.logLevel ?? config.log.level, secrets, pretty: prettyLogs(options.logFormat) });
   let gateway: RunningGateway;
   try {
     gateway = await startGateway(config, { log });
@@ -17,7 +19,7 @@ export async function runGateway(config: WardenConfig, secrets: Set<string>): Pr
     const why = e.code === 'EADDRINUSE'
       ? `port ${config.listen.port} on ${config.listen.host} is in use; stop the other process or set listen.port`
       : e.code === 'EACCES' ? `not allowed to listen on port ${config.listen.port}; use a port above 1023` : undefined;
-    fail(why ? `cannot listen: ${why}` : `cannot start: ${e.message}`);
+    fail(why ? `cannot listen: ${why}` : nativeModuleProblem(err) ?? `cannot start: ${e.message}`);
   }
   let stopping = false;
   const stop = (signal: string) => {

@@ -91,7 +91,10 @@ export async function withStore(opts: Common, command: StoreCommand): Promise<vo
   const { config, file } = loadConfigOrExit(opts.config, opts.json);
   const warning = command.warning?.(config, file);
   if (warning !== undefined) process.stderr.write(`warden: warning: ${warning}\n`);
+  const { nativeModuleProblem } = await import('./runtime-notices.js');
   const failureOf = (err: unknown): Failure | undefined => {
+    const native = nativeModuleProblem(err);
+    if (native) return { message: native, code: 1 };
     if (err instanceof AdminError) return adminFailure(err);
     if (err instanceof CliFailure) return { message: err.message, code: err.exitCode };
     if (err instanceof StoreError) return { message: err.message, code: 1 };

@@ -4,6 +4,7 @@ import { parseDocument, LineCounter, isMap, isSeq, type Document } from 'yaml';
 import { configSchema, type WardenConfig } from './schema.js';
 import { interpolate, type InterpolationIssue } from './interpolate.js';
 import { applyScenarioDefaults } from './presets.js';
+import { explainIssue } from './issue-text.js';
 
 export interface ConfigIssue {
   /** Dotted path inside the file, e.g. `upstreams.notes.url`; empty for the file as a whole. */
@@ -11,6 +12,8 @@ export interface ConfigIssue {
   message: string;
   /** 1-based line in the file, when the path exists there. */
   line?: number;
+  /** Names a rule that spans fields (e.g. `listen_without_auth`), so `warden doctor` can report it by id. */
+  rule?: string;
 }
 
 /** A configuration that cannot be used. The CLI prints `format()` and exits 2. */
@@ -83,7 +86,8 @@ export function parseConfigText(text: string, file = 'warden.yaml', env: NodeJS.
   const interpolated = interpolate(raw, env, secrets, interpolationIssues) as Record<string, unknown>;
   const issues: ConfigIssue[] = interpolationIssues.map((i) => issueAt(doc, lines, i.path, i.message));
 
-  const parsed = configSchema.safeParse(applyScenarioDefaults(interpolated));
+  // reportInput: an error can say what it got instead (its type; a string's value is never echoed, it may be a secret).
+  const parsed = configSchema.safeParse(applyScenarioDefaults(interpolated), { reportInput: true });
   if (!parsed.success) {
     // A field whose ${VAR} is missing is reported once, for the variable, not again for its empty value.
     const covered = (path: (string | number)[]) => interpolationIssues.some((i) => samePrefix(i.path, path));
@@ -92,20 +96,16 @@ export function parseConfigText(text: string, file = 'warden.yaml', env: NodeJS.
       if (covered(path)) continue;
       if (issue.code === 'invalid_key') {
         issues.push(issueAt(doc, lines, path, issue.issues.map((i) => i.message).join('; ')));
-      } else if (issue.code === 'unrecognized_keys') {
-        // One line per unknown key, pointing at the key itself.
-        for (const key of issue.keys) {
-          issues.push(issueAt(doc, lines, [...path, key], `unknown setting '${key}'; check the spelling against \`warden config schema\``));
-        }
       } else {
-        issues.push(issueAt(doc, lines, path, issue.message.replace(/^Invalid input: /, '')));
+        // One line per unknown key (pointing at the key itself), the expected type named, a union explained.
+        for (const text of explainIssue(issue, configSchema)) issues.push(issueAt(doc, lines, text.path, text.message));
       }
     }
   }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(file, issues);
   const config = parsed.data;
   const semantic = checkSemantics(config).map((i) => {
-    const at = issueAt(doc, lines, i.path, i.message);
+    const at = { ...issueAt(doc, lines, i.path, i.message), ...(i.rule ? { rule: i.rule } : {}) };
     return at.line === undefined && i.path[0] === 'auth' ? { ...at, line: lineOf(doc, lines, ['scenario']) } : at;
   });
   if (semantic.length > 0) throw new ConfigError(file, semantic);
@@ -113,17 +113,21 @@ export function parseConfigText(text: string, file = 'warden.yaml', env: NodeJS.
 }
 
 /** Rules that span fields. The fail-closed rules of the scenarios live here. */
-function checkSemantics(config: WardenConfig): InterpolationIssue[] {
-  const issues: InterpolationIssue[] = [];
+type SemanticIssue = InterpolationIssue & { rule?: string };
+
+function checkSemantics(config: WardenConfig): SemanticIssue[] {
+  const issues: SemanticIssue[] = [];
   const { scopes, roles } = config.authorization;
   if (config.auth === 'none' && config.scenario !== 'local') {
     issues.push({
       path: ['auth'],
+      rule: 'scenario_without_auth',
       message: `scenario '${config.scenario}' requires authentication, and 'none' is only for the local scenario; set auth: { apiKeys: {} } and create keys with \`warden keys create\``,
     });
   } else if (config.auth === 'none' && !isLoopbackHost(config.listen.host)) {
     issues.push({
       path: ['listen', 'host'],
+      rule: 'listen_without_auth',
       message: `refusing to listen on ${config.listen.host} with auth: none, where anyone who can reach it could call your tools; listen on 127.0.0.1 (or ::1), or set auth: { apiKeys: {} }`,
     });
   }
@@ -159,6 +163,7 @@ function checkSemantics(config: WardenConfig): InterpolationIssue[] {
     if ((url ? url.protocol !== 'https:' : true) && !isLoopbackHost(host)) {
       issues.push({
         path: [url ? 'publicUrl' : 'listen', ...(url ? [] : ['host'])],
+        rule: 'oauth_without_tls',
         message: 'OAuth needs TLS beyond loopback (passwords and tokens cross the network); put a TLS proxy in front and set publicUrl: https://<your host>',
       });
     }

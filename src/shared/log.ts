@@ -1,4 +1,5 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 
 export type { Logger };
 
@@ -24,6 +25,8 @@ export interface LoggerOptions {
   secrets?: Iterable<string>;
   /** Where lines go; stderr by default, so stdout stays free for MCP stdio and command output. */
   destination?: NodeJS.WritableStream | number;
+  /** Human-readable lines (time, level, message, fields) instead of JSON: for a person at a terminal. */
+  pretty?: boolean;
 }
 
 /**
@@ -42,7 +45,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
       ...(scrub ? { hooks: { streamWrite: scrub } } : {}),
     },
-    typeof destination === 'number' ? bufferedDestination(destination) : destination,
+    options.pretty
+      ? PinoPretty({ destination: typeof destination === 'number' ? destination : destination as NodeJS.WritableStream, sync: true, colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname' })
+      : typeof destination === 'number' ? bufferedDestination(destination) : destination,
   );
 }
 

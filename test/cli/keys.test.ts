@@ -61,6 +61,14 @@ describe('warden keys', { concurrency: true }, () => {
     }
   });
 
+  test('create without --expires: the key is made, with a warning on stderr that it never expires (--expires gives none: the test above)', async () => {
+    const { file } = config();
+    const run = await keys(file, 'create', '--subject', 'bob', '--scope', 'notes:read');
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /warning: key \w{12} never expires; next time pass --expires 90d/);
+    assert.match(run.stdout, /expires:\s+never/);
+  });
+
   test('create --json: id, key, grants and ISO times', async () => {
     const { file } = config();
     const out = await createJson(file, '--subject', 'svc-ci', '--scope', 'notes:read', '--scope', 'notes:write');
@@ -202,8 +210,9 @@ describe('warden keys', { concurrency: true }, () => {
       await gateway.close();
     }
     const again = await keys(file, 'revoke', k.id);
-    assert.equal(again.code, 0, 'revoking twice is fine');
-    assert.match(again.stdout, /status:\s+revoked/);
+    assert.equal(again.code, 1, 'revoking twice changes nothing, and says so');
+    assert.match(again.stderr, new RegExp(`key ${k.id} was already revoked at \\d{4}-.*; nothing changed`));
+    assert.equal(again.stdout, '');
     const list = await keys(file, 'list', '--json');
     assert.deepEqual(JSON.parse(list.stdout), [], 'revoked keys are left out without --all');
   });

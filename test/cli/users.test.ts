@@ -174,6 +174,17 @@ describe('warden users', { concurrency: true }, () => {
     assert.equal(roles.code, 2, 'set-roles needs --role');
   });
 
+  test('a password piped in without --password-stdin is refused (exit 2), not ignored; with the flag it is used', async () => {
+    const { file } = config();
+    const piped = await users(file, ['add', 'carol'], 'piped-password-1234\n');
+    assert.equal(piped.code, 2);
+    assert.match(piped.stderr, /pass --password-stdin to set the password from it/);
+    assert.doesNotMatch(piped.stdout + piped.stderr, /piped-password-1234/);
+    assert.equal((await users(file, ['list', '--json'])).stdout.includes('carol'), false, 'no user was added');
+    const control = await users(file, ['add', 'carol', '--password-stdin'], 'piped-password-1234\n');
+    assert.equal(control.code, 0, control.stderr);
+  });
+
   test('without --password-stdin and without a terminal: a strong password is generated and printed once', async () => {
     const { file, db } = config();
     const run = await users(file, ['add', 'alice', '--role', 'viewer']);

@@ -177,8 +177,24 @@ describe('parseConfigText: one clear issue per mistake', () => {
 
   test('unknown key in an upstream: names the key and its line', () => {
     const issue = oneIssue(yaml(...NOTES, '    tiemout: 5s'), 'upstreams.notes.tiemout', 4);
-    assert.match(issue.message, /unknown setting 'tiemout'/);
-    assert.match(issue.message, /warden config schema/);
+    assert.match(issue.message, /unknown setting 'tiemout'; did you mean 'timeout'\?/);
+  });
+
+  test('an unknown key with no near match lists the keys known there', () => {
+    const issue = oneIssue(yaml('listen: { host: 127.0.0.1, colour: blue }', ...NOTES), 'listen.colour', 1);
+    assert.equal(issue.message, "unknown setting 'colour'; known here: host, port");
+  });
+
+  test('a misspelled key inside a union (auth) is found in the branch it was meant for', () => {
+    const issues = issuesOf(yaml('auth: { apiKey: {} }', 'authorization: { scopes: { s: { tools: [t] } } }', ...NOTES));
+    assert.ok(issues.some((i) => i.path === 'auth.apiKey' && i.message === "unknown setting 'apiKey'; did you mean 'apiKeys'?"), JSON.stringify(issues));
+  });
+
+  test('a wrong type names the type expected and the type given, never a string value (it may be a secret)', () => {
+    assert.equal(oneIssue(yaml('rateLimit: { perIp: 5 }', ...NOTES), 'rateLimit.perIp', 1).message, 'expected false or a mapping (key: value), got number (5)');
+    assert.equal(oneIssue(yaml('audit: { stdout: "${TOKEN}" }', ...NOTES), 'audit.stdout', 1, { TOKEN: 's3cr3t-value' }).message, 'expected a boolean, got string');
+    // Control: the same settings with the right types load.
+    assert.doesNotThrow(() => parseConfigText(yaml('rateLimit: { perIp: false }', 'audit: { stdout: true }', ...NOTES)));
   });
 
   test('unknown key in an allow-list', () => {

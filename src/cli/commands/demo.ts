@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { withLogOptions, type LogOptions } from '../log-options.js';
 import { resolve } from 'node:path';
 import { isLoopbackHost } from '../../config/index.js';
 
@@ -11,20 +12,20 @@ interface DemoOptions {
 }
 
 export function registerDemo(program: Command): void {
-  program
-    .command('demo')
+  withLogOptions(program
+    .command('demo'))
     .description('run the gateway on loopback in front of the bundled demo notes server')
     .option('-p, --port <port>', 'port to listen on (0 picks a free one)', parsePort, 8787)
     .option('--host <host>', 'loopback address to listen on: 127.0.0.1, ::1 or localhost', parseHost, '127.0.0.1')
     .option('--max-sessions <n>', 'live demo server processes at most (one per MCP session)', parseMaxSessions, 32)
     .option('--data-dir <dir>', 'where demo notes and audit records are kept', '.warden')
     .option('--json', 'print the endpoint as JSON instead of the guide')
-    .action(async (opts: DemoOptions) => {
+    .action(async (opts: DemoOptions & LogOptions) => {
       const { demoConfig, DEMO_ALLOWED_TOOLS } = await import('../../demo/config.js');
       const { runGateway } = await import('../run-gateway.js');
       const dataDir = resolve(opts.dataDir);
       const config = demoConfig({ port: opts.port, host: opts.host, maxSessions: opts.maxSessions, dataDir });
-      const { gateway } = await runGateway(config, new Set());
+      const { gateway } = await runGateway(config, new Set(), opts);
       const url = `${gateway.url.replace('127.0.0.1', 'localhost')}/mcp`;
       const auditFile = config.audit.file!;
       if (opts.json) {
@@ -65,14 +66,15 @@ function guide(url: string, auditFile: string, storeFile: string, allowedTools: 
   MCP endpoint   ${url}   (Streamable HTTP, loopback only, no auth: the local scenario)
   Tools allowed  ${allowedTools.join(', ')}
                  (delete_note exists upstream, but the allow-list hides it and refuses calls to it)
-  Audit records  npx warden audit tail --follow --store ${storeFile}
-                 npx warden audit verify --store ${storeFile}   (the hash chain is intact)
+  Audit records  warden audit tail --follow --store ${storeFile}
+                 warden audit verify --store ${storeFile}   (the hash chain is intact)
                  and as JSON lines in ${auditFile}
+                 (without a global install: npx mcp-warden audit ...; in a clone: npx warden audit ...)
 
   Connect with:
-    MCP Inspector   npx @modelcontextprotocol/inspector
+    MCP Inspector   npx @modelcontextprotocol/inspector@0.16.8   (later releases do not run on Node 20)
                     then Transport Type "Streamable HTTP", URL ${url}, Connect
-    Inspector CLI   npx @modelcontextprotocol/inspector --cli ${url} --transport http --method tools/list
+    Inspector CLI   npx @modelcontextprotocol/inspector@0.16.8 --cli ${url} --transport http --method tools/list
     Claude Code     claude mcp add --transport http warden-demo ${url}
     Cursor          ~/.cursor/mcp.json:  { "mcpServers": { "warden-demo": { "url": "${url}" } } }
     Claude Desktop  claude_desktop_config.json (Desktop speaks stdio, mcp-remote bridges):

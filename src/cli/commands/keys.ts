@@ -3,7 +3,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseDuration } from '../../shared/duration.js';
 import { durationProblem } from '../../admin/key-lifetime.js';
 import type { ApiKeyView } from '../../credentials/index.js';
-import { printJson, withStore, withStoreOptions, collect, type Common } from '../store-command.js';
+import { printJson, withStore, withStoreOptions, collect, CliFailure, type Common } from '../store-command.js';
 import { iso, rows, table, when } from '../format.js';
 
 /**
@@ -46,6 +46,8 @@ export function registerKeys(program: Command): void {
         check: async (config) => (await import('../../admin/index.js')).checkNewKey(config, input),
         run: async ({ admin }) => {
           const { key, view } = await admin.keys.create(input);
+          // Said, not refused: a key for a machine may be meant to live on; `warden doctor` keeps flagging it.
+          if (opts.expires === undefined) process.stderr.write(`warden: warning: key ${view.id} never expires; next time pass --expires 90d (warden doctor lists the keys without one)\n`);
           if (opts.json) return printJson(created(key, view));
           process.stdout.write(`${key}\n\n${SHOWN_ONCE}\n\n${details(view)}`);
         },
@@ -110,6 +112,9 @@ export function registerKeys(program: Command): void {
     .action(async (idArg: string, opts: Common) => {
       await withStore(opts, {
         run: async ({ admin }) => {
+          const before = await admin.keys.get(idArg);
+          // Nothing to do is not success: a script that revokes a leaked key must notice it named the wrong one.
+          if (before.revokedAt !== null) throw new CliFailure(`key ${before.id} was already revoked at ${iso(before.revokedAt)}; nothing changed`, 1);
           const view = await admin.keys.revoke(idArg);
           if (opts.json) return printJson(viewJson(view));
           process.stdout.write(details(view));

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { fstatSync } from 'node:fs';
 import type { WardenConfig } from '../../config/index.js';
 import type { UserView } from '../../authorization-server/users.js';
 import { CliFailure, collect, printJson, withStore, withStoreOptions, type Common, type StoreCommand } from '../store-command.js';
@@ -192,6 +193,9 @@ async function obtainPassword(fromStdin: boolean, username: string): Promise<Pas
     password = await promptHidden(`Password for ${username}: `);
     checkPassword(password);
     if ((await promptHidden('Again: ')) !== password) throw new CliFailure('the two passwords differ; nothing was changed', 2);
+  } else if (stdinCarriesData()) {
+    // A password piped in without --password-stdin was once ignored, and another one generated, silently.
+    throw new CliFailure('stdin is a pipe or a file: pass --password-stdin to set the password from it; to have one generated, give no stdin (</dev/null)', 2);
   } else {
     const { randomBytes } = await import('node:crypto');
     // 144 bits, 24 characters of base64url.
@@ -199,6 +203,15 @@ async function obtainPassword(fromStdin: boolean, username: string): Promise<Pas
   }
   checkPassword(password);
   return { password, generated: false };
+}
+
+function stdinCarriesData(): boolean {
+  try {
+    const stat = fstatSync(0);
+    return stat.isFIFO() || stat.isFile() || stat.isSocket();
+  } catch {
+    return false;
+  }
 }
 
 async function readStdin(): Promise<string> {

@@ -1,0 +1,33 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { parse } from 'yaml';
+import type { LoadedConfig } from '../config/index.js';
+import { openStore } from '../store/index.js';
+import type { ReviewInput } from './types.js';
+
+/**
+ * Gathers what the rules need beyond the config: the file as written, the modes of the files that hold
+ * secrets, and the API keys in use. A store that does not exist yet is not created.
+ */
+export async function gatherFacts(loaded: LoadedConfig, now = Date.now()): Promise<ReviewInput> {
+  const { config } = loaded;
+  let raw: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = parse(readFileSync(loaded.file, 'utf8'));
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) raw = parsed as Record<string, unknown>;
+  } catch {
+    // The loader has read this file already; a config given as an object (no file) has no inline text to check.
+  }
+  const db = config.store.sqlite;
+  const paths = [db, `${db}-wal`, `${db}-shm`, ...(config.audit.file ? [config.audit.file] : [])];
+  const files = paths.filter((p) => existsSync(p)).map((p) => ({ path: p, mode: statSync(p).mode }));
+  let keys: ReviewInput['keys'];
+  if (config.auth !== 'none' && config.auth.apiKeys && existsSync(db)) {
+    const store = openStore(config);
+    try {
+      keys = await store.apiKeys.list({}, now);
+    } finally {
+      await store.close();
+    }
+  }
+  return { config, raw, files, keys };
+}

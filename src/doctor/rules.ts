@@ -1,0 +1,26 @@
+import type { Rule } from './types.js';
+import { audienceNotPinned, credentialsOverHttp, metricsPublic, noRateLimit, publicUrlHttp, scenarioMismatch, sharedIdentityAudience } from './rules-exposure.js';
+import { auditOff, inlineSecret, keysNeverExpire, longTokenLifetime, storeReadable } from './rules-credentials.js';
+import { unpinnedLauncher, wildcardAllow } from './rules-upstreams.js';
+
+/**
+ * Every rule `warden doctor` applies to a config, gravest first. Rules that the loader already enforces
+ * (no auth beyond loopback, OAuth without TLS, a public scenario without auth) arrive as config errors and
+ * are reported under their own ids by `review.ts`.
+ */
+export const RULES: readonly Rule[] = [
+  credentialsOverHttp,
+  publicUrlHttp,
+  auditOff,
+  metricsPublic,
+  audienceNotPinned,
+  sharedIdentityAudience,
+  scenarioMismatch,
+  noRateLimit,
+  longTokenLifetime,
+  keysNeverExpire,
+  inlineSecret,
+  storeReadable,
+  unpinnedLauncher,
+  wildcardAllow,
+];

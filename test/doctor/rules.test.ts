@@ -1,0 +1,20 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isPinned, launchedPackage } from '../../src/doctor/rules-upstreams.js';
+
+test('launchedPackage: the package each launcher runs, past its flags', () => {
+  assert.deepEqual(launchedPackage(['npx', '-y', '@modelcontextprotocol/server-filesystem', '/tmp']), { launcher: 'npx', spec: '@modelcontextprotocol/server-filesystem' });
+  assert.deepEqual(launchedPackage(['/usr/bin/npx', '--package', 'pkg@1.2.3', 'bin']), { launcher: 'npx', spec: 'pkg@1.2.3' });
+  assert.deepEqual(launchedPackage(['npx', '--package=pkg@2.0.0', 'bin']), { launcher: 'npx', spec: 'pkg@2.0.0' });
+  assert.deepEqual(launchedPackage(['pnpm', 'dlx', 'mcp-server-x']), { launcher: 'pnpm dlx', spec: 'mcp-server-x' });
+  assert.deepEqual(launchedPackage(['npm', 'exec', '--yes', 'pkg']), { launcher: 'npm exec', spec: 'pkg' });
+  assert.deepEqual(launchedPackage(['uvx', '--python', '3.12', 'mcp-server-fetch==0.6.2']), { launcher: 'uvx', spec: 'mcp-server-fetch==0.6.2' });
+  // Not launchers: a binary run directly is what the fix recommends.
+  assert.equal(launchedPackage(['node', 'server.js']), undefined);
+  assert.equal(launchedPackage(['pnpm', 'start']), undefined);
+});
+
+test('isPinned: exact versions only; ranges, tags and bare names move', () => {
+  for (const spec of ['pkg@1.2.3', '@scope/pkg@2026.1.26', 'pkg@1.0.0-beta.1', 'mcp-server-fetch==0.6.2']) assert.ok(isPinned(spec), spec);
+  for (const spec of ['pkg', '@scope/pkg', 'pkg@latest', 'pkg@^1.2.3', 'pkg@1', '@scope/pkg@~2.0.0', 'fetch>=1']) assert.ok(!isPinned(spec), spec);
+});
