@@ -1,7 +1,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve, dirname, isAbsolute } from 'node:path';
 import { parseDocument, LineCounter, isMap, isSeq, type Document } from 'yaml';
-import { configSchema, type WardenConfig } from './schema.js';
+import { configSchema, type JwtIssuerConfig, type WardenConfig } from './schema.js';
 import { interpolate, type InterpolationIssue } from './interpolate.js';
 import { applyScenarioDefaults } from './presets.js';
 
@@ -150,6 +150,7 @@ function checkSemantics(config: WardenConfig): InterpolationIssue[] {
       });
     }
   }
+  if (config.auth !== 'none' && config.auth.jwt) issues.push(...checkIssuers(config, config.auth.jwt.issuers));
   for (const [name, scope] of Object.entries(scopes)) {
     scope.upstreams?.forEach((u, i) => {
       if (!(u in config.upstreams)) issues.push({ path: ['authorization', 'scopes', name, 'upstreams', i], message: `no upstream is named '${u}'; configured: ${Object.keys(config.upstreams).join(', ')}` });
@@ -160,6 +161,31 @@ function checkSemantics(config: WardenConfig): InterpolationIssue[] {
       if (!(scope in scopes)) issues.push({ path: ['authorization', 'roles', role, i], message: `role '${role}' grants scope '${scope}', which authorization.scopes does not define` });
     });
   }
+  return issues;
+}
+
+/** Company IdPs: what they are trusted for must exist here, and their roles must map to roles that exist. */
+function checkIssuers(config: WardenConfig, issuers: JwtIssuerConfig[]): InterpolationIssue[] {
+  const issues: InterpolationIssue[] = [];
+  const oauthOn = config.auth !== 'none' && config.auth.oauth !== undefined;
+  issuers.forEach((idp, n) => {
+    const at = ['auth', 'jwt', 'issuers', n];
+    for (const use of idp.use) {
+      if (use !== 'access-token' && !oauthOn) {
+        issues.push({ path: [...at, 'use'], message: `'${use}' happens at the embedded authorization server; turn it on with auth.oauth: {} or remove '${use}'` });
+      }
+    }
+    for (const [value, mapped] of Object.entries(idp.roles ?? {})) {
+      mapped.forEach((role, i) => {
+        if (!(role in config.authorization.roles)) {
+          issues.push({ path: [...at, 'roles', value, i], message: `IdP value '${value}' maps to role '${role}', which authorization.roles does not define` });
+        }
+      });
+    }
+    if (idp.roles && !idp.claims.roles) {
+      issues.push({ path: [...at, 'claims', 'roles'], message: 'a roles mapping needs the claim that carries the IdP roles, e.g. claims: { roles: groups }' });
+    }
+  });
   return issues;
 }
 

@@ -655,3 +655,32 @@ test('an upstream timeout of 0 is refused (it would mean "never" for HTTP and "a
     return true;
   });
 });
+
+describe('auth.jwt: company IdPs', () => {
+  const jwt = (...issuer: string[]) => yaml('scenario: enterprise', 'auth:', '  jwt:', '    issuers:', '      - issuer: https://login.example.com/realms/acme', ...issuer.map((l) => `        ${l}`),
+    'authorization:', '  scopes: { "notes:read": { tools: [search_notes] } }', '  roles: { reader: ["notes:read"] }', ...NOTES);
+
+  test('the issue\'s example is valid, with defaults for algorithms and use', () => {
+    const { config } = parseConfigText(jwt('audiences: [api://mcp-gateway]', 'claims: { subject: sub, roles: groups, tenant: tid, scopes: scp }', 'roles: { "mcp-readers": [reader] }'));
+    assert.ok(config.auth !== 'none');
+    const idp = config.auth.jwt!.issuers[0]!;
+    assert.deepEqual(idp.algorithms, ['RS256', 'PS256', 'ES256', 'EdDSA']);
+    assert.deepEqual(idp.use, ['access-token']);
+  });
+
+  test('refused: alg none and HS256, by name', () => {
+    for (const alg of ['none', 'HS256']) {
+      const issue = oneIssue(jwt(`algorithms: [${alg}]`), 'auth.jwt.issuers.0.algorithms.0');
+      assert.match(issue.message, /'none' and HS\* .* never accepted/);
+    }
+  });
+
+  test('refused: an IdP over plain http beyond loopback', () => {
+    assert.match(oneIssue(jwt('jwksUri: http://login.example.com/keys'), 'auth.jwt.issuers.0.jwksUri').message, /https/);
+  });
+
+  test('refused: a roles mapping to a role that does not exist, and sso without the embedded AS', () => {
+    assert.match(oneIssue(jwt('claims: { roles: groups }', 'roles: { admins: [root] }'), 'auth.jwt.issuers.0.roles.admins.0').message, /authorization\.roles does not define/);
+    assert.match(oneIssue(jwt('use: [sso]'), 'auth.jwt.issuers.0.use').message, /auth\.oauth/);
+  });
+});
