@@ -1,4 +1,7 @@
+import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import Provider, { type Configuration } from 'oidc-provider';
@@ -210,4 +213,9 @@ async function codeFlow(issuer: string, username: string, options: { resource?: 
     res = html.includes('name="login"') ? await go(action, { prompt: 'login', login: username, password: 'any' }) : await go(action, { prompt: 'consent' });
   }
   throw new Error('too many redirects at the IdP');
+}
+
+/** A fresh store file for a gateway of these tests. */
+export function tempStore(): { sqlite: string } {
+  return { sqlite: join(mkdtempSync(join(tmpdir(), 'warden-idp-')), 'warden.db') };
 }

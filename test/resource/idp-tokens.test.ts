@@ -6,7 +6,7 @@ import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstream
 import { callTool, getJson, initialize } from '../helpers/client.js';
 import { hmacJwt, publicKeyAsSecrets, unsecuredJwt } from '../helpers/jwt-forgery.js';
 import { seenSecrets } from '../helpers/oauth-flow.js';
-import { IDP_INTROSPECTOR, IDP_SERVICE, startIdp, unpublishedKey, type TestIdp } from '../helpers/idp.js';
+import { IDP_INTROSPECTOR, IDP_SERVICE, startIdp, tempStore, unpublishedKey, type TestIdp } from '../helpers/idp.js';
 import type { ConfigInput } from '../../src/config/index.js';
 
 /**
@@ -46,7 +46,7 @@ describe('IdP access tokens at the resource', () => {
     idp.groups.set(IDP_SERVICE.id, ['mcp-readers']);
     other.groups.set(IDP_SERVICE.id, ['mcp-readers']);
     web = await startHttpUpstream({ stateful: false, json: true });
-    gw = await startGateway({ scenario: 'enterprise', auth: idpAuth(idp), authorization: AUTHORIZATION, upstreams: { web: { url: web.url } } });
+    gw = await startGateway({ scenario: 'enterprise', store: tempStore(), auth: idpAuth(idp), authorization: AUTHORIZATION, upstreams: { web: { url: web.url } } });
     resource = `${gw.url}/mcp/web`;
   });
   after(async () => {

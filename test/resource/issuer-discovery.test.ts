@@ -8,12 +8,12 @@ import { createLogger } from '../../src/shared/log.js';
 import { discoverIssuer } from '../../src/resource/issuer-discovery.js';
 import { freePort } from '../helpers/client.js';
 import { LogCapture, MemoryAudit } from '../helpers/gateway.js';
-import { startIdp, type TestIdp } from '../helpers/idp.js';
+import { startIdp, tempStore, type TestIdp } from '../helpers/idp.js';
 
 /** Start-up against company IdPs: OIDC discovery, then RFC 8414, the issuer pinned, and a clear error naming the setting. */
 
 const config = (issuer: string, extra: Record<string, unknown> = {}) => configSchema.parse({
-  scenario: 'enterprise', listen: { host: '127.0.0.1', port: 0 },
+  scenario: 'enterprise', listen: { host: '127.0.0.1', port: 0 }, store: tempStore(),
   auth: { jwt: { issuers: [{ issuer, ...extra }] } },
   authorization: { scopes: { 'echo:use': { tools: ['echo'] } } },
   upstreams: { web: { url: 'http://127.0.0.1:9/mcp' } },
