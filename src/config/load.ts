@@ -3,7 +3,7 @@ import { resolve, dirname, isAbsolute } from 'node:path';
 import { parseDocument, LineCounter, isMap, isSeq, type Document } from 'yaml';
 import { configSchema, type JwtIssuerConfig, type WardenConfig } from './schema.js';
 import { interpolate, type InterpolationIssue } from './interpolate.js';
-import { applyScenarioDefaults } from './presets.js';
+import { applyScenarioDefaults, scenarioDefaultsApplied } from './presets.js';
 
 export interface ConfigIssue {
   /** Dotted path inside the file, e.g. `upstreams.notes.url`; empty for the file as a whole. */
@@ -31,6 +31,8 @@ export class ConfigError extends Error {
 export interface LoadedConfig {
   config: WardenConfig;
   file: string;
+  /** The scenario's defaults the file did not override, as `path = value` lines. */
+  scenarioDefaults: string[];
   /** Values that came from the environment: never to be logged. */
   secrets: Set<string>;
 }
@@ -107,7 +109,7 @@ export function parseConfigText(text: string, file = 'warden.yaml', env: NodeJS.
     return at.line === undefined && i.path[0] === 'auth' ? { ...at, line: lineOf(doc, lines, ['scenario']) } : at;
   });
   if (semantic.length > 0) throw new ConfigError(file, semantic);
-  return { config, file, secrets };
+  return { config, file, secrets, scenarioDefaults: scenarioDefaultsApplied(interpolated) };
 }
 
 /** Rules that span fields. The fail-closed rules of the scenarios live here. */
@@ -151,6 +153,7 @@ function checkSemantics(config: WardenConfig): InterpolationIssue[] {
     }
   }
   if (config.auth !== 'none' && config.auth.jwt) issues.push(...checkIssuers(config, config.auth.jwt.issuers));
+  if (config.scenario === 'enterprise') issues.push(...checkEnterprise(config));
   for (const [name, scope] of Object.entries(scopes)) {
     scope.upstreams?.forEach((u, i) => {
       if (!(u in config.upstreams)) issues.push({ path: ['authorization', 'scopes', name, 'upstreams', i], message: `no upstream is named '${u}'; configured: ${Object.keys(config.upstreams).join(', ')}` });
@@ -160,6 +163,21 @@ function checkSemantics(config: WardenConfig): InterpolationIssue[] {
     granted.forEach((scope, i) => {
       if (!(scope in scopes)) issues.push({ path: ['authorization', 'roles', role, i], message: `role '${role}' grants scope '${scope}', which authorization.scopes does not define` });
     });
+  }
+  return issues;
+}
+
+/** The enterprise scenario's fail-closed rules (presets.ts SCENARIO_RULES says them in words). */
+function checkEnterprise(config: WardenConfig): InterpolationIssue[] {
+  const issues: InterpolationIssue[] = [];
+  if (config.auth !== 'none' && !config.auth.jwt) {
+    issues.push({ path: ['auth', 'jwt'], message: "scenario 'enterprise' trusts the company IdP; add auth.jwt: { issuers: [{ issuer: https://<your IdP> }] } (docs/enterprise.md), or use scenario: public" });
+  }
+  if (!config.audit.store && !config.audit.file && !config.audit.stdout) {
+    issues.push({ path: ['audit', 'store'], message: "scenario 'enterprise' audits every decision; keep audit.store on, or send the records to audit.file or audit.stdout" });
+  }
+  if (config.metrics.public) {
+    issues.push({ path: ['metrics', 'public'], message: "scenario 'enterprise' protects /metrics; set metrics.token: \"${METRICS_TOKEN}\" for a remote scraper instead" });
   }
   return issues;
 }

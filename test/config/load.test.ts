@@ -684,3 +684,26 @@ describe('auth.jwt: company IdPs', () => {
     assert.match(oneIssue(jwt('use: [sso]'), 'auth.jwt.issuers.0.use').message, /auth\.oauth/);
   });
 });
+
+describe('scenario: enterprise', () => {
+  const head = ['scenario: enterprise', 'authorization:', '  scopes: { "notes:read": { tools: [search_notes] } }', '  roles: { reader: ["notes:read"] }'];
+  const idp = ['  jwt: { issuers: [{ issuer: https://login.example.com }] }'];
+
+  test('shorter token lifetimes are laid under auth.oauth only when the file turns it on, and the file wins', () => {
+    const withOauth = parseConfigText(yaml(...head, 'publicUrl: https://mcp.example.com', 'auth:', ...idp, '  oauth: { refreshTokenTtl: 1d }', ...NOTES)).config;
+    assert.ok(withOauth.auth !== 'none' && withOauth.auth.oauth);
+    assert.equal(withOauth.auth.oauth.accessTokenTtl, 300_000);
+    assert.equal(withOauth.auth.oauth.refreshTokenTtl, 86_400_000);
+    const without = parseConfigText(yaml(...head, 'auth:', ...idp, ...NOTES)).config;
+    assert.ok(without.auth !== 'none');
+    assert.equal(without.auth.oauth, undefined, 'the preset does not turn the embedded AS on');
+  });
+
+  test('refused: no company IdP, audit off without a copy, public metrics — each naming the setting', () => {
+    assert.match(oneIssue(yaml(...head, 'auth: { apiKeys: {} }', ...NOTES), 'auth.jwt').message, /trusts the company IdP/);
+    assert.match(oneIssue(yaml(...head, 'auth:', ...idp, 'audit: { store: false }', ...NOTES), 'audit.store').message, /audits every decision/);
+    assert.match(oneIssue(yaml(...head, 'auth:', ...idp, 'metrics: { public: true }', ...NOTES), 'metrics.public').message, /protects \/metrics/);
+    // The control: audit to a file instead of the store is fine.
+    parseConfigText(yaml(...head, 'auth:', ...idp, 'audit: { store: false, file: audit.jsonl }', ...NOTES));
+  });
+});
