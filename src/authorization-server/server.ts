@@ -17,6 +17,7 @@ import { createSafeFetch } from './safe-fetch.js';
 import { PAGE_HEADERS, errorPage } from './pages.js';
 import { withProviderContext } from './request-context.js';
 import { createHash } from 'node:crypto';
+import { registerDelegatedGrants, type DelegatedClaims, type DelegationParts } from './delegated-grants.js';
 
 /**
  * The embedded OAuth 2.1 authorization server: oidc-provider behind the gateway's router, with the store as
@@ -42,6 +43,8 @@ export interface AuthorizationServerOptions {
   audit(event: OAuthAuditEvent): Promise<void>;
   /** Verifies an access token this server issued (the resource side's verifier). */
   checkAccessToken: AccessTokenCheck;
+  /** Company IdPs, for token exchange and ID-JAG. */
+  issuers?: DelegationParts['issuers'] | undefined;
 }
 
 /** Revocation-list writes started by provider events, per request: the answer waits for them. */
@@ -162,6 +165,11 @@ export class AuthorizationServer {
       },
     });
     provider.use(this.structuredTokenEndpoints());
+    if (options.issuers) {
+      registerDelegatedGrants(provider, {
+        issuer: options.issuer, issuers: options.issuers, oauth: options.oauth, roles: options.authorization.roles, resources: options.resources,
+      });
+    }
     this.subscribe(provider);
     return provider;
   }
@@ -206,10 +214,13 @@ export class AuthorizationServer {
     provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
       const { entities, client, params } = ctx.oidc;
       const token = entities.AccessToken ?? entities.ClientCredentials;
+      const delegated = ctx.state.delegated as DelegatedClaims | undefined;
       report({
         method: 'oauth.token', decision: 'allow',
         subject: String((token as { accountId?: string } | undefined)?.accountId ?? client?.clientId ?? 'unknown'),
         ...(client ? { clientId: client.clientId } : {}),
+        ...(delegated?.tenant ? { tenant: delegated.tenant } : {}),
+        ...(typeof delegated?.act?.sub === 'string' ? { actor: delegated.act.sub } : {}),
         ...((token as { grantId?: string } | undefined)?.grantId ? { credentialId: (token as { grantId: string }).grantId } : {}),
         ...(token?.aud ? { target: String(token.aud) } : {}),
         reason: `issued by ${String(params?.grant_type ?? 'grant')}`,

@@ -193,6 +193,13 @@ function checkIssuers(config: WardenConfig, issuers: JwtIssuerConfig[]): Interpo
         issues.push({ path: [...at, 'use'], message: `'${use}' happens at the embedded authorization server; turn it on with auth.oauth: {} or remove '${use}'` });
       }
     }
+    const oauth = config.auth !== 'none' ? config.auth.oauth : undefined;
+    if (oauthOn && idp.use.includes('token-exchange') && !oauth?.tokenExchange) {
+      issues.push({ path: [...at, 'use'], message: "'token-exchange' needs the clients allowed to exchange: auth.oauth.tokenExchange: { clients: [<client id>] }" });
+    }
+    if (oauthOn && idp.use.includes('id-jag') && !oauth?.idJag) {
+      issues.push({ path: [...at, 'use'], message: "'id-jag' needs the clients allowed to present ID-JAGs: auth.oauth.idJag: { clients: [<client id>] }" });
+    }
     for (const [value, mapped] of Object.entries(idp.roles ?? {})) {
       mapped.forEach((role, i) => {
         if (!(role in config.authorization.roles)) {

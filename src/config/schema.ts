@@ -67,6 +67,14 @@ const oauth = z
       .describe('accept https client_id URLs (Client ID Metadata Documents); fetched with SSRF protection'),
     deviceFlow: z.boolean().default(true).describe('device authorization grant (RFC 8628) for CLIs and headless agents'),
     clientCredentials: z.boolean().default(true).describe('client_credentials for service clients made with `warden clients add`'),
+    tokenExchange: z.object({
+      clients: z.array(z.string().min(1)).min(1, { message: 'name the confidential clients that may exchange tokens' })
+        .describe('client ids (service clients, authenticated) that may use token exchange (RFC 8693)'),
+    }).strict().optional().describe('RFC 8693 token exchange of company IdP tokens (issuers with use: [token-exchange]) for gateway tokens'),
+    idJag: z.object({
+      clients: z.array(z.string().min(1)).min(1, { message: 'name the confidential clients that may present ID-JAGs' })
+        .describe('client ids (authenticated) that may present Identity Assertion JWT Authorization Grants'),
+    }).strict().optional().describe('the jwt-bearer grant with ID-JAGs of company IdPs (issuers with use: [id-jag]): MCP enterprise-managed authorization'),
     login: z.object({
       maxFailures: z.number().int().min(1).max(100).default(5).describe('failed sign-ins in a row before the account is locked'),
       lockout: between(1_000, 86_400_000, 'between 1s and 1d').default(900_000).describe('how long a locked account stays locked'),

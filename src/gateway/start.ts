@@ -160,6 +160,7 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
         config, oauth, store, scopes, log, issuer: publicBase, audit: parts.audit, instance: parts.instance,
         endpoints: routes.endpoints(), sole: routes.at('/mcp')?.url,
         checkAccessToken: (token) => tokens!.introspect(token),
+        issuers,
       });
     } catch (err) {
       issuers?.close();
