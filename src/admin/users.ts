@@ -45,10 +45,9 @@ export function checkPassword(password: string): void {
   if (problem !== undefined) throw new AdminError('invalid_input', problem);
 }
 
-/** The user directory with the sign-in limits the config sets. */
-export function userDirectory(ctx: Pick<AdminContext, 'store' | 'config'>): UserDirectory {
-  const oauth = ctx.config.auth === 'none' ? undefined : ctx.config.auth.oauth;
-  return new UserDirectory(ctx.store.users, { maxFailures: oauth?.login.maxFailures ?? 5, lockoutMs: oauth?.login.lockout ?? 900_000 });
+/** The user directory (sign-in throttling is the running authorization server's, not the directory's). */
+export function userDirectory(ctx: Pick<AdminContext, 'store'>): UserDirectory {
+  return new UserDirectory(ctx.store.users);
 }
 
 /** The directory's own refusals as admin errors; anything else as it is. */

@@ -6,8 +6,10 @@ import type { ScopePolicy } from '../policy/index.js';
 import type { TokenBucketLimiter } from '../ratelimit/index.js';
 import { PAGE_HEADERS, consentPage, errorPage, httpsHost, loginPage, type ConsentScope } from './pages.js';
 import type { ResourceCatalog } from './resources.js';
+import type { SignInThrottle } from './sign-in-throttle.js';
 import type { UserDirectory } from './users.js';
 import { INTERACTION_PREFIX } from './provider.js';
+import { DEFAULT_SCOPE_PARAM } from './default-scope.js';
 
 /**
  * The sign-in and consent pages: server-rendered forms without JavaScript. oidc-provider owns the
@@ -34,6 +36,7 @@ export interface InteractionParts {
   /** The key CSRF tokens are derived from. */
   csrfKey: () => Buffer;
   loginLimiter: TokenBucketLimiter;
+  throttle: SignInThrottle;
   clientIp(req: IncomingMessage): string;
   record(event: InteractionEvent): Promise<void>;
 }
@@ -79,7 +82,23 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
 
       if (req.method === 'GET' && step === undefined) {
         if (details.prompt.name === 'login') return page(res, 200, loginPage({ action: `${action}/login`, csrf: csrfFor(uid), clientName }));
-        if (details.prompt.name === 'consent') return page(res, 200, await renderConsent(details, `${action}/consent`, csrfFor(uid), clientName, client.clientUri));
+        if (details.prompt.name === 'consent') {
+          if (details.params[DEFAULT_SCOPE_PARAM] !== undefined && details.session?.accountId) {
+            const decision = await decide(details, details.session.accountId);
+            if ([...decision.values()].every((d) => d.allowed.length === 0)) {
+              // The client asked for no scope and the default (every scope of the resource) leaves nothing for
+              // this user: RFC 6749 invalid_scope tells the client so, where an empty grant would only fail later.
+              const listed = [...new Set([...decision.values()].flatMap((d) => d.withheld))].join(' ');
+              await parts.record({ ...base, action: 'consent_denied', subject: details.session.accountId, reason: `invalid_scope: the roles grant none of ${listed || 'the resource\'s scopes'}` });
+              await provider.interactionFinished(req, res, {
+                error: 'invalid_scope',
+                error_description: `no scope was requested, and the signed-in user's roles grant none of the resource's scopes (${listed}); ask an administrator for a role`,
+              }, { mergeWithLastSubmission: true });
+              return;
+            }
+          }
+          return page(res, 200, await renderConsent(details, `${action}/consent`, csrfFor(uid), clientName, client.clientUri));
+        }
         throw new PageError(400, `This sign-in needs a step this gateway does not offer (${details.prompt.name}).`);
       }
       if (req.method !== 'POST' || (step !== 'login' && step !== 'consent')) throw new PageError(405, 'Use the form on the sign-in page.');
@@ -95,22 +114,30 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
         const username = (form.get('username') ?? '').trim().slice(0, 256);
         const password = form.get('password') ?? '';
         const relogin = (status: number, error: string) => page(res, status, loginPage({ action: `${action}/login`, csrf: csrfFor(uid), clientName, username, error }));
+        const slowDown = (seconds: number) => {
+          res.setHeader('retry-after', String(seconds));
+          return relogin(429, `Too many sign-in attempts; wait ${seconds} s and try again.`);
+        };
         const verdict = parts.loginLimiter.take(ip);
-        if (!verdict.ok) {
-          res.setHeader('retry-after', String(verdict.retryAfterSeconds));
-          return relogin(429, `Too many sign-in attempts from your address; wait ${verdict.retryAfterSeconds} s and try again.`);
-        }
+        if (!verdict.ok) return slowDown(verdict.retryAfterSeconds);
         if (!username || !password) return relogin(400, 'Enter your username and password.');
+        // Asked before the password is looked at, for any username typed: a wait says nothing about whether the user exists.
+        const throttled = parts.throttle.attempt(username, ip);
+        if (!throttled.ok) {
+          await parts.record({ ...base, action: 'sign_in_failed', subject: username, reason: `throttled: too many failures for this username ${throttled.scope === 'address' ? 'from this address' : 'from all addresses'}` });
+          return slowDown(throttled.retryAfterSeconds);
+        }
         const result = await parts.users.authenticate(username, password);
         if (!result.ok) {
           await parts.record({ ...base, action: 'sign_in_failed', subject: username, reason: result.reason });
-          if (result.reason === 'locked') {
-            const until = result.lockedUntil ? ` until ${new Date(result.lockedUntil).toISOString().slice(11, 16)} UTC` : '';
-            return relogin(403, `Too many failed sign-ins: this account is locked${until}. Ask an administrator if you need in sooner.`);
+          // Only someone who proved the password learns that the account is disabled; everyone else gets the one generic answer.
+          if (result.reason === 'disabled') {
+            parts.throttle.succeeded(username, ip);
+            return relogin(403, 'This account is disabled. Ask an administrator.');
           }
-          if (result.reason === 'disabled') return relogin(403, 'This account is disabled. Ask an administrator.');
           return relogin(401, 'Wrong username or password.');
         }
+        parts.throttle.succeeded(username, ip);
         await parts.record({ ...base, action: 'sign_in', subject: result.user.username, reason: 'password' });
         await provider.interactionFinished(req, res, { login: { accountId: result.user.username } }, { mergeWithLastSubmission: false });
         return;

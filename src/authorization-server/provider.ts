@@ -7,6 +7,8 @@ import type { AuthorizationServerKeys } from './keys.js';
 import { PAGE_HEADERS, deviceConfirmPage, deviceErrorMessage, deviceInputPage, deviceSuccessPage, errorPage } from './pages.js';
 import type { ResourceCatalog } from './resources.js';
 import type { DelegatedClaims } from './delegated-grants.js';
+import { CLIENT_KIND_PROPERTY, checkRegistration } from './registration-policy.js';
+import { DEFAULT_SCOPE_PARAM, defaultScope } from './default-scope.js';
 
 /**
  * The oidc-provider configuration: an OAuth 2.1 authorization server for MCP, with the OpenID parts that
@@ -31,9 +33,6 @@ export const OAUTH_ROUTES = {
 } as const;
 
 export const INTERACTION_PREFIX = '/oauth/interaction/';
-
-/** Marks clients made by `warden clients add`; dynamic registration may not claim it. */
-export const CLIENT_KIND_PROPERTY = 'warden_client_kind';
 
 export interface ProviderParts {
   issuer: string;
@@ -62,8 +61,6 @@ export function resourceServerInfo(resources: ResourceCatalog, oauth: OAuthConfi
     jwt: { sign: { alg: 'ES256' as const } },
   };
 }
-
-const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost)(:\d+)?\//i;
 
 export function createProvider(parts: ProviderParts): Provider {
   const { oauth, resources } = parts;
@@ -99,6 +96,7 @@ export function createProvider(parts: ProviderParts): Provider {
     },
     enabledJWA: { idTokenSigningAlgValues: ['ES256'] },
     routes: OAUTH_ROUTES,
+    extraParams: [DEFAULT_SCOPE_PARAM],
     interactions: { url: (_ctx, interaction) => `${INTERACTION_PREFIX}${interaction.uid}` },
     // MCP clients call the token endpoint from browsers too (the Inspector); no cookie is involved there.
     clientBasedCORS: () => true,
@@ -144,19 +142,8 @@ export function createProvider(parts: ProviderParts): Provider {
     extraClientMetadata: {
       properties: [CLIENT_KIND_PROPERTY],
       validator(ctx, key, value, metadata) {
-        if (key !== CLIENT_KIND_PROPERTY) return;
-        const registering = ctx?.oidc?.route === 'registration';
-        if (registering && value !== undefined) throw new errors.InvalidClientMetadata(`${CLIENT_KIND_PROPERTY} is set by warden only`);
-        if (registering && (metadata.grant_types ?? []).includes('client_credentials')) {
-          throw new errors.InvalidClientMetadata('client_credentials is for service clients made with `warden clients add`');
-        }
-        // RFC 8252: an app that only redirects to loopback is a native app, so any loopback port matches.
-        // SDK v1 and mcp-remote do not say so, and a changed callback port would otherwise fail the sign-in.
-        // The metadata has oidc-provider's defaults filled in by now ('web'): what the client asked for is in the body.
-        const requested = (ctx?.oidc?.body as Record<string, unknown> | undefined)?.application_type;
-        const uris = (metadata.redirect_uris ?? []) as string[];
-        if (registering && requested === undefined && uris.length > 0 && uris.every((u) => LOOPBACK_REDIRECT.test(u))) {
-          (metadata as ClientMetadata).application_type = 'native';
+        if (key === CLIENT_KIND_PROPERTY && ctx?.oidc?.route === 'registration') {
+          checkRegistration(value, ctx.oidc.body as Record<string, unknown> | undefined, metadata as ClientMetadata);
         }
       },
     },
@@ -210,13 +197,26 @@ export function createProvider(parts: ProviderParts): Provider {
   };
   const provider = new Provider(parts.issuer, configuration);
   provider.proxy = parts.proxy;
+  provider.use(defaultScope(resources, OAUTH_ROUTES.authorization));
   // `verification_uri_complete` is answered by oidc-provider's own auto-submitting page, which no hook renders:
   // it gets the pages' headers, with an empty script-src that oidc-provider fills with its one script's hash.
   provider.use(async (ctx, next) => {
-    if (ctx.method === 'GET' && ctx.path === OAUTH_ROUTES.code_verification) {
-      ctx.set({ ...PAGE_HEADERS, 'content-security-policy': `${PAGE_HEADERS['content-security-policy']}; script-src` });
+    if (ctx.path !== OAUTH_ROUTES.code_verification) return next();
+    if (ctx.method === 'GET') ctx.set({ ...PAGE_HEADERS, 'content-security-policy': `${PAGE_HEADERS['content-security-policy']}; script-src` });
+    try {
+      await next();
+    } catch (err) {
+      // A code posted by a browser without a live session (no cookie, an expired one, a cross-site form):
+      // oidc-provider refuses the missing form secret, then throws trying to save the session it never
+      // created, which would be a 500.
+      if (ctx.method !== 'POST' || !(err instanceof TypeError) || !err.message.includes('persist')) throw err;
+      ctx.status = 400;
+      ctx.set(PAGE_HEADERS);
+      ctx.body = errorPage({
+        title: 'Code entry could not continue',
+        message: `This form has expired or was opened in another browser. Open ${OAUTH_ROUTES.code_verification} again and enter the code your device shows.`,
+      });
     }
-    await next();
   });
   // Client secrets are stored as digests (adapter.ts); oidc-provider compares plain strings.
   provider.Client.prototype.compareClientSecret = function compare(this: { clientSecret?: string }, actual: string): boolean {

@@ -13,6 +13,7 @@ import { createProvider, INTERACTION_PREFIX, OAUTH_ROUTES } from './provider.js'
 import type { ResourceCatalog } from './resources.js';
 import { listRevocation, revocationContext, type RevocationContext } from './revoke.js';
 import { UserDirectory } from './users.js';
+import { SignInThrottle } from './sign-in-throttle.js';
 import { createSafeFetch } from './safe-fetch.js';
 import { PAGE_HEADERS, errorPage } from './pages.js';
 import { withProviderContext } from './request-context.js';
@@ -68,7 +69,7 @@ export class AuthorizationServer {
 
   private constructor(private readonly options: AuthorizationServerOptions) {
     const { oauth } = options;
-    this.users = new UserDirectory(options.store.users, { maxFailures: oauth.login.maxFailures, lockoutMs: oauth.login.lockout });
+    this.users = new UserDirectory(options.store.users);
     this.signIns = new TokenBucketLimiter({ ratePerSecond: oauth.login.perIp.requestsPerSecond, burst: oauth.login.perIp.burst });
     this.registrations = new TokenBucketLimiter({ ratePerSecond: oauth.registration.perIp.requestsPerSecond, burst: oauth.registration.perIp.burst });
     this.revocation = revocationContext(options.store, oauth.accessTokenTtl);
@@ -82,6 +83,7 @@ export class AuthorizationServer {
       resources: options.resources,
       csrfKey: () => createHash('sha256').update(`warden-csrf:${this.keys.cookieKeys[0]}`).digest(),
       loginLimiter: this.signIns,
+      throttle: new SignInThrottle({ perAddress: oauth.login.backoff, perAccount: oauth.login.perAccount }),
       clientIp: options.clientIp,
       record: (e) => options.audit(interactionRecord(e)),
     });

@@ -19,13 +19,6 @@ export class UserError extends Error {
   }
 }
 
-export interface UserDirectoryOptions {
-  /** Failed sign-ins in a row before the account is locked. */
-  maxFailures: number;
-  /** How long a locked account stays locked, in ms. */
-  lockoutMs: number;
-}
-
 export interface NewUser {
   username: string;
   password: string;
@@ -39,7 +32,8 @@ export type UserView = Omit<UserRecord, 'passwordHash'>;
 
 export type AuthenticationResult =
   | { ok: true; user: UserView }
-  | { ok: false; reason: 'invalid' | 'locked' | 'disabled'; lockedUntil?: number };
+  /** unknown_user and wrong_password are for the audit log only: whoever signs in must not be able to tell them apart. */
+  | { ok: false; reason: 'unknown_user' | 'wrong_password' | 'disabled' };
 
 function view(user: UserRecord): UserView {
   const { passwordHash: _hash, ...rest } = user;
@@ -69,7 +63,7 @@ function checkPassword(password: string): void {
 const unique = (values: readonly string[]): string[] => [...new Set(values)];
 
 export class UserDirectory {
-  constructor(private readonly store: UserStore, private readonly options: UserDirectoryOptions) {}
+  constructor(private readonly store: UserStore) {}
 
   async add(user: NewUser, now = Date.now()): Promise<UserView> {
     checkUsername(user.username);
@@ -112,14 +106,14 @@ export class UserDirectory {
     return this.require(username);
   }
 
-  /** The user can sign in again; a lockout in force is lifted too. */
+  /** The user can sign in again (a lock written by an earlier version, which locked accounts, is lifted too). */
   async enable(username: string): Promise<UserView> {
     await this.required(username);
     await this.store.update(username, { disabledAt: null, failedLogins: 0, lockedUntil: null });
     return this.require(username);
   }
 
-  /** Sets a new password, and lifts a lockout (failed sign-ins count from 0 again). */
+  /** Sets a new password (and lifts a lock written by an earlier version). */
   async resetPassword(username: string, password: string, now = Date.now()): Promise<UserView> {
     checkPassword(password);
     await this.required(username);
@@ -135,24 +129,21 @@ export class UserDirectory {
 
   /**
    * Checks a sign-in. Every refusal of a password that was not verified as right takes the time of one scrypt
-   * verification (an unknown user is checked against a dummy hash), except for a locked account, which is
-   * refused without looking at the password and without counting the attempt. A disabled account is only
-   * reported to someone who has its password.
+   * verification (an unknown user is checked against a dummy hash), so timing does not tell which usernames
+   * exist. A disabled account is only reported to someone who has its password. Nothing here locks an
+   * account: guessing is slowed per username and address (sign-in-throttle.ts), so that a guesser cannot
+   * lock the owner out.
    */
-  async authenticate(username: string, password: string, now = Date.now()): Promise<AuthenticationResult> {
+  async authenticate(username: string, password: string): Promise<AuthenticationResult> {
     const user = USERNAME_PATTERN.test(username) ? await this.store.get(username) : undefined;
     if (!user) {
       await verifyAgainstDummy(password);
-      return { ok: false, reason: 'invalid' };
+      return { ok: false, reason: 'unknown_user' };
     }
-    if (user.lockedUntil !== null && user.lockedUntil > now) return { ok: false, reason: 'locked', lockedUntil: user.lockedUntil };
-    if (!(await verifyPassword(user.passwordHash, password))) {
-      const after = await this.store.recordFailedLogin(username, now, this.options.maxFailures, this.options.lockoutMs);
-      if (after?.lockedUntil != null && after.lockedUntil > now) return { ok: false, reason: 'locked', lockedUntil: after.lockedUntil };
-      return { ok: false, reason: 'invalid' };
-    }
+    if (!(await verifyPassword(user.passwordHash, password))) return { ok: false, reason: 'wrong_password' };
     if (user.disabledAt !== null) return { ok: false, reason: 'disabled' };
     const patch: Partial<Omit<UserRecord, 'username' | 'createdAt'>> = {};
+    // Counts and locks written by versions that locked accounts: cleared once the owner is back.
     if (user.failedLogins > 0 || user.lockedUntil !== null) Object.assign(patch, { failedLogins: 0, lockedUntil: null });
     // Hashes made with older parameters are upgraded while the password is at hand.
     if (needsRehash(user.passwordHash)) patch.passwordHash = await hashPassword(password);

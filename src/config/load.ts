@@ -127,6 +127,17 @@ function checkSemantics(config: WardenConfig): InterpolationIssue[] {
       message: `refusing to listen on ${config.listen.host} with auth: none, where anyone who can reach it could call your tools; listen on 127.0.0.1 (or ::1), or set auth: { apiKeys: {} }`,
     });
   }
+  if (config.auth === 'none') {
+    for (const [name, u] of Object.entries(config.upstreams)) {
+      const { max, perPrincipal } = u.sessions;
+      if (u.command && perPrincipal !== undefined && perPrincipal < max) {
+        issues.push({
+          path: ['upstreams', name, 'sessions', 'perPrincipal'],
+          message: `with auth: none every caller is the one principal 'anonymous', so a cap of ${perPrincipal} would only lower sessions.max (${max}); remove perPrincipal, or lower sessions.max`,
+        });
+      }
+    }
+  }
   if (config.auth === 'none' && (Object.keys(scopes).length > 0 || Object.keys(roles).length > 0)) {
     issues.push({
       path: ['authorization'],

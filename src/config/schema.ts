@@ -51,6 +51,22 @@ export const MAX_ACCESS_TOKEN_TTL_MS = 3_600_000;
 /** Bounds a duration option: `duration` already turned it into milliseconds. */
 const between = (min: number, max: number, text: string) => duration.pipe(z.number().min(min, { message: text }).max(max, { message: text }));
 
+/** Exponential back-off of failed sign-ins (sign-in-throttle.ts). */
+const backoff = z.object({
+  after: z.number().int().min(1).max(1_000).describe('the failure that starts the waits: with 5, the 5th failure makes the next attempt wait `initial`'),
+  initial: between(100, 3_600_000, 'between 100ms and 1h').describe('the first wait; each further failure doubles it'),
+  max: between(1_000, 86_400_000, 'between 1s and 1d').describe('the longest wait'),
+}).strict().refine((b) => b.max >= b.initial, { message: 'max must be at least initial', path: ['max'] });
+
+const LOGIN_BACKOFF = { after: 5, initial: 1_000, max: 900_000 };
+const LOGIN_PER_ACCOUNT = { after: 100, initial: 1_000, max: 60_000 };
+
+/** Keys of earlier versions, refused with what replaced them rather than "unrecognized key". */
+const REPLACED_LOGIN_KEYS: Record<string, string> = {
+  maxFailures: 'auth.oauth.login.maxFailures was replaced by auth.oauth.login.backoff.after: accounts are no longer locked; failures slow down the username and address that made them (docs/config.md)',
+  lockout: 'auth.oauth.login.lockout was replaced by auth.oauth.login.backoff.max, the longest wait between attempts of one username from one address (docs/config.md)',
+};
+
 const oauth = z
   .object({
     accessTokenTtl: between(60_000, MAX_ACCESS_TOKEN_TTL_MS, 'between 1m and 1h').default(600_000)
@@ -76,10 +92,21 @@ const oauth = z
         .describe('client ids (authenticated) that may present Identity Assertion JWT Authorization Grants'),
     }).strict().optional().describe('the jwt-bearer grant with ID-JAGs of company IdPs (issuers with use: [id-jag]): MCP enterprise-managed authorization'),
     login: z.object({
-      maxFailures: z.number().int().min(1).max(100).default(5).describe('failed sign-ins in a row before the account is locked'),
-      lockout: between(1_000, 86_400_000, 'between 1s and 1d').default(900_000).describe('how long a locked account stays locked'),
-      perIp: limit.default({ requestsPerSecond: 0.5, burst: 10 }).describe('sign-in attempts per client IP'),
-    }).strict().default({ maxFailures: 5, lockout: 900_000, perIp: { requestsPerSecond: 0.5, burst: 10 } }),
+      perIp: limit.default({ requestsPerSecond: 0.5, burst: 10 }).describe('sign-in attempts per client IP, whatever the username'),
+      backoff: backoff.default(LOGIN_BACKOFF)
+        .describe('failed sign-ins per username and client IP: from the `after`-th on, each failure makes that pair wait `initial`, doubling up to `max`; the owner on another address is not slowed'),
+      perAccount: z.union([z.literal(false), backoff]).default(LOGIN_PER_ACCOUNT)
+        .describe('failed sign-ins per username from any address: a higher ceiling that slows guessing spread over many addresses (never a lockout); false turns it off'),
+      // Accepted by the shape only to be refused below with a message that names the replacement.
+      ...Object.fromEntries(Object.entries(REPLACED_LOGIN_KEYS).map(([k, message]) => [k, z.unknown().optional().describe(`removed: ${message}`)])),
+    }).strict()
+      .superRefine((login, ctx) => {
+        for (const [key, message] of Object.entries(REPLACED_LOGIN_KEYS)) {
+          if ((login as Record<string, unknown>)[key] !== undefined) ctx.addIssue({ code: 'custom', message, path: [key] });
+        }
+      })
+      .transform(({ perIp, backoff: pair, perAccount }) => ({ perIp, backoff: pair, perAccount }))
+      .default({ perIp: { requestsPerSecond: 0.5, burst: 10 }, backoff: LOGIN_BACKOFF, perAccount: LOGIN_PER_ACCOUNT }),
   })
   .strict();
 
@@ -174,10 +201,13 @@ const upstream = z
     setEnv: z.record(z.string().regex(ENV_NAME), z.string()).default({}).describe('stdio upstream: variables set for the child'),
     sessions: z
       .object({
-        max: z.number().int().positive().default(32).describe('live children at most; further sessions get 503'),
+        max: z.number().int().positive().default(32).describe("live children at most; at the limit the caller's own least recently used idle session makes room, else 503"),
         idleTimeout: duration.default(15 * 60_000).describe('a session without requests or an open stream for this long ends'),
+        perPrincipal: z.number().int().positive().optional()
+          .describe('sessions one principal may hold at once (default: max(1, ceil(max / 8)); with auth: none, max); at the cap their least recently used idle session is ended, else 429'),
       })
       .strict()
+      .refine((s) => s.perPrincipal === undefined || s.perPrincipal <= s.max, { message: 'perPrincipal cannot be more than max', path: ['perPrincipal'] })
       .default({ max: 32, idleTimeout: 15 * 60_000 }),
     // HTTP
     url: z.url({ protocol: /^https?$/, message: 'expected an http:// or https:// URL' }).optional()
@@ -207,6 +237,9 @@ const upstream = z
     }
     if (u.command && u.identity && (u.identity.audience !== undefined)) {
       ctx.addIssue({ code: 'custom', message: 'identity.audience applies to HTTP upstreams only (stdio children get the principal in params._meta)', path: ['identity', 'audience'] });
+    }
+    if (u.url && u.sessions.perPrincipal !== undefined) {
+      ctx.addIssue({ code: 'custom', message: 'sessions.perPrincipal applies to stdio upstreams only (an HTTP upstream keeps its own sessions)', path: ['sessions', 'perPrincipal'] });
     }
     if (u.command && Object.keys(u.headers).length > 0) {
       ctx.addIssue({ code: 'custom', message: 'headers apply to HTTP upstreams only', path: ['headers'] });

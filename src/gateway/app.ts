@@ -115,7 +115,8 @@ export class App {
   private preflight(req: IncomingMessage, res: ServerResponse): void {
     const origin = checkOrigin(req, this.parts.originPolicy);
     if (!origin) throw new GatewayError('method_not_allowed', 'OPTIONS is for browser preflight requests, which carry an Origin header');
-    res.writeHead(204, preflightHeaders(origin)).end();
+    const requested = req.headers['access-control-request-headers'];
+    res.writeHead(204, preflightHeaders(origin, typeof requested === 'string' ? requested : undefined)).end();
   }
 
   /**

@@ -82,11 +82,19 @@ export function corsHeaders(origin: string | undefined): Record<string, string> 
   };
 }
 
-export function preflightHeaders(origin: string): Record<string, string> {
+const ALLOWED_REQUEST_HEADERS = ['content-type', 'accept', 'authorization', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'mcp-method', 'mcp-name'];
+
+/**
+ * The preflight answer. `Mcp-Param-*` names are chosen per tool by the server (2026-07-28), so no fixed list
+ * can hold them: those the browser asks for are allowed by name, next to the fixed transport headers.
+ */
+export function preflightHeaders(origin: string, requested?: string): Record<string, string> {
+  const params = (requested ?? '').split(',').map((h) => h.trim().toLowerCase()).filter((h) => /^mcp-param-[!#$%&'*+.^_`|~0-9a-z-]+$/.test(h));
   return {
     ...corsHeaders(origin),
     'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
-    'access-control-allow-headers': 'content-type, accept, authorization, mcp-session-id, mcp-protocol-version, last-event-id',
+    'access-control-allow-headers': [...ALLOWED_REQUEST_HEADERS, ...params].join(', '),
     'access-control-max-age': '600',
+    vary: 'Origin, Access-Control-Request-Headers',
   };
 }

@@ -51,7 +51,7 @@ export async function openParts(config: WardenConfig, options: GatewayOptions): 
   const upstreams = new Map<string, Upstream>();
   const allowLists = new Map<string, AllowList>();
   for (const [name, u] of Object.entries(config.upstreams)) {
-    upstreams.set(name, u.url ? new HttpUpstream(name, { ...u, url: u.url }, log) : new StdioUpstream(name, { ...u, command: u.command! }, log));
+    upstreams.set(name, u.url ? new HttpUpstream(name, { ...u, url: u.url }, log) : new StdioUpstream(name, { ...u, command: u.command! }, log, { anonymousOnly: !authOn }));
     if (u.allow) allowLists.set(name, new AllowList(u.allow));
   }
   const { redactKeys, maxBytes, enabled } = config.audit.arguments;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import {
-  FormBrowser, PASSWORD, REDIRECT, eventually, registerClient, startOAuthGatewayForAttacks, withStore, type OAuthSetup,
+  FormBrowser, PASSWORD, REDIRECT, auditRecords, eventually, registerClient, startOAuthGatewayForAttacks, withStore, type OAuthSetup,
 } from '../helpers/oauth.js';
 import { warden } from '../helpers/cli.js';
 import { callTool, initialize, type HttpAnswer } from '../helpers/client.js';
@@ -15,7 +15,7 @@ import {
   attackerKey, claimsLike, forgeWithRealKey, hmacJwt, publicKeyAsSecrets, readSigningKey, signWith, unsecuredJwt, type RealKey,
 } from '../helpers/jwt-forgery.js';
 import { revocationContext, revokeUser } from '../../src/authorization-server/revoke.js';
-import { parseAuditRow, verifyAuditChain, type ChainedAuditRecord } from '../../src/audit/index.js';
+import { verifyAuditChain, type ChainedAuditRecord } from '../../src/audit/index.js';
 
 let setup: OAuthSetup;
 let key: RealKey;
@@ -386,10 +386,6 @@ test('15. resource switching at the token endpoint: a code or refresh token gran
   assert.equal(unknown.status, 400, JSON.stringify(unknown.json));
   assert.equal(unknown.json.error, 'invalid_target');
 });
-
-async function auditRecords(dbPath: string): Promise<ChainedAuditRecord[]> {
-  return withStore(dbPath, async (store) => (await store.audit.query({})).map(parseAuditRow));
-}
 
 const WRONG_PASSWORD = `not the password ${randomUUID()}`;
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { connectClient } from '../helpers/client.js';
+import { warden } from '../helpers/cli.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -40,5 +41,25 @@ test('warden demo: the bundled notes server behind the gateway, with its allow-l
     proc.kill('SIGTERM');
     const [code] = await exited;
     assert.equal(code, 0);
+  }
+});
+
+test('warden demo refuses a non-loopback --host (it runs without authentication) and a bad --port or --max-sessions', async () => {
+  for (const host of ['0.0.0.0', '192.168.1.10']) {
+    const run = await warden(['demo', '--host', host, '--port', '0'], {}, 60_000);
+    assert.equal(run.code, 2, `--host ${host}: ${run.stderr}`);
+    assert.match(run.stderr, /auth: none.*loopback only/);
+  }
+  assert.equal((await warden(['demo', '--port', 'eighty'], {}, 60_000)).code, 2);
+  assert.match((await warden(['demo', '--max-sessions', '0'], {}, 60_000)).stderr, /1-10000/);
+  // Control: a loopback host other than the default serves.
+  const proc = spawn(process.execPath, [CLI, 'demo', '--host', 'localhost', '--port', '0', '--json', '--data-dir', mkdtempSync(join(tmpdir(), 'warden-demo-'))], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = once(proc, 'exit');
+  try {
+    const [line] = (await once(proc.stdout!, 'data')) as [Buffer];
+    assert.match(line.toString(), /"url":"http:\/\/localhost:\d+\/mcp"/);
+  } finally {
+    proc.kill('SIGTERM');
+    await exited;
   }
 });

@@ -54,7 +54,7 @@ async function addJson(file: string, username: string, args: string[] = [], pass
 
 /** Signs in as the authorization server would, against the store the CLI wrote. */
 function signIn(db: string, username: string, password: string) {
-  return withStore(db, (store) => new UserDirectory(store.users, { maxFailures: 100, lockoutMs: 1_000 }).authenticate(username, password));
+  return withStore(db, (store) => new UserDirectory(store.users).authenticate(username, password));
 }
 
 /** A grant (and a session) of the user, as oidc-provider would have stored them. */
@@ -86,7 +86,7 @@ describe('warden users', { concurrency: true }, () => {
     const ok = await signIn(db, 'alice', PASSWORD);
     assert.ok(ok.ok);
     assert.deepEqual([ok.user.roles, ok.user.tenant, ok.user.displayName], [['editor', 'viewer'], 'acme', 'Alice Liddell']);
-    assert.deepEqual(await signIn(db, 'alice', `${PASSWORD}\n`), { ok: false, reason: 'invalid' });
+    assert.deepEqual(await signIn(db, 'alice', `${PASSWORD}\n`), { ok: false, reason: 'wrong_password' });
 
     // Only one newline is dropped: a password may end in whitespace.
     const crlf = await users(file, ['add', 'bob', '--password-stdin'], `${PASSWORD} \r\n`);
@@ -130,8 +130,8 @@ describe('warden users', { concurrency: true }, () => {
     await addJson(file, 'alice');
     const store = new SqliteStore(db);
     try {
-      const directory = new UserDirectory(store.users, { maxFailures: 1, lockoutMs: 3_600_000 });
-      assert.equal((await directory.authenticate('alice', 'wrong password!')).ok, false);
+      // Sign-in no longer locks accounts (sign-in-throttle.ts); a lock written by an earlier version still shows.
+      await store.users.update('alice', { failedLogins: 5, lockedUntil: Date.now() + 3_600_000 });
     } finally {
       await store.close();
     }
@@ -246,7 +246,7 @@ describe('warden users', { concurrency: true }, () => {
     assert.equal(out.revokedGrants, 1);
     assert.ok(!('password' in out), 'a password that was given is never echoed');
     assert.ok(Date.parse(out.passwordChangedAt) > Date.parse(out.createdAt));
-    assert.deepEqual(await signIn(db, 'alice', PASSWORD), { ok: false, reason: 'invalid' });
+    assert.deepEqual(await signIn(db, 'alice', PASSWORD), { ok: false, reason: 'wrong_password' });
     assert.equal((await signIn(db, 'alice', 'a brand new passphrase')).ok, true);
 
     const weak = await users(file, ['reset-password', 'alice', '--password-stdin'], 'short\n');

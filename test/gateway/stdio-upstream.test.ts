@@ -5,10 +5,13 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { connectClient, getJson, postRaw, INITIALIZE } from '../helpers/client.js';
+import { connectClient, getJson, mcpBody, openStream, postRaw, INITIALIZE } from '../helpers/client.js';
 import { everythingCommand, notesServerCommand } from '../helpers/upstreams.js';
+import { configSchema, parseConfigText, type ConfigError } from '../../src/config/index.js';
+import { perPrincipalCap } from '../../src/gateway/upstreams/stdio-admission.js';
 
 const text = (result: unknown) => ((result as { content: { text: string }[] }).content[0]!.text);
+const LIST = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
 
 describe('stdio upstream: @modelcontextprotocol/server-everything through the gateway', () => {
   let gw: TestGateway;
@@ -171,19 +174,35 @@ describe('stdio upstream: failures and bounds', () => {
     }
   });
 
-  test('live children are bounded: the session past sessions.max gets 503 with Retry-After', async () => {
+  test('live children are bounded: past sessions.max with every session busy → 503 with Retry-After, recorded; an idle one makes room', async () => {
     const gw = await startGateway({ upstreams: { notes: { command: notesServerCommand(), sessions: { max: 1 } } } });
     try {
-      const first = await postRaw(`${gw.url}/mcp/notes`, JSON.stringify(INITIALIZE));
+      const url = `${gw.url}/mcp/notes`;
+      const first = await postRaw(url, JSON.stringify(INITIALIZE));
       assert.equal(first.status, 200);
-      const second = await postRaw(`${gw.url}/mcp/notes`, JSON.stringify(INITIALIZE));
+      const sid = first.headers.get('mcp-session-id')!;
+      const stream = await openStream(url, sid); // an open GET stream: the session is busy, so it is not ended
+      assert.equal(stream.status, 200);
+
+      const second = await postRaw(url, JSON.stringify(INITIALIZE));
       assert.equal(second.status, 503);
       assert.equal(second.json.error.data.error, 'too_many_sessions');
+      assert.match(second.json.error.message, /upstreams\.notes\.sessions\.max/);
       assert.ok(Number(second.headers.get('retry-after')) > 0);
-      const del = await fetch(`${gw.url}/mcp/notes`, { method: 'DELETE', headers: { 'mcp-session-id': first.headers.get('mcp-session-id')! } });
+      const denied = gw.audit.records.filter((r) => r.method === 'initialize' && r.decision === 'deny');
+      assert.equal(denied.length, 1, 'the refusal is recorded');
+      assert.match(denied[0]!.reason, /upstream is full \(upstreams\.notes\.sessions\.max = 1\)/);
+      assert.equal((await postRaw(url, LIST, { 'mcp-session-id': sid })).status, 200, 'the busy session goes on');
+
+      await stream.close();
+      const third = await postRaw(url, JSON.stringify(INITIALIZE));
+      assert.equal(third.status, 200, 'an idle session of the same principal makes room');
+      assert.equal((await postRaw(url, LIST, { 'mcp-session-id': sid })).status, 404, 'the idle session was ended');
+      assert.match(gw.logs.text, /evicted: its owner opened a new session/);
+
+      const del = await fetch(url, { method: 'DELETE', headers: { 'mcp-session-id': third.headers.get('mcp-session-id')! } });
       assert.equal(del.status, 200);
-      const third = await postRaw(`${gw.url}/mcp/notes`, JSON.stringify(INITIALIZE));
-      assert.equal(third.status, 200, 'ending a session frees its place');
+      assert.equal((await postRaw(url, JSON.stringify(INITIALIZE))).status, 200, 'ending a session frees its place');
     } finally {
       await gw.close();
     }
@@ -220,6 +239,116 @@ describe('stdio upstream: failures and bounds', () => {
     }
   });
 });
+
+describe('stdio upstream: request ids, progress tokens and cancellation between caller and child', () => {
+  let gw: TestGateway;
+  let url: string;
+  before(async () => {
+    gw = await startGateway({ upstreams: { notes: { command: notesServerCommand(), setEnv: { WARDEN_DEMO_NOTES: '/tmp/warden-test-notes-ids.json' } } } });
+    url = `${gw.url}/mcp/notes`;
+  });
+  after(() => gw.close());
+
+  test('answers keep the type of the caller\'s id: 7 and "7" in flight at once, each gets its own answer', async () => {
+    const session = await rawSession(url);
+    const [numeric, textual, zero] = await Promise.all([
+      postRaw(url, JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'count_slowly', arguments: { n: 2 } } }), session),
+      postRaw(url, JSON.stringify({ jsonrpc: '2.0', id: '7', method: 'tools/list' }), session),
+      postRaw(url, JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'ping' }), session),
+    ]);
+    assert.equal(numeric.status, 200);
+    assert.strictEqual(mcpBody(numeric.text).id, 7);
+    assert.match(JSON.stringify(mcpBody(numeric.text).result), /Counted to 2/);
+    assert.equal(textual.status, 200);
+    assert.strictEqual(textual.json.id, '7');
+    assert.ok(Array.isArray(textual.json.result.tools));
+    assert.strictEqual(zero.json.id, 0);
+    assert.deepEqual(zero.json.result, {});
+  });
+
+  test('a caller\'s notifications/cancelled reaches the child under the child\'s id; one naming no request in flight is dropped', async () => {
+    const session = await rawSession(url);
+    const slow = (id: string | number, n: number) => postRaw(url, JSON.stringify({
+      jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'count_slowly', arguments: { n }, _meta: { progressToken: `p-${id}` } },
+    }), session);
+    const cancel = (requestId: string | number) => postRaw(url, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'test' } }), session);
+
+    // Control: a cancellation that names the id with the wrong type cancels nothing; the call completes.
+    const kept = slow(99, 3);
+    await sleep(150);
+    assert.equal((await cancel('99')).status, 202);
+    const keptAnswer = await kept;
+    assert.match(keptAnswer.text, /Counted to 3/);
+    assert.match(gw.logs.text, /dropped a cancellation of a request that is not in flight/);
+
+    const started = Date.now();
+    const job = slow('job-1', 8); // 800 ms when not cancelled
+    await sleep(250);
+    assert.equal((await cancel('job-1')).status, 202);
+    const jobAnswer = await job;
+    assert.ok(Date.now() - started < 700, 'the cancelled call ends at once');
+    assert.match(jobAnswer.text, /"progressToken":"p-job-1"/, 'progress came back under the caller\'s token');
+    assert.doesNotMatch(jobAnswer.text, /Counted to 8/);
+    // Had the child not recognised the cancellation, it would answer after 800 ms, to nobody.
+    await sleep(900);
+    assert.doesNotMatch(gw.logs.text, /answer to a request nobody waits for any more/);
+    const reused = await postRaw(url, JSON.stringify({ jsonrpc: '2.0', id: 'job-1', method: 'tools/list' }), session);
+    assert.equal(reused.status, 200, 'the cancelled id is free again');
+
+    // A JSON-only caller still gets a body for its cancelled request.
+    const jsonJob = postRaw(url, JSON.stringify({ jsonrpc: '2.0', id: 12, method: 'tools/call', params: { name: 'count_slowly', arguments: { n: 8 } } }), { ...session, accept: 'application/json' });
+    await sleep(150);
+    await cancel(12);
+    const jsonAnswer = await jsonJob;
+    assert.equal(jsonAnswer.status, 200);
+    assert.strictEqual(jsonAnswer.json.id, 12);
+    assert.equal(jsonAnswer.json.error.code, -32800);
+  });
+});
+
+describe('stdio upstream: sessions.perPrincipal', () => {
+  test('defaults to an eighth of max (at least 1) with authentication, and to max with auth: none', async () => {
+    const base = { command: notesServerCommand() };
+    assert.equal(configSchema.parse({ upstreams: { n: base } }).upstreams.n!.sessions.perPrincipal, undefined);
+    const gw = await startGateway({ upstreams: { a: { ...base, sessions: { max: 32 } }, b: { ...base, sessions: { max: 3 } } } });
+    try {
+      const ready = await getJson(`${gw.url}/readyz`);
+      assert.equal(ready.upstreams.a.perPrincipal, 32, 'auth: none: everyone is anonymous, so the cap is max');
+      assert.equal(ready.upstreams.b.perPrincipal, 3);
+    } finally {
+      await gw.close();
+    }
+    assert.equal(perPrincipalCap({ max: 32 }, false), 4);
+    assert.equal(perPrincipalCap({ max: 3 }, false), 1);
+    assert.equal(perPrincipalCap({ max: 32, perPrincipal: 10 }, false), 10);
+  });
+
+  test('config: more than max, below max with auth: none, or on an HTTP upstream is refused naming the path', () => {
+    const ok = parseConfigText('upstreams:\n  n:\n    command: [node, s.js]\n    sessions: { max: 4, perPrincipal: 4 }\n');
+    assert.equal(ok.config.upstreams.n!.sessions.perPrincipal, 4);
+    assert.throws(
+      () => parseConfigText('upstreams:\n  n:\n    command: [node, s.js]\n    sessions: { max: 4, perPrincipal: 5 }\n'),
+      (err: ConfigError) => err.issues.some((i) => i.path === 'upstreams.n.sessions.perPrincipal' && /cannot be more than max/.test(i.message)),
+    );
+    assert.throws(
+      () => parseConfigText('upstreams:\n  n:\n    command: [node, s.js]\n    sessions: { max: 4, perPrincipal: 2 }\n'),
+      (err: ConfigError) => err.issues.some((i) => i.path === 'upstreams.n.sessions.perPrincipal' && /auth: none/.test(i.message)),
+    );
+    assert.throws(
+      () => parseConfigText('upstreams:\n  n:\n    url: http://127.0.0.1:9/mcp\n    sessions: { perPrincipal: 2 }\n'),
+      (err: ConfigError) => err.issues.some((i) => i.path === 'upstreams.n.sessions.perPrincipal' && /stdio upstreams only/.test(i.message)),
+    );
+  });
+});
+
+/** initialize and notifications/initialized by hand: the headers that name the session. */
+async function rawSession(url: string): Promise<Record<string, string>> {
+  const init = await postRaw(url, JSON.stringify(INITIALIZE));
+  assert.equal(init.status, 200);
+  const headers = { 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-06-18' };
+  assert.equal((await postRaw(url, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), headers)).status, 202);
+  return headers;
+}
 
 /** The pid of the only live child, from the gateway's own log line "session started". */
 function findChildPid(gw: TestGateway): number {

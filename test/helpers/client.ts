@@ -106,3 +106,18 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/** Opens a session's GET stream (SSE) and keeps it open until `close()`: a session with one is busy, never idle. */
+export async function openStream(url: string, sessionId: string, headers: Record<string, string> = {}): Promise<{ status: number; close(): Promise<void> }> {
+  const abort = new AbortController();
+  const res = await fetch(url, { headers: { accept: 'text/event-stream', 'mcp-session-id': sessionId, ...headers }, signal: abort.signal });
+  return {
+    status: res.status,
+    close: async () => {
+      abort.abort();
+      await res.body?.cancel().catch(() => {});
+      // The gateway sees the stream close a moment later.
+      await new Promise((r) => setTimeout(r, 100));
+    },
+  };
+}

@@ -7,6 +7,7 @@ import { startGateway, type TestGateway } from './gateway.js';
 import { startHttpUpstream, notesServerCommand, type RunningHttpUpstream } from './upstreams.js';
 import { readAnswer, type HttpAnswer } from './client.js';
 import { withStore } from './store.js';
+import { parseAuditRow, type ChainedAuditRecord } from '../../src/audit/index.js';
 
 export const PASSWORD = 'correct horse battery staple';
 
@@ -61,17 +62,22 @@ export function startOAuthGatewayForAttacks(oauth: Record<string, unknown> = {},
     registration: { perIp: { requestsPerSecond: 100, burst: 1_000 } },
     login: { perIp: { requestsPerSecond: 100, burst: 1_000 } },
     ...oauth,
-  }, { rateLimit: { perIp: { requestsPerSecond: 1_000, burst: 10_000 } }, ...extra });
+  }, { rateLimit: { perIp: { requestsPerSecond: 1_000, burst: 10_000 }, failedAuthPerIp: { requestsPerSecond: 1_000, burst: 10_000 } }, ...extra });
 }
 
 export async function addUsers(dbPath: string, users: [string, string[]][]): Promise<void> {
   await withStore(dbPath, async (store) => {
-    const directory = new UserDirectory(store.users, { maxFailures: 5, lockoutMs: 60_000 });
+    const directory = new UserDirectory(store.users);
     for (const [username, roles] of users) await directory.add({ username, password: PASSWORD, roles });
   });
 }
 
 export { withStore };
+
+/** Every record of the audit chain in the store at `dbPath`, oldest first. */
+export async function auditRecords(dbPath: string): Promise<ChainedAuditRecord[]> {
+  return withStore(dbPath, async (store) => (await store.audit.query({})).map(parseAuditRow));
+}
 
 /** Polls `probe` until it returns something (audit records, for one, are committed on a later turn of the event loop). */
 export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 5_000): Promise<T> {
@@ -92,7 +98,8 @@ export class FormBrowser {
   readonly cookies = new Map<string, string>();
   readonly pages: { url: string; status: number; html: string }[] = [];
 
-  constructor(private readonly origin: string) {}
+  /** `headers` go with every request, e.g. X-Forwarded-For to stand at another address behind `http.trustProxy`. */
+  constructor(private readonly origin: string, private readonly headers: Record<string, string> = {}) {}
 
   private cookieHeader(): string {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -114,6 +121,7 @@ export class FormBrowser {
       method: init.method ?? (init.form ? 'POST' : 'GET'),
       redirect: 'manual',
       headers: {
+        ...this.headers,
         cookie: this.cookieHeader(),
         ...(init.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
       },

@@ -6,6 +6,8 @@ import type { UpstreamIdentity } from './identify.js';
 import { readMessages, transport, type Endpoint, type TransportParts } from './transport.js';
 import { authenticate } from './authenticate.js';
 import { session } from './session.js';
+import { boundStates, standardHeaders } from './protocol.js';
+import { RequestStates } from './request-state.js';
 import { authorize } from './authorize.js';
 import { rateLimit, type Limiters } from './rate-limit.js';
 import { auditStep, type AuditParts } from './audit.js';
@@ -46,15 +48,18 @@ export interface Pipeline {
  * `Refusal` from authenticate on is committed to the audit chain as that refusal before it is answered.
  */
 export function httpPipeline(parts: PipelineParts): Pipeline {
+  const states = new RequestStates();
   const steps = {
     transport: transport(parts),
     read: readMessages(parts),
     authenticate: authenticate(parts),
+    standardHeaders: standardHeaders(),
     session: session(parts),
     authorize: authorize(parts),
     rateLimit: rateLimit(parts),
     audit: auditStep(parts),
-    filter: filter(parts),
+    filter: filter({ ...parts, states }),
+    states: boundStates(states),
   };
   const commit = committing(steps.audit);
   const afterward = after(parts); // 9. after the answer: access log, metrics, outcome record
@@ -64,6 +69,7 @@ export function httpPipeline(parts: PipelineParts): Pipeline {
     const received = steps.transport(req, res, endpoint, finished); // 1: the headers
     const decided = await commit(async () => {
       const caller = await steps.read(await steps.authenticate(received), finished); // 2, then 1: the body
+      steps.standardHeaders(caller); // 1c: 2026-07-28 headers agree with the body
       steps.session(caller); // 3
       let allowed;
       try {
@@ -73,6 +79,7 @@ export function httpPipeline(parts: PipelineParts): Pipeline {
         if (err instanceof Refusal) steps.rateLimit(caller);
         throw err;
       }
+      steps.states(allowed); // 4b: a multi round-trip retry brings back the state sealed for this caller and request
       steps.rateLimit(allowed); // 5
       return allowed;
     }, received.requestId, trace); // 6

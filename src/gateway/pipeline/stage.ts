@@ -3,6 +3,7 @@ import type { AuditedPrincipal, Principal } from '../../shared/principal.js';
 import { isJSONRPCRequest, type JSONRPCMessage } from '../../shared/jsonrpc.js';
 import type { AuditDecision } from '../../audit/index.js';
 import type { GatewayError } from '../../shared/errors.js';
+import type { ProtocolEra } from '../../shared/protocol-era.js';
 
 /**
  * The typed stages a request passes through. Each step takes one stage and hands on the next, richer one;
@@ -22,6 +23,8 @@ export interface Call {
   readonly userAgent?: string;
   /** The resource URL of the endpoint called, when there is one (HTTP): challenges point at its metadata. */
   readonly resource?: string;
+  /** The protocol era the request speaks (`legacy` until its body says otherwise). */
+  readonly era?: ProtocolEra;
 }
 
 /** After authenticate: who calls. */
@@ -43,6 +46,7 @@ export interface HttpCall extends Call {
   /** The resource URL of the endpoint called (`<base>/mcp/<name>`, or `<base>/mcp`): challenges point at its metadata. */
   readonly resource: string;
   readonly sessionId: string | undefined;
+  readonly era: ProtocolEra;
   /** True when the body was a JSON-RPC batch. */
   readonly batch: boolean;
   /** Headers every answer carries (request id, CORS). */

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, isGatewayError } from '../../shared/errors.js';
 import { parseJsonRpcBody, type BodyLimits } from '../../shared/jsonrpc.js';
+import { eraOf } from '../../shared/protocol-era.js';
 import { checkOrigin, corsHeaders, type OriginPolicy } from '../guards.js';
 import type { HttpCall } from './stage.js';
 import type { Finished } from './after.js';
@@ -61,6 +62,7 @@ export function transport(parts: TransportParts): TransportStep {
       resource: endpoint.resource,
       messages: [],
       batch: false,
+      era: 'legacy',
       action: `HTTP ${method}`,
       sessionId: typeof session === 'string' && session !== '' ? session : undefined,
       ip: finished.ip,
@@ -83,7 +85,10 @@ export function readMessages(parts: TransportParts): ReadStep {
     const parsed = parseJsonRpcBody(body, parts.bodyLimits);
     finished.answerId = soleRequestId(parsed.messages);
     finished.rpc = parsed.messages.map((m) => ('method' in m ? m.method : 'response'));
-    return { ...call, messages: parsed.messages, batch: parsed.batch };
+    const versionHeader = call.req.headers['mcp-protocol-version'];
+    const era = eraOf(parsed.messages, typeof versionHeader === 'string' ? versionHeader : undefined);
+    // 2026-07-28 has no sessions: a session id on such a request is ignored, as the revision says.
+    return { ...call, messages: parsed.messages, batch: parsed.batch, era, ...(era === 'modern' ? { sessionId: undefined } : {}) };
   };
 }
 

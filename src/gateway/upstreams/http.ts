@@ -8,7 +8,7 @@ import type { UpstreamConfig } from '../../config/index.js';
 import { sendGatewayError, soleRequestId } from '../respond.js';
 import { applyFilter } from '../pipeline/filter.js';
 import type { AnswerFilter, HttpCall, Outgoing } from '../pipeline/stage.js';
-import { FORWARDED_REQUEST_HEADERS, FORWARDED_RESPONSE_HEADERS, type Upstream } from './upstream.js';
+import { forwardedHeaders, FORWARDED_RESPONSE_HEADERS, type Upstream } from './upstream.js';
 import { SseRewriter, SSE_HEADERS, writeSseMessage } from './sse.js';
 import { SessionBindings, sessionNotFound, sessionOwner } from './session-bindings.js';
 
@@ -54,12 +54,7 @@ export class HttpUpstream implements Upstream {
 
   async handle(ex: Outgoing, answers: AnswerFilter | undefined): Promise<void> {
     const { method } = ex;
-    const headers: Record<string, string> = {};
-    for (const name of FORWARDED_REQUEST_HEADERS) {
-      const value = ex.req.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
-    Object.assign(headers, this.config.headers, ex.upstreamHeaders);
+    const headers = Object.assign(forwardedHeaders(ex), this.config.headers, ex.upstreamHeaders);
 
     const abort = new AbortController();
     const onClientGone = () => abort.abort();
@@ -101,6 +96,23 @@ export class HttpUpstream implements Upstream {
     }
   }
 
+  /**
+   * A 400 to a 2026-07-28 request: either the server's own modern refusal (a header mismatch, an unsupported
+   * version, invalid params: passed on as it is), or a 2025-11-25 server refusing a request without a session.
+   * The latter becomes an error that says so — still not a modern error code, so that a client negotiating
+   * the version falls back to `initialize`, as the revision's backward-compatibility rules expect.
+   */
+  private async relayRefusedModern(ex: Outgoing, answer: Dispatcher.ResponseData): Promise<void> {
+    const text = await readCapped(answer.body, MAX_REWRITTEN_JSON_BYTES, this.name);
+    const code = (parseJsonSafely(text) as { error?: { code?: unknown } } | undefined)?.error?.code;
+    if (typeof code === 'number' && MODERN_REFUSALS.has(code)) {
+      ex.res.writeHead(400, { ...ex.responseHeaders, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
+      ex.res.end(text);
+      return;
+    }
+    throw new GatewayError('unsupported_era', `Upstream '${this.name}' does not speak MCP 2026-07-28 (it answered as a 2025-11-25 server); connect with protocol version negotiation so that the client falls back to initialize and a session`);
+  }
+
   /** Binds a session the upstream just issued to its creator; forgets one that was ended or lost. */
   private trackSession({ method, sessionId, principal }: Outgoing, answer: Dispatcher.ResponseData): void {
     const issued = answer.headers['mcp-session-id'];
@@ -117,6 +129,7 @@ export class HttpUpstream implements Upstream {
       const identity = Object.keys(ex.upstreamHeaders).length > 0 ? ', or, if it verifies the identity JWT, its JWKS URL, issuer and audience (docs/identity.md)' : '';
       throw new GatewayError('upstream_unavailable', `Upstream '${this.name}' refused the gateway's credential (HTTP ${statusCode}); check upstreams.${this.name}.headers${identity}`);
     }
+    if (ex.era === 'modern' && statusCode === 400) return this.relayRefusedModern(ex, answer);
     const headers: Record<string, string> = { ...ex.responseHeaders };
     for (const name of FORWARDED_RESPONSE_HEADERS) {
       const value = answer.headers[name];
@@ -220,4 +233,15 @@ function describe(err: unknown): string {
     return e.code ?? e.cause?.code ?? e.message ?? String(err);
   }
   return String(err);
+}
+
+/** The refusals a 2026-07-28 server answers with: invalid params (envelope), header mismatch, missing capability, unsupported version. */
+const MODERN_REFUSALS: ReadonlySet<number> = new Set([-32602, -32020, -32021, -32022]);
+
+function parseJsonSafely(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

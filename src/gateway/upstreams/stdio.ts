@@ -2,21 +2,26 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/log.js';
 import { GatewayError } from '../../shared/errors.js';
-import {
-  gatewayErrorResponse, idKey, isJSONRPCNotification, isJSONRPCRequest, isResponse,
-  type JSONRPCMessage, type JSONRPCRequest, type RequestId,
-} from '../../shared/jsonrpc.js';
+import { isJSONRPCNotification, isJSONRPCRequest, isResponse, type JSONRPCMessage } from '../../shared/jsonrpc.js';
 import type { UpstreamConfig } from '../../config/index.js';
-import { sendGatewayError, soleRequestId } from '../respond.js';
 import { applyFilter } from '../pipeline/filter.js';
-import type { AnswerFilter, HttpCall, Outgoing } from '../pipeline/stage.js';
+import type { AnswerFilter, HttpCall, HttpCaller, Outgoing } from '../pipeline/stage.js';
+import type { Principal } from '../../shared/principal.js';
 import { SSE_HEADERS, writeSseMessage } from './sse.js';
 import { StdioChild } from './stdio-child.js';
+import { admit, perPrincipalCap, sessionHolder } from './stdio-admission.js';
+import { InFlightRequests } from './stdio-ids.js';
+import { PostCall } from './stdio-post.js';
 import type { Upstream } from './upstream.js';
 import { sessionNotFound, sessionOwner } from './session-bindings.js';
 
 const BACKLOG_LIMIT = 100;
 const KEEPALIVE_MS = 25_000;
+
+export interface StdioUpstreamOptions {
+  /** `auth: none`: every caller is the one principal `anonymous`. */
+  anonymousOnly: boolean;
+}
 
 /**
  * An MCP server the gateway runs itself, one child process per MCP session. Towards the caller this is a
@@ -26,23 +31,28 @@ export class StdioUpstream implements Upstream {
   readonly kind = 'stdio' as const;
   private readonly sessions = new Map<string, StdioSession>();
   private readonly sweeper: NodeJS.Timeout;
+  private readonly perPrincipal: number;
   private closing = false;
 
   constructor(
     readonly name: string,
     private readonly config: UpstreamConfig & { command: string[] },
     private readonly log: Logger,
+    options: StdioUpstreamOptions,
   ) {
+    this.perPrincipal = perPrincipalCap(config.sessions, options.anonymousOnly);
     const idle = config.sessions.idleTimeout;
     this.sweeper = setInterval(() => this.sweep(), Math.max(250, Math.min(idle / 4, 30_000)));
     this.sweeper.unref();
   }
 
-  sessionProblem(call: HttpCall, owner: string): { error: GatewayError; reason: string } | undefined {
+  sessionProblem(call: HttpCaller, owner: string): { error: GatewayError; reason: string } | undefined {
     if (initializes(call)) {
       if (call.messages.length > 1) return refused(new GatewayError('invalid_request', 'Invalid Request: initialize must be sent alone, not in a batch'));
       if (call.sessionId !== undefined) return refused(new GatewayError('invalid_request', 'Invalid Request: initialize starts a session and must not carry Mcp-Session-Id'));
-      return undefined;
+      // Asked here so that a refusal is recorded as one; handle() asks again, since sessions change meanwhile.
+      const admission = this.admission(sessionHolder(call.principal));
+      return admission.ok ? undefined : { error: admission.error, reason: admission.reason };
     }
     if (call.sessionId === undefined) {
       return refused(new GatewayError('session_required', 'Bad Request: Mcp-Session-Id header is required (send initialize first)'));
@@ -53,7 +63,7 @@ export class StdioUpstream implements Upstream {
   }
 
   async handle(ex: Outgoing, answers: AnswerFilter | undefined): Promise<void> {
-    if (ex.method === 'POST' && initializes(ex)) return this.startSession(sessionOwner(ex.principal)).post(ex, answers);
+    if (ex.method === 'POST' && initializes(ex)) return this.startSession(ex.principal).post(ex, answers);
     // The session step checked it; it may have ended since.
     const session = this.sessions.get(ex.sessionId ?? '');
     if (!session) throw sessionNotFound('unknown').error;
@@ -63,12 +73,18 @@ export class StdioUpstream implements Upstream {
     ex.res.writeHead(200, ex.responseHeaders).end();
   }
 
-  private startSession(owner: string): StdioSession {
+  private admission(holder: string) {
+    return admit(this.sessions.values(), holder, this.perPrincipal, this.config.sessions.max, this.name);
+  }
+
+  private startSession(principal: Principal): StdioSession {
     if (this.closing) throw new GatewayError('shutting_down', 'The gateway is shutting down');
-    if (this.sessions.size >= this.config.sessions.max) {
-      throw new GatewayError('too_many_sessions', `Too many sessions: upstream '${this.name}' runs at most ${this.config.sessions.max} (upstreams.${this.name}.sessions.max)`, { 'retry-after': '10' });
-    }
-    const session = new StdioSession(randomUUID(), owner, this.name, this.config, this.log, (s, why) => {
+    const holder = sessionHolder(principal);
+    const admission = this.admission(holder);
+    if (!admission.ok) throw admission.error;
+    // Ended without waiting for the child to stop, so that the place is taken by this session at once.
+    if (admission.evict) void this.endSession(admission.evict, 'evicted: its owner opened a new session at the cap, and it was their least recently used idle one');
+    const session = new StdioSession(randomUUID(), sessionOwner(principal), holder, this.name, this.config, this.log, (s, why) => {
       this.sessions.delete(s.id);
       this.log.info({ upstream: this.name, session: s.id, why }, 'session ended');
     });
@@ -91,7 +107,7 @@ export class StdioUpstream implements Upstream {
   }
 
   status(): Record<string, unknown> {
-    return { kind: this.kind, sessions: this.sessions.size, maxSessions: this.config.sessions.max };
+    return { kind: this.kind, sessions: this.sessions.size, maxSessions: this.config.sessions.max, perPrincipal: this.perPrincipal };
   }
 
   async close(): Promise<void> {
@@ -104,8 +120,7 @@ export class StdioUpstream implements Upstream {
 /** One MCP session: one child, the POSTs waiting for its answers, and at most one GET stream. */
 class StdioSession {
   readonly child: StdioChild;
-  private readonly pending = new Map<string, PostCall>();
-  private readonly progress = new Map<string | number, PostCall>();
+  private readonly inFlight = new InFlightRequests<PostCall>();
   private readonly calls = new Set<PostCall>();
   private stream: ServerResponse | undefined;
   private keepalive: NodeJS.Timeout | undefined;
@@ -117,6 +132,8 @@ class StdioSession {
     readonly id: string,
     /** `sessionOwner` of the principal that initialized it. */
     readonly owner: string,
+    /** `sessionHolder` of that principal: whose share of the upstream's sessions this one counts against. */
+    readonly holder: string,
     private readonly upstream: string,
     private readonly config: UpstreamConfig & { command: string[] },
     private readonly log: Logger,
@@ -139,34 +156,49 @@ class StdioSession {
   }
 
   post(ex: Outgoing, answers: AnswerFilter | undefined): Promise<void> {
+    const requests = ex.messages.filter(isJSONRPCRequest);
+    const clash = this.inFlight.conflict(requests);
+    if (clash !== undefined) {
+      // Refused whole and before anything reaches the child, like a batch with a denied request.
+      throw new GatewayError('request_id_in_use', `Invalid Request: id ${JSON.stringify(clash)} is already in use by a request in flight in this session; give every request its own id`);
+    }
     this.lastActivity = Date.now();
-    const messages = ex.messages;
-    const requests = messages.filter(isJSONRPCRequest);
     if (requests.length === 0) {
-      for (const m of messages) this.child.send(m);
+      for (const m of ex.messages) this.toChild(m, undefined);
       ex.res.writeHead(202, { ...ex.responseHeaders, 'mcp-session-id': this.id }).end();
       return Promise.resolve();
     }
     const call = new PostCall(ex, answers, this.id, this.config.timeout, this.upstream);
     this.calls.add(call);
-    for (const r of requests) {
-      this.pending.set(idKey(r.id), call);
-      const token = progressTokenOf(r);
-      if (token !== undefined) this.progress.set(token, call);
-    }
-    for (const m of messages) this.child.send(m);
+    for (const m of ex.messages) this.toChild(m, call);
     return call.done.finally(() => {
       this.calls.delete(call);
       this.lastActivity = Date.now();
       for (const r of requests) {
-        if (this.pending.get(idKey(r.id)) === call) this.pending.delete(idKey(r.id));
-        const token = progressTokenOf(r);
-        if (token !== undefined && this.progress.get(token) === call) this.progress.delete(token);
-      }
-      if (call.timedOut) {
-        for (const id of call.unanswered) this.child.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'timed out at the gateway' } });
+        const childId = this.inFlight.release(r.id, call);
+        if (childId !== undefined && call.timedOut) {
+          this.child.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: childId, reason: 'timed out at the gateway' } });
+        }
       }
     });
+  }
+
+  /** A caller's message on its way to the child: requests under the gateway's ids, cancellations naming them. */
+  private toChild(message: JSONRPCMessage, call: PostCall | undefined): void {
+    if (isJSONRPCRequest(message)) {
+      this.child.send(this.inFlight.add(message, call!));
+    } else if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
+      const cancelled = this.inFlight.cancel(message);
+      if (!cancelled) {
+        this.log.debug({ upstream: this.upstream, session: this.id }, 'dropped a cancellation of a request that is not in flight');
+        return;
+      }
+      this.child.send(cancelled.message);
+      cancelled.call.cancel(cancelled.callerId);
+    } else {
+      // Notifications, and answers to the child's own requests (whose ids are the child's).
+      this.child.send(message);
+    }
   }
 
   openStream(ex: Outgoing): void {
@@ -191,24 +223,27 @@ class StdioSession {
 
   private fromChild(message: JSONRPCMessage): void {
     if (isResponse(message)) {
-      const key = idKey(message.id);
-      const call = this.pending.get(key);
-      if (!call) {
+      const settled = this.inFlight.settle(message);
+      if (!settled) {
         this.log.debug({ upstream: this.upstream, session: this.id }, 'answer to a request nobody waits for any more');
         return;
       }
-      this.pending.delete(key);
-      call.deliver(call.answers ? applyFilter(message, call.answers) : message, message.id);
+      const { call, message: answer } = settled;
+      // The filter of the call that sent this very request, looked up by the caller's id within that call.
+      call.deliver(call.answers ? applyFilter(answer, call.answers) : answer, answer.id);
       return;
     }
-    // Server-to-client requests and notifications go to the call they belong to when that is known (progress),
-    // else to the newest open call (a stdio server answers requests in the order it works on them), else to
-    // the GET stream, else they wait for one.
-    let call: PostCall | undefined;
+    // Progress goes to the call whose request carries the token, and nowhere else: progress for a request no
+    // longer in flight (cancelled, timed out) has no receiver and must not leak onto another call's stream.
     if (isJSONRPCNotification(message) && message.method === 'notifications/progress') {
-      call = this.progress.get((message.params as { progressToken?: string | number } | undefined)?.progressToken ?? '');
+      const progress = this.inFlight.progress(message);
+      if (progress) progress.call.deliver(progress.message);
+      else this.log.debug({ upstream: this.upstream, session: this.id }, 'dropped progress for a request not in flight');
+      return;
     }
-    call ??= [...this.calls].reverse().find((c) => c.open);
+    // Server-to-client requests and other notifications go to the newest open call (a stdio server answers
+    // requests in the order it works on them), else to the GET stream, else they wait for one.
+    const call = [...this.calls].reverse().find((c) => c.open);
     if (call) call.deliver(message);
     else if (this.stream) writeSseMessage(this.stream, message);
     else {
@@ -244,115 +279,4 @@ function initializes(call: HttpCall): boolean {
 
 function refused(error: GatewayError): { error: GatewayError; reason: string } {
   return { error, reason: `session refused: ${error.code}` };
-}
-
-function progressTokenOf(request: JSONRPCRequest): string | number | undefined {
-  return (request.params as { _meta?: { progressToken?: string | number } } | undefined)?._meta?.progressToken;
-}
-
-/**
- * One POST that carried requests, waiting for their answers. Nothing is sent until the first message for it
- * arrives: a lone answer goes back as plain JSON, anything more opens an SSE stream. Until then a failure can
- * still be a proper HTTP status (502, 504).
- */
-class PostCall {
-  readonly done: Promise<void>;
-  timedOut = false;
-  private readonly res: ServerResponse;
-  private readonly outstanding = new Map<string, RequestId>();
-  private readonly acceptsSse: boolean;
-  private readonly batch: boolean;
-  private readonly jsonAnswers: JSONRPCMessage[] = [];
-  private readonly headers: Record<string, string>;
-  private mode: 'waiting' | 'sse' | 'json-buffer' = 'waiting';
-  private timer: NodeJS.Timeout;
-  private finish!: () => void;
-  private closed = false;
-
-  constructor(
-    private readonly ex: Outgoing,
-    readonly answers: AnswerFilter | undefined,
-    sessionId: string,
-    private readonly timeoutMs: number,
-    private readonly upstream: string,
-  ) {
-    this.res = ex.res;
-    this.done = new Promise((resolve) => (this.finish = resolve));
-    for (const m of ex.messages) if (isJSONRPCRequest(m)) this.outstanding.set(idKey(m.id), m.id);
-    this.batch = ex.messages.length > 1;
-    this.acceptsSse = String(ex.req.headers.accept ?? '').includes('text/event-stream');
-    this.headers = { ...ex.responseHeaders, 'mcp-session-id': sessionId };
-    this.timer = setTimeout(() => this.timeout(), timeoutMs);
-    this.res.once('close', () => this.end());
-  }
-
-  get open(): boolean {
-    return !this.closed && this.acceptsSse;
-  }
-
-  get unanswered(): RequestId[] {
-    return [...this.outstanding.values()];
-  }
-
-  /** Delivers a message for this call; `answers` is the request id when it is a response. */
-  deliver(message: JSONRPCMessage, answers?: RequestId): void {
-    if (this.closed) return;
-    this.timer.refresh(); // progress and other traffic keep a long call alive
-    if (answers !== undefined) this.outstanding.delete(idKey(answers));
-    const last = this.outstanding.size === 0;
-    if (this.mode === 'waiting') {
-      if (last && answers !== undefined && !this.batch) {
-        this.sendJson(message);
-        return;
-      }
-      if (this.acceptsSse) {
-        this.res.writeHead(200, { ...this.headers, ...SSE_HEADERS });
-        this.mode = 'sse';
-      } else {
-        this.mode = 'json-buffer';
-      }
-    }
-    if (this.mode === 'sse') {
-      writeSseMessage(this.res, message);
-      if (last) this.end();
-    } else {
-      if (answers !== undefined) this.jsonAnswers.push(message);
-      if (last) this.sendJson(this.batch ? this.jsonAnswers : this.jsonAnswers[0]!);
-    }
-  }
-
-  fail(err: GatewayError): void {
-    if (this.closed) return;
-    this.ex.trace.error = err.code;
-    if (this.mode === 'waiting' || (this.mode === 'json-buffer' && !this.batch)) {
-      sendGatewayError(this.res, err, soleRequestId(this.ex.messages), this.headers);
-    } else if (this.mode === 'sse') {
-      for (const id of this.outstanding.values()) writeSseMessage(this.res, gatewayErrorResponse(id, err));
-      this.res.end();
-    } else {
-      for (const id of this.outstanding.values()) this.jsonAnswers.push(gatewayErrorResponse(id, err));
-      this.sendJson(this.jsonAnswers);
-    }
-    this.end();
-  }
-
-  private timeout(): void {
-    this.timedOut = true;
-    this.fail(new GatewayError('upstream_timeout', `Upstream '${this.upstream}' did not answer within ${this.timeoutMs} ms (upstreams.${this.upstream}.timeout)`));
-  }
-
-  private sendJson(body: unknown): void {
-    const text = JSON.stringify(body);
-    this.res.writeHead(200, { ...this.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
-    this.res.end(text);
-    this.end();
-  }
-
-  private end(): void {
-    if (this.closed) return;
-    this.closed = true;
-    clearTimeout(this.timer);
-    if (!this.res.writableEnded) this.res.end();
-    this.finish();
-  }
 }
