@@ -11,7 +11,8 @@ import { createInteractionHandler, type InteractionEvent } from './interactions.
 import { loadAuthorizationServerKeys, type AuthorizationServerKeys } from './keys.js';
 import { createProvider, INTERACTION_PREFIX, OAUTH_ROUTES } from './provider.js';
 import type { ResourceCatalog } from './resources.js';
-import { listRevocation, revocationContext, type RevocationContext } from './revoke.js';
+import { listRevocation, revocationContext, revokeGrant, type RevocationContext } from './revoke.js';
+import { SSO_CALLBACK, SsoSignIn } from './sso.js';
 import { UserDirectory } from './users.js';
 import { SignInThrottle } from './sign-in-throttle.js';
 import { createSafeFetch } from './safe-fetch.js';
@@ -64,6 +65,7 @@ export class AuthorizationServer {
   private readonly revocation: RevocationContext;
   private readonly interactions: ReturnType<typeof createInteractionHandler>;
   private keysLoading: Promise<void> | undefined;
+  private readonly sso: SsoSignIn | undefined;
   /** One connection pool for every provider built: they are rebuilt when keys rotate. */
   private readonly fetch: ReturnType<typeof createSafeFetch>;
 
@@ -75,6 +77,8 @@ export class AuthorizationServer {
     this.revocation = revocationContext(options.store, oauth.accessTokenTtl);
     // 64 KiB: jwks_uri documents with certificate chains exceed the 5 KiB a metadata document may have (the provider caps those itself).
     this.fetch = createSafeFetch({ maxBytes: 64 * 1024 });
+    const companySignIn = options.issuers?.using('sso') ?? [];
+    this.sso = companySignIn.length > 0 ? new SsoSignIn({ issuer: options.issuer, idps: companySignIn, users: options.store.users }) : undefined;
     this.interactions = createInteractionHandler({
       provider: () => this.provider,
       users: this.users,
@@ -84,6 +88,11 @@ export class AuthorizationServer {
       csrfKey: () => createHash('sha256').update(`warden-csrf:${this.keys.cookieKeys[0]}`).digest(),
       loginLimiter: this.signIns,
       throttle: new SignInThrottle({ perAddress: oauth.login.backoff, perAccount: oauth.login.perAccount }),
+      sso: this.sso,
+      localPasswords: oauth.localPasswords,
+      revokeGrantsOf: async (username) => {
+        for (const grant of await options.store.oauth.list({ model: 'Grant', accountId: username }, Date.now())) await revokeGrant(this.revocation, grant.id);
+      },
       clientIp: options.clientIp,
       record: (e) => options.audit(interactionRecord(e)),
     });
@@ -129,6 +138,11 @@ export class AuthorizationServer {
 
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (path.startsWith(INTERACTION_PREFIX)) return this.interactions(req, res, path);
+    if (path === SSO_CALLBACK && req.method === 'GET') {
+      if (this.sso?.callback(req, res)) return;
+      res.writeHead(400, PAGE_HEADERS).end(errorPage({ title: 'Sign-in could not continue', message: 'This company sign-in expired or was already used. Go back to the app and start again.' }));
+      return;
+    }
     // RFC 8628 §5.1: user codes are short, so guessing them is limited like passwords (the sign-in budget per IP).
     if (path === OAUTH_ROUTES.code_verification && req.method === 'POST') {
       const verdict = this.signIns.take(this.options.clientIp(req));

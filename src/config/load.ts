@@ -187,6 +187,10 @@ function checkEnterprise(config: WardenConfig): InterpolationIssue[] {
   if (!config.audit.store && !config.audit.file && !config.audit.stdout) {
     issues.push({ path: ['audit', 'store'], message: "scenario 'enterprise' audits every decision; keep audit.store on, or send the records to audit.file or audit.stdout" });
   }
+  const oauth = config.auth !== 'none' ? config.auth.oauth : undefined;
+  if (oauth && !oauth.localPasswords && !(config.auth !== 'none' && config.auth.jwt?.issuers.some((i) => i.sso))) {
+    issues.push({ path: ['auth', 'oauth', 'localPasswords'], message: "scenario 'enterprise' turns local passwords off, and no issuer signs people in; add use: [sso] and sso: { clientId, clientSecret } to an auth.jwt issuer, or set auth.oauth.localPasswords: true" });
+  }
   if (config.metrics.public) {
     issues.push({ path: ['metrics', 'public'], message: "scenario 'enterprise' protects /metrics; set metrics.token: \"${METRICS_TOKEN}\" for a remote scraper instead" });
   }
@@ -207,6 +211,9 @@ function checkIssuers(config: WardenConfig, issuers: JwtIssuerConfig[]): Interpo
     const oauth = config.auth !== 'none' ? config.auth.oauth : undefined;
     if (oauthOn && idp.use.includes('token-exchange') && !oauth?.tokenExchange) {
       issues.push({ path: [...at, 'use'], message: "'token-exchange' needs the clients allowed to exchange: auth.oauth.tokenExchange: { clients: [<client id>] }" });
+    }
+    if (idp.use.includes('sso') !== (idp.sso !== undefined)) {
+      issues.push({ path: [...at, idp.sso ? 'use' : 'sso'], message: idp.sso ? "sso settings need 'sso' in use" : "'sso' needs the gateway's client at the IdP: sso: { clientId, clientSecret: \"${IDP_SSO_SECRET}\" }" });
     }
     if (oauthOn && idp.use.includes('id-jag') && !oauth?.idJag) {
       issues.push({ path: [...at, 'use'], message: "'id-jag' needs the clients allowed to present ID-JAGs: auth.oauth.idJag: { clients: [<client id>] }" });

@@ -38,10 +38,11 @@ const PRESETS: Record<Scenario, Partial<ConfigInput>> = {
 
 /**
  * Enterprise defaults for the embedded authorization server, laid under `auth.oauth` only when the file turns
- * it on (a preset that named `auth.oauth` would turn it on by itself): people sign in at the company IdP, so
- * the gateway's tokens can be short-lived and a refresh re-checks them at the IdP's pace.
+ * it on (a preset that named `auth.oauth` would turn it on by itself): people sign in at the company IdP, not
+ * with local passwords, and the gateway's tokens are short-lived, so that what the IdP changes (a role
+ * removed, a user disabled) holds at the next sign-in within a working day.
  */
-const ENTERPRISE_OAUTH = { accessTokenTtl: '5m', refreshTokenTtl: '8h' };
+const ENTERPRISE_OAUTH = { accessTokenTtl: '5m', refreshTokenTtl: '8h', localPasswords: false };
 
 /** The rules a scenario enforces (checked in load.ts), for `warden config check` to explain. */
 export const SCENARIO_RULES: Record<Scenario, string[]> = {
@@ -52,7 +53,7 @@ export const SCENARIO_RULES: Record<Scenario, string[]> = {
     "the company IdP is trusted: auth.jwt.issuers must name at least one issuer (its tokens are validated by issuer, keys and audience)",
     'every decision is audited: audit.store cannot be turned off without a file or stdout copy',
     '/metrics is protected: metrics.public is refused (a scraper sends metrics.token, or runs on this machine)',
-    'with auth.oauth: access tokens live 5m and refresh tokens 8h unless set',
+    'with auth.oauth: access tokens live 5m and refresh tokens 8h, and local passwords are off (people sign in at the IdP: an issuer with use: [sso]), unless set',
   ],
 };
 

@@ -83,6 +83,8 @@ const oauth = z
       .describe('accept https client_id URLs (Client ID Metadata Documents); fetched with SSRF protection'),
     deviceFlow: z.boolean().default(true).describe('device authorization grant (RFC 8628) for CLIs and headless agents'),
     clientCredentials: z.boolean().default(true).describe('client_credentials for service clients made with `warden clients add`'),
+    localPasswords: z.boolean().default(true)
+      .describe('people may sign in with a password of the built-in user directory; false leaves only company sign-in (auth.jwt.issuers[].sso)'),
     tokenExchange: z.object({
       clients: z.array(z.string().min(1)).min(1, { message: 'name the confidential clients that may exchange tokens' })
         .describe('client ids (service clients, authenticated) that may use token exchange (RFC 8693)'),
@@ -154,6 +156,12 @@ const jwtIssuer = z
       cacheTtl: duration.pipe(z.number().min(0).max(300_000, { message: 'at most 5m: a revoked token is honoured this long' })).default(30_000)
         .describe('how long an answer is reused (never past the token\'s exp)'),
     }).strict().optional().describe('opaque (non-JWT) IdP access tokens are checked by introspection'),
+    sso: z.object({
+      clientId: z.string().min(1).describe("the gateway's client at the IdP (a confidential web app with redirect URI <publicUrl>/oauth/sso/callback)"),
+      clientSecret: z.string().min(1).describe('its secret; use "${IDP_SSO_SECRET}"'),
+      scopes: z.array(scopeName).default(['openid', 'profile', 'email']).describe('scopes asked of the IdP (openid is added when missing)'),
+      label: z.string().min(1).max(60).optional().describe('the sign-in button text (default: "Sign in with <IdP host>")'),
+    }).strict().optional().describe('with use: [sso], people sign in at the embedded authorization server through this IdP (OIDC code flow with PKCE)'),
     clockTolerance: duration.pipe(z.number().min(0).max(300_000, { message: 'at most 5m' })).default(30_000)
       .describe('clock skew allowed on exp, nbf and iat'),
     jwksCooldown: duration.pipe(z.number().min(1_000, { message: 'at least 1s: each unknown kid may cause a fetch' }).max(300_000, { message: 'at most 5m' })).default(30_000)

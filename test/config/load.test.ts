@@ -681,7 +681,7 @@ describe('auth.jwt: company IdPs', () => {
 
   test('refused: a roles mapping to a role that does not exist, and sso without the embedded AS', () => {
     assert.match(oneIssue(jwt('claims: { roles: groups }', 'roles: { admins: [root] }'), 'auth.jwt.issuers.0.roles.admins.0').message, /authorization\.roles does not define/);
-    assert.match(oneIssue(jwt('use: [sso]'), 'auth.jwt.issuers.0.use').message, /auth\.oauth/);
+    assert.match(oneIssue(jwt('use: [sso]', 'sso: { clientId: warden, clientSecret: s3cret }'), 'auth.jwt.issuers.0.use').message, /auth\.oauth/);
   });
 });
 
@@ -690,13 +690,23 @@ describe('scenario: enterprise', () => {
   const idp = ['  jwt: { issuers: [{ issuer: https://login.example.com }] }'];
 
   test('shorter token lifetimes are laid under auth.oauth only when the file turns it on, and the file wins', () => {
-    const withOauth = parseConfigText(yaml(...head, 'publicUrl: https://mcp.example.com', 'auth:', ...idp, '  oauth: { refreshTokenTtl: 1d }', ...NOTES)).config;
+    const withOauth = parseConfigText(yaml(...head, 'publicUrl: https://mcp.example.com', 'auth:', ...idp, '  oauth: { refreshTokenTtl: 1d, localPasswords: true }', ...NOTES)).config;
     assert.ok(withOauth.auth !== 'none' && withOauth.auth.oauth);
     assert.equal(withOauth.auth.oauth.accessTokenTtl, 300_000);
     assert.equal(withOauth.auth.oauth.refreshTokenTtl, 86_400_000);
     const without = parseConfigText(yaml(...head, 'auth:', ...idp, ...NOTES)).config;
     assert.ok(without.auth !== 'none');
     assert.equal(without.auth.oauth, undefined, 'the preset does not turn the embedded AS on');
+  });
+
+  test('local passwords are off with the embedded AS: refused without a company sign-in, accepted with one', () => {
+    const issue = oneIssue(yaml(...head, 'publicUrl: https://mcp.example.com', 'auth:', ...idp, '  oauth: {}', ...NOTES), 'auth.oauth.localPasswords');
+    assert.match(issue.message, /no issuer signs people in/);
+    const sso = ['  jwt: { issuers: [{ issuer: https://login.example.com, use: [sso], sso: { clientId: warden, clientSecret: s3cret } }] }'];
+    const { config } = parseConfigText(yaml(...head, 'publicUrl: https://mcp.example.com', 'auth:', ...sso, '  oauth: {}', ...NOTES));
+    assert.ok(config.auth !== 'none' && config.auth.oauth);
+    assert.equal(config.auth.oauth.localPasswords, false);
+    assert.match(oneIssue(yaml(...head, 'publicUrl: https://mcp.example.com', 'auth:', '  jwt: { issuers: [{ issuer: https://login.example.com, use: [sso] }] }', '  oauth: { localPasswords: true }', ...NOTES), 'auth.jwt.issuers.0.sso').message, /clientId/);
   });
 
   test('refused: no company IdP, audit off without a copy, public metrics — each naming the setting', () => {

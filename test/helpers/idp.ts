@@ -24,6 +24,8 @@ export interface IdpKey {
 
 export const IDP_SERVICE = { id: 'svc-agent', secret: 'svc-agent-secret-0123456789abcdef' };
 export const IDP_APP = { id: 'warden-app', secret: 'warden-app-secret-0123456789abcdef', redirect: 'http://127.0.0.1:9999/idp-callback' };
+/** The gateway's client for company sign-in (sso); its redirect URI is given to startIdp. */
+export const IDP_SSO = { id: 'warden-sso', secret: 'warden-sso-secret-0123456789abcdef' };
 export const IDP_INTROSPECTOR = { id: 'warden-introspect', secret: 'warden-introspect-secret-0123456789' };
 
 export interface TestIdp {
@@ -59,7 +61,7 @@ export async function unpublishedKey(): Promise<IdpKey> {
   return { kid, privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' }, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' } };
 }
 
-export async function startIdp(): Promise<TestIdp> {
+export async function startIdp(options: { ssoRedirect?: string } = {}): Promise<TestIdp> {
   let callback: ((req: never, res: never) => void) | undefined;
   let fetches = 0;
   const server: Server = createServer((req, res) => {
@@ -112,20 +114,21 @@ export async function startIdp(): Promise<TestIdp> {
 
   // oidc-provider's keystore is fixed at construction: a rotation builds a new provider (the memory adapter is shared).
   const build = () => {
-    const provider = new Provider(issuer, configuration(idp));
+    const provider = new Provider(issuer, configuration(idp, options.ssoRedirect));
     callback = provider.callback() as never;
   };
   build();
   return idp;
 }
 
-function configuration(idp: TestIdp): Configuration {
+function configuration(idp: TestIdp, ssoRedirect: string | undefined): Configuration {
   const claimsOf = (sub: string) => ({ groups: idp.groups.get(sub) ?? [], tid: 'acme' });
   return {
     clients: [
       { client_id: IDP_SERVICE.id, client_secret: IDP_SERVICE.secret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [] },
       { client_id: IDP_APP.id, client_secret: IDP_APP.secret, grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: [IDP_APP.redirect] },
       { client_id: IDP_INTROSPECTOR.id, client_secret: IDP_INTROSPECTOR.secret, grant_types: [], response_types: [], redirect_uris: [] },
+      ...(ssoRedirect ? [{ client_id: IDP_SSO.id, client_secret: IDP_SSO.secret, grant_types: ['authorization_code'], response_types: ['code' as const], redirect_uris: [ssoRedirect] }] : []),
     ],
     jwks: { keys: idp.keys.map((k) => k.privateJwk) as never },
     cookies: { keys: ['idp-cookie-key-0123456789'] },
