@@ -3,8 +3,7 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { decodeJwt, type JWTPayload } from 'jose';
 import type { AuthorizationConfig, IdpUse, OAuthConfig } from '../config/index.js';
 import type { Principal } from '../shared/principal.js';
-import type { IdpTokenKind, TrustedIssuer } from '../resource/trusted-issuer.js';
-import { actorOf, claimAt, credentialIdOf, principalFromClaims } from '../resource/idp-claims.js';
+import type { CompanyIdp, CompanyIdps } from './company-idp.js';
 import type { ResourceCatalog } from './resources.js';
 import { resourceServerInfo } from './provider.js';
 
@@ -24,7 +23,8 @@ import { resourceServerInfo } from './provider.js';
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:';
-const SUBJECT_KINDS: Record<string, IdpTokenKind> = {
+type TokenKind = Parameters<CompanyIdp['verifyJwt']>[1];
+const SUBJECT_KINDS: Record<string, TokenKind> = {
   [`${TOKEN_TYPE}access_token`]: 'access-token',
   [`${TOKEN_TYPE}jwt`]: 'access-token',
   [`${TOKEN_TYPE}id_token`]: 'id-token',
@@ -40,7 +40,7 @@ export interface DelegatedClaims {
 export interface DelegationParts {
   /** The gateway's issuer: the default audience of subject tokens, and the audience of every ID-JAG. */
   issuer: string;
-  issuers: { using(use: IdpUse): TrustedIssuer[] };
+  issuers: CompanyIdps;
   oauth: OAuthConfig;
   roles: AuthorizationConfig['roles'];
   resources: ResourceCatalog;
@@ -107,13 +107,13 @@ export function registerDelegatedGrants(provider: Provider, parts: DelegationPar
 }
 
 interface Verified {
-  idp: TrustedIssuer;
+  idp: CompanyIdp;
   claims: JWTPayload;
   principal: Principal;
 }
 
 /** A token of an IdP trusted for `use`, checked in full; its principal (roles mapped). Refusals are invalid_grant saying which check failed. */
-async function verify(parts: DelegationParts, token: string, kind: IdpTokenKind, use: IdpUse, name: string, asActor = false): Promise<Verified> {
+async function verify(parts: DelegationParts, token: string, kind: TokenKind, use: IdpUse, name: string, asActor = false): Promise<Verified> {
   let iss: unknown;
   try {
     iss = decodeJwt(token).iss;
@@ -126,9 +126,7 @@ async function verify(parts: DelegationParts, token: string, kind: IdpTokenKind,
     const audiences = kind === 'id-jag' ? [parts.issuer] : idp.config.audiences ?? [parts.issuer];
     const claims = await idp.verifyJwt(token, kind, audiences);
     // An actor is named, not authorized: its roles grant nothing, so they need not map to any.
-    const principal = asActor
-      ? actorOf({ sub: claimAt(claims, idp.config.claims.subject), client_id: claims.client_id ?? claims.azp, iss: idp.issuer }, idp.issuer)
-      : principalFromClaims({ idp: idp.config, configPath: idp.configPath, claims, credentialId: credentialIdOf(claims, token) });
+    const principal = asActor ? idp.actorOf(claims) : idp.principalOf(claims, token);
     if (!principal) throw invalidGrant(`${name} names no subject (${idp.config.claims.subject})`);
     return { idp, claims, principal };
   } catch (err) {

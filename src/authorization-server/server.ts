@@ -19,7 +19,8 @@ import { createSafeFetch } from './safe-fetch.js';
 import { PAGE_HEADERS, errorPage } from './pages.js';
 import { withProviderContext } from './request-context.js';
 import { createHash } from 'node:crypto';
-import { registerDelegatedGrants, type DelegatedClaims, type DelegationParts } from './delegated-grants.js';
+import { registerDelegatedGrants, type DelegatedClaims } from './delegated-grants.js';
+import type { CompanyIdps } from './company-idp.js';
 
 /**
  * The embedded OAuth 2.1 authorization server: oidc-provider behind the gateway's router, with the store as
@@ -46,7 +47,7 @@ export interface AuthorizationServerOptions {
   /** Verifies an access token this server issued (the resource side's verifier). */
   checkAccessToken: AccessTokenCheck;
   /** Company IdPs, for token exchange and ID-JAG. */
-  issuers?: DelegationParts['issuers'] | undefined;
+  issuers?: CompanyIdps | undefined;
 }
 
 /** Revocation-list writes started by provider events, per request: the answer waits for them. */

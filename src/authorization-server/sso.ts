@@ -3,9 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { UserRecord, UserStore } from '../store/index.js';
 import { sameSecret } from '../shared/constant-time.js';
 import type { Principal } from '../shared/principal.js';
-import type { TrustedIssuer } from '../resource/trusted-issuer.js';
-import { principalFromClaims, claimAt, credentialIdOf } from '../resource/idp-claims.js';
-import { readBounded } from '../resource/issuer-discovery.js';
+import { readBounded } from '../shared/bounded-body.js';
+import type { CompanyIdp } from './company-idp.js';
 import { USERNAME_PATTERN } from './users.js';
 import { INTERACTION_PREFIX } from './provider.js';
 
@@ -44,7 +43,7 @@ export type SsoOutcome =
 export interface SsoParts {
   /** The gateway's issuer: the callback is under it. */
   issuer: string;
-  idps: readonly TrustedIssuer[];
+  idps: readonly CompanyIdp[];
   users: UserStore;
   now?: () => number;
 }
@@ -126,9 +125,9 @@ export class SsoSignIn {
     }
     let principal: Principal;
     try {
-      principal = principalFromClaims({ idp: idp.config, configPath: idp.configPath, claims, credentialId: credentialIdOf(claims, '') });
+      principal = idp.principalOf(claims, '');
     } catch (err) {
-      const subject = String(claimAt(claims, idp.config.claims.subject) ?? '-');
+      const subject = String(idp.subjectOf(claims) ?? '-');
       const refused = refuse(403, 'Your company account has no role that gives access here. Ask your administrator for access.', `sso: ${(err as Error).message.replace(/^Unauthorized: /, '')}`.slice(0, 300), subject);
       // Every role taken away at the IdP: the user this IdP made keeps no role here, and loses the grants it had.
       const existing = USERNAME_PATTERN.test(subject) ? await this.parts.users.get(subject) : undefined;
@@ -145,7 +144,7 @@ export class SsoSignIn {
     return this.sync(idp, principal, claims, username);
   }
 
-  private async sync(idp: TrustedIssuer, principal: Principal, claims: Record<string, unknown>, username: string): Promise<SsoOutcome> {
+  private async sync(idp: CompanyIdp, principal: Principal, claims: Record<string, unknown>, username: string): Promise<SsoOutcome> {
     const marker = `${SSO_PASSWORD_PREFIX}${idp.issuer}`;
     const existing = await this.parts.users.get(username);
     const displayName = [claims.name, claims.email, claims.preferred_username].find((v): v is string => typeof v === 'string')?.slice(0, 200) ?? null;
@@ -169,7 +168,7 @@ export class SsoSignIn {
     return { ok: true, username, issuer: idp.issuer, rolesRemoved };
   }
 
-  private async redeem(idp: TrustedIssuer, pending: Pending): Promise<string> {
+  private async redeem(idp: CompanyIdp, pending: Pending): Promise<string> {
     const endpoint = idp.metadata?.token_endpoint;
     if (!endpoint) throw new Error(`${idp.issuer} publishes no token_endpoint`);
     const { clientId, clientSecret } = idp.config.sso!;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readBounded } from './issuer-discovery.js';
+import { readBounded } from '../shared/bounded-body.js';
 
 /**
  * RFC 7662 token introspection for opaque IdP access tokens, with a short cache: the IdP is asked once per

@@ -1,3 +1,5 @@
+import { readBounded } from '../shared/bounded-body.js';
+
 /**
  * Finds what a company IdP publishes about itself: OpenID Connect Discovery 1.0 first (Okta, Entra ID,
  * Keycloak, Auth0 and Google all serve it), then RFC 8414 for a plain OAuth authorization server. The
@@ -79,16 +81,4 @@ async function fetchDocument(url: string, fetchImpl: typeof fetch): Promise<Reco
   }
   if (document === null || typeof document !== 'object' || Array.isArray(document)) throw new Error('answered JSON that is not an object');
   return document as Record<string, unknown>;
-}
-
-/** The body as text, refusing one larger than `max` bytes without reading it all. */
-export async function readBounded(res: Response, max: number): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of res.body ?? []) {
-    size += chunk.byteLength;
-    if (size > max) throw new Error(`answered more than ${max} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -4,6 +4,8 @@ import { AuthenticationError } from './errors.js';
 import { discoverIssuer, type IssuerMetadata } from './issuer-discovery.js';
 import { IdpKeys, type KeyHealth } from './idp-keys.js';
 import { IntrospectionClient, IntrospectionUnavailable } from './introspection.js';
+import { actorOf, claimAt, credentialIdOf, principalFromClaims } from './idp-claims.js';
+import type { Principal } from '../shared/principal.js';
 
 /**
  * One company IdP the gateway trusts (`auth.jwt.issuers[n]`): its discovered metadata, its keys and its
@@ -96,6 +98,21 @@ export class TrustedIssuer {
     }
     if (kind === 'access-token' && looksLikeIdToken(payload)) throw idTokenRefusal();
     return payload;
+  }
+
+  /** The principal a verified token of this IdP names (roles mapped; refused when a mapping maps nothing). */
+  principalOf(claims: Record<string, unknown>, token: string): Principal {
+    return principalFromClaims({ idp: this.config, configPath: this.configPath, claims, credentialId: credentialIdOf(claims, token) });
+  }
+
+  /** The same token's subject as an actor (RFC 8693 `act`): named, not authorized, so its roles need not map. */
+  actorOf(claims: Record<string, unknown>): Principal | undefined {
+    return actorOf({ sub: claimAt(claims, this.config.claims.subject), client_id: claims.client_id ?? claims.azp, iss: this.issuer }, this.issuer);
+  }
+
+  /** The raw subject claim, for records of a refusal. */
+  subjectOf(claims: Record<string, unknown>): unknown {
+    return claimAt(claims, this.config.claims.subject);
   }
 
   /** An opaque token, asked of the IdP (RFC 7662); its claims when active for one of `audiences`. */
