@@ -33,10 +33,6 @@ export class TrustedIssuers {
     return this.all.filter((i) => i.uses(use));
   }
 
-  get(issuer: string): TrustedIssuer | undefined {
-    return this.all.find((i) => i.issuer === issuer);
-  }
-
   status(): IssuerStatus[] {
     return this.all.map((i) => i.status());
   }
