@@ -97,7 +97,12 @@ export function registerDelegatedGrants(provider: Provider, parts: DelegationPar
       inFlight.add(key);
       try {
         if (!(await provider.ReplayDetection.unique(grant.idp.issuer, claims.jti, claims.exp!))) throw replayed();
-        const requested = params.scope ?? (typeof claims.scope === 'string' ? claims.scope : undefined);
+        // The IdP's scope is a ceiling: a client may ask for less, never for more.
+        const allowedByIdp = typeof claims.scope === 'string' ? claims.scope.split(' ') : undefined;
+        const asked = params.scope?.split(' ') ?? allowedByIdp;
+        const within = asked && allowedByIdp ? asked.filter((s) => allowedByIdp.includes(s)) : asked;
+        if (within?.length === 0) throw new errors.InvalidScope('the ID-JAG does not grant the requested scope', params.scope ?? '');
+        const requested = within?.join(' ');
         await issue(ctx, { ...grant, actor: grant.principal.actor, target: target(parts, resource ?? params.resource, undefined), requested, exchanged: false });
       } finally {
         inFlight.delete(key);

@@ -183,6 +183,8 @@ describe('token exchange and ID-JAG at the embedded authorization server', () =>
     await assertRefused(presentIdJag(await idJag({}, { typ: 'at+jwt' })), 'invalid_grant', /typ/);
     await assertRefused(presentIdJag(await idJag({ aud: 'https://other-as.example' })), 'invalid_grant', /another audience/);
     await assertRefused(presentIdJag(await idJag(), STRANGER), 'invalid_request', /not allowed/);
+    // The ID-JAG's scope is a ceiling: asking for a scope it does not name gets nothing.
+    await assertRefused(tokenRequest(issuer, { grant_type: JWT_BEARER, assertion: await idJag({ scope: 'echo:use' }), scope: 'echo:admin' }, basicAuth(AGENT.id, AGENT.secret)), 'invalid_scope', /does not grant the requested scope/);
   });
 
   test('no token, assertion or secret reached the log or the audit records', () => {
