@@ -55,7 +55,10 @@ export interface OAuthEvent {
   method: string;
   decision: 'allow' | 'deny';
   subject: string;
+  tenant?: string;
   clientId?: string;
+  /** Who acts for `subject` (token exchange `act`). */
+  actor?: string;
   /** A grant id or token id, never a token. */
   credentialId?: string;
   target?: string;
@@ -72,8 +75,10 @@ export function oauthRecord(e: OAuthEvent, instance: string): AuditRecord {
     event: 'oauth',
     requestId: randomUUID(),
     subject: e.subject,
+    ...(e.tenant ? { tenant: e.tenant } : {}),
     ...(e.clientId ? { clientId: e.clientId } : {}),
     credential: { kind: 'oauth', id: e.credentialId ?? '-' },
+    ...(e.actor ? { actor: e.actor } : {}),
     method: e.method,
     ...(e.target ? { target: e.target } : {}),
     ...(e.targetKind ? { targetKind: e.targetKind } : {}),

@@ -10,6 +10,7 @@ import type { SignInThrottle } from './sign-in-throttle.js';
 import type { UserDirectory } from './users.js';
 import { INTERACTION_PREFIX } from './provider.js';
 import { DEFAULT_SCOPE_PARAM } from './default-scope.js';
+import type { SsoSignIn } from './sso.js';
 
 /**
  * The sign-in and consent pages: server-rendered forms without JavaScript. oidc-provider owns the
@@ -37,6 +38,12 @@ export interface InteractionParts {
   csrfKey: () => Buffer;
   loginLimiter: TokenBucketLimiter;
   throttle: SignInThrottle;
+  /** Company sign-in through IdPs with use: [sso] (sso.ts). */
+  sso?: SsoSignIn | undefined;
+  /** False: no password sign-in (auth.oauth.localPasswords). */
+  localPasswords: boolean;
+  /** After a company sign-in that took roles away: the user's earlier grants end (their tokens carry the old scopes). */
+  revokeGrantsOf(username: string): Promise<void>;
   clientIp(req: IncomingMessage): string;
   record(event: InteractionEvent): Promise<void>;
 }
@@ -63,7 +70,7 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
   return async (req, res, path) => {
     try {
       const [uid, step, extra] = path.slice(INTERACTION_PREFIX.length).split('/');
-      if (!uid || !UID.test(uid) || extra !== undefined) throw new PageError(404, 'There is no such sign-in page.');
+      if (!uid || !UID.test(uid) || (extra !== undefined && step !== 'sso')) throw new PageError(404, 'There is no such sign-in page.');
       const provider = parts.provider();
       let details: Awaited<ReturnType<Provider['interactionDetails']>>;
       try {
@@ -80,8 +87,23 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
       const userAgent = typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'].slice(0, 256) : undefined;
       const base = { clientId: client.clientId, ip, ...(userAgent ? { userAgent } : {}) };
 
+      if (req.method === 'GET' && (step === 'sso' || step === 'sso-done')) {
+        if (details.prompt.name !== 'login' || !parts.sso) throw new PageError(400, 'You are signed in already. Go back to the app and start again.');
+        if (step === 'sso') {
+          if (!parts.sso.start(uid, Number(extra), res)) throw new PageError(404, 'There is no such company sign-in.');
+          return;
+        }
+        return await finishCompanySignIn(req, res, provider, uid, base);
+      }
       if (req.method === 'GET' && step === undefined) {
-        if (details.prompt.name === 'login') return page(res, 200, loginPage({ action: `${action}/login`, csrf: csrfFor(uid), clientName }));
+        if (details.prompt.name === 'login') {
+          // Only one way in: straight to the IdP, without a page to click through.
+          if (!parts.localPasswords && parts.sso?.count === 1) {
+            parts.sso.start(uid, 0, res);
+            return;
+          }
+          return page(res, 200, loginPage({ action: `${action}/login`, csrf: csrfFor(uid), clientName, companySignIn: parts.sso?.options(uid) ?? [], passwords: parts.localPasswords }));
+        }
         if (details.prompt.name === 'consent') {
           if (details.params[DEFAULT_SCOPE_PARAM] !== undefined && details.session?.accountId) {
             const decision = await decide(details, details.session.accountId);
@@ -102,6 +124,7 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
         throw new PageError(400, `This sign-in needs a step this gateway does not offer (${details.prompt.name}).`);
       }
       if (req.method !== 'POST' || (step !== 'login' && step !== 'consent')) throw new PageError(405, 'Use the form on the sign-in page.');
+      if (step === 'login' && !parts.localPasswords) throw new PageError(403, 'Password sign-in is turned off here; sign in with your company account.');
       const form = await readForm(req);
       if (!csrfValid(uid, form.get('csrf'))) throw new PageError(403, 'The form could not be verified (it may be stale). Go back to the app and start again.');
 
@@ -178,6 +201,20 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
       if (!(err instanceof PageError)) throw err;
     }
   };
+
+  /** The browser is back from the IdP (sso.ts checked it all): the interaction ends signed in, or with a page saying why not. */
+  async function finishCompanySignIn(req: IncomingMessage, res: ServerResponse, provider: Provider, uid: string, base: { clientId: string; ip: string; userAgent?: string }): Promise<void> {
+    const state = new URL(req.url ?? '/', 'http://x').searchParams.get('state') ?? '';
+    const outcome = await parts.sso!.finish(uid, state);
+    if (!outcome.ok) {
+      if (outcome.rolesRemoved) await parts.revokeGrantsOf(outcome.subject);
+      await parts.record({ ...base, action: 'sign_in_failed', subject: outcome.subject, reason: `${outcome.reason}${outcome.rolesRemoved ? '; earlier grants revoked' : ''}` });
+      return page(res, outcome.status, errorPage({ title: 'Sign-in could not continue', message: outcome.message }));
+    }
+    if (outcome.rolesRemoved) await parts.revokeGrantsOf(outcome.username);
+    await parts.record({ ...base, action: 'sign_in', subject: outcome.username, reason: `company sign-in at ${outcome.issuer}${outcome.rolesRemoved ? '; roles removed at the IdP: earlier grants revoked' : ''}` });
+    await provider.interactionFinished(req, res, { login: { accountId: outcome.username } }, { mergeWithLastSubmission: false });
+  }
 
   /** Per resource: the requested scopes the user's roles allow, and those they do not (request ∩ roles). */
   async function decide(details: Awaited<ReturnType<Provider['interactionDetails']>>, accountId: string): Promise<Map<string, { allowed: string[]; withheld: string[] }>> {

@@ -5,7 +5,7 @@ import type { Store } from '../store/index.js';
 import type { Logger } from '../shared/log.js';
 import { clientIp } from '../shared/client-ip.js';
 import { oauthRecord, type AuditSink } from '../audit/index.js';
-import type { AccessTokenCheck, AuthorizationServer } from './server.js';
+import type { AccessTokenCheck, AuthorizationServer, AuthorizationServerOptions } from './server.js';
 import type { ResourceCatalog } from './resources.js';
 
 export interface MountOptions {
@@ -21,6 +21,8 @@ export interface MountOptions {
   endpoints: readonly { url: string; upstream: string }[];
   sole: string | undefined;
   checkAccessToken: AccessTokenCheck;
+  /** Company IdPs, for token exchange and ID-JAG. */
+  issuers?: AuthorizationServerOptions['issuers'];
   log: Logger;
 }
 
@@ -60,6 +62,7 @@ export class MountedAuthorizationServer {
       clientIp: (req) => clientIp(req, config.http.trustProxy),
       audit: (e) => audit.write(oauthRecord(e, instance)),
       checkAccessToken: options.checkAccessToken,
+      issuers: options.issuers,
     });
     const mounted = new MountedAuthorizationServer(issuer, server, resources, log);
     // Follows `warden keys rotate-signing` run in another process.

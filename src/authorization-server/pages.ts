@@ -84,6 +84,7 @@ button.secondary:hover{background:var(--code-bg)}
 button.link{min-height:0;padding:4px 0;border:0;background:none;color:var(--muted);font-weight:400;text-decoration:underline}
 input:focus-visible,button:focus-visible{outline:3px solid var(--focus);outline-offset:2px}
 .block{width:100%}
+a.button{display:flex;align-items:center;justify-content:center;min-height:44px;padding:0 18px;font-weight:600;border-radius:6px;text-decoration:none;background:var(--accent);color:var(--on-accent)}
 .actions{display:flex;gap:12px;margin-top:8px}
 .actions button{flex:1}
 .center{text-align:center}
@@ -129,14 +130,30 @@ export interface LoginPageInput {
   clientName: string;
   username?: string;
   error?: string;
+  /** Company sign-in (sso.ts): one link per IdP, above the password form. */
+  companySignIn?: { href: string; label: string }[];
+  /** False: no password form (auth.oauth.localPasswords: false), only the company sign-in and Cancel. */
+  passwords?: boolean;
 }
 
-export function loginPage({ action, csrf, clientName, username, error }: LoginPageInput): string {
+export function loginPage({ action, csrf, clientName, username, error, companySignIn = [], passwords = true }: LoginPageInput): string {
   // After a failed attempt the username is kept, so the field to type into is the password.
   const focusPassword = Boolean(username);
+  const company = companySignIn.map((c) => html`<p><a class="button primary block" href="${c.href}">${c.label}</a></p>`);
+  if (!passwords) {
+    return page('Sign in', html`<h1>Sign in</h1>
+<p>Sign in to continue to <strong>${clientName}</strong></p>
+${alert(error)}
+${company}
+<form method="post" action="${action}">
+<input type="hidden" name="csrf" value="${csrf}">
+<p class="center cancel"><button type="submit" name="cancel" value="1" formnovalidate class="link">Cancel</button></p>
+</form>`);
+  }
   return page('Sign in', html`<h1>Sign in</h1>
 <p>Sign in to continue to <strong>${clientName}</strong></p>
 ${alert(error)}
+${company}
 <form method="post" action="${action}">
 <input type="hidden" name="csrf" value="${csrf}">
 <label for="username">Username</label>

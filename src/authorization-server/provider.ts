@@ -6,6 +6,7 @@ import { clientSecretMatches } from './client-secrets.js';
 import type { AuthorizationServerKeys } from './keys.js';
 import { PAGE_HEADERS, deviceConfirmPage, deviceErrorMessage, deviceInputPage, deviceSuccessPage, errorPage } from './pages.js';
 import type { ResourceCatalog } from './resources.js';
+import type { DelegatedClaims } from './delegated-grants.js';
 import { CLIENT_KIND_PROPERTY, checkRegistration } from './registration-policy.js';
 import { DEFAULT_SCOPE_PARAM, defaultScope } from './default-scope.js';
 
@@ -46,6 +47,19 @@ export interface ProviderParts {
   proxy: boolean;
   /** How the provider fetches Client ID Metadata Documents and jwks_uri: SSRF-safe (safe-fetch.ts). */
   fetch: (url: string | URL, init?: RequestInit) => Promise<Response>;
+}
+
+/** What oidc-provider issues for one resource: a JWT access token for that upstream alone, with its scopes. */
+export function resourceServerInfo(resources: ResourceCatalog, oauth: OAuthConfig, resourceIndicator: string) {
+  const resource = resources.get(resourceIndicator);
+  if (!resource) throw new errors.InvalidTarget(`${resourceIndicator.slice(0, 200)} is not a resource of this gateway; use one of ${resources.urls().join(', ')}`);
+  return {
+    scope: resource.scopes.join(' '),
+    audience: resource.url,
+    accessTokenTTL: Math.max(1, Math.round(oauth.accessTokenTtl / 1000)),
+    accessTokenFormat: 'jwt' as const,
+    jwt: { sign: { alg: 'ES256' as const } },
+  };
 }
 
 export function createProvider(parts: ProviderParts): Provider {
@@ -121,6 +135,8 @@ export function createProvider(parts: ProviderParts): Provider {
       if ('accountId' in token && account?.accountId === token.accountId && account.tenant) claims.tenant = account.tenant;
       // The grant id lets the resource server refuse every token of a revoked grant at once.
       if ('grantId' in token && token.grantId) claims.grant_id = token.grantId;
+      // Token exchange and ID-JAG: the IdP that vouched, the tenant and the actor chain (delegated-grants.ts).
+      Object.assign(claims, (ctx?.state as { delegated?: DelegatedClaims } | undefined)?.delegated);
       return claims;
     },
     extraClientMetadata: {
@@ -170,17 +186,7 @@ export function createProvider(parts: ProviderParts): Provider {
         // Without `resource`, a gateway with one upstream means that one; with several the client must say which.
         defaultResource: async (_ctx, _client, oneOf) => oneOf ?? resources.defaultResource(),
         useGrantedResource: async () => true,
-        async getResourceServerInfo(_ctx, resourceIndicator) {
-          const resource = resources.get(resourceIndicator);
-          if (!resource) throw new errors.InvalidTarget(`${resourceIndicator.slice(0, 200)} is not a resource of this gateway; use one of ${resources.urls().join(', ')}`);
-          return {
-            scope: resource.scopes.join(' '),
-            audience: resource.url,
-            accessTokenTTL: seconds(oauth.accessTokenTtl),
-            accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: 'ES256' } },
-          };
-        },
+        getResourceServerInfo: async (_ctx, resourceIndicator) => resourceServerInfo(resources, oauth, resourceIndicator),
       },
       clientIdMetadataDocument: {
         enabled: oauth.clientIdMetadataDocuments,

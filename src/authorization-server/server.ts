@@ -11,13 +11,16 @@ import { createInteractionHandler, type InteractionEvent } from './interactions.
 import { loadAuthorizationServerKeys, type AuthorizationServerKeys } from './keys.js';
 import { createProvider, INTERACTION_PREFIX, OAUTH_ROUTES } from './provider.js';
 import type { ResourceCatalog } from './resources.js';
-import { listRevocation, revocationContext, type RevocationContext } from './revoke.js';
+import { listRevocation, revocationContext, revokeGrant, type RevocationContext } from './revoke.js';
+import { SSO_CALLBACK, SsoSignIn } from './sso.js';
 import { UserDirectory } from './users.js';
 import { SignInThrottle } from './sign-in-throttle.js';
 import { createSafeFetch } from './safe-fetch.js';
 import { PAGE_HEADERS, errorPage } from './pages.js';
 import { withProviderContext } from './request-context.js';
 import { createHash } from 'node:crypto';
+import { registerDelegatedGrants, type DelegatedClaims } from './delegated-grants.js';
+import type { CompanyIdps } from './company-idp.js';
 
 /**
  * The embedded OAuth 2.1 authorization server: oidc-provider behind the gateway's router, with the store as
@@ -43,6 +46,8 @@ export interface AuthorizationServerOptions {
   audit(event: OAuthAuditEvent): Promise<void>;
   /** Verifies an access token this server issued (the resource side's verifier). */
   checkAccessToken: AccessTokenCheck;
+  /** Company IdPs, for token exchange and ID-JAG. */
+  issuers?: CompanyIdps | undefined;
 }
 
 /** Revocation-list writes started by provider events, per request: the answer waits for them. */
@@ -61,6 +66,7 @@ export class AuthorizationServer {
   private readonly revocation: RevocationContext;
   private readonly interactions: ReturnType<typeof createInteractionHandler>;
   private keysLoading: Promise<void> | undefined;
+  private readonly sso: SsoSignIn | undefined;
   /** One connection pool for every provider built: they are rebuilt when keys rotate. */
   private readonly fetch: ReturnType<typeof createSafeFetch>;
 
@@ -72,6 +78,8 @@ export class AuthorizationServer {
     this.revocation = revocationContext(options.store, oauth.accessTokenTtl);
     // 64 KiB: jwks_uri documents with certificate chains exceed the 5 KiB a metadata document may have (the provider caps those itself).
     this.fetch = createSafeFetch({ maxBytes: 64 * 1024 });
+    const companySignIn = options.issuers?.using('sso') ?? [];
+    this.sso = companySignIn.length > 0 ? new SsoSignIn({ issuer: options.issuer, idps: companySignIn, users: options.store.users }) : undefined;
     this.interactions = createInteractionHandler({
       provider: () => this.provider,
       users: this.users,
@@ -81,6 +89,11 @@ export class AuthorizationServer {
       csrfKey: () => createHash('sha256').update(`warden-csrf:${this.keys.cookieKeys[0]}`).digest(),
       loginLimiter: this.signIns,
       throttle: new SignInThrottle({ perAddress: oauth.login.backoff, perAccount: oauth.login.perAccount }),
+      sso: this.sso,
+      localPasswords: oauth.localPasswords,
+      revokeGrantsOf: async (username) => {
+        for (const grant of await options.store.oauth.list({ model: 'Grant', accountId: username }, Date.now())) await revokeGrant(this.revocation, grant.id);
+      },
       clientIp: options.clientIp,
       record: (e) => options.audit(interactionRecord(e)),
     });
@@ -126,6 +139,11 @@ export class AuthorizationServer {
 
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (path.startsWith(INTERACTION_PREFIX)) return this.interactions(req, res, path);
+    if (path === SSO_CALLBACK && req.method === 'GET') {
+      if (this.sso?.callback(req, res)) return;
+      res.writeHead(400, PAGE_HEADERS).end(errorPage({ title: 'Sign-in could not continue', message: 'This company sign-in expired or was already used. Go back to the app and start again.' }));
+      return;
+    }
     // RFC 8628 §5.1: user codes are short, so guessing them is limited like passwords (the sign-in budget per IP).
     if (path === OAUTH_ROUTES.code_verification && req.method === 'POST') {
       const verdict = this.signIns.take(this.options.clientIp(req));
@@ -164,6 +182,11 @@ export class AuthorizationServer {
       },
     });
     provider.use(this.structuredTokenEndpoints());
+    if (options.issuers) {
+      registerDelegatedGrants(provider, {
+        issuer: options.issuer, issuers: options.issuers, oauth: options.oauth, roles: options.authorization.roles, resources: options.resources,
+      });
+    }
     this.subscribe(provider);
     return provider;
   }
@@ -208,10 +231,13 @@ export class AuthorizationServer {
     provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
       const { entities, client, params } = ctx.oidc;
       const token = entities.AccessToken ?? entities.ClientCredentials;
+      const delegated = ctx.state.delegated as DelegatedClaims | undefined;
       report({
         method: 'oauth.token', decision: 'allow',
         subject: String((token as { accountId?: string } | undefined)?.accountId ?? client?.clientId ?? 'unknown'),
         ...(client ? { clientId: client.clientId } : {}),
+        ...(delegated?.tenant ? { tenant: delegated.tenant } : {}),
+        ...(typeof delegated?.act?.sub === 'string' ? { actor: delegated.act.sub } : {}),
         ...((token as { grantId?: string } | undefined)?.grantId ? { credentialId: (token as { grantId: string }).grantId } : {}),
         ...(token?.aud ? { target: String(token.aud) } : {}),
         reason: `issued by ${String(params?.grant_type ?? 'grant')}`,

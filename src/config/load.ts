@@ -1,9 +1,9 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve, dirname, isAbsolute } from 'node:path';
 import { parseDocument, LineCounter, isMap, isSeq, type Document } from 'yaml';
-import { configSchema, type WardenConfig } from './schema.js';
+import { configSchema, type JwtIssuerConfig, type WardenConfig } from './schema.js';
 import { interpolate, type InterpolationIssue } from './interpolate.js';
-import { applyScenarioDefaults } from './presets.js';
+import { applyScenarioDefaults, scenarioDefaultsApplied } from './presets.js';
 import { explainIssue } from './issue-text.js';
 
 export interface ConfigIssue {
@@ -34,6 +34,8 @@ export class ConfigError extends Error {
 export interface LoadedConfig {
   config: WardenConfig;
   file: string;
+  /** The scenario's defaults the file did not override, as `path = value` lines. */
+  scenarioDefaults: string[];
   /** Values that came from the environment: never to be logged. */
   secrets: Set<string>;
 }
@@ -109,7 +111,7 @@ export function parseConfigText(text: string, file = 'warden.yaml', env: NodeJS.
     return at.line === undefined && i.path[0] === 'auth' ? { ...at, line: lineOf(doc, lines, ['scenario']) } : at;
   });
   if (semantic.length > 0) throw new ConfigError(file, semantic);
-  return { config, file, secrets };
+  return { config, file, secrets, scenarioDefaults: scenarioDefaultsApplied(interpolated) };
 }
 
 /** Rules that span fields. The fail-closed rules of the scenarios live here. */
@@ -168,6 +170,8 @@ function checkSemantics(config: WardenConfig): SemanticIssue[] {
       });
     }
   }
+  if (config.auth !== 'none' && config.auth.jwt) issues.push(...checkIssuers(config, config.auth.jwt.issuers));
+  if (config.scenario === 'enterprise') issues.push(...checkEnterprise(config));
   for (const [name, scope] of Object.entries(scopes)) {
     scope.upstreams?.forEach((u, i) => {
       if (!(u in config.upstreams)) issues.push({ path: ['authorization', 'scopes', name, 'upstreams', i], message: `no upstream is named '${u}'; configured: ${Object.keys(config.upstreams).join(', ')}` });
@@ -178,6 +182,60 @@ function checkSemantics(config: WardenConfig): SemanticIssue[] {
       if (!(scope in scopes)) issues.push({ path: ['authorization', 'roles', role, i], message: `role '${role}' grants scope '${scope}', which authorization.scopes does not define` });
     });
   }
+  return issues;
+}
+
+/** The enterprise scenario's fail-closed rules (presets.ts SCENARIO_RULES says them in words). */
+function checkEnterprise(config: WardenConfig): InterpolationIssue[] {
+  const issues: InterpolationIssue[] = [];
+  if (config.auth !== 'none' && !config.auth.jwt) {
+    issues.push({ path: ['auth', 'jwt'], message: "scenario 'enterprise' trusts the company IdP; add auth.jwt: { issuers: [{ issuer: https://<your IdP> }] } (docs/enterprise.md), or use scenario: public" });
+  }
+  if (!config.audit.store && !config.audit.file && !config.audit.stdout) {
+    issues.push({ path: ['audit', 'store'], message: "scenario 'enterprise' audits every decision; keep audit.store on, or send the records to audit.file or audit.stdout" });
+  }
+  const oauth = config.auth !== 'none' ? config.auth.oauth : undefined;
+  if (oauth && !oauth.localPasswords && !(config.auth !== 'none' && config.auth.jwt?.issuers.some((i) => i.sso))) {
+    issues.push({ path: ['auth', 'oauth', 'localPasswords'], message: "scenario 'enterprise' turns local passwords off, and no issuer signs people in; add use: [sso] and sso: { clientId, clientSecret } to an auth.jwt issuer, or set auth.oauth.localPasswords: true" });
+  }
+  if (config.metrics.public) {
+    issues.push({ path: ['metrics', 'public'], message: "scenario 'enterprise' protects /metrics; set metrics.token: \"${METRICS_TOKEN}\" for a remote scraper instead" });
+  }
+  return issues;
+}
+
+/** Company IdPs: what they are trusted for must exist here, and their roles must map to roles that exist. */
+function checkIssuers(config: WardenConfig, issuers: JwtIssuerConfig[]): InterpolationIssue[] {
+  const issues: InterpolationIssue[] = [];
+  const oauthOn = config.auth !== 'none' && config.auth.oauth !== undefined;
+  issuers.forEach((idp, n) => {
+    const at = ['auth', 'jwt', 'issuers', n];
+    for (const use of idp.use) {
+      if (use !== 'access-token' && !oauthOn) {
+        issues.push({ path: [...at, 'use'], message: `'${use}' happens at the embedded authorization server; turn it on with auth.oauth: {} or remove '${use}'` });
+      }
+    }
+    const oauth = config.auth !== 'none' ? config.auth.oauth : undefined;
+    if (oauthOn && idp.use.includes('token-exchange') && !oauth?.tokenExchange) {
+      issues.push({ path: [...at, 'use'], message: "'token-exchange' needs the clients allowed to exchange: auth.oauth.tokenExchange: { clients: [<client id>] }" });
+    }
+    if (idp.use.includes('sso') !== (idp.sso !== undefined)) {
+      issues.push({ path: [...at, idp.sso ? 'use' : 'sso'], message: idp.sso ? "sso settings need 'sso' in use" : "'sso' needs the gateway's client at the IdP: sso: { clientId, clientSecret: \"${IDP_SSO_SECRET}\" }" });
+    }
+    if (oauthOn && idp.use.includes('id-jag') && !oauth?.idJag) {
+      issues.push({ path: [...at, 'use'], message: "'id-jag' needs the clients allowed to present ID-JAGs: auth.oauth.idJag: { clients: [<client id>] }" });
+    }
+    for (const [value, mapped] of Object.entries(idp.roles ?? {})) {
+      mapped.forEach((role, i) => {
+        if (!(role in config.authorization.roles)) {
+          issues.push({ path: [...at, 'roles', value, i], message: `IdP value '${value}' maps to role '${role}', which authorization.roles does not define` });
+        }
+      });
+    }
+    if (idp.roles && !idp.claims.roles) {
+      issues.push({ path: [...at, 'claims', 'roles'], message: 'a roles mapping needs the claim that carries the IdP roles, e.g. claims: { roles: groups }' });
+    }
+  });
   return issues;
 }
 

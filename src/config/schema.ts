@@ -117,6 +117,16 @@ const oauth = z
       .describe('accept https client_id URLs (Client ID Metadata Documents); fetched with SSRF protection'),
     deviceFlow: z.boolean().default(true).describe('device authorization grant (RFC 8628) for CLIs and headless agents'),
     clientCredentials: z.boolean().default(true).describe('client_credentials for service clients made with `warden clients add`'),
+    localPasswords: z.boolean().default(true)
+      .describe('people may sign in with a password of the built-in user directory; false leaves only company sign-in (auth.jwt.issuers[].sso)'),
+    tokenExchange: z.object({
+      clients: z.array(z.string().min(1)).min(1, { message: 'name the confidential clients that may exchange tokens' })
+        .describe('client ids (service clients, authenticated) that may use token exchange (RFC 8693)'),
+    }).strict().optional().describe('RFC 8693 token exchange of company IdP tokens (issuers with use: [token-exchange]) for gateway tokens'),
+    idJag: z.object({
+      clients: z.array(z.string().min(1)).min(1, { message: 'name the confidential clients that may present ID-JAGs' })
+        .describe('client ids (authenticated) that may present Identity Assertion JWT Authorization Grants'),
+    }).strict().optional().describe('the jwt-bearer grant with ID-JAGs of company IdPs (issuers with use: [id-jag]): MCP enterprise-managed authorization'),
     login: z.object({
       perIp: limit.default({ requestsPerSecond: 0.5, burst: 10 }).describe('sign-in attempts per client IP, whatever the username'),
       backoff: backoff.default(LOGIN_BACKOFF)
@@ -135,6 +145,76 @@ const oauth = z
       .default({ perIp: { requestsPerSecond: 0.5, burst: 10 }, backoff: LOGIN_BACKOFF, perAccount: LOGIN_PER_ACCOUNT }),
   })
   .strict();
+
+/**
+ * Signature algorithms an IdP token may use: asymmetric only. `none` is no signature, and HS* would make the
+ * IdP's public key (or any shared secret the gateway holds) a signing key.
+ */
+export const IDP_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export const IDP_DEFAULT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
+const idpAlgorithm = z.string().refine((a): a is (typeof IDP_ALGORITHMS)[number] => (IDP_ALGORITHMS as readonly string[]).includes(a), {
+  message: `one of ${IDP_ALGORITHMS.join(', ')}; 'none' and HS* (shared secrets) are never accepted from an IdP`,
+});
+
+/** An IdP URL: https, or http on loopback (tests, a local IdP); a token's trust is no better than the channel its keys came over. */
+const idpUrl = z.url({ protocol: /^https?$/, message: 'expected an https:// URL' }).refine((u) => {
+  const url = new URL(u);
+  return url.protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+}, { message: 'an IdP must be reached over https (http only on loopback): its keys decide who may call your tools' });
+
+export const IDP_USES = ['access-token', 'token-exchange', 'id-jag', 'sso'] as const;
+
+const jwtIssuer = z
+  .object({
+    issuer: idpUrl.describe("the IdP's issuer identifier, compared exactly with each token's iss and with its discovery document"),
+    jwksUri: idpUrl.optional().describe("where the IdP publishes its keys (default: the discovery document's jwks_uri)"),
+    audiences: z.array(z.string().min(1)).min(1).optional()
+      .describe("what a token's aud must name (default: the resource URL of the upstream called, RFC 8707)"),
+    algorithms: z.array(idpAlgorithm).min(1).default(IDP_DEFAULT_ALGORITHMS as never)
+      .describe('signature algorithms accepted (asymmetric only)'),
+    claims: z.object({
+      subject: z.string().min(1).default('sub').describe('the claim that names the user (e.g. sub, oid)'),
+      roles: z.string().min(1).optional().describe('the claim with the IdP roles or groups, e.g. groups, roles, realm_access.roles'),
+      tenant: z.string().min(1).optional().describe('the claim that names the tenant, e.g. tid'),
+      scopes: z.string().min(1).default('scope').describe('the claim with scopes: a space-separated string or a list (scope, scp)'),
+    }).strict().default({ subject: 'sub', scopes: 'scope' })
+      .describe('where each part of the principal is in the token; a dotted name reaches into objects (realm_access.roles)'),
+    roles: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).optional()
+      .describe('IdP role or group value -> warden roles; with a mapping, a token whose values map to no role is refused'),
+    use: z.array(z.enum(IDP_USES)).min(1).default(['access-token'])
+      .describe('what the IdP is trusted for: access-token (its tokens at /mcp), token-exchange, id-jag, sso'),
+    introspection: z.object({
+      url: idpUrl.optional().describe("RFC 7662 endpoint (default: the discovery document's introspection_endpoint)"),
+      clientId: z.string().min(1).describe('the gateway\'s client at the IdP'),
+      clientSecret: z.string().min(1).describe('its secret; use "${IDP_INTROSPECTION_SECRET}"'),
+      cacheTtl: duration.pipe(z.number().min(0).max(300_000, { message: 'at most 5m: a revoked token is honoured this long' })).default(30_000)
+        .describe('how long an answer is reused (never past the token\'s exp)'),
+    }).strict().optional().describe('opaque (non-JWT) IdP access tokens are checked by introspection'),
+    sso: z.object({
+      clientId: z.string().min(1).describe("the gateway's client at the IdP (a confidential web app with redirect URI <publicUrl>/oauth/sso/callback)"),
+      clientSecret: z.string().min(1).describe('its secret; use "${IDP_SSO_SECRET}"'),
+      scopes: z.array(scopeName).default(['openid', 'profile', 'email']).describe('scopes asked of the IdP (openid is added when missing)'),
+      label: z.string().min(1).max(60).optional().describe('the sign-in button text (default: "Sign in with <IdP host>")'),
+    }).strict().optional().describe('with use: [sso], people sign in at the embedded authorization server through this IdP (OIDC code flow with PKCE)'),
+    clockTolerance: duration.pipe(z.number().min(0).max(300_000, { message: 'at most 5m' })).default(30_000)
+      .describe('clock skew allowed on exp, nbf and iat'),
+    jwksCooldown: duration.pipe(z.number().min(1_000, { message: 'at least 1s: each unknown kid may cause a fetch' }).max(300_000, { message: 'at most 5m' })).default(30_000)
+      .describe("a token with a kid the cached keys lack refetches the IdP's JWKS at most once per this interval (rotation without restart)"),
+  })
+  .strict();
+
+const jwt = z
+  .object({
+    issuers: z.array(jwtIssuer).min(1, { message: 'name at least one issuer' }).describe('the company IdPs whose tokens are trusted'),
+  })
+  .strict()
+  .superRefine((j, ctx) => {
+    const seen = new Set<string>();
+    j.issuers.forEach((i, n) => {
+      if (seen.has(i.issuer)) ctx.addIssue({ code: 'custom', message: `issuer ${i.issuer} is listed twice`, path: ['issuers', n, 'issuer'] });
+      seen.add(i.issuer);
+    });
+  });
 
 const identity = z
   .union([
@@ -239,9 +319,10 @@ export const configSchema = z
             .describe('accept `Authorization: Bearer wdn_...` keys made with `warden keys create`'),
           oauth: z.union([z.literal(true).transform(() => ({})), oauth]).pipe(oauth).optional()
             .describe('the embedded OAuth 2.1 authorization server: users sign in at the gateway, clients get tokens for one upstream'),
+          jwt: jwt.optional().describe("company IdPs (OIDC / OAuth): their tokens validated by issuer, keys and audience"),
         }).strict()
-          .refine((a) => a.apiKeys !== undefined || a.oauth !== undefined, { message: 'name at least one credential: { apiKeys: {} }, { oauth: {} } or both' }),
-      ], { message: "expected 'none' (local scenario only) or { apiKeys: {}, oauth: {} }" })
+          .refine((a) => a.apiKeys !== undefined || a.oauth !== undefined || a.jwt !== undefined, { message: 'name at least one credential: { apiKeys: {} }, { oauth: {} }, { jwt: { issuers: [...] } }' }),
+      ], { message: "expected 'none' (local scenario only) or { apiKeys: {}, oauth: {}, jwt: {...} }" })
       .default('none')
       .describe("'none' (local scenario, loopback only) or the credentials accepted"),
     authorization: z
@@ -347,6 +428,8 @@ export type AllowListConfig = NonNullable<UpstreamConfig['allow']>;
 export type AuthorizationConfig = WardenConfig['authorization'];
 export type ScopeConfig = AuthorizationConfig['scopes'][string];
 export type OAuthConfig = z.output<typeof oauth>;
+export type JwtIssuerConfig = z.output<typeof jwtIssuer>;
+export type IdpUse = (typeof IDP_USES)[number];
 
 /**
  * How long access tokens issued under `config` live: what a revocation must outlast. Without OAuth in the

@@ -30,6 +30,8 @@ const CACHE_MAX = 1024;
 /** The claims about a principal that both carriers share (JWT payload minus iss/aud/iat/exp/jti, and the _meta value). */
 export interface PrincipalClaims {
   sub: string;
+  /** Who vouched for `sub` when it was not the gateway itself: a company IdP's issuer (the JWT's own `iss` is the gateway). */
+  sub_iss?: string;
   tenant?: string;
   client_id?: string;
   /** Space-separated, as in RFC 8693 and OAuth. */
@@ -45,6 +47,7 @@ export interface PrincipalClaims {
 export function principalClaims(principal: Principal): PrincipalClaims {
   return {
     sub: principal.subject,
+    ...(principal.issuer !== undefined && { sub_iss: principal.issuer }),
     ...(principal.tenant !== undefined && { tenant: principal.tenant }),
     ...(principal.clientId !== undefined && { client_id: principal.clientId }),
     scope: principal.scopes.join(' '),
@@ -57,6 +60,7 @@ export function principalClaims(principal: Principal): PrincipalClaims {
 /** RFC 8693 §4.1: `act` holds identity claims only (not scopes or roles), with a nested `act` for a chain. */
 function actorClaim(actor: Principal): { sub: string; [k: string]: unknown } {
   const act: { sub: string; [k: string]: unknown } = { sub: actor.subject };
+  if (actor.issuer !== undefined) act.iss = actor.issuer;
   if (actor.tenant !== undefined) act.tenant = actor.tenant;
   if (actor.clientId !== undefined) act.client_id = actor.clientId;
   if (actor.actor) act.act = actorClaim(actor.actor);

@@ -4,6 +4,7 @@ import { sameSecret } from '../shared/constant-time.js';
 import type { Logger } from '../shared/log.js';
 import { GatewayError, isGatewayError } from '../shared/errors.js';
 import type { MountedAuthorizationServer } from '../authorization-server/mount.js';
+import type { TrustedIssuers } from '../resource/trusted-issuers.js';
 import { checkHost, checkOrigin, preflightHeaders, requestPath, type OriginPolicy } from './guards.js';
 import { sendGatewayError, sendJson } from './respond.js';
 import { serveDocument, type DocumentParts } from './documents.js';
@@ -23,6 +24,8 @@ export interface AppParts {
   pipeline: Pipeline;
   documents: DocumentParts;
   authorizationServer: MountedAuthorizationServer | undefined;
+  /** Company IdPs, whose key health /readyz shows to local clients. */
+  issuers?: TrustedIssuers | undefined;
   upstreams: ReadonlyMap<string, Upstream>;
   metrics: GatewayMetrics | undefined;
   limiters: Limiters;
@@ -84,7 +87,7 @@ export class App {
       if (path === PATHS.health) return sendJson(res, 200, { status: 'ok' });
       checkHost(req, parts.originPolicy);
       // Ready or not is for anyone (load balancers); what is behind the gateway only for this machine.
-      if (path === PATHS.ready) return sendJson(res, 200, parts.isLocal(req) ? { status: 'ready', upstreams: this.upstreamStatus(), ...this.policyStatus() } : { status: 'ready' });
+      if (path === PATHS.ready) return sendJson(res, 200, parts.isLocal(req) ? this.readiness() : { status: 'ready' });
       if (parts.authorizationServer?.handles(path)) {
         // The authorization server spends the same per-IP budget as MCP requests (on top of its own
         // registration and sign-in limits): its token endpoint is the most expensive thing a stranger can call.
@@ -131,13 +134,19 @@ export class App {
     res.writeHead(204, preflightHeaders(origin, typeof requested === 'string' ? requested : undefined)).end();
   }
 
-  private upstreamStatus(): Record<string, Record<string, unknown>> {
-    return Object.fromEntries([...this.parts.upstreams].map(([n, u]) => [n, u.status()]));
-  }
-
-  /** The policy set in force and a refused reload: for callers on this machine only (see /readyz above). */
-  private policyStatus(): Record<string, unknown> {
-    return this.parts.policies ? { policies: this.parts.policies.status() } : {};
+  /**
+   * The detail for this machine. An IdP whose keys cannot be fetched leaves the gateway ready (API keys and
+   * tokens signed with the keys already fetched still work): the detail says which and why.
+   */
+  private readiness(): Record<string, unknown> {
+    const upstreams = Object.fromEntries([...this.parts.upstreams].map(([n, u]) => [n, u.status()]));
+    return {
+      status: 'ready',
+      upstreams,
+      ...(this.parts.issuers ? { issuers: this.parts.issuers.status() } : {}),
+      // The policy set in force and a refused reload.
+      ...(this.parts.policies ? { policies: this.parts.policies.status() } : {}),
+    };
   }
 
   private answerError(res: ServerResponse, err: unknown, finished: Finished): void {

@@ -13,15 +13,15 @@ export interface DocumentParts {
   /** Absent with `auth: none`: then nothing is protected and there is no metadata to publish. */
   scopes: ScopePolicy | undefined;
   signer: IdentityTokenSigner | undefined;
-  /** The embedded authorization server's issuer, when OAuth is on. */
-  authorizationServer: string | undefined;
+  /** The embedded authorization server's issuer when OAuth is on, and the company IdPs whose tokens are accepted. */
+  authorizationServers: readonly string[];
 }
 
 /**
  * Serves RFC 9728 metadata per MCP endpoint and the JWKS of the identity JWTs upstreams receive. Answers
  * true when it handled the path.
  */
-export function serveDocument(path: string, res: ServerResponse, { routes, scopes, signer, authorizationServer }: DocumentParts): boolean {
+export function serveDocument(path: string, res: ServerResponse, { routes, scopes, signer, authorizationServers }: DocumentParts): boolean {
   if (path === PATHS.identityJwks) {
     if (!signer) return false;
     sendJson(res, 200, signer.jwks(), PUBLIC_HEADERS);
@@ -32,7 +32,7 @@ export function serveDocument(path: string, res: ServerResponse, { routes, scope
   sendJson(res, 200, protectedResourceMetadata({
     resource: endpoint.url,
     scopes: scopes!.scopesFor(endpoint.upstream),
-    ...(authorizationServer ? { authorizationServers: [authorizationServer] } : {}),
+    authorizationServers: [...authorizationServers],
     name: `MCP server '${endpoint.upstream}' behind mcp-warden`,
   }), PUBLIC_HEADERS);
   return true;

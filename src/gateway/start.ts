@@ -5,6 +5,8 @@ import { clientIp, isLoopbackClient } from '../shared/client-ip.js';
 import { BearerAuthenticator, noAuthentication, type BearerVerifier } from '../resource/authenticator.js';
 import { ApiKeyVerifier } from '../resource/api-key-authenticator.js';
 import { AccessTokenVerifier } from '../resource/access-token-verifier.js';
+import { IdpTokenVerifier } from '../resource/idp-token-verifier.js';
+import { TrustedIssuers } from '../resource/trusted-issuers.js';
 import { MountedAuthorizationServer } from '../authorization-server/mount.js';
 import { IdentityTokenSigner } from '../credentials/index.js';
 import { AuditMaintenance } from '../audit/index.js';
@@ -62,7 +64,7 @@ export async function startGateway(config: WardenConfig, options: GatewayOptions
   }
   app = mountedParts.app;
   mounted(app);
-  const { url, publicBase, signer, authorizationServer, maintenance } = mountedParts;
+  const { url, publicBase, signer, authorizationServer, maintenance, issuers } = mountedParts;
   const running = app;
   let closing: Promise<void> | undefined;
   return {
@@ -85,6 +87,7 @@ export async function startGateway(config: WardenConfig, options: GatewayOptions
         server.closeAllConnections();
         await closed;
         await authorizationServer?.close();
+        issuers?.close();
         await parts.audit.close();
         parts.policies?.close();
         await maintenance?.stop();
@@ -137,8 +140,20 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
     : undefined;
 
   const verifiers: BearerVerifier[] = parts.apiKeys ? [new ApiKeyVerifier(parts.apiKeys)] : [];
-  let authorizationServer: MountedAuthorizationServer | undefined;
   const oauth = config.auth !== 'none' ? config.auth.oauth : undefined;
+  const jwt = config.auth !== 'none' ? config.auth.jwt : undefined;
+  let issuers: TrustedIssuers | undefined;
+  try {
+    // Discovery of every company IdP: a wrong issuer stops start-up here, with the setting named.
+    issuers = jwt ? await TrustedIssuers.open(jwt.issuers, log.child({ component: 'idp' })) : undefined;
+  } catch (err) {
+    await maintenance?.stop();
+    throw err;
+  }
+  const delegated = issuers?.using('access-token') ?? [];
+  // Before the embedded AS's verifier, which would claim every JWT: a JWT goes to the IdP its iss names.
+  if (delegated.length > 0) verifiers.push(new IdpTokenVerifier(delegated, { claimEveryJwt: !oauth }));
+  let authorizationServer: MountedAuthorizationServer | undefined;
   if (oauth && store && scopes) {
     let tokens: AccessTokenVerifier | undefined;
     try {
@@ -146,8 +161,10 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
         config, oauth, store, scopes, log, issuer: publicBase, audit: parts.audit, instance: parts.instance,
         endpoints: routes.endpoints(), sole: routes.at('/mcp')?.url,
         checkAccessToken: (token) => tokens!.introspect(token),
+        issuers,
       });
     } catch (err) {
+      issuers?.close();
       await maintenance?.stop();
       throw err;
     }
@@ -157,7 +174,8 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
     });
     verifiers.push(tokens);
   }
-  const resources = authorizationServer?.resources;
+  const audiences = new Map<string, string[]>();
+  for (const e of routes.endpoints()) audiences.set(e.upstream, [...(audiences.get(e.upstream) ?? []), e.url]);
   const identities = new Map(Object.entries(config.upstreams).map(([name, u]) => [name, new UpstreamIdentity(u, signer)]));
   const pipeline = httpPipeline({
     ...parts,
@@ -167,19 +185,24 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
     outcomes: config.audit.outcomes,
     clientIp: ipOf,
     authenticator: verifiers.length > 0 ? new BearerAuthenticator(verifiers) : noAuthentication,
-    audiences: (upstream) => resources?.urlsOf(upstream) ?? [],
+    audiences: (upstream) => audiences.get(upstream) ?? [],
     identities,
   });
   const app = new App({
     routes, originPolicy, pipeline, authorizationServer, clientIp: ipOf, log,
     isLocal: (req) => isLoopbackClient(req, config.http.trustProxy),
     metricsAccess: { public: config.metrics.public, ...(config.metrics.token !== undefined ? { token: config.metrics.token } : {}) },
-    documents: { routes, scopes, signer, authorizationServer: authorizationServer?.issuer },
+    documents: {
+      routes, scopes, signer,
+      // The embedded AS first: MCP clients use the first one they can, and it is the one that signs people in.
+      authorizationServers: [...(authorizationServer ? [authorizationServer.issuer] : []), ...delegated.map((i) => i.issuer)],
+    },
+    issuers,
     upstreams: parts.upstreams, metrics: parts.metrics, limiters: parts.limiters,
     policies: parts.policies,
     pdp: config.authorization.cedar?.authzenApi ? { token: config.authorization.cedar.authzenApi.token, timeZone: config.authorization.cedar.timeZone } : undefined,
   });
-  return { app, url, publicBase, signer, authorizationServer, maintenance };
+  return { app, url, publicBase, signer, authorizationServer, maintenance, issuers };
 }
 
 async function closeParts(parts: GatewayParts): Promise<void> {

@@ -3,6 +3,7 @@ import type { RevocationEntry, RevocationStore } from '../store/index.js';
 import type { Principal } from '../shared/principal.js';
 import type { BearerVerifier, RequestContext } from './authenticator.js';
 import { AuthenticationError } from './errors.js';
+import { actorOf } from './idp-claims.js';
 
 /**
  * Access tokens of the embedded authorization server: RFC 9068 JWTs (`typ: at+jwt`, ES256), verified with
@@ -52,10 +53,14 @@ export class AccessTokenVerifier implements BearerVerifier {
 
   async verify(token: string, context: RequestContext): Promise<Principal> {
     const claims = await this.check(token, context.audiences);
+    const actor = actorOf(claims.act, undefined);
     return {
       subject: String(claims.sub),
       ...(typeof claims.tenant === 'string' ? { tenant: claims.tenant } : {}),
       clientId: String(claims.client_id),
+      // Token exchange and ID-JAG: the company IdP that vouched for the subject, and who acts for them.
+      ...(typeof claims.sub_iss === 'string' ? { issuer: claims.sub_iss } : {}),
+      ...(actor ? { actor } : {}),
       credential: { kind: 'oauth', id: String(claims.jti) },
       scopes: typeof claims.scope === 'string' && claims.scope ? claims.scope.split(' ') : [],
       // Scopes were cut to the user's roles when the token was issued; roles add nothing here.

@@ -3,6 +3,8 @@ export interface Principal {
   subject: string;
   tenant?: string;
   clientId?: string;
+  /** Who vouched for the subject: the embedded authorization server's issuer, or a company IdP's. */
+  issuer?: string;
   credential: { kind: 'none' | 'api_key' | 'oauth' | 'jwt' | 'mtls'; id: string };
   scopes: string[];
   roles: string[];

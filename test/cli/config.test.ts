@@ -95,12 +95,28 @@ describe('warden CLI', { concurrency: true }, () => {
       assert.equal(run.code, 0, run.stderr);
     });
 
+    test('the enterprise example: what the scenario turned on and what it requires', async () => {
+      const example = fileURLToPath(new URL('../../examples/enterprise.yaml', import.meta.url));
+      const run = await warden(['config', 'check', '--config', example], { IDP_ISSUER: 'https://login.example.com/realms/acme', METRICS_TOKEN: 'a-scrape-token-0123456789' });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /valid \(enterprise scenario/);
+      assert.match(run.stdout, /audit\.outcomes = "all"/);
+      assert.match(run.stdout, /metrics\.public = false/);
+      assert.match(run.stdout, /auth\.jwt\.issuers must name at least one issuer/);
+      assert.doesNotMatch(run.stdout, /login\.example\.com|scrape-token/, 'values from the environment are not printed');
+    });
+
     test('a valid file: exit 0 and a one-line summary', async () => {
       const path = file('good.yaml', GOOD);
       const run = await warden(['config', 'check', '--config', path]);
       assert.equal(run.code, 0, run.stderr);
       assert.equal(run.stderr, '');
-      assert.equal(run.stdout, `${path}: valid (local scenario, 2 upstreams: notes, fs)\n`);
+      const [summary, ...explained] = run.stdout.trimEnd().split('\n');
+      assert.equal(summary, `${path}: valid (local scenario, 2 upstreams: notes, fs)`);
+      assert.deepEqual(explained, [
+        "scenario 'local' set (the file can override each):", '  listen.host = "127.0.0.1"', '  listen.port = 8787',
+        "scenario 'local' requires:", '  - auth: none is accepted on loopback only',
+      ]);
     });
 
     test('--json with a mistake: exit 2 and parseable JSON on stdout', async () => {
@@ -121,6 +137,8 @@ describe('warden CLI', { concurrency: true }, () => {
         ok: true,
         file: path,
         scenario: 'local',
+        scenarioDefaults: ['listen.host = "127.0.0.1"', 'listen.port = 8787'],
+        scenarioRules: ['auth: none is accepted on loopback only'],
         listen: { host: '127.0.0.1', port: 8787 },
         upstreams: [
           { name: 'notes', kind: 'http', path: '/mcp/notes' },

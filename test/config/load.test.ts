@@ -671,3 +671,65 @@ test('an upstream timeout of 0 is refused (it would mean "never" for HTTP and "a
     return true;
   });
 });
+
+describe('auth.jwt: company IdPs', () => {
+  const jwt = (...issuer: string[]) => yaml('scenario: enterprise', 'auth:', '  jwt:', '    issuers:', '      - issuer: https://login.example.com/realms/acme', ...issuer.map((l) => `        ${l}`),
+    'authorization:', '  scopes: { "notes:read": { tools: [search_notes] } }', '  roles: { reader: ["notes:read"] }', ...NOTES);
+
+  test('the issue\'s example is valid, with defaults for algorithms and use', () => {
+    const { config } = parseConfigText(jwt('audiences: [api://mcp-gateway]', 'claims: { subject: sub, roles: groups, tenant: tid, scopes: scp }', 'roles: { "mcp-readers": [reader] }'));
+    assert.ok(config.auth !== 'none');
+    const idp = config.auth.jwt!.issuers[0]!;
+    assert.deepEqual(idp.algorithms, ['RS256', 'PS256', 'ES256', 'EdDSA']);
+    assert.deepEqual(idp.use, ['access-token']);
+  });
+
+  test('refused: alg none and HS256, by name', () => {
+    for (const alg of ['none', 'HS256']) {
+      const issue = oneIssue(jwt(`algorithms: [${alg}]`), 'auth.jwt.issuers.0.algorithms.0');
+      assert.match(issue.message, /'none' and HS\* .* never accepted/);
+    }
+  });
+
+  test('refused: an IdP over plain http beyond loopback', () => {
+    assert.match(oneIssue(jwt('jwksUri: http://login.example.com/keys'), 'auth.jwt.issuers.0.jwksUri').message, /https/);
+  });
+
+  test('refused: a roles mapping to a role that does not exist, and sso without the embedded AS', () => {
+    assert.match(oneIssue(jwt('claims: { roles: groups }', 'roles: { admins: [root] }'), 'auth.jwt.issuers.0.roles.admins.0').message, /authorization\.roles does not define/);
+    assert.match(oneIssue(jwt('use: [sso]', 'sso: { clientId: warden, clientSecret: s3cret }'), 'auth.jwt.issuers.0.use').message, /auth\.oauth/);
+  });
+});
+
+describe('scenario: enterprise', () => {
+  const head = ['scenario: enterprise', 'authorization:', '  scopes: { "notes:read": { tools: [search_notes] } }', '  roles: { reader: ["notes:read"] }'];
+  const idp = ['  jwt: { issuers: [{ issuer: https://login.example.com }] }'];
+
+  test('shorter token lifetimes are laid under auth.oauth only when the file turns it on, and the file wins', () => {
+    const withOauth = parseConfigText(yaml(...head, 'publicUrl: https://mcp.example.com', 'auth:', ...idp, '  oauth: { refreshTokenTtl: 1d, localPasswords: true }', ...NOTES)).config;
+    assert.ok(withOauth.auth !== 'none' && withOauth.auth.oauth);
+    assert.equal(withOauth.auth.oauth.accessTokenTtl, 300_000);
+    assert.equal(withOauth.auth.oauth.refreshTokenTtl, 86_400_000);
+    const without = parseConfigText(yaml(...head, 'auth:', ...idp, ...NOTES)).config;
+    assert.ok(without.auth !== 'none');
+    assert.equal(without.auth.oauth, undefined, 'the preset does not turn the embedded AS on');
+  });
+
+  test('local passwords are off with the embedded AS: refused without a company sign-in, accepted with one', () => {
+    const issue = oneIssue(yaml(...head, 'publicUrl: https://mcp.example.com', 'auth:', ...idp, '  oauth: {}', ...NOTES), 'auth.oauth.localPasswords');
+    assert.match(issue.message, /no issuer signs people in/);
+    const sso = ['  jwt: { issuers: [{ issuer: https://login.example.com, use: [sso], sso: { clientId: warden, clientSecret: s3cret } }] }'];
+    const { config } = parseConfigText(yaml(...head, 'publicUrl: https://mcp.example.com', 'auth:', ...sso, '  oauth: {}', ...NOTES));
+    assert.ok(config.auth !== 'none' && config.auth.oauth);
+    assert.equal(config.auth.oauth.localPasswords, false);
+    assert.match(oneIssue(yaml(...head, 'publicUrl: https://mcp.example.com', 'auth:', '  jwt: { issuers: [{ issuer: https://login.example.com, use: [sso] }] }', '  oauth: { localPasswords: true }', ...NOTES), 'auth.jwt.issuers.0.sso').message, /clientId/);
+  });
+
+  test('refused: no company IdP, audit off without a copy, public metrics — each naming the setting', () => {
+    assert.match(oneIssue(yaml(...head, 'auth: { apiKeys: {} }', ...NOTES), 'auth.jwt').message, /trusts the company IdP/);
+    assert.match(oneIssue(yaml(...head, 'auth:', ...idp, 'audit: { store: false }', ...NOTES), 'audit.store').message, /audits every decision/);
+    assert.match(oneIssue(yaml(...head, 'auth:', ...idp, 'metrics: { public: true }', ...NOTES), 'metrics.public').message, /protects \/metrics/);
+    // The control: audit to a file instead of the store is fine.
+    parseConfigText(yaml(...head, 'auth:', ...idp, 'audit: { store: false, file: audit.jsonl }', ...NOTES));
+  });
+});

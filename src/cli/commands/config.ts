@@ -22,12 +22,17 @@ export function registerConfig(program: Command): void {
       const { mcpPath } = await import('../../gateway/routes.js');
       const file = resolveConfigPath(opts.config);
       try {
-        const { config: parsed } = loadConfigFile(file);
+        const { SCENARIO_RULES } = await import('../../config/presets.js');
+        const { config: parsed, scenarioDefaults } = loadConfigFile(file);
         const upstreams = Object.entries(parsed.upstreams).map(([name, u]) => ({ name, kind: u.url ? 'http' : 'stdio', path: mcpPath(name) }));
+        const scenarioRules = SCENARIO_RULES[parsed.scenario];
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify({ ok: true, file, scenario: parsed.scenario, listen: parsed.listen, upstreams }, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify({ ok: true, file, scenario: parsed.scenario, scenarioDefaults, scenarioRules, listen: parsed.listen, upstreams }, null, 2)}\n`);
         } else {
           process.stdout.write(`${file}: valid (${parsed.scenario} scenario, ${upstreams.length} upstream${upstreams.length === 1 ? '' : 's'}: ${upstreams.map((u) => u.name).join(', ')})\n`);
+          // What the scenario did that the file does not say: its defaults, then the rules it holds the file to.
+          if (scenarioDefaults.length > 0) process.stdout.write(`scenario '${parsed.scenario}' set (the file can override each):\n${scenarioDefaults.map((l) => `  ${l}\n`).join('')}`);
+          process.stdout.write(`scenario '${parsed.scenario}' requires:\n${scenarioRules.map((r) => `  - ${r}\n`).join('')}`);
         }
       } catch (err) {
         exitOnConfigError(err, opts.json);
