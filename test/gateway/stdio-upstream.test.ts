@@ -93,6 +93,35 @@ describe('stdio upstream: @modelcontextprotocol/server-everything through the ga
     await client.close();
   });
 
+  test('notifications about no one call (log messages while two calls run) go to the GET stream, not into a call\'s stream', async () => {
+    const url = `${gw.url}/mcp/everything`;
+    const session = await rawSession(url);
+    const get = await fetch(url, { headers: { accept: 'text/event-stream', ...session } });
+    assert.equal(get.status, 200);
+    const onGet: string[] = [];
+    const reading = (async () => {
+      const reader = get.body!.pipeThrough(new TextDecoderStream()).getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        onGet.push(value);
+      }
+    })().catch(() => {});
+    await postRaw(url, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'logging/setLevel', params: { level: 'debug' } }), session);
+    await postRaw(url, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'toggle-simulated-logging', arguments: {} } }), session);
+    // Two long calls at once (6 s, longer than the 5 s logging pace): a log message could belong to either.
+    const long = (id: number) => postRaw(url, JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 6, steps: 2 } } }), session);
+    const [a, b] = await Promise.all([long(3), long(4)]);
+    for (const answer of [a, b]) {
+      assert.equal(answer.status, 200);
+      assert.doesNotMatch(answer.text, /notifications\/message/, 'no log message inside a call\'s answer');
+    }
+    await postRaw(url, JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'toggle-simulated-logging', arguments: {} } }), session);
+    assert.match(onGet.join(''), /notifications\/message/, 'log messages arrived on the GET stream');
+    await fetch(url, { method: 'DELETE', headers: session });
+    await reading;
+  });
+
   test('the child sees only the variables the config names', async () => {
     const { client } = await connectClient(`${gw.url}/mcp/everything`);
     const env = JSON.parse(text(await client.callTool({ name: 'get-env', arguments: {} }))) as Record<string, string>;

@@ -270,9 +270,14 @@ class StdioSession {
       else this.log.debug({ upstream: this.upstream, session: this.id }, 'dropped progress for a request not in flight');
       return;
     }
-    // Server-to-client requests and other notifications go to the newest open call (a stdio server answers
-    // requests in the order it works on them), else to the GET stream, else they wait for one.
-    const call = [...this.calls].reverse().find((c) => c.open);
+    // stdio carries no link between a message and the request it belongs to. Server-to-client requests
+    // (sampling, elicitation) are asked while a call is being worked on: they go to the newest open call. A
+    // log message goes with a call only when one call alone is open. Everything else (list changes, resource
+    // updates, logs while several calls run) is not about any one call: the GET stream, else it waits for one.
+    const open = [...this.calls].filter((c) => c.open);
+    const call = isJSONRPCRequest(message) ? open.at(-1)
+      : isJSONRPCNotification(message) && message.method === 'notifications/message' && open.length === 1 ? open[0]
+        : undefined;
     if (call) call.deliver(message);
     else if (this.stream) writeSseMessage(this.stream, message);
     else {
