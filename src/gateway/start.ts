@@ -16,6 +16,11 @@ import { McpRoutes, PATHS } from './routes.js';
 import { sendJson } from './respond.js';
 import { httpPipeline } from './pipeline/index.js';
 import { UpstreamIdentity } from './pipeline/identify.js';
+import { AdminHttp } from '../admin/http/index.js';
+import { UserDirectory } from '../authorization-server/users.js';
+import { SignInThrottle } from '../authorization-server/sign-in-throttle.js';
+import { TokenBucketLimiter } from '../ratelimit/index.js';
+import { LOGIN_BACKOFF, LOGIN_PER_ACCOUNT } from '../config/index.js';
 
 export type { GatewayOptions } from './parts.js';
 
@@ -169,14 +174,25 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
     audiences: (upstream) => resources?.urlsOf(upstream) ?? [],
     identities,
   });
+  const admin = config.admin && store ? new AdminHttp({
+    backend: { config, store, recorder: (record) => parts.audit.write(record), sessions: parts.upstreams },
+    users: new UserDirectory(store.users), apiKeys: parts.apiKeys, signIns: authorizationServer?.signInGuards ?? defaultSignInGuards(),
+    record: (record) => parts.audit.write(record), instance: parts.instance, secure: publicBase.startsWith('https:'),
+    base: publicBase, clientIp: ipOf, isLocal: (req) => isLoopbackClient(req, config.http.trustProxy), log: log.child({ component: 'admin' }),
+  }) : undefined;
   const app = new App({
-    routes, originPolicy, pipeline, authorizationServer, clientIp: ipOf, log,
+    routes, originPolicy, pipeline, authorizationServer, admin, clientIp: ipOf, log,
     isLocal: (req) => isLoopbackClient(req, config.http.trustProxy),
     metricsAccess: { public: config.metrics.public, ...(config.metrics.token !== undefined ? { token: config.metrics.token } : {}) },
     documents: { routes, scopes, signer, authorizationServer: authorizationServer?.issuer },
     upstreams: parts.upstreams, metrics: parts.metrics, limiters: parts.limiters,
   });
   return { app, url, publicBase, signer, authorizationServer, maintenance };
+}
+
+/** Without the authorization server (API keys only), the console's sign-in gets the same guards with their default settings. */
+function defaultSignInGuards() {
+  return { perIp: new TokenBucketLimiter({ ratePerSecond: 0.5, burst: 10 }), throttle: new SignInThrottle({ perAddress: LOGIN_BACKOFF, perAccount: LOGIN_PER_ACCOUNT }) };
 }
 
 async function closeParts(parts: GatewayParts): Promise<void> {
