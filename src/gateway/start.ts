@@ -17,6 +17,7 @@ import { sendJson } from './respond.js';
 import { httpPipeline } from './pipeline/index.js';
 import { UpstreamIdentity } from './pipeline/identify.js';
 import { AdminHttp } from '../admin/http/index.js';
+import { liveToolLister } from './upstream-tools.js';
 import { UserDirectory } from '../authorization-server/users.js';
 import { SignInThrottle } from '../authorization-server/sign-in-throttle.js';
 import { TokenBucketLimiter } from '../ratelimit/index.js';
@@ -175,7 +176,7 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
     identities,
   });
   const admin = config.admin && store ? new AdminHttp({
-    backend: { config, store, recorder: (record) => parts.audit.write(record), sessions: parts.upstreams },
+    backend: { config, store, recorder: (record) => parts.audit.write(record), sessions: parts.upstreams, liveTools: liveToolLister(config.upstreams, log) },
     users: new UserDirectory(store.users), apiKeys: parts.apiKeys, signIns: authorizationServer?.signInGuards ?? defaultSignInGuards(),
     record: (record) => parts.audit.write(record), instance: parts.instance, secure: publicBase.startsWith('https:'),
     base: publicBase, clientIp: ipOf, isLocal: (req) => isLoopbackClient(req, config.http.trustProxy), log: log.child({ component: 'admin' }),

@@ -9,9 +9,9 @@ export const ADMIN_AUTHORIZATION: ConfigInput['authorization'] = {
   roles: { ...OAUTH_AUTHORIZATION!.roles, admin: [] },
 };
 
-/** The OAuth test gateway (stdio notes, HTTP web; alice writer, bob reader) with the console on, and root (admin, writer). */
+/** The OAuth test gateway (stdio notes, HTTP web; alice writer, bob reader) with the console on (its per-IP limit lifted), and root (admin, writer). */
 export async function startAdminGateway(admin: Record<string, unknown> = {}, extra: Partial<ConfigInput> = {}): Promise<OAuthSetup> {
-  const setup = await startOAuthGatewayForAttacks({}, { authorization: ADMIN_AUTHORIZATION, admin: { roles: ['admin'], ...admin }, ...extra });
+  const setup = await startOAuthGatewayForAttacks({}, { authorization: ADMIN_AUTHORIZATION, admin: { roles: ['admin'], perIp: { requestsPerSecond: 100, burst: 1_000 }, ...admin }, ...extra });
   await addUsers(setup.dbPath, [['root', ['admin', 'writer']]]);
   return setup;
 }

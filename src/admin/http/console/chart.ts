@@ -19,7 +19,7 @@ export function barChart(id: string, title: string, rows: Series[]): Html {
   const rowH = 22;
   const labelW = 220;
   const max = Math.max(1, ...rows.map((r) => r.allow + r.deny));
-  const scale = (W - labelW - 60) / max;
+  const scale = (W - labelW - 130) / max;
   const h = rows.length * rowH + 10;
   return html`<figure><figcaption id="${id}-t">${title}</figcaption><svg class="chart" role="img" aria-labelledby="${id}-t ${id}-d" viewBox="0 0 ${W} ${h}" xmlns="http://www.w3.org/2000/svg">
 <desc id="${id}-d">${rows.map((r) => `${r.label}: ${r.allow} allowed, ${r.deny} denied. `).join('')}</desc>

@@ -20,6 +20,8 @@ form.inline{display:inline}
 form.filters,form.stack{display:flex;flex-wrap:wrap;gap:10px 14px;align-items:flex-end;margin:.5em 0 1em;padding:10px;background:var(--soft);border-radius:6px}
 form.stack{flex-direction:column;align-items:stretch;max-width:28rem}
 label{display:flex;flex-direction:column;font-size:.9rem;gap:2px}
+label.check span{display:flex;gap:8px;align-items:center}input[type=checkbox]{min-height:0;width:18px;height:18px;margin:0}
+fieldset{border:1px solid var(--line);border-radius:4px;display:flex;flex-wrap:wrap;gap:6px 16px}legend{font-size:.9rem}
 input,select{font:inherit;padding:6px 8px;border:1px solid #8a939d;border-radius:4px;min-height:36px}
 button{font:inherit;padding:6px 12px;border:1px solid var(--accent);background:var(--accent);color:#fff;border-radius:4px;min-height:36px;cursor:pointer}
 button.danger{background:var(--deny);border-color:var(--deny)}button.quiet{background:#fff;color:var(--accent)}
