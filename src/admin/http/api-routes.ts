@@ -117,8 +117,9 @@ export const API_ROUTES: ApiRoute[] = [
   // Live sessions
   route({ method: 'GET', path: '/sessions', tag: 'sessions', summary: 'List live MCP sessions of this instance', query: s.sessionsQuery,
     run: async ({ services, query }) => ok(page(services.sessions.list(query), query)) }),
-  route({ method: 'DELETE', path: '/sessions/{upstream}/{id}', tag: 'sessions', summary: 'End a live MCP session', destructive: true,
-    run: async ({ services, params }) => ok(await services.sessions.end(params.upstream!, params.id!)) }),
+  // In the body: an HTTP upstream's session id may hold characters a plain path does not carry.
+  route({ method: 'POST', path: '/sessions/end', tag: 'sessions', summary: 'End a live MCP session', body: s.endSessionBody, destructive: true,
+    run: async ({ services, body }) => ok(await services.sessions.end(body.upstream, body.id)) }),
 
   // Audit
   route({ method: 'GET', path: '/audit', tag: 'audit', summary: 'Query the audit trail, newest first, a page at a time', query: s.auditQuery,

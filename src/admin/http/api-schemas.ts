@@ -66,6 +66,7 @@ export const tokensBody = z.object({
   kind: z.enum(['user', 'client', 'grant']),
   value: name('value'),
 }).strict();
+export const endSessionBody = z.object({ upstream: name('upstream'), id: name('id').describe('the Mcp-Session-Id') }).strict();
 export const sessionsQuery = z.object({ upstream: z.string().max(64).optional(), subject: z.string().max(256).optional(), ...paging }).strict();
 
 export const auditQuery = z.object({

@@ -202,12 +202,13 @@ test('live sessions: listed per upstream and subject, ended by an administrator 
   assert.equal(listed.json.items[0].upstream, 'notes');
   assert.equal(listed.json.items[0].id, sessionId);
   assert.equal((await root.get('/sessions?upstream=nope')).status, 400);
-  const ended = await root.send('DELETE', `/sessions/notes/${sessionId}`);
+  const ended = await root.post('/sessions/end', { upstream: 'notes', id: sessionId });
   assert.equal(ended.status, 200);
   assert.equal((await adminRecord('sessions.end', sessionId)).subject, 'root');
   const after = await postRaw(setup.notes, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }), { authorization: `Bearer ${json.key}`, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' });
   assert.equal(after.status, 404);
-  assert.equal((await root.send('DELETE', `/sessions/notes/${sessionId}`)).status, 404);
+  assert.equal((await root.post('/sessions/end', { upstream: 'notes', id: sessionId })).status, 404);
+  assert.equal((await root.post('/sessions/end', { upstream: 'notes' })).status, 400);
   assert.equal((await callTool(setup.notes, json.key, 'list_notes')).status, 200, 'a new session works');
 });
 
@@ -253,6 +254,7 @@ test('an API key with scope admin works without cookie or CSRF (changes named af
   secrets.push(made.json.key);
   const bot = new AdminClient(setup.issuer, made.json.key);
   assert.equal((await bot.get('/keys')).status, 200);
+  assert.equal((await callTool(setup.notes, made.json.key, 'list_notes')).status, 403, 'scope admin opens no MCP tool');
   const change = await bot.post('/keys', { subject: 'h', scopes: ['notes:read'] });
   assert.equal(change.status, 201);
   secrets.push(change.json.key);

@@ -15,6 +15,7 @@ a{color:var(--accent)}a:focus,button:focus,input:focus,select:focus,[tabindex]:f
 .table{overflow-x:auto;border:1px solid var(--line);border-radius:6px;margin:.5em 0}
 table{border-collapse:collapse;width:100%;font-size:.93rem}caption{text-align:left;padding:8px;font-weight:600}
 th,td{text-align:left;padding:6px 8px;border-top:1px solid var(--line);vertical-align:top}th{background:var(--soft);white-space:nowrap}
+td time{white-space:nowrap}
 td code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.88em;word-break:break-all}
 form.inline{display:inline}
 form.filters,form.stack{display:flex;flex-wrap:wrap;gap:10px 14px;align-items:flex-end;margin:.5em 0 1em;padding:10px;background:var(--soft);border-radius:6px}
