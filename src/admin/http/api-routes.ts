@@ -105,9 +105,9 @@ export const API_ROUTES: ApiRoute[] = [
       return ok({ ...page(clients, query), idle });
     } }),
   // A client id may be a URL (a Client ID Metadata Document), which a plain path cannot carry: it goes in the query or body.
-  route({ method: 'GET', path: '/clients/show', tag: 'clients', summary: 'Show a client and its grants', query: s.clientQuery,
+  route({ method: 'GET', path: '/clients/show', tag: 'clients', summary: 'Show a client and its grants', query: s.idQuery,
     run: async ({ services, query }) => ok(await services.clients.show(query.id)) }),
-  route({ method: 'POST', path: '/clients/revoke', tag: 'clients', summary: 'Remove a client with its grants and tokens', body: s.clientQuery, destructive: true,
+  route({ method: 'POST', path: '/clients/revoke', tag: 'clients', summary: 'Remove a client with its grants and tokens', body: s.idQuery, destructive: true,
     run: async ({ services, body }) => ok(await services.clients.revoke(body.id)) }),
   route({ method: 'GET', path: '/grants', tag: 'tokens', summary: 'List the grants of a user or a client', query: s.grantsQuery,
     run: async ({ services, query }) => ok(page(query.user !== undefined ? (await services.users.show(query.user)).grants : (await services.clients.show(query.client!)).grants, query)) }),

@@ -56,7 +56,8 @@ export const rolesBody = z.object({ username, roles: names }).strict();
 export const passwordBody = z.object({ username, password: z.string().max(1024).optional().describe('absent: one is generated and returned once') }).strict();
 export const listQuery = z.object({ ...paging }).strict();
 export const clientsQuery = z.object({ includeIdle: flag.optional().describe('also registrations that hold no live grant'), ...paging }).strict();
-export const clientQuery = z.object({ id: name('id').describe('the client_id') }).strict();
+/** One thing by id (a key id, a client_id). */
+export const idQuery = z.object({ id: name('id') }).strict();
 export const grantsQuery = z.object({
   user: z.string().max(256).optional(),
   client: z.string().max(512).optional(),

@@ -153,6 +153,11 @@ export class AdminGate {
     }
   }
 
+  /** Whether cookies are marked Secure (the gateway is reached over https). */
+  get secure(): boolean {
+    return this.parts.secure;
+  }
+
   cookie(token: string): string {
     return setCookie(SESSION_COOKIE, token, { maxAge: Math.floor(this.parts.admin.sessionTtl / 1000), secure: this.parts.secure });
   }

@@ -7,10 +7,7 @@ import { AdminHttpError, httpErrorOf } from './errors.js';
 import { AdminGate, type AdminConfig, type AdminGateParts, type RequestMeta } from './gate.js';
 import type { AdminBackend } from './services.js';
 
-export { type AdminBackend } from './services.js';
-export type { AdminConfig } from './gate.js';
-
-export const ADMIN_PREFIX = '/admin';
+const ADMIN_PREFIX = '/admin';
 const API_PREFIX = '/admin/api';
 
 /** Headers of every /admin answer: nothing cached, framed, sniffed or referred; no script at all. */

@@ -276,6 +276,10 @@ test('sign-out ends the session; the OpenAPI document lists every route with sch
   const doc = await root.get('/openapi.json');
   assert.equal(doc.json.openapi, '3.1.0');
   for (const r of API_ROUTES) assert.ok(doc.json.paths[`/admin/api${r.path}`]?.[r.method.toLowerCase()], `${r.method} ${r.path} documented`);
+  for (const [method, path] of [['post', '/keys/{id}/revoke'], ['post', '/users/disable'], ['post', '/clients/revoke'], ['post', '/tokens/revoke'], ['post', '/sessions/end'], ['post', '/users/password']]) {
+    assert.match(doc.json.paths[`/admin/api${path}`][method!].description, /Destructive/, `${path} asks for a recent password`);
+  }
+  assert.equal(doc.json.paths['/admin/api/users/enable'].post.description, undefined, 'enabling takes nothing away');
   const create = doc.json.paths['/admin/api/keys'].post.requestBody.content['application/json'].schema;
   assert.ok(create.properties.subject && create.properties.scopes);
   const session = await AdminClient.signIn(setup.issuer);

@@ -156,6 +156,17 @@ test('a change without the CSRF token is refused; the same change from the form 
     const wrong = await context.request.post(`${setup.issuer}/admin/users/disable`, { form: { username: 'bob', csrf: 'x'.repeat(43) }, maxRedirects: 0 });
     assert.equal(wrong.status(), 403);
     assert.equal((await AdminClient.signIn(setup.issuer)).csrf !== undefined, true);
+    // Re-authentication (asked for by destructive changes once the sign-in is older than admin.reauthAfter): a wrong
+    // password is refused and recorded, the right one goes back to the console section it names, never elsewhere.
+    const csrf = (await page.locator('form.signout input[name=csrf]').getAttribute('value'))!;
+    const wrongPassword = await context.request.post(`${setup.issuer}/admin/reauth`, { form: { csrf, password: 'not the password!', back: '/admin/users' }, maxRedirects: 0 });
+    assert.equal(wrongPassword.status(), 401);
+    assert.match(await wrongPassword.text(), /Wrong username or password/);
+    const confirmed = await context.request.post(`${setup.issuer}/admin/reauth`, { form: { csrf, password: PASSWORD, back: 'https://evil.example/admin' }, maxRedirects: 0 });
+    assert.equal(confirmed.status(), 303);
+    assert.equal(confirmed.headers().location, '/admin');
+    const back = await context.request.post(`${setup.issuer}/admin/reauth`, { form: { csrf, password: PASSWORD, back: '/admin/users' }, maxRedirects: 0 });
+    assert.equal(back.headers().location, '/admin/users');
     await page.getByRole('button', { name: 'Disable bob' }).click();
     assert.match(await page.getByRole('status').first().textContent() ?? '', /User bob is disabled/);
     await page.getByRole('button', { name: 'Enable bob' }).click();

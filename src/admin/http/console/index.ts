@@ -162,7 +162,7 @@ export async function answerConsole(req: IncomingMessage, res: ServerResponse, p
 
 /** The sign-in form, with a login CSRF token (a cookie and the same value in the form: another site can set neither). */
 async function login(req: IncomingMessage, res: ServerResponse, method: string, { gate, meta }: ConsoleParts): Promise<void> {
-  const secure = gate.cookie('x').includes('Secure');
+  const { secure } = gate;
   const fresh = () => {
     const token = randomBytes(24).toString('base64url');
     res.setHeader('set-cookie', setCookie(LOGIN_COOKIE, token, { maxAge: 1800, secure }));

@@ -58,7 +58,7 @@ ${checkboxes('scopes', 'Scopes', scopes)}${checkboxes('roles', 'Roles', Object.k
 }
 
 export async function keyView({ services, who, query }: ViewContext): Promise<View> {
-  const k = await services.keys.get(validate(s.clientQuery, query, 'query').id);
+  const k = await services.keys.get(validate(s.idQuery, query, 'query').id);
   const live = k.status === 'active' || k.status === 'grace';
   const body = html`<dl class="record">
 <dt>Key id</dt><dd>${code(k.id)}</dd><dt>Subject</dt><dd>${k.subject}</dd><dt>Tenant</dt><dd>${k.tenant ?? '—'}</dd><dt>Name</dt><dd>${k.name ?? '—'}</dd>
@@ -130,7 +130,7 @@ ${table(`OAuth clients (${total})`, [
 }
 
 export async function clientView({ services, who, query }: ViewContext): Promise<View> {
-  const { client: c, grants } = await services.clients.show(validate(s.clientQuery, query, 'query').id);
+  const { client: c, grants } = await services.clients.show(validate(s.idQuery, query, 'query').id);
   const body = html`<dl class="record"><dt>Client id</dt><dd>${code(c.client_id)}</dd><dt>Name</dt><dd>${c.client_name ?? '—'}</dd><dt>Kind</dt><dd>${c.kind}</dd>
 <dt>Grant types</dt><dd>${list(c.grant_types)}</dd><dt>Redirect URIs</dt><dd>${list(c.redirect_uris)}</dd><dt>Authentication</dt><dd>${c.token_endpoint_auth_method}</dd><dt>Scope</dt><dd>${c.scope ?? '—'}</dd><dt>Created</dt><dd>${time(c.createdAt)}</dd></dl>
 ${table(`Grants (${grants.length})`, [
