@@ -25,6 +25,8 @@ export interface AuditFilter extends AuditWindow {
   target?: string;
   decision?: 'allow' | 'deny';
   event?: 'call' | 'authentication' | 'outcome' | 'admin' | 'oauth';
+  /** The upstream called (exact). */
+  upstream?: string;
 }
 
 /** A stored row and the record it holds; `record` is undefined when its text is not one (verify says more). */
@@ -54,6 +56,10 @@ export function auditEntry(row: AuditRow): AuditEntry {
   }
 }
 
+function queryOf(filter: AuditFilter): AuditQuery {
+  return { ...checkAuditWindow(filter), subject: filter.subject, target: filter.target, decision: filter.decision, event: filter.event, upstream: filter.upstream };
+}
+
 export class AuditAdmin {
   constructor(private readonly audit: AuditStore) {}
 
@@ -67,11 +73,30 @@ export class AuditAdmin {
   /** The newest `limit` records that match every filter given, oldest first; `more` when older ones match too. */
   async query(filter: AuditFilter, limit: number): Promise<{ entries: AuditEntry[]; more: boolean }> {
     checkLimit(limit, 1);
-    const query: AuditQuery = { ...checkAuditWindow(filter), subject: filter.subject, target: filter.target, decision: filter.decision, event: filter.event };
+    const query = queryOf(filter);
     // One more than asked, to tell when the limit cut older matches off.
     const rows = (await this.audit.query({ ...query, order: 'desc', limit: limit + 1 })).reverse();
     const more = rows.length > limit;
     return { entries: (more ? rows.slice(1) : rows).map(auditEntry), more };
+  }
+
+  /**
+   * One page of matching records, newest first, older than `before` (a seq; absent: from the newest). `next` is
+   * the cursor of the following page, absent on the last one.
+   */
+  async page(filter: AuditFilter, options: { before?: number; limit: number }): Promise<{ entries: AuditEntry[]; next?: number }> {
+    checkLimit(options.limit, 1);
+    const rows = await this.audit.query({ ...queryOf(filter), beforeSeq: options.before, order: 'desc', limit: options.limit + 1 });
+    const more = rows.length > options.limit;
+    const page = more ? rows.slice(0, options.limit) : rows;
+    return { entries: page.map(auditEntry), ...(more ? { next: page.at(-1)!.seq } : {}) };
+  }
+
+  /** The record numbered `seq`, or AdminError('not_found'). */
+  async get(seq: number): Promise<AuditEntry> {
+    const [row] = await this.audit.scan(seq - 1, 1);
+    if (!row || row.seq !== seq) throw new AdminError('not_found', `no audit record numbered ${seq}`);
+    return auditEntry(row);
   }
 
   /** Records after `seq`, oldest first, at most one page: for following the chain as it grows. */

@@ -4,6 +4,9 @@ import { adminRecord, auditInstance, sealAuditRecord, type AdminActor, type Admi
 import { known, printable } from '../shared/text.js';
 import { AdminError } from './errors.js';
 
+/** The scope an API key needs for the admin API. */
+export const ADMIN_SCOPE = 'admin';
+
 /** Appends one admin record to the audit trail; rejects when it could not be kept. */
 export type AdminRecorder = (record: AuditRecord) => Promise<void>;
 
@@ -68,6 +71,8 @@ export async function recordOrUndo(ctx: AdminContext, change: AdminChange, undo:
 export function checkDefined(what: 'scope' | 'role', given: readonly string[], config: WardenConfig): void {
   const where = what === 'scope' ? 'authorization.scopes' : 'authorization.roles';
   const defined = Object.keys(what === 'scope' ? config.authorization.scopes : config.authorization.roles);
+  // With the console on, `admin` is the scope of API keys for the admin API (it opens no MCP tool).
+  if (what === 'scope' && config.admin) defined.push(ADMIN_SCOPE);
   const unknown = given.find((g) => !defined.includes(g));
   if (unknown === undefined) return;
   throw new AdminError('invalid_input', `unknown ${what} '${printable(unknown)}': ${where} does not define it (${known(defined)})`);

@@ -62,7 +62,9 @@ export class AuthorizationServer {
   private keys!: AuthorizationServerKeys;
   private readonly registrations: TokenBucketLimiter;
   /** Password and user-code attempts per IP. */
-  private readonly signIns: TokenBucketLimiter;
+  readonly signIns: TokenBucketLimiter;
+  /** Guessing passwords is slowed per username and address wherever one signs in (the admin console shares these). */
+  readonly signInThrottle: SignInThrottle;
   private readonly revocation: RevocationContext;
   private readonly interactions: ReturnType<typeof createInteractionHandler>;
   private keysLoading: Promise<void> | undefined;
@@ -74,6 +76,7 @@ export class AuthorizationServer {
     const { oauth } = options;
     this.users = new UserDirectory(options.store.users);
     this.signIns = new TokenBucketLimiter({ ratePerSecond: oauth.login.perIp.requestsPerSecond, burst: oauth.login.perIp.burst });
+    this.signInThrottle = new SignInThrottle({ perAddress: oauth.login.backoff, perAccount: oauth.login.perAccount });
     this.registrations = new TokenBucketLimiter({ ratePerSecond: oauth.registration.perIp.requestsPerSecond, burst: oauth.registration.perIp.burst });
     this.revocation = revocationContext(options.store, oauth.accessTokenTtl);
     // 64 KiB: jwks_uri documents with certificate chains exceed the 5 KiB a metadata document may have (the provider caps those itself).
@@ -88,7 +91,7 @@ export class AuthorizationServer {
       resources: options.resources,
       csrfKey: () => createHash('sha256').update(`warden-csrf:${this.keys.cookieKeys[0]}`).digest(),
       loginLimiter: this.signIns,
-      throttle: new SignInThrottle({ perAddress: oauth.login.backoff, perAccount: oauth.login.perAccount }),
+      throttle: this.signInThrottle,
       sso: this.sso,
       localPasswords: oauth.localPasswords,
       revokeGrantsOf: async (username) => {

@@ -172,6 +172,18 @@ function checkSemantics(config: WardenConfig): SemanticIssue[] {
   }
   if (config.auth !== 'none' && config.auth.jwt) issues.push(...checkIssuers(config, config.auth.jwt.issuers));
   if (config.scenario === 'enterprise') issues.push(...checkEnterprise(config));
+  if (config.admin) {
+    if (config.auth === 'none') {
+      issues.push({ path: ['admin'], message: 'the admin console signs in the gateway\'s own users and API keys, and auth is none; set auth: { apiKeys: {}, oauth: {} }, or remove admin' });
+    }
+    config.admin.roles.forEach((role, i) => {
+      if (!(role in roles)) issues.push({ path: ['admin', 'roles', i], message: `admin role '${role}' is not defined in authorization.roles; define it (e.g. roles: { ${role}: [] }) and give it to the administrators` });
+    });
+    const url = config.publicUrl ? new URL(config.publicUrl) : undefined;
+    if (config.admin.allowRemote && url?.protocol !== 'https:') {
+      issues.push({ path: ['admin', 'allowRemote'], message: 'a console reachable beyond this machine needs TLS (passwords and session cookies cross the network); put a TLS proxy in front and set publicUrl: https://<your host>' });
+    }
+  }
   for (const [name, scope] of Object.entries(scopes)) {
     scope.upstreams?.forEach((u, i) => {
       if (!(u in config.upstreams)) issues.push({ path: ['authorization', 'scopes', name, 'upstreams', i], message: `no upstream is named '${u}'; configured: ${Object.keys(config.upstreams).join(', ')}` });

@@ -92,8 +92,8 @@ const backoff = z.object({
   max: between(1_000, 86_400_000, 'between 1s and 1d').describe('the longest wait'),
 }).strict().refine((b) => b.max >= b.initial, { message: 'max must be at least initial', path: ['max'] });
 
-const LOGIN_BACKOFF = { after: 5, initial: 1_000, max: 900_000 };
-const LOGIN_PER_ACCOUNT = { after: 100, initial: 1_000, max: 60_000 };
+export const LOGIN_BACKOFF = { after: 5, initial: 1_000, max: 900_000 };
+export const LOGIN_PER_ACCOUNT = { after: 100, initial: 1_000, max: 60_000 };
 
 /** Keys of earlier versions, refused with what replaced them rather than "unrecognized key". */
 const REPLACED_LOGIN_KEYS: Record<string, string> = {
@@ -413,6 +413,21 @@ export const configSchema = z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()
       .default({ level: 'info' }),
+    admin: z
+      .object({
+        roles: z.array(z.string().min(1)).min(1, { message: 'name at least one role, e.g. roles: [admin]' })
+          .describe('users holding one of these roles (authorization.roles) may sign in to the console and the admin API'),
+        allowRemote: z.boolean().default(false)
+          .describe('serve /admin to clients beyond this machine (default: loopback clients only); needs an https publicUrl'),
+        sessionTtl: between(300_000, 86_400_000, 'between 5m and 1d').default(28_800_000)
+          .describe('how long a console sign-in lasts'),
+        reauthAfter: between(60_000, 3_600_000, 'between 1m and 1h').default(300_000)
+          .describe('a destructive change (revoke, disable, end a session) asks for the password again when the sign-in is older than this'),
+        perIp: limit.default({ requestsPerSecond: 5, burst: 100 }).describe('requests to /admin per client IP'),
+      })
+      .strict()
+      .optional()
+      .describe('the admin console at /admin and the JSON API at /admin/api (off unless set)'),
     upstreams: z
       .record(z.string().regex(UPSTREAM_NAME, { message: 'upstream names are letters, digits, - and _ (served at /mcp/<name>)' }), upstream, {
         error: (iss) => (iss.input === undefined ? 'configure at least one upstream, e.g. upstreams: { notes: { url: http://127.0.0.1:3000/mcp } }' : undefined),

@@ -26,6 +26,8 @@ export interface AppParts {
   authorizationServer: MountedAuthorizationServer | undefined;
   /** Company IdPs, whose key health /readyz shows to local clients. */
   issuers?: TrustedIssuers | undefined;
+  /** The admin console and API (/admin), when `admin` is configured. */
+  admin: { handles(path: string): boolean; handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> } | undefined;
   upstreams: ReadonlyMap<string, Upstream>;
   metrics: GatewayMetrics | undefined;
   limiters: Limiters;
@@ -88,6 +90,7 @@ export class App {
       checkHost(req, parts.originPolicy);
       // Ready or not is for anyone (load balancers); what is behind the gateway only for this machine.
       if (path === PATHS.ready) return sendJson(res, 200, parts.isLocal(req) ? this.readiness() : { status: 'ready' });
+      if (parts.admin?.handles(path)) return await parts.admin.handle(req, res, path);
       if (parts.authorizationServer?.handles(path)) {
         // The authorization server spends the same per-IP budget as MCP requests (on top of its own
         // registration and sign-in limits): its token endpoint is the most expensive thing a stranger can call.

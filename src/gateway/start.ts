@@ -18,6 +18,12 @@ import { McpRoutes, PATHS } from './routes.js';
 import { sendJson } from './respond.js';
 import { httpPipeline } from './pipeline/index.js';
 import { UpstreamIdentity } from './pipeline/identify.js';
+import { AdminHttp } from '../admin/http/index.js';
+import { liveToolLister } from './upstream-tools.js';
+import { UserDirectory } from '../authorization-server/users.js';
+import { SignInThrottle } from '../authorization-server/sign-in-throttle.js';
+import { TokenBucketLimiter } from '../ratelimit/index.js';
+import { LOGIN_BACKOFF, LOGIN_PER_ACCOUNT } from '../config/index.js';
 
 export type { GatewayOptions } from './parts.js';
 
@@ -188,8 +194,14 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
     audiences: (upstream) => audiences.get(upstream) ?? [],
     identities,
   });
+  const admin = config.admin && store ? new AdminHttp({
+    backend: { config, store, recorder: (record) => parts.audit.write(record), sessions: parts.upstreams, liveTools: liveToolLister(config.upstreams, log) },
+    users: new UserDirectory(store.users), apiKeys: parts.apiKeys, signIns: authorizationServer?.signInGuards ?? defaultSignInGuards(),
+    record: (record) => parts.audit.write(record), instance: parts.instance, secure: publicBase.startsWith('https:'),
+    base: publicBase, clientIp: ipOf, isLocal: (req) => isLoopbackClient(req, config.http.trustProxy), log: log.child({ component: 'admin' }),
+  }) : undefined;
   const app = new App({
-    routes, originPolicy, pipeline, authorizationServer, clientIp: ipOf, log,
+    routes, originPolicy, pipeline, authorizationServer, admin, clientIp: ipOf, log,
     isLocal: (req) => isLoopbackClient(req, config.http.trustProxy),
     metricsAccess: { public: config.metrics.public, ...(config.metrics.token !== undefined ? { token: config.metrics.token } : {}) },
     documents: {
@@ -203,6 +215,11 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
     pdp: config.authorization.cedar?.authzenApi ? { token: config.authorization.cedar.authzenApi.token, timeZone: config.authorization.cedar.timeZone } : undefined,
   });
   return { app, url, publicBase, signer, authorizationServer, maintenance, issuers };
+}
+
+/** Without the authorization server (API keys only), the console's sign-in gets the same guards with their default settings. */
+function defaultSignInGuards() {
+  return { perIp: new TokenBucketLimiter({ ratePerSecond: 0.5, burst: 10 }), throttle: new SignInThrottle({ perAddress: LOGIN_BACKOFF, perAccount: LOGIN_PER_ACCOUNT }) };
 }
 
 async function closeParts(parts: GatewayParts): Promise<void> {

@@ -19,8 +19,11 @@ export const ANONYMOUS: Principal = Object.freeze({
   roles: [],
 });
 
-/** The kind of credential a request presented: a verifier's kind, or `unknown` for a bearer token no verifier recognised. */
-export type PresentedCredentialKind = Principal['credential']['kind'] | 'unknown';
+/**
+ * The kind of credential a request presented: a verifier's kind, `unknown` for a bearer token no verifier
+ * recognised, or `admin_session` for an administrator signed in to the admin console (admin records only).
+ */
+export type PresentedCredentialKind = Principal['credential']['kind'] | 'unknown' | 'admin_session';
 
 /** Who a record is about: a principal, or what is known of a caller whose credential was refused. */
 export type AuditedPrincipal = Omit<Principal, 'credential'> & { credential: { kind: PresentedCredentialKind; id: string } };

@@ -91,6 +91,15 @@ export class SqliteAuditStore implements AuditStore {
         where.push('seq > @afterSeq');
         params.afterSeq = query.afterSeq;
       }
+      if (query.beforeSeq !== undefined) {
+        where.push('seq < @beforeSeq');
+        params.beforeSeq = query.beforeSeq;
+      }
+      // Not a stored column (no migration for a console filter): read from the record's text.
+      if (query.upstream !== undefined) {
+        where.push("json_extract(body, '$.upstream') = @upstream");
+        params.upstream = query.upstream;
+      }
       params.limit = clampLimit(query.limit);
       const order = query.order === 'desc' ? 'DESC' : 'ASC';
       const sql = `SELECT ${ROW_COLUMNS} FROM audit_records${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${order} LIMIT @limit`;

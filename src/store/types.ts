@@ -101,6 +101,10 @@ export interface AuditQuery {
   event?: string;
   /** Only records with seq greater than this (for `tail --follow`). */
   afterSeq?: number;
+  /** Only records with seq lower than this (paging back through the chain). */
+  beforeSeq?: number;
+  /** The upstream a call went to, exact. */
+  upstream?: string;
   /** Newest first when 'desc' (default 'asc'). */
   order?: 'asc' | 'desc';
   limit?: number;

@@ -8,9 +8,9 @@ import type { UpstreamConfig } from '../../config/index.js';
 import { sendGatewayError, soleRequestId } from '../respond.js';
 import { applyFilter } from '../pipeline/filter.js';
 import type { AnswerFilter, HttpCall, Outgoing } from '../pipeline/stage.js';
-import { forwardedHeaders, FORWARDED_RESPONSE_HEADERS, type Upstream } from './upstream.js';
+import { forwardedHeaders, FORWARDED_RESPONSE_HEADERS, type LiveSession, type Upstream } from './upstream.js';
 import { SseRewriter, SSE_HEADERS, writeSseMessage } from './sse.js';
-import { SessionBindings, sessionNotFound, sessionOwner } from './session-bindings.js';
+import { SessionBindings, ownerView, sessionNotFound, sessionOwner } from './session-bindings.js';
 
 /** A JSON answer that must be rewritten is buffered; past this size it is refused rather than held. */
 const MAX_REWRITTEN_JSON_BYTES = 16 * 1024 * 1024;
@@ -163,6 +163,17 @@ export class HttpUpstream implements Upstream {
       return new GatewayError('upstream_timeout', `Upstream '${this.name}' did not answer within ${this.config.timeout} ms (upstreams.${this.name}.timeout)`);
     }
     return new GatewayError('upstream_unavailable', `Upstream '${this.name}' is unavailable (${this.lastError})`);
+  }
+
+  liveSessions(): LiveSession[] {
+    return this.sessions.entries().map((e) => ({ id: e.sessionId, owner: ownerView(e.owner), lastActiveAt: e.lastSeen }));
+  }
+
+  /** Forgets the binding: the upstream may keep its session, but no caller can use it through the gateway any more. */
+  async endLiveSession(id: string): Promise<boolean> {
+    const known = this.sessions.has(id);
+    this.sessions.forget(id);
+    return known;
   }
 
   status(): Record<string, unknown> {

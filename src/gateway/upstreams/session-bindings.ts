@@ -1,5 +1,6 @@
 import { GatewayError } from '../../shared/errors.js';
 import type { Principal } from '../../shared/principal.js';
+import type { SessionOwnerView } from './upstream.js';
 
 /**
  * Which principal owns each MCP session an HTTP upstream handed out. A session id is never a credential:
@@ -33,6 +34,15 @@ export class SessionBindings {
     return 'owner';
   }
 
+  /** Every binding still within its idle time. */
+  entries(now = Date.now()): { sessionId: string; owner: string; lastSeen: number }[] {
+    return [...this.owners].filter(([, b]) => now - b.lastSeen <= this.idleMs).map(([sessionId, b]) => ({ sessionId, ...b }));
+  }
+
+  has(sessionId: string): boolean {
+    return this.owners.has(sessionId);
+  }
+
   forget(sessionId: string): void {
     this.owners.delete(sessionId);
   }
@@ -53,4 +63,14 @@ export function sessionNotFound(whose: 'unknown' | 'foreign'): { error: GatewayE
 /** Who owns an MCP session: the same user (tenant + subject, and OAuth client when there is one), whichever key they use. */
 export function sessionOwner(principal: Principal): string {
   return JSON.stringify([principal.tenant ?? '', principal.subject, principal.clientId ?? '']);
+}
+
+/** The parts of a `sessionOwner` string, for display. */
+export function ownerView(owner: string): SessionOwnerView {
+  try {
+    const [tenant, subject, clientId] = JSON.parse(owner) as [string, string, string];
+    return { subject, tenant: tenant || null, clientId: clientId || null };
+  } catch {
+    return { subject: owner, tenant: null, clientId: null };
+  }
 }

@@ -12,8 +12,8 @@ import { StdioChild } from './stdio-child.js';
 import { admit, perPrincipalCap, sessionHolder } from './stdio-admission.js';
 import { InFlightRequests } from './stdio-ids.js';
 import { PostCall } from './stdio-post.js';
-import type { Upstream } from './upstream.js';
-import { sessionNotFound, sessionOwner } from './session-bindings.js';
+import type { LiveSession, Upstream } from './upstream.js';
+import { ownerView, sessionNotFound, sessionOwner } from './session-bindings.js';
 
 const BACKLOG_LIMIT = 100;
 const KEEPALIVE_MS = 25_000;
@@ -133,6 +133,18 @@ export class StdioUpstream implements Upstream {
     }
   }
 
+  liveSessions(): LiveSession[] {
+    return [...this.sessions.values()].map((s) => ({ id: s.id, owner: ownerView(s.owner), lastActiveAt: s.lastActiveAt }));
+  }
+
+  /** Stops the session's child; its owner gets 404 next. */
+  async endLiveSession(id: string): Promise<boolean> {
+    const session = this.sessions.get(id);
+    if (!session) return false;
+    await this.endSession(session, 'ended by an administrator');
+    return true;
+  }
+
   status(): Record<string, unknown> {
     return { kind: this.kind, sessions: this.sessions.size, pooled: this.pool.size, maxSessions: this.config.sessions.max, perPrincipal: this.perPrincipal };
   }
@@ -177,6 +189,10 @@ class StdioSession {
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  get lastActiveAt(): number {
+    return this.lastActivity;
   }
 
   /** When the session became idle, or undefined while something is in flight or a stream is open. */

@@ -17,10 +17,27 @@ export interface Upstream {
   sessionProblem(call: HttpCaller, owner: string): { error: GatewayError; reason: string } | undefined;
   /** Answers the call (POST, GET or DELETE), list answers through `answers`; resolves when the answer is complete. */
   handle(call: Outgoing, answers: AnswerFilter | undefined): Promise<void>;
+  /** The MCP sessions this instance holds for callers (the admin console lists them). */
+  liveSessions(): LiveSession[];
+  /** Ends one session as an administrator asked: its owner gets 404 next and initializes again. False when there is none. */
+  endLiveSession(id: string): Promise<boolean>;
   /** State for /readyz. */
   status(): Record<string, unknown>;
   /** Ends streams and children; in-flight requests have had their grace period already. */
   close(): Promise<void>;
+}
+
+/** A live MCP session: who opened it, and when it was last used (epoch ms). */
+export interface LiveSession {
+  id: string;
+  owner: SessionOwnerView;
+  lastActiveAt: number;
+}
+
+export interface SessionOwnerView {
+  subject: string;
+  tenant: string | null;
+  clientId: string | null;
 }
 
 /**

@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { IncomingMessage } from 'node:http';
+import { SqliteStore } from '../../../src/store/index.js';
+import { UserDirectory } from '../../../src/authorization-server/users.js';
+import { SignInThrottle } from '../../../src/authorization-server/sign-in-throttle.js';
+import { TokenBucketLimiter } from '../../../src/ratelimit/index.js';
+import { LOGIN_BACKOFF, LOGIN_PER_ACCOUNT } from '../../../src/config/index.js';
+import { AdminGate, SESSION_COOKIE } from '../../../src/admin/http/gate.js';
+import { AdminHttpError } from '../../../src/admin/http/errors.js';
+import { AdminSessions } from '../../../src/admin/http/sessions.js';
+import type { AuditRecord } from '../../../src/audit/index.js';
+import { PASSWORD } from '../../helpers/oauth.js';
+
+/** The admin gate on a real SQLite store: re-authentication after admin.reauthAfter, session expiry, the shared back-off. */
+
+const META = { ip: '127.0.0.1', requestId: 'r1' };
+const ADMIN = { roles: ['admin'], allowRemote: false, sessionTtl: 3_600_000, reauthAfter: 300_000, perIp: { requestsPerSecond: 5, burst: 100 } };
+
+async function withGate(fn: (gate: AdminGate, records: AuditRecord[]) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-gate-'));
+  const store = new SqliteStore(join(dir, 'w.db'));
+  const users = new UserDirectory(store.users);
+  await users.add({ username: 'root', password: PASSWORD, roles: ['admin'] });
+  const records: AuditRecord[] = [];
+  const gate = new AdminGate({
+    admin: ADMIN, users, apiKeys: undefined, instance: 'test', secure: true,
+    signIns: { perIp: new TokenBucketLimiter({ ratePerSecond: 100, burst: 100 }), throttle: new SignInThrottle({ perAddress: LOGIN_BACKOFF, perAccount: LOGIN_PER_ACCOUNT }) },
+    record: async (r) => void records.push(r),
+  });
+  try {
+    await fn(gate, records);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const request = (token: string) => ({ headers: { cookie: `${SESSION_COOKIE}=${token}` } }) as unknown as IncomingMessage;
+
+test('a destructive change needs the password again once the sign-in is older than reauthAfter', async () => {
+  await withGate(async (gate, records) => {
+    const { token, session } = await gate.signIn('root', PASSWORD, META);
+    const identity = await gate.identify(request(token), META);
+    gate.checkRecent(identity, session.authAt + 60_000);
+    assert.throws(() => gate.checkRecent(identity, session.authAt + 300_001), (e: unknown) => e instanceof AdminHttpError && e.code === 'reauth_required' && e.status === 401);
+    await assert.rejects(gate.reauthenticate(identity, 'not the password!', META), (e: unknown) => e instanceof AdminHttpError && e.code === 'unauthorized');
+    assert.ok(records.some((r) => r.method === 'admin.reauthenticate' && r.decision === 'deny'));
+    await gate.reauthenticate(identity, PASSWORD, META);
+    gate.checkRecent(identity, Date.now() + 60_000);
+    assert.ok(records.some((r) => r.method === 'admin.reauthenticate' && r.decision === 'allow'));
+  });
+});
+
+test('cookies are HttpOnly, SameSite=Strict and Secure when the gateway is reached over https', async () => {
+  await withGate(async (gate) => {
+    const cookie = gate.cookie('t');
+    assert.match(cookie, /HttpOnly/);
+    assert.match(cookie, /SameSite=Strict/);
+    assert.match(cookie, /Secure/);
+    assert.match(cookie, /Path=\/admin/);
+  });
+});
+
+test('guessing is slowed by the same back-off as the authorization server\'s sign-in (429 with Retry-After), the owner elsewhere is not', async () => {
+  await withGate(async (gate) => {
+    for (let i = 0; i < LOGIN_BACKOFF.after; i++) await assert.rejects(gate.signIn('root', 'wrong password!', META), (e: unknown) => e instanceof AdminHttpError && e.code === 'unauthorized');
+    await assert.rejects(gate.signIn('root', PASSWORD, META), (e: unknown) => e instanceof AdminHttpError && e.code === 'rate_limited' && Number(e.headers['retry-after']) >= 1);
+    const elsewhere = await gate.signIn('root', PASSWORD, { ...META, ip: '127.0.0.2' });
+    assert.ok(elsewhere.token);
+  });
+});
+
+test('sessions expire after sessionTtl; the token is not the key they are kept under', () => {
+  let now = 1_000;
+  const sessions = new AdminSessions(10_000, () => now);
+  const { token, session } = sessions.create('root');
+  assert.equal(sessions.get(token), session);
+  assert.equal(sessions.get(`${token}x`), undefined);
+  now += 10_001;
+  assert.equal(sessions.get(token), undefined);
+});
