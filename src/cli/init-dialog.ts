@@ -43,13 +43,20 @@ export async function runInit(opts: InitOptions): Promise<number> {
       const cost = await choose(rl, 'What would unauthorised access cost?', COST, 'low');
       const where = await choose(rl, 'Where does the gateway run?', WHERE, users === 'me' ? 'local' : users === 'company' ? 'company' : 'internet');
       const idp = await choose(rl, 'What identity infrastructure exists?', IDPS, 'none');
+      const issuer = idp === 'none' ? undefined
+        : (await rl.question(`The issuer URL of ${IDPS[idp]}, as its tokens carry it in iss (Enter: fill in later): `)).trim() || undefined;
       const publicUrl = where === 'local' && users === 'me' ? undefined
         : (await rl.question('The https address clients will use (Enter: fill in later): ')).trim() || undefined;
       if (upstreams.length === 0) upstreams = await askUpstreams(rl);
-      answers = { users, cost, where, idp, upstreams, publicUrl };
+      answers = { users, cost, where, idp, upstreams, publicUrl, ...(issuer ? { issuer } : {}) };
     } else {
       answers = { ...answersForScenario(opts.scenario ?? 'local'), upstreams, publicUrl: opts.publicUrl };
       if (opts.idp) answers.idp = opts.idp as Answers['idp'];
+    }
+    if (opts.idpIssuer) answers.issuer = opts.idpIssuer;
+    if (answers.issuer && !/^https?:\/\//.test(answers.issuer)) {
+      process.stderr.write(`warden: the IdP's issuer is a URL (https://…); got ${answers.issuer}\n`);
+      return 2;
     }
     if (answers.upstreams.length === 0) answers.upstreams = [parseUpstream('demo', DEMO_SERVER)];
     if (opts.publicUrl) answers.publicUrl = opts.publicUrl;

@@ -3,12 +3,14 @@ import { parse } from 'yaml';
 import type { LoadedConfig } from '../config/index.js';
 import { openStore } from '../store/index.js';
 import type { ReviewInput } from './types.js';
+import { probeIdps } from './idp-probe.js';
 
 /**
  * Gathers what the rules need beyond the config: the file as written, the modes of the files that hold
- * secrets, and the API keys in use. A store that does not exist yet is not created.
+ * secrets, the API keys in use, and (when asked: it goes over the network) what each company IdP answers.
+ * A store that does not exist yet is not created.
  */
-export async function gatherFacts(loaded: LoadedConfig, now = Date.now()): Promise<ReviewInput> {
+export async function gatherFacts(loaded: LoadedConfig, now = Date.now(), options: { probeIdps?: boolean } = {}): Promise<ReviewInput> {
   const { config } = loaded;
   let raw: Record<string, unknown> = {};
   try {
@@ -29,5 +31,5 @@ export async function gatherFacts(loaded: LoadedConfig, now = Date.now()): Promi
       await store.close();
     }
   }
-  return { config, raw, files, keys };
+  return { config, raw, files, keys, ...(options.probeIdps ? { idps: await probeIdps(config) } : {}) };
 }

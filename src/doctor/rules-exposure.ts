@@ -113,3 +113,13 @@ export const noRateLimit: Rule = {
     return out;
   },
 };
+
+export const idpUnreachable: Rule = {
+  id: 'idp-unreachable',
+  severity: 'critical',
+  check: ({ idps }) => (idps ?? []).filter((p) => p.problem).map((p) => ({
+    path: 'auth.jwt.issuers',
+    message: `the company IdP ${p.issuer} does not answer as it must: ${p.problem}. \`warden serve\` stops at start when discovery fails, and refuses tokens it has no keys for`,
+    fix: `check the issuer URL (exactly as the IdP's tokens carry it in iss), that this machine reaches it, or set jwksUri for that issuer; \`curl ${p.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration\` shows what the IdP says`,
+  })),
+};

@@ -1,5 +1,5 @@
 import type { Rule } from './types.js';
-import { audienceNotPinned, credentialsOverHttp, metricsPublic, noRateLimit, publicUrlHttp, scenarioMismatch, sharedIdentityAudience } from './rules-exposure.js';
+import { audienceNotPinned, credentialsOverHttp, idpUnreachable, metricsPublic, noRateLimit, publicUrlHttp, scenarioMismatch, sharedIdentityAudience } from './rules-exposure.js';
 import { auditOff, inlineSecret, keysNeverExpire, longTokenLifetime, storeReadable } from './rules-credentials.js';
 import { unpinnedLauncher, wildcardAllow } from './rules-upstreams.js';
 
@@ -12,6 +12,7 @@ export const RULES: readonly Rule[] = [
   credentialsOverHttp,
   publicUrlHttp,
   auditOff,
+  idpUnreachable,
   metricsPublic,
   audienceNotPinned,
   sharedIdentityAudience,

@@ -1,5 +1,6 @@
 import type { WardenConfig } from '../config/index.js';
 import type { ApiKeyRecord } from '../store/index.js';
+import type { IdpProbe } from './idp-probe.js';
 
 /**
  * critical: anyone on the network (or a stolen credential) gets in or out; `warden serve` warns at start.
@@ -27,6 +28,8 @@ export interface ReviewInput {
   files: { path: string; mode: number }[];
   /** API keys in use, when the store exists (it is not created by a review). */
   keys?: ApiKeyRecord[];
+  /** What each company IdP answered, when they were asked (`warden doctor`; not at `warden serve` start). */
+  idps?: IdpProbe[];
 }
 
 export interface Rule {

@@ -18,6 +18,8 @@ export interface Answers {
   upstreams: UpstreamAnswer[];
   /** The https URL clients will use, when the gateway is reached over a network. */
   publicUrl?: string;
+  /** The IdP's issuer identifier, when there is an IdP and it is known. */
+  issuer?: string;
 }
 
 export interface UpstreamAnswer {
@@ -66,7 +68,7 @@ export function decide(answers: Answers): Plan {
   } else if (answers.idp !== 'none' || answers.users === 'public') {
     auth = 'oauth';
     reasons.auth = answers.idp !== 'none'
-      ? `${IDPS[answers.idp]} exists, but delegating sign-in to it (auth.jwt.issuers) is not in this version yet: until then people sign in at the gateway's own authorization server (warden users add)`
+      ? `${IDPS[answers.idp]} exists: its tokens are accepted (auth.jwt, issuer, keys and audience checked), and MCP clients get gateway tokens bound to one upstream from the embedded authorization server`
       : 'many people, each with their own identity: they sign in at the gateway (OAuth 2.1, PKCE) and their MCP client gets tokens for one upstream';
   } else {
     auth = 'apiKeys';

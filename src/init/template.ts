@@ -36,9 +36,15 @@ export function renderConfig(plan: Plan): string {
     out.push(
       'auth:',
       '  oauth:',
-      `    accessTokenTtl: ${severe ? '5m' : '10m'}         # short: a revocation holds at once anyway`,
-      `    refreshTokenTtl: ${severe ? '7d' : '30d'}`,
+      `    accessTokenTtl: ${severe || plan.scenario === 'enterprise' ? '5m' : '10m'}         # short: a revocation holds at once anyway`,
+      `    refreshTokenTtl: ${plan.scenario === 'enterprise' ? '8h' : severe ? '7d' : '30d'}${plan.scenario === 'enterprise' ? '   # what the IdP changes holds within a working day' : ''}`,
+      ...(plan.scenario === 'enterprise' ? [
+        '    # People sign in with a password of the gateway\'s own until the IdP signs them in: then add use: [sso]',
+        '    # and sso: { clientId, clientSecret: "${IDP_CLIENT_SECRET}" } to the issuer below, and drop this line.',
+        '    localPasswords: true',
+      ] : []),
     );
+    if (plan.idp !== 'none') out.push(...idpBlock(plan));
   }
   out.push('', '# Keys, users, signing keys and the audit chain; created 0600. Relative to this file.');
   out.push(`store: { sqlite: ./.warden/warden.db${severe ? ', synchronous: full' : ''} }`);
@@ -78,6 +84,17 @@ function upstream(u: UpstreamAnswer, local: boolean): string[] {
       : '    # allow: { tools: [read_file, "list_*"] }   # an allow-list for a server you did not write');
   }
   return lines;
+}
+
+/** The company IdP whose tokens the gateway accepts (docs/enterprise.md): which claims and roles to map is the next step. */
+function idpBlock(plan: Plan): string[] {
+  return [
+    `  jwt:                          # ${IDPS[plan.idp]}: docs/enterprise.md says which claims to map`,
+    '    issuers:',
+    `      - issuer: ${plan.issuer ?? 'https://login.example.com   # CHANGE: exactly the iss of its tokens'}`,
+    '        use: [access-token]',
+    '        # roles: { "<IdP group>": [user] }   # the IdP\'s groups to the roles below; unmapped tokens are refused',
+  ];
 }
 
 function authorization(upstreams: UpstreamAnswer[]): string[] {

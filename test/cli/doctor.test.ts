@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { warden } from '../helpers/cli.js';
 import { createKey } from '../helpers/keys.js';
+import { startIdp, type TestIdp } from '../helpers/idp.js';
 
 /**
  * `warden doctor -c FILE`: a clean config exits 0 with no finding; each misconfiguration, made by changing
@@ -42,8 +43,19 @@ function clean(db: string, changes: Record<string, string> = {}): string {
 
 let dir: string;
 let n = 0;
-before(() => { dir = mkdtempSync(join(tmpdir(), 'warden-doctor-')); });
-after(() => rmSync(dir, { recursive: true, force: true }));
+/** A real OIDC provider (oidc-provider over HTTP) as the company IdP of the enterprise configs. */
+let idp: TestIdp;
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'warden-doctor-'));
+  idp = await startIdp();
+});
+after(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await idp.close();
+});
+
+/** The enterprise scenario trusts a company IdP: the auth of a clean enterprise config. */
+const enterpriseAuth = () => `auth: { apiKeys: {}, jwt: { issuers: [{ issuer: ${JSON.stringify(idp.issuer)} }] } }`;
 
 function writeConfig(text: string): { file: string; db: string } {
   const sub = join(dir, `c${++n}`);
@@ -129,11 +141,23 @@ describe('warden doctor: one finding per misconfiguration, with its fix, exit 1'
   });
 
   test('publicUrl over http in the enterprise scenario', async () => {
-    await expectFindings(clean('@DB@', { scenario: 'scenario: enterprise', publicUrl: 'publicUrl: http://mcp.corp.example' }), ['public-url-http'], /https:\/\/mcp\.corp\.example/);
+    await expectFindings(clean('@DB@', { scenario: 'scenario: enterprise', auth: enterpriseAuth(), publicUrl: 'publicUrl: http://mcp.corp.example' }), ['public-url-http'], /https:\/\/mcp\.corp\.example/);
+  });
+
+  test('an enterprise config whose IdP answers discovery and JWKS is clean; one whose IdP does not is a finding', async () => {
+    const { file } = writeConfig(clean('@DB@', { scenario: 'scenario: enterprise', auth: enterpriseAuth() }));
+    const reachable = await doctor(file);
+    assert.deepEqual(reachable.report.findings, [], 'the IdP answers: nothing to report');
+    assert.equal(reachable.code, 0);
+    const { port } = new URL(idp.issuer);
+    const gone = 'http://127.0.0.1:9/realms/gone';
+    await expectFindings(clean('@DB@', { scenario: 'scenario: enterprise', auth: `auth: { apiKeys: {}, jwt: { issuers: [{ issuer: ${JSON.stringify(gone)} }] } }` }), ['idp-unreachable'], /check the issuer URL/);
+    const noKeys = `http://127.0.0.1:${port}/no-such-jwks`;
+    await expectFindings(clean('@DB@', { scenario: 'scenario: enterprise', auth: `auth: { apiKeys: {}, jwt: { issuers: [{ issuer: ${JSON.stringify(idp.issuer)}, jwksUri: ${JSON.stringify(noKeys)} }] } }` }), ['idp-unreachable'], /set jwksUri/);
   });
 
   test('no audience pinning: no publicUrl behind a proxy on this machine', async () => {
-    await expectFindings(clean('@DB@', { scenario: 'scenario: enterprise', listen: 'listen: { host: 127.0.0.1 }', publicUrl: '' }), ['audience-not-pinned'], /publicUrl: https:/);
+    await expectFindings(clean('@DB@', { scenario: 'scenario: enterprise', auth: enterpriseAuth(), listen: 'listen: { host: 127.0.0.1 }', publicUrl: '' }), ['audience-not-pinned'], /publicUrl: https:/);
   });
 
   test('two upstreams share one identity audience', async () => {

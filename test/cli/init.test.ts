@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAIN, warden } from '../helpers/cli.js';
 import { Terminal } from '../helpers/terminal.js';
+import { startIdp, type TestIdp } from '../helpers/idp.js';
 
 /**
  * `warden init`, with flags for scripts and as a person answers it in a real terminal (tmux: send-keys,
@@ -12,8 +13,16 @@ import { Terminal } from '../helpers/terminal.js';
  */
 
 let dir: string;
-before(() => { dir = mkdtempSync(join(tmpdir(), 'warden-init-')); });
-after(() => rmSync(dir, { recursive: true, force: true }));
+/** The company IdP of the enterprise answers: a real OIDC provider, so that doctor's discovery and JWKS probe passes. */
+let idp: TestIdp;
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'warden-init-'));
+  idp = await startIdp();
+});
+after(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await idp.close();
+});
 
 async function checkedClean(file: string): Promise<void> {
   const check = await warden(['config', 'check', '-c', file]);
@@ -27,7 +36,8 @@ describe('warden init --yes (scripts)', () => {
   for (const [scenario, auth] of [['local', 'auth: none'], ['public', 'oauth:'], ['enterprise', 'oauth:']] as const) {
     test(`--scenario ${scenario}: a commented config that config check and doctor pass, and the next three commands`, async () => {
       const file = join(dir, `yes-${scenario}.yaml`);
-      const run = await warden(['init', '--yes', '--scenario', scenario, '--upstream', 'demo', '--public-url', 'https://mcp.example.com', '-o', file]);
+      const issuer = scenario === 'enterprise' ? ['--idp-issuer', idp.issuer] : [];
+      const run = await warden(['init', '--yes', '--scenario', scenario, '--upstream', 'demo', '--public-url', 'https://mcp.example.com', ...issuer, '-o', file]);
       assert.equal(run.code, 0, run.stderr);
       const text = readFileSync(file, 'utf8');
       assert.match(text, new RegExp(`^scenario: ${scenario}$`, 'm'));
@@ -90,6 +100,10 @@ describe('warden init in a real terminal', () => {
         for (const [i, q] of questions.entries()) {
           await term.waitFor(q);
           term.type(c.answers[i]!);
+        }
+        if (c.scenario === 'enterprise') {
+          await term.waitFor(/The issuer URL of Okta/);
+          term.type(idp.issuer);
         }
         if (c.url) {
           await term.waitFor(/The https address clients will use/);

@@ -20,7 +20,7 @@ export function registerDoctor(program: Command): void {
         out.file = file;
         try {
           const loaded = loadConfigFile(file);
-          const review = reviewConfig(await gatherFacts(loaded));
+          const review = reviewConfig(await gatherFacts(loaded, Date.now(), { probeIdps: true }));
           Object.assign(out, { scenario: loaded.config.scenario, checks: review.checks });
           findings.push(...review.findings);
           text += `${file} (${loaded.config.scenario} scenario)\n${checksText(review.checks)}`;

@@ -4,6 +4,7 @@ interface InitOptions {
   scenario?: 'local' | 'public' | 'enterprise';
   upstream?: string[];
   idp?: string;
+  idpIssuer?: string;
   publicUrl?: string;
   output: string;
   yes?: boolean;
@@ -17,6 +18,7 @@ export function registerInit(program: Command): void {
     .addOption(new Option('--scenario <scenario>', 'skip the questions: the typical answers of this scenario').choices(['local', 'public', 'enterprise']))
     .option('--upstream <server>', 'an MCP server: a URL, a command line, or "demo" (the bundled notes server); name=... names it (repeatable)', (v: string, p: string[] = []) => [...p, v])
     .addOption(new Option('--idp <idp>', 'the identity provider there is').choices(['none', 'okta', 'entra', 'keycloak', 'google', 'other']))
+    .option('--idp-issuer <url>', "the IdP's issuer URL, exactly as its tokens carry it in iss (with --idp)")
     .option('--public-url <url>', 'the https address clients will use (public and enterprise)')
     .option('-o, --output <file>', 'where to write', 'warden.yaml')
     .option('-y, --yes', 'ask nothing: the answers of --scenario (default local) and the flags')
