@@ -48,12 +48,16 @@ export function answersForScenario(scenario: Scenario): Omit<Answers, 'upstreams
 }
 
 export function decide(answers: Answers): Plan {
+  // The enterprise scenario trusts the company IdP (auth.jwt): without one, a company deployment is protected
+  // the public scenario's way, with API keys.
   const scenario: Scenario = answers.where === 'local' && answers.users === 'me' ? 'local'
-    : answers.where === 'company' || answers.users === 'company' ? 'enterprise' : 'public';
+    : (answers.where === 'company' || answers.users === 'company') && answers.idp !== 'none' ? 'enterprise' : 'public';
   const reasons = {
     scenario: scenario === 'local'
       ? 'only you, on this machine: loopback only, no credential ceremony; the allow-list and the audit log guard against the servers themselves'
-      : scenario === 'public'
+      : scenario === 'public' && answers.where === 'company'
+        ? `${USERS[answers.users]}, inside the company network, without a company IdP: every caller authenticates, with rate limits per address, user and key (the enterprise scenario trusts an IdP: run warden init --idp … once there is one)`
+        : scenario === 'public'
         ? `${USERS[answers.users]}, reached over the internet: every caller authenticates, with rate limits per address, user and key`
         : `${USERS[answers.users]}, inside the company network: every caller authenticates; insiders are callers too`,
     auth: '',

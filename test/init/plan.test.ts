@@ -7,12 +7,14 @@ test('decide: the four answers pick the scenario and the credential', () => {
   assert.deepEqual(pick(decide({ ...base, users: 'me', where: 'local', idp: 'none' })), ['local', 'none']);
   assert.deepEqual(pick(decide({ ...base, users: 'team', where: 'internet', idp: 'none' })), ['public', 'apiKeys']);
   assert.deepEqual(pick(decide({ ...base, users: 'public', where: 'internet', idp: 'none' })), ['public', 'oauth']);
-  assert.deepEqual(pick(decide({ ...base, users: 'company', where: 'company', idp: 'none' })), ['enterprise', 'apiKeys']);
+  // The enterprise scenario trusts a company IdP: without one, a company deployment is the public scenario's, with API keys.
+  assert.deepEqual(pick(decide({ ...base, users: 'company', where: 'company', idp: 'none' })), ['public', 'apiKeys']);
   // Just me, but on a server: reached over a network, so not local.
   assert.deepEqual(pick(decide({ ...base, users: 'me', where: 'internet', idp: 'none' })), ['public', 'apiKeys']);
   const withIdp = decide({ ...base, users: 'company', where: 'company', idp: 'okta' });
   assert.equal(withIdp.auth, 'oauth');
-  assert.match(withIdp.reasons.auth, /not in this version yet/, 'says honestly that IdP delegation is not there');
+  assert.equal(withIdp.scenario, 'enterprise');
+  assert.match(withIdp.reasons.auth, /Okta exists: its tokens are accepted \(auth\.jwt/);
   for (const s of ['local', 'public', 'enterprise'] as const) assert.equal(decide({ ...answersForScenario(s), upstreams: [] }).scenario, s);
 });
 
