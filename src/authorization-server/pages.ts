@@ -6,6 +6,8 @@
  * and the forms oidc-provider hands to the device-flow hooks, are passed through untouched (`Raw`).
  */
 
+import { Html as Raw, html } from '../shared/html.js';
+
 /**
  * Headers for every page. No `form-action`: Chrome applies it to the redirect that follows a form post, which
  * would block the redirect back to the client's redirect_uri.
@@ -19,32 +21,6 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
 });
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Text and attribute-value safe (attributes here are always double-quoted). */
-export function escapeHtml(value: unknown): string {
-  if (value === undefined || value === null) return '';
-  return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-}
-
-class Raw {
-  constructor(readonly html: string) {}
-}
-
-function render(value: unknown): string {
-  if (value instanceof Raw) return value.html;
-  if (Array.isArray(value)) return value.map(render).join('');
-  if (value === undefined || value === null || value === false) return '';
-  return escapeHtml(value);
-}
-
-function html(strings: TemplateStringsArray, ...values: unknown[]): Raw {
-  let out = strings[0] ?? '';
-  values.forEach((value, i) => {
-    out += render(value) + (strings[i + 1] ?? '');
-  });
-  return new Raw(out);
-}
 
 /**
  * The host of a client's `client_uri`, only when it is https: a client registers whatever it likes, and a
@@ -117,7 +93,7 @@ ${body}
 </main>
 </body>
 </html>
-`.html;
+`.text;
 }
 
 function alert(message: string | undefined): Raw {

@@ -1,10 +1,11 @@
+import { launchChromium } from '../helpers/browser.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { PASSWORD, REDIRECT, registerClient, startOAuthGateway, type OAuthSetup } from '../helpers/oauth.js';
 import { DEVICE_CODE_GRANT, codeRequest, exchangeCode, pkcePair, postForm, tokenRequest, type PkcePair } from '../helpers/oauth-flow.js';
 
@@ -16,7 +17,6 @@ import { DEVICE_CODE_GRANT, codeRequest, exchangeCode, pkcePair, postForm, token
  * Needs Chromium at /usr/bin/chromium (Debian: apt-get install -y chromium), or at $CHROMIUM_PATH.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TIMEOUT = 60_000;
 
 const keepShots = Boolean(process.env.WARDEN_SCREENSHOTS);
@@ -27,15 +27,8 @@ let setup: OAuthSetup;
 let browser: Browser;
 
 before(async () => {
-  // Fails rather than skips: CI installs it (.ci/run); on a new machine the message says how.
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not at ${CHROMIUM}: install it (Debian: sudo apt-get install -y chromium) or set CHROMIUM_PATH`);
   setup = await startOAuthGateway();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // Without the background-networking flags Chromium calls Google, which a closed network refuses.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

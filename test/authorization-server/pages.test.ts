@@ -1,7 +1,8 @@
+import { escapeHtml } from '../../src/shared/html.js';
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  PAGE_HEADERS, escapeHtml, httpsHost, loginPage, consentPage, deviceInputPage, deviceConfirmPage, deviceSuccessPage,
+  PAGE_HEADERS, httpsHost, loginPage, consentPage, deviceInputPage, deviceConfirmPage, deviceSuccessPage,
   deviceErrorMessage, errorPage, type ConsentScope,
 } from '../../src/authorization-server/pages.js';
 

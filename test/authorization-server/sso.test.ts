@@ -1,9 +1,9 @@
+import { launchChromium } from '../helpers/browser.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
 import { callTool, freePort } from '../helpers/client.js';
@@ -19,7 +19,6 @@ import { IDP_SSO, startIdp, tempStore, type TestIdp } from '../helpers/idp.js';
  * the user's access away at the next sign-in; a user disabled at the IdP cannot sign in again.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 describe('company sign-in (SSO) at the embedded authorization server', () => {
   let idp: TestIdp;
@@ -35,7 +34,6 @@ describe('company sign-in (SSO) at the embedded authorization server', () => {
   const clientCallbacks: string[] = [];
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not at ${CHROMIUM}: install it (Debian: sudo apt-get install -y chromium) or set CHROMIUM_PATH`);
     const port = await freePort();
     issuer = `http://127.0.0.1:${port}`;
     idp = await startIdp({ ssoRedirect: `${issuer}/oauth/sso/callback` });
@@ -60,10 +58,7 @@ describe('company sign-in (SSO) at the embedded authorization server', () => {
     });
     await new Promise<void>((r) => client.listen(0, '127.0.0.1', r));
     redirect = `http://127.0.0.1:${(client.address() as AddressInfo).port}/callback`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM, headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

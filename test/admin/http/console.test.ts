@@ -1,9 +1,10 @@
+import { launchChromium } from '../../helpers/browser.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { callTool, initialize } from '../../helpers/client.js';
 import { auditRecords, eventually, PASSWORD, type OAuthSetup } from '../../helpers/oauth.js';
 import { AdminClient, startAdminGateway } from '../../helpers/admin-http.js';
@@ -14,7 +15,6 @@ import { AdminClient, startAdminGateway } from '../../helpers/admin-http.js';
  * else to a temporary directory. Needs Chromium at /usr/bin/chromium, or at $CHROMIUM_PATH.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const keepShots = Boolean(process.env.WARDEN_SCREENSHOTS);
 const shots = keepShots ? resolve(process.env.WARDEN_SCREENSHOTS!) : mkdtempSync(join(tmpdir(), 'warden-admin-shots-'));
 mkdirSync(shots, { recursive: true });
@@ -25,13 +25,8 @@ let browser: Browser;
 const pages: string[] = [];
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not at ${CHROMIUM}: install it (Debian: sudo apt-get install -y chromium) or set CHROMIUM_PATH`);
   setup = await startAdminGateway();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

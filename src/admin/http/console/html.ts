@@ -1,27 +1,6 @@
-import { escapeHtml } from '../../../authorization-server/pages.js';
+import { Html, html } from '../../../shared/html.js';
 
-/**
- * HTML built only through `html`: every interpolated value is escaped unless it is already `Html` (made by
- * `html` itself), so a username, tool name or audit reason can never become markup.
- */
-export class Html {
-  constructor(readonly text: string) {}
-}
-
-function render(value: unknown): string {
-  if (value instanceof Html) return value.text;
-  if (Array.isArray(value)) return value.map(render).join('');
-  if (value === undefined || value === null || value === false) return '';
-  return escapeHtml(value);
-}
-
-export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
-  let out = strings[0] ?? '';
-  values.forEach((value, i) => {
-    out += render(value) + (strings[i + 1] ?? '');
-  });
-  return new Html(out);
-}
+export { Html, html };
 
 export interface Identity {
   subject: string;
