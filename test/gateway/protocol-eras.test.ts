@@ -331,3 +331,47 @@ describe('2026-07-28 with OAuth: tokens of the embedded authorization server in 
     }
   });
 });
+
+describe('a 2026-07-28 subscriptions/listen stream', () => {
+  test('carries resource updates only for resources the caller may read', async () => {
+    const modern = await startModernUpstream();
+    const gw = await startGateway({ upstreams: { modern: { url: modern.url, allow: { resources: ['test://readme'] } } } });
+    const abort = new AbortController();
+    try {
+      const res = await fetch(`${gw.url}/mcp/modern`, {
+        method: 'POST',
+        signal: abort.signal,
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...MODERN_HEADERS, 'mcp-method': 'subscriptions/listen' },
+        body: modernCall(1, 'subscriptions/listen', { notifications: { resourceSubscriptions: ['test://readme', 'test://secret'] } }),
+      });
+      assert.equal(res.status, 200);
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = '';
+      // One read in flight at a time, kept across waits: a read abandoned by a timeout would swallow a chunk.
+      let pending: ReturnType<typeof reader.read> | undefined;
+      const readUntil = async (pattern: RegExp, ms: number) => {
+        const end = Date.now() + ms;
+        while (!pattern.test(text) && Date.now() < end) {
+          pending ??= reader.read();
+          const next = await Promise.race([pending, new Promise<undefined>((r) => setTimeout(() => r(undefined), 200))]);
+          if (next === undefined) continue;
+          pending = undefined;
+          if (next.value) text += next.value;
+          if (next.done) return;
+        }
+      };
+      await readUntil(/subscriptions\/acknowledged/, 5000);
+      assert.match(text, /subscriptions\/acknowledged/, 'the stream is open');
+      modern.notify.resourceUpdated('test://secret');
+      modern.notify.resourceUpdated('test://readme');
+      const updated = /notifications\/resources\/updated[^\n]*test:\/\/readme/;
+      await readUntil(updated, 5000);
+      assert.match(text, updated, 'an update the caller may see arrives');
+      assert.doesNotMatch(text, /notifications\/resources\/updated[^\n]*test:\/\/secret/, 'an update of a resource the caller may not read is dropped');
+    } finally {
+      abort.abort();
+      await gw.close();
+      await modern.close();
+    }
+  });
+});

@@ -7,7 +7,7 @@ import { z } from 'zod';
  * (the serving process, to tell children apart) and the resource `test://readme`.
  */
 export function buildModernServer(): McpServer {
-  const server = new McpServer({ name: 'warden-modern-upstream', version: '2.0.0' });
+  const server = new McpServer({ name: 'warden-modern-upstream', version: '2.0.0' }, { capabilities: { resources: { subscribe: true, listChanged: true } } });
   server.registerTool('echo', { description: 'Echo the text', inputSchema: z.object({ text: z.string() }) }, async ({ text }) => ({
     content: [{ type: 'text', text }],
   }));

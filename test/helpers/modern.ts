@@ -17,6 +17,8 @@ export interface RunningModernUpstream {
   server: Server;
   /** Every request received: method, headers and parsed body, for asserting what reached it. */
   seen: { method: string; headers: IncomingHttpHeaders; body: any }[];
+  /** Publishes change notifications to the open `subscriptions/listen` streams. */
+  notify: ReturnType<typeof createMcpHandler>['notify'];
   close(): Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export async function startModernUpstream(): Promise<RunningModernUpstream> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
     server,
     seen,
+    notify: handler.notify,
     close: async () => {
       await handler.close();
       server.closeAllConnections();

@@ -1,5 +1,5 @@
 import { idKey, isJSONRPCRequest, isResponse, type JSONRPCMessage } from '../../shared/jsonrpc.js';
-import { LIST_METHODS, filterListAnswer, type AllowList, type Permits, type ScopePolicy, type TargetKind } from '../../policy/index.js';
+import { LIST_METHODS, filterListAnswer, resourceTarget, type AllowList, type Permits, type ScopePolicy, type TargetKind } from '../../policy/index.js';
 import type { Policies } from '../../policy/cedar/policies.js';
 import { CACHEABLE_METHODS, mcpNameOf } from '../../shared/protocol-era.js';
 import { sessionOwner } from '../upstreams/session-bindings.js';
@@ -35,6 +35,10 @@ export function filter({ allowLists, scopes, states, policies }: {
       const byPolicy = LIST_METHODS[message.method] ? policies?.listPermits(call.principal, call.upstream, { ...(call.ip !== undefined ? { ip: call.ip } : {}), transport: 'req' in call ? 'http' : 'stdio' }) : undefined;
       if (byPolicy) list = withPolicies(message.method, list, byPolicy);
       let rewrite = call.era === 'modern' && CACHEABLE_METHODS.has(message.method) ? privately(list) : list;
+      if (call.era === 'modern' && message.method === 'subscriptions/listen') {
+        const notifications = listenRewrite(allowLists.get(call.upstream), scopes?.grantFor(call.principal, call.upstream));
+        if (notifications) (rewrites ??= new Map()).set(NOTIFICATIONS, notifications);
+      }
       if (call.era === 'modern' && message.method === 'server/discover') {
         rewrite = discovery(allowLists.get(call.upstream), scopes?.grantFor(call.principal, call.upstream));
       }
@@ -95,6 +99,32 @@ function privately(then: Rewrite | undefined): Rewrite {
     if (!('result' in out) || out.result === null || typeof out.result !== 'object') return out;
     return { ...out, result: { ...out.result, cacheScope: 'private' } } as JSONRPCMessage;
   };
+}
+
+/** Where the filter of a `subscriptions/listen` stream's notifications is kept: no request id looks like it. */
+const NOTIFICATIONS = 'notifications';
+
+/**
+ * A 2026-07-28 `subscriptions/listen` stream carries change notifications for a long time: a resource update
+ * names a URI, which the caller sees only when it may read that resource (in its normal form, as a request
+ * for it would be decided).
+ */
+function listenRewrite(allowList: AllowList | undefined, grant: ReturnType<ScopePolicy['grantFor']> | undefined): Rewrite | undefined {
+  if (!allowList?.restrictsKind('resource') && !grant) return undefined;
+  return (message) => {
+    if (!('method' in message) || message.method !== 'notifications/resources/updated') return message;
+    const target = resourceTarget(String((message.params as { uri?: unknown } | undefined)?.uri ?? ''));
+    const permitted = !target.invalid && (allowList?.permits(target) ?? true) && (grant?.permits(target) ?? true);
+    // AnswerFilter's rewrites return messages; this one alone may drop one, which applyStreamFilter passes on.
+    return permitted ? message : (null as unknown as JSONRPCMessage);
+  };
+}
+
+/** A message of a streamed answer as the caller may see it: answers by their request, notifications of a listen stream by its filter; null drops it. */
+export function applyStreamFilter(message: JSONRPCMessage, answers: AnswerFilter): JSONRPCMessage | null {
+  if (isResponse(message)) return applyFilter(message, answers);
+  const rewrite = 'method' in message ? answers.get(NOTIFICATIONS) : undefined;
+  return rewrite ? rewrite(message) : message;
 }
 
 /** The answer as the caller may see it. */

@@ -6,7 +6,7 @@ import { GatewayError } from '../../shared/errors.js';
 import { gatewayErrorResponse, requestIds, type JSONRPCMessage } from '../../shared/jsonrpc.js';
 import type { UpstreamConfig } from '../../config/index.js';
 import { sendGatewayError, soleRequestId } from '../respond.js';
-import { applyFilter } from '../pipeline/filter.js';
+import { applyFilter, applyStreamFilter } from '../pipeline/filter.js';
 import type { AnswerFilter, HttpCall, Outgoing } from '../pipeline/stage.js';
 import { forwardedHeaders, FORWARDED_RESPONSE_HEADERS, type LiveSession, type Upstream } from './upstream.js';
 import { SseRewriter, SSE_HEADERS, writeSseMessage } from './sse.js';
@@ -153,7 +153,7 @@ export class HttpUpstream implements Upstream {
     // An SSE stream may stay quiet for a while: the caller should see its headers now. Other answers go
     // out with their first chunk, in one write.
     if (sse) ex.res.flushHeaders();
-    await relayBody(answer.body, ex.res, answers && sse ? new SseRewriter((m) => applyFilter(m, answers)) : undefined);
+    await relayBody(answer.body, ex.res, answers && sse ? new SseRewriter((m) => applyStreamFilter(m, answers)) : undefined);
   }
 
   private translate(err: unknown): GatewayError {

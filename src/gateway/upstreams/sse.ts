@@ -13,7 +13,8 @@ export function writeSseMessage(res: ServerResponse, message: JSONRPCMessage): v
   res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
 }
 
-export type MessageRewrite = (message: JSONRPCMessage) => JSONRPCMessage | undefined;
+/** The message as the caller may see it; undefined leaves the event as it is, null drops it. */
+export type MessageRewrite = (message: JSONRPCMessage) => JSONRPCMessage | null | undefined;
 
 /**
  * Rewrites the JSON-RPC messages inside an SSE stream while it flows. Each event is given back as soon as its
@@ -55,6 +56,7 @@ export class SseRewriter {
       return event;
     }
     const rewritten = this.rewrite(message);
+    if (rewritten === null) return '';
     if (rewritten === undefined || rewritten === message) return event;
     const kept = lines.filter((l) => !l.startsWith('data:') && l !== '');
     return `${[...kept, `data: ${JSON.stringify(rewritten)}`].join('\n')}\n\n`;
