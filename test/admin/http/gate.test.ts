@@ -27,7 +27,7 @@ async function withGate(fn: (gate: AdminGate, records: AuditRecord[]) => Promise
   await users.add({ username: 'root', password: PASSWORD, roles: ['admin'] });
   const records: AuditRecord[] = [];
   const gate = new AdminGate({
-    admin: ADMIN, users, apiKeys: undefined, instance: 'test', secure: true,
+    admin: ADMIN, users, apiKeys: undefined, instance: 'test', secure: true, passwords: true,
     signIns: { perIp: new TokenBucketLimiter({ ratePerSecond: 100, burst: 100 }), throttle: new SignInThrottle({ perAddress: LOGIN_BACKOFF, perAccount: LOGIN_PER_ACCOUNT }) },
     record: async (r) => void records.push(r),
   });
