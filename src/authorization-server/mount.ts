@@ -94,6 +94,11 @@ export class MountedAuthorizationServer {
     return { perIp: this.server.signIns, throttle: this.server.signInThrottle };
   }
 
+  /** Company sign-in (auth.jwt.issuers[].use: [sso]) for the admin console's sign-in page. */
+  get companySignIn(): AuthorizationServer['companySignIn'] {
+    return this.server.companySignIn;
+  }
+
   handles(path: string): boolean {
     return this.server.handles(path);
   }

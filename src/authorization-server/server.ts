@@ -12,7 +12,7 @@ import { loadAuthorizationServerKeys, type AuthorizationServerKeys } from './key
 import { createProvider, INTERACTION_PREFIX, OAUTH_ROUTES } from './provider.js';
 import type { ResourceCatalog } from './resources.js';
 import { listRevocation, revocationContext, revokeGrant, type RevocationContext } from './revoke.js';
-import { SSO_CALLBACK, SsoSignIn } from './sso.js';
+import { SSO_CALLBACK, SsoSignIn, type CompanySignIn } from './sso.js';
 import { UserDirectory } from './users.js';
 import { SignInThrottle } from './sign-in-throttle.js';
 import { createSafeFetch } from './safe-fetch.js';
@@ -94,9 +94,7 @@ export class AuthorizationServer {
       throttle: this.signInThrottle,
       sso: this.sso,
       localPasswords: oauth.localPasswords,
-      revokeGrantsOf: async (username) => {
-        for (const grant of await options.store.oauth.list({ model: 'Grant', accountId: username }, Date.now())) await revokeGrant(this.revocation, grant.id);
-      },
+      revokeGrantsOf: (username) => this.revokeGrantsOf(username),
       clientIp: options.clientIp,
       record: (e) => options.audit(interactionRecord(e)),
     });
@@ -106,6 +104,25 @@ export class AuthorizationServer {
     const server = new AuthorizationServer(options);
     await server.reloadKeys();
     return server;
+  }
+
+  /** Company sign-in for the admin console (sso.ts), when an issuer has `use: [sso]`. */
+  get companySignIn(): CompanySignIn | undefined {
+    const sso = this.sso;
+    if (!sso) return undefined;
+    return {
+      labels: () => sso.labels(),
+      start: (binding, n, res, back) => sso.start(binding, n, res, back),
+      finish: async (binding, state) => {
+        const outcome = await sso.finish(binding, state);
+        if (outcome.rolesRemoved) await this.revokeGrantsOf(outcome.ok ? outcome.username : outcome.subject);
+        return outcome;
+      },
+    };
+  }
+
+  private async revokeGrantsOf(username: string): Promise<void> {
+    for (const grant of await this.options.store.oauth.list({ model: 'Grant', accountId: username }, Date.now())) await revokeGrant(this.revocation, grant.id);
   }
 
   /** Public JWKs that verify access tokens (the signing key and retired keys still published). */

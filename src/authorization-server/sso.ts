@@ -27,7 +27,10 @@ const PENDING_MAX = 10_000;
 const TIMEOUT_MS = 10_000;
 
 interface Pending {
+  /** What the browser proves on return: the interaction's uid (its cookie), or the admin console's binding cookie. */
   uid: string;
+  /** Where the callback sends the browser, with `?state=` added. */
+  back: string;
   idp: number;
   verifier: string;
   nonce: string;
@@ -39,6 +42,17 @@ interface Pending {
 export type SsoOutcome =
   | { ok: true; username: string; issuer: string; rolesRemoved: boolean }
   | { ok: false; status: number; message: string; reason: string; subject: string; rolesRemoved?: boolean };
+
+/**
+ * Company sign-in as another sign-in page (the admin console) uses it: the same flow and checks, bound to a
+ * value the page keeps in its own cookie, returning to `back`. Grants of a user whose roles the IdP took away
+ * are revoked here as at the authorization server's page.
+ */
+export interface CompanySignIn {
+  labels(): string[];
+  start(binding: string, n: number, res: ServerResponse, back: string): boolean;
+  finish(binding: string, state: string): Promise<SsoOutcome>;
+}
 
 export interface SsoParts {
   /** The gateway's issuer: the callback is under it. */
@@ -63,14 +77,15 @@ export class SsoSignIn {
 
   /** The sign-in buttons: where each goes, and what it says. */
   options(uid: string): { href: string; label: string }[] {
-    return this.parts.idps.map((idp, n) => ({
-      href: `${INTERACTION_PREFIX}${uid}/sso/${n}`,
-      label: idp.config.sso?.label ?? `Sign in with ${new URL(idp.issuer).host}`,
-    }));
+    return this.labels().map((label, n) => ({ href: `${INTERACTION_PREFIX}${uid}/sso/${n}`, label }));
   }
 
-  /** Sends the browser to IdP number `n`; false when there is no such IdP. */
-  start(uid: string, n: number, res: ServerResponse): boolean {
+  labels(): string[] {
+    return this.parts.idps.map((idp) => idp.config.sso?.label ?? `Sign in with ${new URL(idp.issuer).host}`);
+  }
+
+  /** Sends the browser to IdP number `n`; false when there is no such IdP. Back from the IdP, the browser goes to `back` (the interaction by default). */
+  start(uid: string, n: number, res: ServerResponse, back = `${INTERACTION_PREFIX}${uid}/sso-done`): boolean {
     const idp = this.parts.idps[n];
     const endpoint = idp?.metadata?.authorization_endpoint;
     if (!idp || !endpoint || !idp.config.sso) return false;
@@ -78,7 +93,7 @@ export class SsoSignIn {
     const state = randomBytes(24).toString('base64url');
     const verifier = randomBytes(32).toString('base64url');
     const nonce = randomBytes(24).toString('base64url');
-    this.pending.set(state, { uid, idp: n, verifier, nonce, expires: this.now() + PENDING_TTL_MS });
+    this.pending.set(state, { uid, back, idp: n, verifier, nonce, expires: this.now() + PENDING_TTL_MS });
     const scopes = new Set(['openid', ...idp.config.sso.scopes]);
     const url = new URL(endpoint);
     for (const [k, v] of Object.entries({
@@ -89,7 +104,7 @@ export class SsoSignIn {
     return true;
   }
 
-  /** The IdP's redirect: the code is kept, the browser goes back to its interaction. */
+  /** The IdP's redirect: the code is kept, the browser goes back to where it started (its interaction, or the console). */
   callback(req: IncomingMessage, res: ServerResponse): boolean {
     const query = new URL(req.url ?? '/', 'http://x').searchParams;
     const state = query.get('state') ?? '';
@@ -98,12 +113,12 @@ export class SsoSignIn {
     const code = query.get('code');
     if (code) pending.code = code;
     else pending.error = (query.get('error') ?? 'no code').slice(0, 100);
-    res.writeHead(303, { location: `${INTERACTION_PREFIX}${pending.uid}/sso-done?state=${encodeURIComponent(state)}`, 'cache-control': 'no-store' }).end();
+    res.writeHead(303, { location: `${pending.back}?state=${encodeURIComponent(state)}`, 'cache-control': 'no-store' }).end();
     return true;
   }
 
   /**
-   * Back at the interaction (its cookie named `uid`): the code redeemed at the IdP, the ID token checked
+   * Back where it started (the interaction's cookie, or the console's, holding `uid`): the code redeemed at the IdP, the ID token checked
    * (signature, iss, aud = our client, exp, nonce), its claims mapped, the user created or brought in sync.
    */
   async finish(uid: string, state: string): Promise<SsoOutcome> {
@@ -111,7 +126,7 @@ export class SsoSignIn {
     // Used once, whatever happens next.
     this.pending.delete(state);
     const refuse = (status: number, message: string, reason: string, subject = '-'): SsoOutcome => ({ ok: false, status, message, reason, subject });
-    if (!pending || pending.expires < this.now() || pending.uid !== uid) return refuse(400, 'This company sign-in expired or belongs to another sign-in. Go back to the app and start again.', 'sso: unknown or expired state');
+    if (!pending || pending.expires < this.now() || !sameSecret(pending.uid, uid)) return refuse(400, 'This company sign-in expired or belongs to another sign-in. Go back to the app and start again.', 'sso: unknown or expired state');
     const idp = this.parts.idps[pending.idp]!;
     if (pending.error || !pending.code) return refuse(403, `The company sign-in did not succeed (${pending.error ?? 'no code'}). Go back to the app and try again, or ask your administrator.`, `sso: the IdP answered ${pending.error}`);
     let claims: Record<string, unknown>;

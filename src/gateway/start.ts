@@ -197,6 +197,7 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
   const admin = config.admin && store ? new AdminHttp({
     backend: { config, store, recorder: (record) => parts.audit.write(record), sessions: parts.upstreams, liveTools: liveToolLister(config.upstreams, log) },
     users: new UserDirectory(store.users), apiKeys: parts.apiKeys, signIns: authorizationServer?.signInGuards ?? defaultSignInGuards(),
+    companySignIn: authorizationServer?.companySignIn,
     record: (record) => parts.audit.write(record), instance: parts.instance, secure: publicBase.startsWith('https:'),
     base: publicBase, clientIp: ipOf, isLocal: (req) => isLoopbackClient(req, config.http.trustProxy), log: log.child({ component: 'admin' }),
   }) : undefined;

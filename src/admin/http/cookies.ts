@@ -17,12 +17,14 @@ export interface CookieOptions {
   maxAge: number;
   secure: boolean;
   path?: string;
+  /** Lax only for a cookie that must come back from another site's redirect (the company sign-in's binding). */
+  sameSite?: 'Strict' | 'Lax';
 }
 
 /**
- * A Set-Cookie value: HttpOnly (scripts cannot read it) and SameSite=Strict (no other site can make the browser
- * send it), Secure when the gateway is reached over https.
+ * A Set-Cookie value: HttpOnly (scripts cannot read it) and SameSite=Strict unless asked (no other site can make
+ * the browser send it), Secure when the gateway is reached over https.
  */
 export function setCookie(name: string, value: string, options: CookieOptions): string {
-  return [`${name}=${value}`, `Path=${options.path ?? '/admin'}`, `Max-Age=${options.maxAge}`, 'HttpOnly', 'SameSite=Strict', ...(options.secure ? ['Secure'] : [])].join('; ');
+  return [`${name}=${value}`, `Path=${options.path ?? '/admin'}`, `Max-Age=${options.maxAge}`, 'HttpOnly', `SameSite=${options.sameSite ?? 'Strict'}`, ...(options.secure ? ['Secure'] : [])].join('; ');
 }

@@ -3,6 +3,7 @@ import type { WardenConfig } from '../../config/index.js';
 import type { AuditRecord } from '../../audit/index.js';
 import { CredentialError, type ApiKeys } from '../../credentials/index.js';
 import type { SignInThrottle } from '../../authorization-server/sign-in-throttle.js';
+import type { SsoOutcome } from '../../authorization-server/sso.js';
 import type { UserDirectory, UserView } from '../../authorization-server/users.js';
 import type { TokenBucketLimiter } from '../../ratelimit/index.js';
 import { sameSecret } from '../../shared/constant-time.js';
@@ -14,7 +15,8 @@ import { AdminSessions, type AdminSession } from './sessions.js';
 /**
  * Who may use the console and the admin API, apart from MCP access: a user of the gateway's own directory who
  * holds one of `admin.roles`, signed in with the same password check and the same per-username back-off as the
- * authorization server's sign-in page; or an API client with a key holding scope `admin`.
+ * authorization server's sign-in page, or through the company IdP (sso.ts's flow); or an API client with a key
+ * holding scope `admin`.
  */
 
 export type AdminConfig = NonNullable<WardenConfig['admin']>;
@@ -44,6 +46,8 @@ export interface AdminGateParts {
   instance: string;
   /** Cookies marked Secure (the gateway is reached over https). */
   secure: boolean;
+  /** False: no password sign-in (auth.oauth.localPasswords: false, or no auth.oauth); administrators use the company IdP. */
+  passwords: boolean;
 }
 
 export const SESSION_COOKIE = 'warden_admin';
@@ -98,15 +102,36 @@ export class AdminGate {
    * wrong passwords), then that the user is an administrator. Recorded either way.
    */
   async signIn(username: string, password: string, meta: RequestMeta): Promise<{ token: string; session: AdminSession }> {
+    if (!this.parts.passwords) throw new AdminHttpError('forbidden', 'Password sign-in is off here (auth.oauth.localPasswords: false); sign in with your company account at /admin/login');
     const user = await this.checkPassword(username, password, meta, 'admin.sign_in');
     const { token, session } = this.sessions.create(user.username);
     await this.record(user.username, 'admin.sign_in', 'allow', `console session ${session.handle}`, meta, session.handle);
     return { token, session };
   }
 
+  /**
+   * The end of a company sign-in (sso.ts checked the ID token and synced the user's roles): a console session
+   * only for a user that is enabled and holds an admin role after the sync. Recorded either way.
+   */
+  async signInWithCompany(outcome: SsoOutcome, meta: RequestMeta): Promise<{ token: string; session: AdminSession }> {
+    if (!outcome.ok) {
+      await this.record(outcome.subject, 'admin.sign_in', 'deny', `${outcome.reason}${outcome.rolesRemoved ? '; earlier grants revoked' : ''}`, meta);
+      throw new AdminHttpError(outcome.status === 400 ? 'invalid_input' : 'forbidden', outcome.message);
+    }
+    const user = await this.parts.users.get(outcome.username);
+    if (!user || user.disabledAt !== null || !this.isAdministrator(user)) {
+      await this.record(outcome.username, 'admin.sign_in', 'deny', `company sign-in at ${outcome.issuer}: not an administrator: holds none of the roles ${this.parts.admin.roles.join(', ')}`, meta);
+      throw new AdminHttpError('forbidden', `This account may not use the admin console: the company IdP gives it none of the roles in admin.roles (${this.parts.admin.roles.join(', ')}).`);
+    }
+    const { token, session } = this.sessions.create(user.username, true);
+    await this.record(user.username, 'admin.sign_in', 'allow', `console session ${session.handle}, company sign-in at ${outcome.issuer}${outcome.rolesRemoved ? '; roles removed at the IdP: earlier grants revoked' : ''}`, meta, session.handle);
+    return { token, session };
+  }
+
   /** Proves the password again, for destructive changes after `admin.reauthAfter`. */
   async reauthenticate(identity: AdminIdentity, password: string, meta: RequestMeta): Promise<void> {
     if (!identity.session) throw new AdminHttpError('invalid_input', 'Only console sessions re-authenticate; an API key needs no password');
+    if (identity.session.sso) throw new AdminHttpError('invalid_input', 'This session was opened through the company IdP and has no password here: sign in again at /admin/login');
     await this.checkPassword(identity.subject, password, meta, 'admin.reauthenticate');
     this.sessions.reauthenticated(identity.session);
     await this.record(identity.subject, 'admin.reauthenticate', 'allow', `console session ${identity.session.handle}`, meta, identity.session.handle);
@@ -149,13 +174,19 @@ export class AdminGate {
   /** A destructive change needs a password proved within `admin.reauthAfter`. */
   checkRecent(identity: AdminIdentity, now = Date.now()): void {
     if (identity.session && now - identity.session.authAt > this.parts.admin.reauthAfter) {
-      throw new AdminHttpError('reauth_required', 'This change needs your password again: the sign-in is older than admin.reauthAfter (POST /admin/api/session/reauth, or the form in the console)');
+      throw new AdminHttpError('reauth_required', identity.session.sso
+        ? 'This change needs a fresh sign-in: the company sign-in is older than admin.reauthAfter (sign in again with your company account at /admin/login)'
+        : 'This change needs your password again: the sign-in is older than admin.reauthAfter (POST /admin/api/session/reauth, or the form in the console)');
     }
   }
 
   /** Whether cookies are marked Secure (the gateway is reached over https). */
   get secure(): boolean {
     return this.parts.secure;
+  }
+
+  get passwords(): boolean {
+    return this.parts.passwords;
   }
 
   cookie(token: string): string {

@@ -5,6 +5,7 @@ import { answerApi, json } from './api.js';
 import { answerConsole, consoleError } from './console/index.js';
 import { AdminHttpError, httpErrorOf } from './errors.js';
 import { AdminGate, type AdminConfig, type AdminGateParts, type RequestMeta } from './gate.js';
+import type { CompanySignIn } from '../../authorization-server/sso.js';
 import type { AdminBackend } from './services.js';
 
 const ADMIN_PREFIX = '/admin';
@@ -19,7 +20,9 @@ export const ADMIN_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-security-policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 });
 
-export interface AdminHttpParts extends Omit<AdminGateParts, 'admin'> {
+export interface AdminHttpParts extends Omit<AdminGateParts, 'admin' | 'passwords'> {
+  /** Company sign-in, when an issuer has `use: [sso]` and the authorization server is on. */
+  companySignIn?: CompanySignIn | undefined;
   backend: AdminBackend & { config: { admin?: AdminConfig } };
   /** The gateway's public base URL (for the OpenAPI document's server). */
   base: string;
@@ -41,7 +44,7 @@ export class AdminHttp {
     const admin = parts.backend.config.admin;
     if (!admin) throw new Error('AdminHttp needs config.admin');
     this.admin = admin;
-    this.gate = new AdminGate({ ...parts, admin });
+    this.gate = new AdminGate({ ...parts, admin, passwords: passwordsOn(parts.backend.config) });
     this.limiter = new TokenBucketLimiter({ ratePerSecond: admin.perIp.requestsPerSecond, burst: admin.perIp.burst });
   }
 
@@ -60,7 +63,7 @@ export class AdminHttp {
       const verdict = this.limiter.take(meta.ip);
       if (!verdict.ok) throw new AdminHttpError('rate_limited', `Too many admin requests from ${meta.ip}; wait ${verdict.retryAfterSeconds} s (admin.perIp)`, { 'retry-after': String(verdict.retryAfterSeconds) });
       if (api) await answerApi(req, res, path.slice(API_PREFIX.length), { gate: this.gate, backend: this.parts.backend, meta, base: this.parts.base });
-      else await answerConsole(req, res, path.slice(ADMIN_PREFIX.length) || '/', { gate: this.gate, backend: this.parts.backend, meta });
+      else await answerConsole(req, res, path.slice(ADMIN_PREFIX.length) || '/', { gate: this.gate, backend: this.parts.backend, meta, companySignIn: this.parts.companySignIn });
     } catch (err) {
       const failure = httpErrorOf(err);
       if (!failure) this.parts.log.error({ requestId: meta.requestId, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'admin request failed');
@@ -78,4 +81,13 @@ export class AdminHttp {
     const ua = req.headers['user-agent'];
     return { ip: this.parts.clientIp(req), requestId: String(res.getHeader('x-request-id') ?? ''), ...(typeof ua === 'string' ? { userAgent: ua.slice(0, 256) } : {}) };
   }
+}
+
+/**
+ * Administrators sign in with a password unless the authorization server has local passwords turned off
+ * (company sign-in only). Without auth.oauth, users still have passwords set by `warden users`: the console
+ * checks them itself.
+ */
+function passwordsOn(config: AdminBackend['config']): boolean {
+  return config.auth === 'none' || config.auth.oauth?.localPasswords !== false;
 }

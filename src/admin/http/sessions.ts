@@ -14,8 +14,10 @@ export interface AdminSession {
   /** Synchronizer token: forms and API calls that change something must send it back. */
   csrf: string;
   createdAt: number;
-  /** When the password was last proved (sign-in or re-authentication). */
+  /** When the password was last proved (sign-in or re-authentication), or the company sign-in done. */
   authAt: number;
+  /** Signed in through the company IdP: it has no password here, and proves itself again at the IdP. */
+  sso: boolean;
   expiresAt: number;
 }
 
@@ -29,10 +31,10 @@ export class AdminSessions {
   constructor(private readonly ttlMs: number, private readonly now: () => number = Date.now) {}
 
   /** A new session for `subject`; the token goes into the cookie and nowhere else. */
-  create(subject: string): { token: string; session: AdminSession } {
+  create(subject: string, sso = false): { token: string; session: AdminSession } {
     const now = this.now();
     const token = random();
-    const session: AdminSession = { handle: `as_${randomBytes(9).toString('base64url')}`, subject, csrf: random(), createdAt: now, authAt: now, expiresAt: now + this.ttlMs };
+    const session: AdminSession = { handle: `as_${randomBytes(9).toString('base64url')}`, subject, csrf: random(), createdAt: now, authAt: now, sso, expiresAt: now + this.ttlMs };
     this.byDigest.set(digest(token), session);
     // Oldest first: Map order is insertion order.
     if (this.byDigest.size > MAX_SESSIONS) this.byDigest.delete(this.byDigest.keys().next().value!);

@@ -27,7 +27,7 @@ async function withGate(fn: (gate: AdminGate, records: AuditRecord[]) => Promise
   await users.add({ username: 'root', password: PASSWORD, roles: ['admin'] });
   const records: AuditRecord[] = [];
   const gate = new AdminGate({
-    admin: ADMIN, users, apiKeys: undefined, instance: 'test', secure: true,
+    admin: ADMIN, users, apiKeys: undefined, instance: 'test', secure: true, passwords: true,
     signIns: { perIp: new TokenBucketLimiter({ ratePerSecond: 100, burst: 100 }), throttle: new SignInThrottle({ perAddress: LOGIN_BACKOFF, perAccount: LOGIN_PER_ACCOUNT }) },
     record: async (r) => void records.push(r),
   });
@@ -52,6 +52,22 @@ test('a destructive change needs the password again once the sign-in is older th
     await gate.reauthenticate(identity, PASSWORD, META);
     gate.checkRecent(identity, Date.now() + 60_000);
     assert.ok(records.some((r) => r.method === 'admin.reauthenticate' && r.decision === 'allow'));
+  });
+});
+
+test('a company sign-in\'s session has no password here: past reauthAfter it is sent to sign in again, and the password route refuses it', async () => {
+  await withGate(async (gate, records) => {
+    const outcome = { ok: true as const, username: 'root', issuer: 'https://idp.example', rolesRemoved: false };
+    const { token, session } = await gate.signInWithCompany(outcome, META);
+    assert.equal(session.sso, true);
+    assert.match(records.at(-1)?.reason ?? '', /company sign-in at https:\/\/idp\.example/);
+    const identity = await gate.identify(request(token), META);
+    gate.checkRecent(identity, session.authAt + 60_000);
+    assert.throws(() => gate.checkRecent(identity, session.authAt + 300_001), (e: unknown) => e instanceof AdminHttpError && e.code === 'reauth_required' && /company account/.test(e.message));
+    await assert.rejects(gate.reauthenticate(identity, PASSWORD, META), (e: unknown) => e instanceof AdminHttpError && e.code === 'invalid_input' && /no password here/.test(e.message));
+    // The control: a password session of the same user re-authenticates.
+    const password = await gate.signIn('root', PASSWORD, META);
+    await gate.reauthenticate(await gate.identify(request(password.token), META), PASSWORD, META);
   });
 });
 

@@ -6,6 +6,7 @@ import { cookiesOf, setCookie } from '../cookies.js';
 import { queryOf, readForm } from '../body.js';
 import { AdminHttpError, httpErrorOf } from '../errors.js';
 import type { AdminGate, AdminIdentity, RequestMeta } from '../gate.js';
+import type { CompanySignIn } from '../../../authorization-server/sso.js';
 import { generatedPassword, localPasswords, servicesFor, type ActingServices, type AdminBackend } from '../services.js';
 import { auditRecordView, auditView, overviewView, scopesView } from './audit-views.js';
 import { html, page, type Html, type Identity } from './html.js';
@@ -21,10 +22,14 @@ interface ConsoleParts {
   gate: AdminGate;
   backend: AdminBackend;
   meta: RequestMeta;
+  companySignIn?: CompanySignIn | undefined;
 }
 
 const PAGE_TYPE = { 'content-type': 'text/html; charset=utf-8' };
 const LOGIN_COOKIE = 'warden_admin_login';
+/** Binds a company sign-in to the browser that started it; SameSite=Lax, as it comes back from the IdP's redirect. */
+const SSO_COOKIE = 'warden_admin_sso';
+const SSO_PATH = '/admin/sso';
 
 const VIEWS: Record<string, (c: ViewContext & { backend: AdminBackend }) => Promise<View>> = {
   '/': overviewView, '/keys': keysView, '/keys/show': keyView, '/users': usersView, '/users/show': userView,
@@ -108,6 +113,7 @@ export async function answerConsole(req: IncomingMessage, res: ServerResponse, p
     return;
   }
   if (path === '/login') return login(req, res, method, parts);
+  if (path.startsWith('/sso/') && method === 'GET') return companySignIn(req, res, path.slice('/sso/'.length), parts);
 
   let identity: AdminIdentity;
   try {
@@ -146,7 +152,7 @@ export async function answerConsole(req: IncomingMessage, res: ServerResponse, p
     try {
       gate.checkRecent(identity);
     } catch (err) {
-      return send(res, 401, page({ title: 'Confirm it is you', who, error: (err as Error).message, body: reauthForm(who, `/admin${sectionOf(path)}`) }));
+      return send(res, 401, page({ title: 'Confirm it is you', who, error: (err as Error).message, body: identity.session?.sso ? companyReauth() : reauthForm(who, `/admin${sectionOf(path)}`) }));
     }
   }
   try {
@@ -160,20 +166,22 @@ export async function answerConsole(req: IncomingMessage, res: ServerResponse, p
   }
 }
 
-/** The sign-in form, with a login CSRF token (a cookie and the same value in the form: another site can set neither). */
-async function login(req: IncomingMessage, res: ServerResponse, method: string, { gate, meta }: ConsoleParts): Promise<void> {
+/** The sign-in page: a button per company IdP, and the password form unless local passwords are off. */
+async function login(req: IncomingMessage, res: ServerResponse, method: string, parts: ConsoleParts): Promise<void> {
+  const { gate, meta } = parts;
   const { secure } = gate;
   const fresh = () => {
-    const token = randomBytes(24).toString('base64url');
-    res.setHeader('set-cookie', setCookie(LOGIN_COOKIE, token, { maxAge: 1800, secure }));
+    const { token, cookie } = loginToken(secure);
+    res.setHeader('set-cookie', cookie);
     return token;
   };
-  if (method === 'GET') return send(res, 200, loginPage(fresh()));
+  const ways = { passwords: gate.passwords, company: parts.companySignIn?.labels() ?? [] };
+  if (method === 'GET') return send(res, 200, loginPage(ways, fresh()));
   if (method !== 'POST') throw new AdminHttpError('method_not_allowed', 'Sign in with the form');
   const form = await readForm(req);
   const expected = cookiesOf(req).get(LOGIN_COOKIE);
   const presented = form.get('csrf') ?? '';
-  if (!expected || !sameSecret(presented, expected)) return send(res, 403, loginPage(fresh(), 'The sign-in form expired; try again.'));
+  if (!expected || !sameSecret(presented, expected)) return send(res, 403, loginPage(ways, fresh(), 'The sign-in form expired; try again.'));
   try {
     const { token } = await gate.signIn(form.get('username') ?? '', form.get('password') ?? '', meta);
     res.setHeader('set-cookie', [gate.cookie(token), setCookie(LOGIN_COOKIE, '', { maxAge: 0, secure })]);
@@ -182,16 +190,71 @@ async function login(req: IncomingMessage, res: ServerResponse, method: string, 
     const failure = httpErrorOf(err);
     if (!failure) throw err;
     for (const [k, v] of Object.entries(failure.headers)) res.setHeader(k, v);
-    return send(res, failure.status, loginPage(fresh(), failure.message, form.get('username') ?? ''));
+    return send(res, failure.status, loginPage(ways, fresh(), failure.message, form.get('username') ?? ''));
   }
 }
 
-function loginPage(csrf: string, error?: string, username = ''): string {
-  return page({ title: 'Sign in to the admin console', ...(error ? { error } : {}), body: html`<form class="stack" method="post" action="/admin/login">
+/** The sign-in form's CSRF token: a cookie and the same value in the form (another site can set neither). */
+function loginToken(secure: boolean): { token: string; cookie: string } {
+  const token = randomBytes(24).toString('base64url');
+  return { token, cookie: setCookie(LOGIN_COOKIE, token, { maxAge: 1800, secure }) };
+}
+
+interface SignInWays {
+  passwords: boolean;
+  /** One button per company IdP (labels from auth.jwt.issuers[].sso). */
+  company: string[];
+}
+
+function loginPage(ways: SignInWays, csrf: string, error?: string, username = ''): string {
+  const company = ways.company.length ? html`<ul class="stack">${ways.company.map((label, n) => html`<li><a class="button" href="${SSO_PATH}/${String(n)}">${label}</a></li>`)}</ul>` : '';
+  const form = ways.passwords ? html`<form class="stack" method="post" action="/admin/login">
 <input type="hidden" name="csrf" value="${csrf}">
 <label>Username <input name="username" autocomplete="username" required value="${username.slice(0, 256)}" autofocus></label>
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
-<button type="submit">Sign in</button></form><p class="muted">Administrators sign in with their gateway account; it needs an admin role.</p>` });
+<button type="submit">Sign in</button></form>` : '';
+  const how = ways.passwords ? 'Administrators sign in with their gateway account' : 'Administrators sign in with their company account';
+  return page({ title: 'Sign in to the admin console', ...(error ? { error } : {}), body: html`${company}${form}<p class="muted">${how}; it needs an admin role.</p>` });
+}
+
+/**
+ * `/admin/sso/<n>` sends the browser to company IdP number n (sso.ts's flow, bound to a random value in a cookie
+ * of this path); `/admin/sso/done` is where it comes back: a console session only for an administrator.
+ */
+async function companySignIn(req: IncomingMessage, res: ServerResponse, step: string, parts: ConsoleParts): Promise<void> {
+  const { gate, meta, companySignIn: sso } = parts;
+  if (!sso) throw new AdminHttpError('not_found', 'Company sign-in is not configured (auth.jwt.issuers[].use: [sso] with auth.oauth)');
+  const cookie = (value: string, maxAge: number) => setCookie(SSO_COOKIE, value, { maxAge, secure: gate.secure, path: SSO_PATH, sameSite: 'Lax' });
+  if (step !== 'done') {
+    const binding = randomBytes(24).toString('base64url');
+    res.setHeader('set-cookie', cookie(binding, 600));
+    if (!/^\d{1,3}$/.test(step) || !sso.start(binding, Number(step), res, `${SSO_PATH}/done`)) {
+      res.removeHeader('set-cookie');
+      throw new AdminHttpError('not_found', 'There is no such company sign-in; use a button on /admin/login');
+    }
+    return;
+  }
+  const ways = { passwords: gate.passwords, company: sso.labels() };
+  const state = queryOf(req).state ?? '';
+  const binding = cookiesOf(req).get(SSO_COOKIE) ?? '';
+  try {
+    const { token, session } = await gate.signInWithCompany(await sso.finish(binding, state), meta);
+    res.setHeader('set-cookie', [gate.cookie(token), cookie('', 0)]);
+    // Not a redirect: the chain began at the IdP, another site, and a browser keeps the SameSite=Strict session
+    // cookie off every request of it. A link followed from this page is same-site.
+    return send(res, 200, page({ title: 'Signed in', notice: `Signed in as ${session.subject} through your company account.`, body: html`<p><a class="button" href="/admin">Continue to the console</a></p>` }));
+  } catch (err) {
+    const failure = httpErrorOf(err);
+    if (!failure) throw err;
+    const login = loginToken(gate.secure);
+    res.setHeader('set-cookie', [cookie('', 0), login.cookie]);
+    return send(res, failure.status, loginPage(ways, login.token, failure.message));
+  }
+}
+
+/** A company sign-in proves itself at the IdP again: a fresh sign-in opens a fresh session. */
+function companyReauth(): Html {
+  return html`<p>This change takes access away, and you signed in a while ago. <a href="/admin/login">Sign in again</a> with your company account, then repeat the change.</p>`;
 }
 
 function reauthForm(who: Identity, back: string): Html {

@@ -25,7 +25,7 @@ label.check span{display:flex;gap:8px;align-items:center}input[type=checkbox]{mi
 fieldset{border:1px solid var(--line);border-radius:4px;display:flex;flex-wrap:wrap;gap:6px 16px}legend{font-size:.9rem}
 input,select{font:inherit;padding:6px 8px;border:1px solid #8a939d;border-radius:4px;min-height:36px}
 button{font:inherit;padding:6px 12px;border:1px solid var(--accent);background:var(--accent);color:#fff;border-radius:4px;min-height:36px;cursor:pointer}
-button.danger{background:var(--deny);border-color:var(--deny)}button.quiet{background:#fff;color:var(--accent)}
+a.button{display:inline-block;text-decoration:none;font:inherit;padding:6px 12px;border:1px solid var(--accent);background:var(--accent);color:#fff;border-radius:4px}button.danger{background:var(--deny);border-color:var(--deny)}button.quiet{background:#fff;color:var(--accent)}
 .notice{padding:10px;background:#e8f3ea;border-left:4px solid var(--allow)}.error{padding:10px;background:#fbeaea;border-left:4px solid var(--deny)}
 .secret{padding:10px;background:#fff7e0;border:1px solid #e0b000;word-break:break-all}
 .muted,.empty{color:var(--muted)}.deny{color:var(--deny);font-weight:600}.allow{color:var(--allow)}
