@@ -63,6 +63,8 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   if (loaded.config.audit.file && !isAbsolute(loaded.config.audit.file)) loaded.config.audit.file = resolve(base, loaded.config.audit.file);
   if (!isAbsolute(loaded.config.store.sqlite)) loaded.config.store.sqlite = resolve(base, loaded.config.store.sqlite);
   for (const u of Object.values(loaded.config.upstreams)) if (u.cwd && !isAbsolute(u.cwd)) u.cwd = resolve(base, u.cwd);
+  const tls = loaded.config.listen.tls;
+  if (tls) for (const key of ['cert', 'key', 'ca'] as const) if (tls[key] && !isAbsolute(tls[key])) tls[key] = resolve(base, tls[key]);
   const cedar = loaded.config.authorization.cedar;
   if (cedar) for (const key of ['policies', 'schema', 'entities'] as const) if (cedar[key] && !isAbsolute(cedar[key])) cedar[key] = resolve(base, cedar[key]);
   return loaded;

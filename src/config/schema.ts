@@ -288,6 +288,17 @@ const upstream = z
     }
   });
 
+/** A PEM file; relative paths are resolved against the config file, like store.sqlite. */
+const pemFile = z.string().min(1);
+
+const listenTls = z
+  .object({
+    cert: pemFile.describe("the server certificate (PEM, leaf first then intermediates); relative to the config file"),
+    key: pemFile.describe('its private key (PEM); relative to the config file'),
+    ca: pemFile.optional().describe('extra intermediates sent with the certificate (PEM)'),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     scenario: z.enum(['local', 'public', 'enterprise']).default('local')
@@ -297,6 +308,7 @@ export const configSchema = z
         host: z.string().min(1).default('127.0.0.1'),
         // A string of digits too, so that `port: ${PORT}` works.
         port: z.union([port, z.string().regex(/^\d{1,5}$/, { message: 'expected a port number' }).transform(Number).pipe(port)]).default(8787),
+        tls: listenTls.optional().describe('serve HTTPS (TLS 1.2+, HTTP/1.1) with these PEM files; reloaded on SIGHUP'),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 8787 }),

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import { isLoopbackHost, type WardenConfig } from '../config/index.js';
 import { clientIp, isLoopbackClient } from '../shared/client-ip.js';
 import { BearerAuthenticator, noAuthentication, type BearerVerifier } from '../resource/authenticator.js';
@@ -13,6 +14,7 @@ import { AuditMaintenance } from '../audit/index.js';
 import { openParts, type GatewayOptions, type GatewayParts } from './parts.js';
 import { App } from './app.js';
 import { boundedServer } from './connections.js';
+import { readListenTls } from './tls.js';
 import { buildOriginPolicy } from './guards.js';
 import { McpRoutes, PATHS } from './routes.js';
 import { sendJson } from './respond.js';
@@ -28,7 +30,7 @@ import { LOGIN_BACKOFF, LOGIN_PER_ACCOUNT } from '../config/index.js';
 export type { GatewayOptions } from './parts.js';
 
 export interface RunningGateway {
-  /** The listening socket's base URL, e.g. http://127.0.0.1:8787. */
+  /** The listening socket's base URL, e.g. http://127.0.0.1:8787 (https:// with listen.tls). */
   readonly url: string;
   /** What resource URLs and the issuer are named under: `publicUrl`, else `url`. */
   readonly publicBase: string;
@@ -37,7 +39,10 @@ export interface RunningGateway {
   readonly ready: boolean;
   /** Drains: refuses new work, lets answers in flight finish (up to http.shutdownGrace), flushes the audit log, stops children. */
   close(): Promise<void>;
-  /** Re-reads the signing keys from the store now (SIGHUP), instead of at the next minutely check. */
+  /**
+   * Re-reads the signing keys from the store now (SIGHUP), instead of at the next minutely check, and the
+   * listen.tls PEM files: new handshakes use them, open connections keep theirs.
+   */
   reloadKeys(): Promise<void>;
 }
 
@@ -56,12 +61,12 @@ export async function startGateway(config: WardenConfig, options: GatewayOptions
     if (app) return app.listener(req, res);
     if (answerWhileStarting(req, res)) return;
     void mounting.then((ready) => (ready ? ready.listener(req, res) : res.writeHead(503, { connection: 'close' }).end()));
-  });
+  }, config.listen.tls ? readListenTls(config.listen.tls) : undefined);
 
   let mountedParts: Awaited<ReturnType<typeof mount>>;
   try {
     const address = await listen(server, config);
-    mountedParts = await mount(parts, address);
+    mountedParts = await mount(parts, address, config.listen.tls ? 'https' : 'http');
   } catch (err) {
     mounted(undefined);
     server.close();
@@ -81,6 +86,8 @@ export async function startGateway(config: WardenConfig, options: GatewayOptions
       return running.ready;
     },
     async reloadKeys() {
+      // Read first, so that a missing or broken file throws and leaves the running context in place.
+      if (config.listen.tls) (server as unknown as TlsServer).setSecureContext(readListenTls(config.listen.tls));
       await signer?.reload();
       await authorizationServer?.reloadKeys();
     },
@@ -124,10 +131,10 @@ function listen(server: Server, config: WardenConfig): Promise<AddressInfo> {
 }
 
 /** Everything that needs the gateway's own URL (port 0 picks one at listen): built before the first route answers. */
-async function mount(parts: GatewayParts, address: AddressInfo) {
+async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' | 'https') {
   const { config, store, scopes, log } = parts;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = `${scheme}://${host}:${address.port}`;
   const publicBase = (config.publicUrl ?? url).replace(/\/+$/, '');
   const routes = new McpRoutes(publicBase, [...parts.upstreams.keys()]);
   const originPolicy = buildOriginPolicy({

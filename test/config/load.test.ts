@@ -182,7 +182,7 @@ describe('parseConfigText: one clear issue per mistake', () => {
 
   test('an unknown key with no near match lists the keys known there', () => {
     const issue = oneIssue(yaml('listen: { host: 127.0.0.1, colour: blue }', ...NOTES), 'listen.colour', 1);
-    assert.equal(issue.message, "unknown setting 'colour'; known here: host, port");
+    assert.equal(issue.message, "unknown setting 'colour'; known here: host, port, tls");
   });
 
   test('a misspelled key inside a union (auth) is found in the branch it was meant for', () => {
