@@ -172,6 +172,13 @@ function checkSemantics(config: WardenConfig): SemanticIssue[] {
       });
     }
   }
+  if (config.scenario !== 'local' && credentialsOverPlainHttp(config) && !issues.some((i) => i.rule === 'oauth_without_tls')) {
+    issues.push({
+      path: ['listen', 'tls'],
+      rule: 'credentials_over_http',
+      message: `scenario '${config.scenario}' takes credentials, and ${config.listen.host} is beyond loopback over plain HTTP, where anyone on the path reads keys and tokens; set listen.tls: { cert, key } (docs/tls.md), or, with a TLS-terminating proxy in front, set http.trustProxy: 1 and publicUrl: https://<your host>`,
+    });
+  }
   if (config.auth !== 'none' && config.auth.jwt) issues.push(...checkIssuers(config, config.auth.jwt.issuers));
   if (config.scenario === 'enterprise') issues.push(...checkEnterprise(config));
   if (config.admin) {
@@ -251,6 +258,17 @@ function checkIssuers(config: WardenConfig, issuers: JwtIssuerConfig[]): Interpo
     }
   });
   return issues;
+}
+
+/**
+ * True when credentials (API keys, tokens) would cross the network in clear text: auth is on, the gateway
+ * listens beyond loopback without listen.tls, and nothing says a TLS proxy is in front (http.trustProxy 0
+ * and no https publicUrl). The loader refuses this in the public and enterprise scenarios; `warden doctor`
+ * (credentials-over-http) reports it in any scenario, by this same test.
+ */
+export function credentialsOverPlainHttp(config: WardenConfig): boolean {
+  const proxied = config.http.trustProxy > 0 || config.publicUrl?.startsWith('https:') === true;
+  return config.auth !== 'none' && !config.listen.tls && !proxied && !isLoopbackHost(config.listen.host);
 }
 
 export function isLoopbackHost(host: string): boolean {

@@ -22,6 +22,28 @@ function issuesOf(lines: string[]): { path: string; message: string }[] {
   }
 }
 
+test('attack surface: the public scenario refuses API keys over plain HTTP on 0.0.0.0, naming listen.tls and the proxy fix', () => {
+  const issues = issuesOf(PUBLIC);
+  const issue = issues.find((i) => i.path === 'listen.tls');
+  assert.ok(issue, JSON.stringify(issues));
+  assert.match(issue.message, /set listen\.tls: \{ cert, key \}.*http\.trustProxy: 1/);
+});
+
+test('the enterprise scenario applies the same check', () => {
+  const issues = issuesOf(['http: { trustProxy: 0 }', ...PUBLIC.map((l) => l.replace('scenario: public', 'scenario: enterprise'))]);
+  assert.ok(issues.some((i) => i.path === 'listen.tls'), JSON.stringify(issues));
+});
+
+test('controls: with listen.tls, behind a declared proxy (trustProxy, or an https publicUrl), on loopback, or in the local scenario, it loads', () => {
+  for (const extra of [
+    ['listen: { tls: { cert: server.pem, key: server.key } }'],
+    ['http: { trustProxy: 1 }'],
+    ['publicUrl: https://mcp.example.com'],
+    ['listen: { host: 127.0.0.1 }'],
+  ]) assert.ok(!issuesOf([...PUBLIC, ...extra]).some((i) => i.path === 'listen.tls'), extra.join());
+  assert.ok(!issuesOf(['listen: { host: 0.0.0.0 }', ...PUBLIC.slice(1)]).some((i) => i.path === 'listen.tls'));
+});
+
 test('listen.tls files are relative to the config file; unknown keys are refused', () => {
   const dir = mkdtempSync(join(tmpdir(), 'warden-tls-config-'));
   const file = join(dir, 'warden.yaml');
