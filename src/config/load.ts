@@ -64,7 +64,9 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   if (!isAbsolute(loaded.config.store.sqlite)) loaded.config.store.sqlite = resolve(base, loaded.config.store.sqlite);
   for (const u of Object.values(loaded.config.upstreams)) if (u.cwd && !isAbsolute(u.cwd)) u.cwd = resolve(base, u.cwd);
   const tls = loaded.config.listen.tls;
-  if (tls) for (const key of ['cert', 'key', 'ca'] as const) if (tls[key] && !isAbsolute(tls[key])) tls[key] = resolve(base, tls[key]);
+  if (tls) for (const key of ['cert', 'key', 'ca', 'clientCa'] as const) if (tls[key] && !isAbsolute(tls[key])) tls[key] = resolve(base, tls[key]);
+  const mtls = loaded.config.auth !== 'none' ? loaded.config.auth.mtls : undefined;
+  if (mtls?.ca && !isAbsolute(mtls.ca)) mtls.ca = resolve(base, mtls.ca);
   const cedar = loaded.config.authorization.cedar;
   if (cedar) for (const key of ['policies', 'schema', 'entities'] as const) if (cedar[key] && !isAbsolute(cedar[key])) cedar[key] = resolve(base, cedar[key]);
   return loaded;
@@ -179,6 +181,7 @@ function checkSemantics(config: WardenConfig): SemanticIssue[] {
       message: `scenario '${config.scenario}' takes credentials, and ${config.listen.host} is beyond loopback over plain HTTP, where anyone on the path reads keys and tokens; set listen.tls: { cert, key } (docs/tls.md), or, with a TLS-terminating proxy in front, set http.trustProxy: 1 and publicUrl: https://<your host>`,
     });
   }
+  if (config.auth !== 'none' && config.auth.mtls) issues.push(...checkMtls(config, config.auth.mtls));
   if (config.auth !== 'none' && config.auth.jwt) issues.push(...checkIssuers(config, config.auth.jwt.issuers));
   if (config.scenario === 'enterprise') issues.push(...checkEnterprise(config));
   if (config.admin) {
@@ -201,6 +204,23 @@ function checkSemantics(config: WardenConfig): SemanticIssue[] {
   for (const [role, granted] of Object.entries(roles)) {
     granted.forEach((scope, i) => {
       if (!(scope in scopes)) issues.push({ path: ['authorization', 'roles', role, i], message: `role '${role}' grants scope '${scope}', which authorization.scopes does not define` });
+    });
+  }
+  return issues;
+}
+
+/** Client certificates need a source the gateway can trust, and roles that exist. */
+function checkMtls(config: WardenConfig, mtls: NonNullable<Exclude<WardenConfig['auth'], 'none'>['mtls']>): SemanticIssue[] {
+  const issues: SemanticIssue[] = [];
+  if (!config.listen.tls?.clientCa && !mtls.header) {
+    issues.push({ path: ['auth', 'mtls'], message: 'client certificates come from the TLS handshake or a proxy: set listen.tls.clientCa (the CA that issues them), or auth.mtls.header and auth.mtls.ca behind a TLS-terminating proxy' });
+  }
+  if (mtls.header && config.http.trustProxy === 0) {
+    issues.push({ path: ['auth', 'mtls', 'header'], message: `anyone can send ${mtls.header}; it is trusted only from a TLS-terminating proxy in front: set http.trustProxy to the number of proxies, or remove auth.mtls.header` });
+  }
+  for (const [value, granted] of Object.entries(mtls.roles)) {
+    granted.forEach((role, i) => {
+      if (!(role in config.authorization.roles)) issues.push({ path: ['auth', 'mtls', 'roles', value, i], message: `certificate '${value}' maps to role '${role}', which authorization.roles does not define` });
     });
   }
   return issues;

@@ -295,9 +295,31 @@ const listenTls = z
   .object({
     cert: pemFile.describe("the server certificate (PEM, leaf first then intermediates); relative to the config file"),
     key: pemFile.describe('its private key (PEM); relative to the config file'),
-    ca: pemFile.optional().describe('extra intermediates sent with the certificate (PEM)'),
+    ca: pemFile.optional().describe('intermediate certificates sent after the server certificate (PEM)'),
+    clientCa: pemFile.optional().describe('the CA(s) that issue client certificates (PEM); turns on asking for one (auth.mtls makes it a principal)'),
+    clientCertificates: z.enum(['request', 'require']).optional()
+      .describe('request (default with clientCa): a certificate is asked for, a request without one needs a bearer token; require: the handshake fails without a valid one'),
   })
-  .strict();
+  .strict()
+  .refine((t) => t.clientCertificates === undefined || t.clientCa !== undefined, {
+    message: 'clientCertificates needs clientCa, the CA that issues the client certificates', path: ['clientCertificates'],
+  });
+
+/** How a verified client certificate becomes a principal (src/resource/mtls-verifier.ts). */
+const mtls = z
+  .object({
+    principal: z.enum(['subject-cn', 'san-uri', 'san-dns', 'san-email'])
+      .describe("which name of the certificate is the principal's subject: its subject CN, or its first URI (e.g. a SPIFFE ID), DNS or email SAN"),
+    roles: z.record(z.string().min(1), z.array(z.string().min(1)))
+      .describe('subject value or glob (* and ?) -> roles; a certificate whose subject matches none is refused'),
+    header: z.string().regex(HEADER_NAME, { message: 'not a valid HTTP header name' }).optional()
+      .describe('behind a TLS-terminating proxy: the header carrying the URL-encoded PEM client certificate (e.g. X-Forwarded-Client-Cert); needs http.trustProxy > 0 and ca'),
+    ca: pemFile.optional().describe("the CA(s) the header's certificates must be issued by (PEM); relative to the config file"),
+  })
+  .strict()
+  .refine((m) => (m.header === undefined) === (m.ca === undefined), {
+    message: "header and ca go together: the gateway checks the proxy's certificate against ca", path: ['ca'],
+  });
 
 export const configSchema = z
   .object({
@@ -332,8 +354,9 @@ export const configSchema = z
           oauth: z.union([z.literal(true).transform(() => ({})), oauth]).pipe(oauth).optional()
             .describe('the embedded OAuth 2.1 authorization server: users sign in at the gateway, clients get tokens for one upstream'),
           jwt: jwt.optional().describe("company IdPs (OIDC / OAuth): their tokens validated by issuer, keys and audience"),
+          mtls: mtls.optional().describe('client certificates as principals (listen.tls.clientCa, or auth.mtls.header behind a proxy); see docs/tls.md'),
         }).strict()
-          .refine((a) => a.apiKeys !== undefined || a.oauth !== undefined || a.jwt !== undefined, { message: 'name at least one credential: { apiKeys: {} }, { oauth: {} }, { jwt: { issuers: [...] } }' }),
+          .refine((a) => a.apiKeys !== undefined || a.oauth !== undefined || a.jwt !== undefined || a.mtls !== undefined, { message: 'name at least one credential: { apiKeys: {} }, { oauth: {} }, { jwt: { issuers: [...] } }, { mtls: {...} }' }),
       ], { message: "expected 'none' (local scenario only) or { apiKeys: {}, oauth: {}, jwt: {...} }" })
       .default('none')
       .describe("'none' (local scenario, loopback only) or the credentials accepted"),

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { WardenConfig } from '../config/index.js';
 
@@ -18,7 +18,7 @@ type HttpLimits = Pick<WardenConfig['http'],
 export function boundedServer(
   limits: HttpLimits,
   listener: (req: IncomingMessage, res: ServerResponse) => void,
-  tls?: SecureContextOptions,
+  tls?: SecureContextOptions & TlsOptions,
 ): Server {
   const options = {
     headersTimeout: limits.headersTimeout,

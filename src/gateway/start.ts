@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { isLoopbackHost, type WardenConfig } from '../config/index.js';
 import { clientIp, isLoopbackClient } from '../shared/client-ip.js';
-import { BearerAuthenticator, noAuthentication, type BearerVerifier } from '../resource/authenticator.js';
+import { BearerAuthenticator, noAuthentication, type Authenticator, type BearerVerifier } from '../resource/authenticator.js';
+import { CertificateAuthenticator, MtlsVerifier } from '../resource/mtls-authenticator.js';
+import { parseBundle } from '../resource/client-certificate.js';
 import { ApiKeyVerifier } from '../resource/api-key-authenticator.js';
 import { AccessTokenVerifier } from '../resource/access-token-verifier.js';
 import { IdpTokenVerifier } from '../resource/idp-token-verifier.js';
@@ -14,7 +16,7 @@ import { AuditMaintenance } from '../audit/index.js';
 import { openParts, type GatewayOptions, type GatewayParts } from './parts.js';
 import { App } from './app.js';
 import { boundedServer } from './connections.js';
-import { readListenTls } from './tls.js';
+import { readListenTls, readPem, secureContextOf } from './tls.js';
 import { buildOriginPolicy } from './guards.js';
 import { McpRoutes, PATHS } from './routes.js';
 import { sendJson } from './respond.js';
@@ -87,7 +89,7 @@ export async function startGateway(config: WardenConfig, options: GatewayOptions
     },
     async reloadKeys() {
       // Read first, so that a missing or broken file throws and leaves the running context in place.
-      if (config.listen.tls) (server as unknown as TlsServer).setSecureContext(readListenTls(config.listen.tls));
+      if (config.listen.tls) (server as unknown as TlsServer).setSecureContext(secureContextOf(readListenTls(config.listen.tls)));
       await signer?.reload();
       await authorizationServer?.reloadKeys();
     },
@@ -197,7 +199,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     bodyLimits: { maxDepth: config.http.maxJsonDepth, maxBatch: config.http.maxBatch },
     outcomes: config.audit.outcomes,
     clientIp: ipOf,
-    authenticator: verifiers.length > 0 ? new BearerAuthenticator(verifiers) : noAuthentication,
+    authenticator: authenticatorFor(config, verifiers.length > 0 ? new BearerAuthenticator(verifiers) : undefined),
     audiences: (upstream) => audiences.get(upstream) ?? [],
     identities,
   });
@@ -222,6 +224,17 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     pdp: config.authorization.cedar?.authzenApi ? { token: config.authorization.cedar.authzenApi.token, timeZone: config.authorization.cedar.timeZone } : undefined,
   });
   return { app, url, publicBase, signer, authorizationServer, maintenance, issuers };
+}
+
+/** Client certificates (listen.tls.clientCa, auth.mtls) in front of the bearer chain, when configured. */
+function authenticatorFor(config: WardenConfig, bearer: Authenticator | undefined): Authenticator {
+  const mtls = config.auth !== 'none' ? config.auth.mtls : undefined;
+  if (config.auth === 'none' || (!mtls && !config.listen.tls?.clientCa)) return bearer ?? noAuthentication;
+  const sources = {
+    trustProxy: config.http.trustProxy,
+    ...(mtls?.header && mtls.ca ? { header: { name: mtls.header, cas: parseBundle(readPem(mtls.ca, 'auth.mtls.ca').toString('utf8')) } } : {}),
+  };
+  return new CertificateAuthenticator(sources, mtls ? new MtlsVerifier(mtls) : undefined, bearer);
 }
 
 /** Without the authorization server (API keys only), the console's sign-in gets the same guards with their default settings. */

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import type { WardenConfig } from '../config/index.js';
 
 export type ListenTls = NonNullable<WardenConfig['listen']['tls']>;
@@ -10,12 +10,25 @@ export type ListenTls = NonNullable<WardenConfig['listen']['tls']>;
  * suites with forward secrecy first; they follow OpenSSL's updates better than a list frozen here would.
  * A missing or unreadable file is a start-up (or reload) error naming the setting, never a silent plain HTTP.
  */
-export function readListenTls(tls: ListenTls): SecureContextOptions {
+export function readListenTls(tls: ListenTls): SecureContextOptions & TlsOptions {
+  const cert = readPem(tls.cert, 'listen.tls.cert');
   return {
-    cert: readPem(tls.cert, 'listen.tls.cert'),
+    // Intermediates go after the leaf in `cert`: Node's `ca` on a server is what client certificates are checked against.
+    cert: tls.ca ? Buffer.concat([cert, Buffer.from('\n'), readPem(tls.ca, 'listen.tls.ca')]) : cert,
     key: readPem(tls.key, 'listen.tls.key'),
-    ...(tls.ca ? { ca: readPem(tls.ca, 'listen.tls.ca') } : {}),
+    ...(tls.clientCa ? {
+      ca: readPem(tls.clientCa, 'listen.tls.clientCa'),
+      requestCert: true,
+      // With `request`, a missing or bad certificate still completes the handshake; the authenticator decides (401).
+      rejectUnauthorized: tls.clientCertificates === 'require',
+    } : {}),
   };
+}
+
+/** The part a reload may change: the files. Whether a client certificate is asked for stays as started. */
+export function secureContextOf(options: SecureContextOptions & TlsOptions): SecureContextOptions {
+  const { requestCert: _request, rejectUnauthorized: _reject, ...context } = options;
+  return context;
 }
 
 export function readPem(file: string, setting: string): Buffer {

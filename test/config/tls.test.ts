@@ -54,3 +54,39 @@ test('listen.tls files are relative to the config file; unknown keys are refused
   // Control: the same without the unknown key has no listen.tls issue.
   assert.ok(!issuesOf([...PUBLIC, 'listen: { tls: { cert: a.pem, key: a.key } }']).some((i) => i.path.startsWith('listen.tls')));
 });
+
+const MTLS_BASE = [
+  'listen: { host: 127.0.0.1, tls: { cert: s.pem, key: s.key, clientCa: clients.pem } }',
+  'auth: { mtls: { principal: san-uri, roles: { "spiffe://example.org/*": [ci] } } }',
+  'authorization: { scopes: { "notes:read": { tools: [search_notes] } }, roles: { ci: ["notes:read"] } }',
+  'upstreams: { notes: { url: "http://127.0.0.1:3000/mcp" } }',
+];
+
+test('auth.mtls: loads with listen.tls.clientCa (control for the refusals below)', () => {
+  assert.deepEqual(issuesOf(MTLS_BASE), []);
+});
+
+test('auth.mtls refusals, each naming the setting: no certificate source, a header without a declared proxy, an unknown role, clientCertificates without clientCa', () => {
+  const noSource = issuesOf(['listen: { host: 127.0.0.1 }', ...MTLS_BASE.slice(1)]);
+  assert.ok(noSource.some((i) => i.path === 'auth.mtls' && /listen\.tls\.clientCa/.test(i.message)), JSON.stringify(noSource));
+  const header = issuesOf(['listen: { host: 127.0.0.1 }', 'auth: { mtls: { principal: subject-cn, roles: { "*": [ci] }, header: X-Forwarded-Client-Cert, ca: c.pem } }', ...MTLS_BASE.slice(2)]);
+  assert.ok(header.some((i) => i.path === 'auth.mtls.header' && /http\.trustProxy/.test(i.message)), JSON.stringify(header));
+  const headerWithoutCa = issuesOf(['http: { trustProxy: 1 }', 'auth: { mtls: { principal: subject-cn, roles: { "*": [ci] }, header: X-Forwarded-Client-Cert } }', ...MTLS_BASE.slice(2)]);
+  assert.ok(headerWithoutCa.some((i) => i.path === 'auth.mtls.ca'), JSON.stringify(headerWithoutCa));
+  const role = issuesOf([MTLS_BASE[0]!, 'auth: { mtls: { principal: san-uri, roles: { "spiffe://example.org/*": [root] } } }', ...MTLS_BASE.slice(2)]);
+  assert.ok(role.some((i) => i.path.startsWith('auth.mtls.roles') && /'root'/.test(i.message)), JSON.stringify(role));
+  const require = issuesOf(['listen: { host: 127.0.0.1, tls: { cert: s.pem, key: s.key, clientCertificates: require } }', 'auth: { apiKeys: {} }', ...MTLS_BASE.slice(2)]);
+  assert.ok(require.some((i) => i.path === 'listen.tls.clientCertificates'), JSON.stringify(require));
+  // Control: the header with a declared proxy and its CA loads.
+  assert.deepEqual(issuesOf(['http: { trustProxy: 1 }', 'auth: { mtls: { principal: subject-cn, roles: { "*": [ci] }, header: X-Forwarded-Client-Cert, ca: c.pem } }', ...MTLS_BASE.slice(2)]), []);
+});
+
+test('listen.tls.clientCa and auth.mtls.ca are relative to the config file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-mtls-config-'));
+  const file = join(dir, 'warden.yaml');
+  writeFileSync(file, [...MTLS_BASE, 'http: { trustProxy: 1 }'].join('\n').replace('roles: { "spiffe', 'header: X-Client-Cert, ca: proxy-ca.pem, roles: { "spiffe'));
+  const { config } = loadConfigFile(file);
+  assert.equal(config.listen.tls!.clientCa, join(dir, 'clients.pem'));
+  assert.ok(config.auth !== 'none' && config.auth.mtls);
+  assert.equal(config.auth.mtls.ca, join(dir, 'proxy-ca.pem'));
+});
