@@ -62,7 +62,10 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   const base = dirname(file);
   if (loaded.config.audit.file && !isAbsolute(loaded.config.audit.file)) loaded.config.audit.file = resolve(base, loaded.config.audit.file);
   if (!isAbsolute(loaded.config.store.sqlite)) loaded.config.store.sqlite = resolve(base, loaded.config.store.sqlite);
-  for (const u of Object.values(loaded.config.upstreams)) if (u.cwd && !isAbsolute(u.cwd)) u.cwd = resolve(base, u.cwd);
+  for (const u of Object.values(loaded.config.upstreams)) {
+    if (u.cwd && !isAbsolute(u.cwd)) u.cwd = resolve(base, u.cwd);
+    if (u.tls) for (const key of ['ca', 'cert', 'key'] as const) if (u.tls[key] && !isAbsolute(u.tls[key])) u.tls[key] = resolve(base, u.tls[key]);
+  }
   const tls = loaded.config.listen.tls;
   if (tls) for (const key of ['cert', 'key', 'ca', 'clientCa'] as const) if (tls[key] && !isAbsolute(tls[key])) tls[key] = resolve(base, tls[key]);
   const mtls = loaded.config.auth !== 'none' ? loaded.config.auth.mtls : undefined;

@@ -232,6 +232,9 @@ const identity = z
   .default({ header: 'x-warden-identity', ttl: 120_000 })
   .describe('how the upstream learns who is calling (never from the caller\'s credential): a signed JWT header for HTTP, params._meta for stdio; false turns it off');
 
+/** A PEM file; relative paths are resolved against the config file, like store.sqlite. */
+const pemFile = z.string().min(1);
+
 const upstream = z
   .object({
     // stdio
@@ -262,6 +265,14 @@ const upstream = z
       )
       .default({})
       .describe("HTTP upstream: the gateway's own credential for it, e.g. { x-api-key: \"${NOTES_KEY}\" }"),
+    tls: z.object({
+      ca: pemFile.optional().describe("HTTP upstream: the only CA(s) trusted for the upstream's certificate (PEM), instead of the system's"),
+      cert: pemFile.optional().describe('HTTP upstream: the client certificate the gateway presents (PEM), for upstreams that require mTLS'),
+      key: pemFile.optional().describe('HTTP upstream: its private key (PEM)'),
+    }).strict()
+      .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'cert and key go together: the gateway presents the certificate with its key', path: ['key'] })
+      .optional()
+      .describe('HTTP upstream over https: a pinned private CA and/or the gateway\'s own client certificate; paths relative to the config file'),
     // both
     timeout: duration.pipe(z.number().positive({ message: 'a timeout must be longer than 0' })).default(60_000)
       .describe('longest wait for an answer (reset by progress notifications)'),
@@ -283,13 +294,13 @@ const upstream = z
     if (u.url && u.sessions.perPrincipal !== undefined) {
       ctx.addIssue({ code: 'custom', message: 'sessions.perPrincipal applies to stdio upstreams only (an HTTP upstream keeps its own sessions)', path: ['sessions', 'perPrincipal'] });
     }
+    if (u.tls && !u.url?.startsWith('https:')) {
+      ctx.addIssue({ code: 'custom', message: u.url ? 'tls applies to https:// upstream URLs; change url to https://' : 'tls applies to HTTP upstreams only', path: ['tls'] });
+    }
     if (u.command && Object.keys(u.headers).length > 0) {
       ctx.addIssue({ code: 'custom', message: 'headers apply to HTTP upstreams only', path: ['headers'] });
     }
   });
-
-/** A PEM file; relative paths are resolved against the config file, like store.sqlite. */
-const pemFile = z.string().min(1);
 
 const listenTls = z
   .object({

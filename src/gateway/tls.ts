@@ -44,3 +44,16 @@ export class TlsFileError extends Error {
   readonly code = 'tls_file_unreadable';
   override readonly name = 'TlsFileError';
 }
+
+/**
+ * What the undici Pool of an https upstream connects with: `ca` replaces the system's trust store (a pinned
+ * private CA), `cert`/`key` are the gateway's own client certificate. Read once at start-up.
+ */
+export function readUpstreamTls(name: string, tls: { ca?: string; cert?: string; key?: string }): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  const at = `upstreams.${name}.tls`;
+  return {
+    ...(tls.ca ? { ca: readPem(tls.ca, `${at}.ca`) } : {}),
+    ...(tls.cert ? { cert: readPem(tls.cert, `${at}.cert`) } : {}),
+    ...(tls.key ? { key: readPem(tls.key, `${at}.key`) } : {}),
+  };
+}

@@ -90,3 +90,15 @@ test('listen.tls.clientCa and auth.mtls.ca are relative to the config file', () 
   assert.ok(config.auth !== 'none' && config.auth.mtls);
   assert.equal(config.auth.mtls.ca, join(dir, 'proxy-ca.pem'));
 });
+
+test('upstreams.<name>.tls: paths relative to the config file; refused on http:// URLs and stdio, and cert without key', () => {
+  const up = (u: string) => ['auth: { apiKeys: {} }', 'authorization: { scopes: { s: { tools: [t] } } }', `upstreams: { notes: ${u} }`];
+  assert.deepEqual(issuesOf(up('{ url: "https://notes.internal/mcp", tls: { ca: ca.pem, cert: gw.pem, key: gw.key } }')), []);
+  assert.ok(issuesOf(up('{ url: "http://notes.internal/mcp", tls: { ca: ca.pem } }')).some((i) => i.path === 'upstreams.notes.tls' && /https:\/\//.test(i.message)));
+  assert.ok(issuesOf(up('{ command: [node, s.js], tls: { ca: ca.pem } }')).some((i) => i.path === 'upstreams.notes.tls'));
+  assert.ok(issuesOf(up('{ url: "https://notes.internal/mcp", tls: { cert: gw.pem } }')).some((i) => i.path === 'upstreams.notes.tls.key'));
+  const dir = mkdtempSync(join(tmpdir(), 'warden-upstream-tls-'));
+  const file = join(dir, 'warden.yaml');
+  writeFileSync(file, up('{ url: "https://notes.internal/mcp", tls: { ca: pki/ca.pem, cert: /etc/gw.pem, key: /etc/gw.key } }').join('\n'));
+  assert.deepEqual(loadConfigFile(file).config.upstreams.notes!.tls, { ca: join(dir, 'pki/ca.pem'), cert: '/etc/gw.pem', key: '/etc/gw.key' });
+});
