@@ -55,6 +55,8 @@ export interface RunningGateway {
  * no route ever answers from a half-built gateway.
  */
 export async function startGateway(config: WardenConfig, options: GatewayOptions = {}): Promise<RunningGateway> {
+  // Before anything opens, so that an unusable certificate stops start-up with nothing to close.
+  const tls = config.listen.tls ? readListenTls(config.listen.tls) : undefined;
   const parts = await openParts(config, options);
   let app: App | undefined;
   let mounted!: (app: App | undefined) => void;
@@ -63,7 +65,7 @@ export async function startGateway(config: WardenConfig, options: GatewayOptions
     if (app) return app.listener(req, res);
     if (answerWhileStarting(req, res)) return;
     void mounting.then((ready) => (ready ? ready.listener(req, res) : res.writeHead(503, { connection: 'close' }).end()));
-  }, config.listen.tls ? readListenTls(config.listen.tls) : undefined);
+  }, tls);
 
   let mountedParts: Awaited<ReturnType<typeof mount>>;
   try {
@@ -88,10 +90,16 @@ export async function startGateway(config: WardenConfig, options: GatewayOptions
       return running.ready;
     },
     async reloadKeys() {
-      // Read first, so that a missing or broken file throws and leaves the running context in place.
-      if (config.listen.tls) (server as unknown as TlsServer).setSecureContext(secureContextOf(readListenTls(config.listen.tls)));
+      // A missing or broken PEM leaves the running context in place (read before set) and the keys are still reloaded.
+      let tlsFailure: unknown;
+      try {
+        if (config.listen.tls) (server as unknown as TlsServer).setSecureContext(secureContextOf(readListenTls(config.listen.tls)));
+      } catch (err) {
+        tlsFailure = err;
+      }
       await signer?.reload();
       await authorizationServer?.reloadKeys();
+      if (tlsFailure) throw tlsFailure;
     },
     close() {
       closing ??= (async () => {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { SecureContextOptions, TlsOptions } from 'node:tls';
+import { createSecureContext, type SecureContextOptions, type TlsOptions } from 'node:tls';
 import type { WardenConfig } from '../config/index.js';
 
 export type ListenTls = NonNullable<WardenConfig['listen']['tls']>;
@@ -12,7 +12,7 @@ export type ListenTls = NonNullable<WardenConfig['listen']['tls']>;
  */
 export function readListenTls(tls: ListenTls): SecureContextOptions & TlsOptions {
   const cert = readPem(tls.cert, 'listen.tls.cert');
-  return {
+  const options = {
     // Intermediates go after the leaf in `cert`: Node's `ca` on a server is what client certificates are checked against.
     cert: tls.ca ? Buffer.concat([cert, Buffer.from('\n'), readPem(tls.ca, 'listen.tls.ca')]) : cert,
     key: readPem(tls.key, 'listen.tls.key'),
@@ -23,6 +23,13 @@ export function readListenTls(tls: ListenTls): SecureContextOptions & TlsOptions
       rejectUnauthorized: tls.clientCertificates === 'require',
     } : {}),
   };
+  try {
+    createSecureContext(secureContextOf(options));
+  } catch (err) {
+    // OpenSSL's words (e.g. "key values mismatch") say what; the setting says where.
+    throw new TlsFileError(`listen.tls: the files do not make a usable certificate (${(err as Error).message}); cert, key and clientCa must be PEM, and key must be cert's key`);
+  }
+  return options;
 }
 
 /** The part a reload may change: the files. Whether a client certificate is asked for stays as started. */

@@ -106,4 +106,21 @@ describe('listen.tls: the gateway terminates TLS', () => {
     }
     assert.equal(await initializeOver(trusting(current), mcp, alice.key), 200);
   });
+
+  test('a certificate with another certificate\'s key: start-up fails naming listen.tls; a reload with it keeps the running one', async () => {
+    const other = makeCa('Mismatch CA').issue('server', { server: true });
+    await assert.rejects(startGateway({
+      auth: { apiKeys: {} }, store: { sqlite: ':memory:' }, authorization: { scopes: { s: { tools: ['echo'] } } },
+      listen: { host: '127.0.0.1', port: 0, tls: { cert: other.cert, key: server.key } },
+      upstreams: { web: { url: upstream.url } },
+    }), /listen\.tls: the files do not make a usable certificate \(.*\); cert, key and clientCa must be PEM/);
+    const key = gw.config.listen.tls!.key;
+    gw.config.listen.tls!.key = other.cert;
+    try {
+      await assert.rejects(gw.gateway.reloadKeys(), /listen\.tls: the files do not make a usable certificate/);
+    } finally {
+      gw.config.listen.tls!.key = key;
+    }
+    assert.equal(await initializeOver(trusting(current), mcp, alice.key), 200);
+  });
 });
