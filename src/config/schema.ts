@@ -316,7 +316,7 @@ const listenTls = z
     message: 'clientCertificates needs clientCa, the CA that issues the client certificates', path: ['clientCertificates'],
   });
 
-/** How a verified client certificate becomes a principal (src/resource/mtls-verifier.ts). */
+/** How a verified client certificate becomes a principal (src/resource/mtls-authenticator.ts). */
 const mtls = z
   .object({
     principal: z.enum(['subject-cn', 'san-uri', 'san-dns', 'san-email'])

@@ -5,7 +5,6 @@ import { isLoopbackHost, type WardenConfig } from '../config/index.js';
 import { clientIp, isLoopbackClient } from '../shared/client-ip.js';
 import { BearerAuthenticator, noAuthentication, type Authenticator, type BearerVerifier } from '../resource/authenticator.js';
 import { CertificateAuthenticator, MtlsVerifier } from '../resource/mtls-authenticator.js';
-import { parseBundle } from '../resource/client-certificate.js';
 import { ApiKeyVerifier } from '../resource/api-key-authenticator.js';
 import { AccessTokenVerifier } from '../resource/access-token-verifier.js';
 import { IdpTokenVerifier } from '../resource/idp-token-verifier.js';
@@ -16,7 +15,7 @@ import { AuditMaintenance } from '../audit/index.js';
 import { openParts, type GatewayOptions, type GatewayParts } from './parts.js';
 import { App } from './app.js';
 import { boundedServer } from './connections.js';
-import { readListenTls, readPem, secureContextOf } from './tls.js';
+import { readCaBundle, readListenTls, secureContextOf } from './tls.js';
 import { buildOriginPolicy } from './guards.js';
 import { McpRoutes, PATHS } from './routes.js';
 import { sendJson } from './respond.js';
@@ -240,7 +239,7 @@ function authenticatorFor(config: WardenConfig, bearer: Authenticator | undefine
   if (config.auth === 'none' || (!mtls && !config.listen.tls?.clientCa)) return bearer ?? noAuthentication;
   const sources = {
     trustProxy: config.http.trustProxy,
-    ...(mtls?.header && mtls.ca ? { header: { name: mtls.header, cas: parseBundle(readPem(mtls.ca, 'auth.mtls.ca').toString('utf8')) } } : {}),
+    ...(mtls?.header && mtls.ca ? { header: { name: mtls.header, cas: readCaBundle(mtls.ca, 'auth.mtls.ca') } } : {}),
   };
   return new CertificateAuthenticator(sources, mtls ? new MtlsVerifier(mtls) : undefined, bearer);
 }

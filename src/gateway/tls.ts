@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions, type TlsOptions } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
 import type { WardenConfig } from '../config/index.js';
+import { parseBundle } from '../resource/client-certificate.js';
 
 export type ListenTls = NonNullable<WardenConfig['listen']['tls']>;
 
@@ -23,12 +25,7 @@ export function readListenTls(tls: ListenTls): SecureContextOptions & TlsOptions
       rejectUnauthorized: tls.clientCertificates === 'require',
     } : {}),
   };
-  try {
-    createSecureContext(secureContextOf(options));
-  } catch (err) {
-    // OpenSSL's words (e.g. "key values mismatch") say what; the setting says where.
-    throw new TlsFileError(`listen.tls: the files do not make a usable certificate (${(err as Error).message}); cert, key and clientCa must be PEM, and key must be cert's key`);
-  }
+  usable(secureContextOf(options), 'listen.tls: the files do not make a usable certificate', "cert, key and clientCa must be PEM, and key must be cert's key");
   return options;
 }
 
@@ -36,6 +33,13 @@ export function readListenTls(tls: ListenTls): SecureContextOptions & TlsOptions
 export function secureContextOf(options: SecureContextOptions & TlsOptions): SecureContextOptions {
   const { requestCert: _request, rejectUnauthorized: _reject, ...context } = options;
   return context;
+}
+
+/** The certificates of a CA bundle file; one without any is an error, not a CA list that trusts nothing silently. */
+export function readCaBundle(file: string, setting: string): X509Certificate[] {
+  const cas = parseBundle(readPem(file, setting).toString('utf8'));
+  if (cas.length === 0) throw new TlsFileError(`${setting}: ${file} holds no PEM certificate; point it at the CA certificate(s)`);
+  return cas;
 }
 
 export function readPem(file: string, setting: string): Buffer {
@@ -46,21 +50,34 @@ export function readPem(file: string, setting: string): Buffer {
   }
 }
 
-/** A PEM file of the config could not be read: at start-up the gateway does not start, on SIGHUP the old files stay. */
+/** A PEM file of the config could not be read or used: at start-up the gateway does not start, on SIGHUP the old files stay. */
 export class TlsFileError extends Error {
-  readonly code = 'tls_file_unreadable';
+  readonly code = 'tls_file_error';
   override readonly name = 'TlsFileError';
 }
+
+export type UpstreamTls = { ca?: Buffer; cert?: Buffer; key?: Buffer };
 
 /**
  * What the undici Pool of an https upstream connects with: `ca` replaces the system's trust store (a pinned
  * private CA), `cert`/`key` are the gateway's own client certificate. Read once at start-up.
  */
-export function readUpstreamTls(name: string, tls: { ca?: string; cert?: string; key?: string }): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+export function readUpstreamTls(name: string, tls: { ca?: string; cert?: string; key?: string }): UpstreamTls {
   const at = `upstreams.${name}.tls`;
-  return {
+  const options = {
     ...(tls.ca ? { ca: readPem(tls.ca, `${at}.ca`) } : {}),
     ...(tls.cert ? { cert: readPem(tls.cert, `${at}.cert`) } : {}),
     ...(tls.key ? { key: readPem(tls.key, `${at}.key`) } : {}),
   };
+  usable(options, `${at}: the files do not make a usable TLS client`, 'ca, cert and key must be PEM, and key must be cert\'s key');
+  return options;
+}
+
+/** Builds the context once so that a broken file stops start-up, not the first call (OpenSSL's words say what, `where` says where). */
+function usable(options: SecureContextOptions, where: string, fix: string): void {
+  try {
+    createSecureContext(options);
+  } catch (err) {
+    throw new TlsFileError(`${where} (${(err as Error).message}); ${fix}`);
+  }
 }

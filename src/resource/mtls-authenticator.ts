@@ -12,7 +12,6 @@ export type MtlsConfig = NonNullable<Exclude<WardenConfig['auth'], 'none'>['mtls
 
 /** Turns a verified certificate into a principal: the configured name is the subject, the role map gives roles. */
 export class MtlsVerifier {
-  readonly kind = 'mtls' as const;
   private readonly roles: { names: GlobSet; roles: readonly string[] }[];
 
   constructor(private readonly config: Pick<MtlsConfig, 'principal' | 'roles'>) {
@@ -26,7 +25,8 @@ export class MtlsVerifier {
     }
     const roles = [...new Set(this.roles.filter((r) => r.names.matches(subject)).flatMap((r) => r.roles))];
     if (roles.length === 0) {
-      throw new AuthenticationError(`Unauthorized: the client certificate '${subject}' maps to no role; add it to auth.mtls.roles`, 'invalid_token', thumbprint, 'mtls');
+      // The subject is the caller's own text: shown bounded.
+      throw new AuthenticationError(`Unauthorized: the client certificate '${subject.slice(0, 200)}' maps to no role; add it to auth.mtls.roles`, 'invalid_token', thumbprint, 'mtls');
     }
     return { subject, credential: { kind: 'mtls', id: thumbprint }, scopes: [], roles };
   }
@@ -50,7 +50,8 @@ export class CertificateAuthenticator implements Authenticator {
   async authenticate(req: IncomingMessage, context: RequestContext): Promise<Principal> {
     const presented = presentedCertificate(req, this.sources);
     if (presented?.problem !== undefined) throw refused(presented);
-    if (presented && this.verifier && extractBearer(req) === undefined) return this.verifier.principal(presented.cert, presented.thumbprint);
+    // With no bearer credential configured, a token sent anyway is not read: the certificate decides.
+    if (presented && this.verifier && (!this.bearer || extractBearer(req) === undefined)) return this.verifier.principal(presented.cert, presented.thumbprint);
     if (!this.bearer) {
       throw new AuthenticationError('Unauthorized: this endpoint needs a client certificate issued by the configured CA (listen.tls.clientCa)');
     }

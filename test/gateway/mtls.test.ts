@@ -82,6 +82,7 @@ describe('client certificates as principals (listen.tls.clientCertificates: requ
 
   test('a good certificate without a bearer token: the MCP SDK client over https calls a tool as the SPIFFE ID', async () => {
     const agent = client(pki, pki.good);
+    // undici's fetch with a dispatcher that presents the certificate; its types differ from the global fetch's only in name.
     const { client: sdk } = await connectClient(mcp, {}, ((url: string | URL, init?: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher: agent })) as never);
     try {
       const result = await sdk.callTool({ name: 'echo', arguments: { text: 'over mTLS' } });

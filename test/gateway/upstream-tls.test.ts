@@ -66,4 +66,11 @@ describe('upstreams.<name>.tls: a pinned CA and the gateway\'s client certificat
     assert.equal(upstream.seen.length, before);
     assert.equal((await callTool(`${gw.url}/mcp/good`, alice.key, 'echo', { text: 'z' })).status, 200);
   });
+
+  test('a key that is not the certificate\'s stops start-up naming upstreams.<name>.tls (control: the right pair started above)', async () => {
+    await assert.rejects(startGateway({
+      auth: 'none',
+      upstreams: { good: { url: upstream.url, tls: { ca: ca.cert, cert: gatewayCert.cert, key: ca.key } } },
+    }), /upstreams\.good\.tls: the files do not make a usable TLS client \(.*\); ca, cert and key must be PEM/);
+  });
 });
