@@ -30,6 +30,8 @@ export interface AuditRecord {
   credential: { kind: PresentedCredentialKind; id: string };
   /** Who acted for `subject` (delegation), when someone did. */
   actor?: string;
+  /** The SHA-256 thumbprint (x5t#S256) of a client certificate presented beside a bearer token. */
+  certificate?: string;
   upstream?: string;
   /** The JSON-RPC method, or the admin action (e.g. `keys.revoke`). */
   method: string;
@@ -94,6 +96,7 @@ export function toAuditRecord(d: AuditDecision, instance: string, now: Date = ne
   if (d.principal.tenant) record.tenant = d.principal.tenant;
   if (d.principal.clientId) record.clientId = d.principal.clientId;
   if (d.principal.actor) record.actor = d.principal.actor.subject;
+  if (d.principal.certificate) record.certificate = d.principal.certificate;
   if (d.target) {
     // The caller chose this text: bounded, so one request cannot bloat the audit trail.
     record.target = d.target.name.slice(0, 1024);

@@ -43,7 +43,7 @@ export async function runGateway(config: WardenConfig, secrets: Set<string>, opt
   process.on('SIGINT', () => stop('SIGINT'));
   // After `warden keys rotate-signing`: use the new keys now rather than within the minute.
   process.on('SIGHUP', () => {
-    void gateway.reloadKeys().then(() => log.info('signing keys reloaded'), (err: Error) => log.error({ err: err.message }, 'could not reload the signing keys'));
+    void gateway.reloadKeys().then(() => log.info('signing keys and TLS certificates reloaded'), (err: Error) => log.error({ err: err.message }, 'could not reload the signing keys or TLS certificates'));
   });
   log.info({ url: gateway.url, upstreams: Object.keys(config.upstreams) }, 'listening');
   return { gateway };

@@ -62,7 +62,14 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   const base = dirname(file);
   if (loaded.config.audit.file && !isAbsolute(loaded.config.audit.file)) loaded.config.audit.file = resolve(base, loaded.config.audit.file);
   if (!isAbsolute(loaded.config.store.sqlite)) loaded.config.store.sqlite = resolve(base, loaded.config.store.sqlite);
-  for (const u of Object.values(loaded.config.upstreams)) if (u.cwd && !isAbsolute(u.cwd)) u.cwd = resolve(base, u.cwd);
+  for (const u of Object.values(loaded.config.upstreams)) {
+    if (u.cwd && !isAbsolute(u.cwd)) u.cwd = resolve(base, u.cwd);
+    if (u.tls) for (const key of ['ca', 'cert', 'key'] as const) if (u.tls[key] && !isAbsolute(u.tls[key])) u.tls[key] = resolve(base, u.tls[key]);
+  }
+  const tls = loaded.config.listen.tls;
+  if (tls) for (const key of ['cert', 'key', 'ca', 'clientCa'] as const) if (tls[key] && !isAbsolute(tls[key])) tls[key] = resolve(base, tls[key]);
+  const mtls = loaded.config.auth !== 'none' ? loaded.config.auth.mtls : undefined;
+  if (mtls?.ca && !isAbsolute(mtls.ca)) mtls.ca = resolve(base, mtls.ca);
   const cedar = loaded.config.authorization.cedar;
   if (cedar) for (const key of ['policies', 'schema', 'entities'] as const) if (cedar[key] && !isAbsolute(cedar[key])) cedar[key] = resolve(base, cedar[key]);
   return loaded;
@@ -170,6 +177,14 @@ function checkSemantics(config: WardenConfig): SemanticIssue[] {
       });
     }
   }
+  if (config.scenario !== 'local' && credentialsOverPlainHttp(config) && !issues.some((i) => i.rule === 'oauth_without_tls')) {
+    issues.push({
+      path: ['listen', 'tls'],
+      rule: 'credentials_over_http',
+      message: `scenario '${config.scenario}' takes credentials, and ${config.listen.host} is beyond loopback over plain HTTP, where anyone on the path reads keys and tokens; set listen.tls: { cert, key } (docs/tls.md), or, with a TLS-terminating proxy in front, set http.trustProxy: 1 and publicUrl: https://<your host>`,
+    });
+  }
+  if (config.auth !== 'none' && config.auth.mtls) issues.push(...checkMtls(config, config.auth.mtls));
   if (config.auth !== 'none' && config.auth.jwt) issues.push(...checkIssuers(config, config.auth.jwt.issuers));
   if (config.scenario === 'enterprise') issues.push(...checkEnterprise(config));
   if (config.admin) {
@@ -192,6 +207,23 @@ function checkSemantics(config: WardenConfig): SemanticIssue[] {
   for (const [role, granted] of Object.entries(roles)) {
     granted.forEach((scope, i) => {
       if (!(scope in scopes)) issues.push({ path: ['authorization', 'roles', role, i], message: `role '${role}' grants scope '${scope}', which authorization.scopes does not define` });
+    });
+  }
+  return issues;
+}
+
+/** Client certificates need a source the gateway can trust, and roles that exist. */
+function checkMtls(config: WardenConfig, mtls: NonNullable<Exclude<WardenConfig['auth'], 'none'>['mtls']>): SemanticIssue[] {
+  const issues: SemanticIssue[] = [];
+  if (!config.listen.tls?.clientCa && !mtls.header) {
+    issues.push({ path: ['auth', 'mtls'], message: 'client certificates come from the TLS handshake or a proxy: set listen.tls.clientCa (the CA that issues them), or auth.mtls.header and auth.mtls.ca behind a TLS-terminating proxy' });
+  }
+  if (mtls.header && config.http.trustProxy === 0) {
+    issues.push({ path: ['auth', 'mtls', 'header'], message: `anyone can send ${mtls.header}; it is trusted only from a TLS-terminating proxy in front: set http.trustProxy to the number of proxies, or remove auth.mtls.header` });
+  }
+  for (const [value, granted] of Object.entries(mtls.roles)) {
+    granted.forEach((role, i) => {
+      if (!(role in config.authorization.roles)) issues.push({ path: ['auth', 'mtls', 'roles', value, i], message: `certificate '${value}' maps to role '${role}', which authorization.roles does not define` });
     });
   }
   return issues;
@@ -249,6 +281,17 @@ function checkIssuers(config: WardenConfig, issuers: JwtIssuerConfig[]): Interpo
     }
   });
   return issues;
+}
+
+/**
+ * True when credentials (API keys, tokens) would cross the network in clear text: auth is on, the gateway
+ * listens beyond loopback without listen.tls, and nothing says a TLS proxy is in front (http.trustProxy 0
+ * and no https publicUrl). The loader refuses this in the public and enterprise scenarios; `warden doctor`
+ * (credentials-over-http) reports it in any scenario, by this same test.
+ */
+export function credentialsOverPlainHttp(config: WardenConfig): boolean {
+  const proxied = config.http.trustProxy > 0 || config.publicUrl?.startsWith('https:') === true;
+  return config.auth !== 'none' && !config.listen.tls && !proxied && !isLoopbackHost(config.listen.host);
 }
 
 export function isLoopbackHost(host: string): boolean {

@@ -232,6 +232,9 @@ const identity = z
   .default({ header: 'x-warden-identity', ttl: 120_000 })
   .describe('how the upstream learns who is calling (never from the caller\'s credential): a signed JWT header for HTTP, params._meta for stdio; false turns it off');
 
+/** A PEM file; relative paths are resolved against the config file, like store.sqlite. */
+const pemFile = z.string().min(1);
+
 const upstream = z
   .object({
     // stdio
@@ -262,6 +265,14 @@ const upstream = z
       )
       .default({})
       .describe("HTTP upstream: the gateway's own credential for it, e.g. { x-api-key: \"${NOTES_KEY}\" }"),
+    tls: z.object({
+      ca: pemFile.optional().describe("HTTP upstream: the only CA(s) trusted for the upstream's certificate (PEM), instead of the system's"),
+      cert: pemFile.optional().describe('HTTP upstream: the client certificate the gateway presents (PEM), for upstreams that require mTLS'),
+      key: pemFile.optional().describe('HTTP upstream: its private key (PEM)'),
+    }).strict()
+      .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'cert and key go together: the gateway presents the certificate with its key', path: ['key'] })
+      .optional()
+      .describe('HTTP upstream over https: a pinned private CA and/or the gateway\'s own client certificate; paths relative to the config file'),
     // both
     timeout: duration.pipe(z.number().positive({ message: 'a timeout must be longer than 0' })).default(60_000)
       .describe('longest wait for an answer (reset by progress notifications)'),
@@ -283,9 +294,42 @@ const upstream = z
     if (u.url && u.sessions.perPrincipal !== undefined) {
       ctx.addIssue({ code: 'custom', message: 'sessions.perPrincipal applies to stdio upstreams only (an HTTP upstream keeps its own sessions)', path: ['sessions', 'perPrincipal'] });
     }
+    if (u.tls && !u.url?.startsWith('https:')) {
+      ctx.addIssue({ code: 'custom', message: u.url ? 'tls applies to https:// upstream URLs; change url to https://' : 'tls applies to HTTP upstreams only', path: ['tls'] });
+    }
     if (u.command && Object.keys(u.headers).length > 0) {
       ctx.addIssue({ code: 'custom', message: 'headers apply to HTTP upstreams only', path: ['headers'] });
     }
+  });
+
+const listenTls = z
+  .object({
+    cert: pemFile.describe("the server certificate (PEM, leaf first then intermediates); relative to the config file"),
+    key: pemFile.describe('its private key (PEM); relative to the config file'),
+    ca: pemFile.optional().describe('intermediate certificates sent after the server certificate (PEM)'),
+    clientCa: pemFile.optional().describe('the CA(s) that issue client certificates (PEM); turns on asking for one (auth.mtls makes it a principal)'),
+    clientCertificates: z.enum(['request', 'require']).optional()
+      .describe('request (default with clientCa): a certificate is asked for, a request without one needs a bearer token; require: the handshake fails without a valid one'),
+  })
+  .strict()
+  .refine((t) => t.clientCertificates === undefined || t.clientCa !== undefined, {
+    message: 'clientCertificates needs clientCa, the CA that issues the client certificates', path: ['clientCertificates'],
+  });
+
+/** How a verified client certificate becomes a principal (src/resource/mtls-authenticator.ts). */
+const mtls = z
+  .object({
+    principal: z.enum(['subject-cn', 'san-uri', 'san-dns', 'san-email'])
+      .describe("which name of the certificate is the principal's subject: its subject CN, or its first URI (e.g. a SPIFFE ID), DNS or email SAN"),
+    roles: z.record(z.string().min(1), z.array(z.string().min(1)))
+      .describe('subject value or glob (* and ?) -> roles; a certificate whose subject matches none is refused'),
+    header: z.string().regex(HEADER_NAME, { message: 'not a valid HTTP header name' }).optional()
+      .describe('behind a TLS-terminating proxy: the header carrying the URL-encoded PEM client certificate (e.g. X-Forwarded-Client-Cert); needs http.trustProxy > 0 and ca'),
+    ca: pemFile.optional().describe("the CA(s) the header's certificates must be issued by (PEM); relative to the config file"),
+  })
+  .strict()
+  .refine((m) => (m.header === undefined) === (m.ca === undefined), {
+    message: "header and ca go together: the gateway checks the proxy's certificate against ca", path: ['ca'],
   });
 
 export const configSchema = z
@@ -297,6 +341,7 @@ export const configSchema = z
         host: z.string().min(1).default('127.0.0.1'),
         // A string of digits too, so that `port: ${PORT}` works.
         port: z.union([port, z.string().regex(/^\d{1,5}$/, { message: 'expected a port number' }).transform(Number).pipe(port)]).default(8787),
+        tls: listenTls.optional().describe('serve HTTPS (TLS 1.2+, HTTP/1.1) with these PEM files; reloaded on SIGHUP'),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 8787 }),
@@ -320,8 +365,9 @@ export const configSchema = z
           oauth: z.union([z.literal(true).transform(() => ({})), oauth]).pipe(oauth).optional()
             .describe('the embedded OAuth 2.1 authorization server: users sign in at the gateway, clients get tokens for one upstream'),
           jwt: jwt.optional().describe("company IdPs (OIDC / OAuth): their tokens validated by issuer, keys and audience"),
+          mtls: mtls.optional().describe('client certificates as principals (listen.tls.clientCa, or auth.mtls.header behind a proxy); see docs/tls.md'),
         }).strict()
-          .refine((a) => a.apiKeys !== undefined || a.oauth !== undefined || a.jwt !== undefined, { message: 'name at least one credential: { apiKeys: {} }, { oauth: {} }, { jwt: { issuers: [...] } }' }),
+          .refine((a) => a.apiKeys !== undefined || a.oauth !== undefined || a.jwt !== undefined || a.mtls !== undefined, { message: 'name at least one credential: { apiKeys: {} }, { oauth: {} }, { jwt: { issuers: [...] } }, { mtls: {...} }' }),
       ], { message: "expected 'none' (local scenario only) or { apiKeys: {}, oauth: {}, jwt: {...} }" })
       .default('none')
       .describe("'none' (local scenario, loopback only) or the credentials accepted"),

@@ -28,6 +28,7 @@ const ENFORCED: Record<string, { id: string; fix: string }> = {
   listen_without_auth: { id: 'listen-without-auth', fix: 'listen.host: 127.0.0.1 (or ::1), or turn on authentication: auth: { apiKeys: {} } with `warden keys create`' },
   scenario_without_auth: { id: 'scenario-without-auth', fix: 'auth: { apiKeys: {} } (or { oauth: {} }), then `warden keys create --subject <who> --expires 90d`' },
   oauth_without_tls: { id: 'credentials-over-http', fix: 'put a TLS proxy in front and set publicUrl: https://<your host>' },
+  credentials_over_http: { id: 'credentials-over-http', fix: 'put a TLS-terminating proxy in front and set publicUrl: https://<your host> and http.trustProxy, or serve TLS itself: listen.tls: { cert, key } (docs/tls.md)' },
 };
 
 /** A config that does not load is a finding too: each issue, critical, with the loader's own words as the fix. */

@@ -1,4 +1,4 @@
-import { isLoopbackHost } from '../config/index.js';
+import { credentialsOverPlainHttp, isLoopbackHost } from '../config/index.js';
 import type { Rule } from './types.js';
 
 /** Who can reach the gateway, and what crosses the network in the clear. */
@@ -9,11 +9,12 @@ export const credentialsOverHttp: Rule = {
   id: 'credentials-over-http',
   severity: 'critical',
   check: ({ config }) => {
-    if (!authOn(config.auth) || isLoopbackHost(config.listen.host) || config.publicUrl) return [];
+    // The loader's test (it refuses this outright in the public and enterprise scenarios); an http publicUrl is public-url-http's.
+    if (!credentialsOverPlainHttp(config) || config.publicUrl) return [];
     return [{
       path: 'listen.host',
       message: `the gateway listens on ${config.listen.host} over plain HTTP and takes credentials: anyone on the path can read keys and tokens`,
-      fix: 'put a TLS-terminating proxy in front and set publicUrl: https://<your host>, or listen.host: 127.0.0.1 when the proxy runs on this machine',
+      fix: 'put a TLS-terminating proxy in front and set publicUrl: https://<your host>, or listen.host: 127.0.0.1 when the proxy runs on this machine, or serve TLS itself: listen.tls: { cert, key } (docs/tls.md)',
     }];
   },
 };

@@ -4,6 +4,7 @@ import { AllowList, ScopePolicy } from '../policy/index.js';
 import type { Policies } from '../policy/cedar/policies.js';
 import { TokenBucketLimiter } from '../ratelimit/index.js';
 import { openStore, type Store } from '../store/index.js';
+import { readUpstreamTls } from './tls.js';
 import { ApiKeys } from '../credentials/index.js';
 import { auditInstance, auditTrailFor, redactArguments, type AuditSink } from '../audit/index.js';
 import { HttpUpstream } from './upstreams/http.js';
@@ -47,7 +48,8 @@ export interface GatewayParts {
 
 export async function openParts(config: WardenConfig, options: GatewayOptions): Promise<GatewayParts> {
   const log = options.log ?? createLogger({ level: config.log.level });
-  // First: a policy set that does not load stops the start before anything is opened.
+  // First: certificate files and a policy set that do not load stop the start before anything is opened.
+  const upstreamTls = new Map(Object.entries(config.upstreams).flatMap(([name, u]) => (u.tls ? [[name, readUpstreamTls(name, u.tls)] as const] : [])));
   const policies = await openPolicies(config, log);
   const authOn = config.auth !== 'none';
   // The store holds keys, signing keys and the audit chain: opened when one of them is in use.
@@ -62,7 +64,7 @@ export async function openParts(config: WardenConfig, options: GatewayOptions): 
   const upstreams = new Map<string, Upstream>();
   const allowLists = new Map<string, AllowList>();
   for (const [name, u] of Object.entries(config.upstreams)) {
-    upstreams.set(name, u.url ? new HttpUpstream(name, { ...u, url: u.url }, log) : new StdioUpstream(name, { ...u, command: u.command! }, log, { anonymousOnly: !authOn }));
+    upstreams.set(name, u.url ? new HttpUpstream(name, { ...u, url: u.url }, log, upstreamTls.get(name)) : new StdioUpstream(name, { ...u, command: u.command! }, log, { anonymousOnly: !authOn }));
     if (u.allow) allowLists.set(name, new AllowList(u.allow));
   }
   const { redactKeys, maxBytes, enabled } = config.audit.arguments;

@@ -1,8 +1,10 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import { isLoopbackHost, type WardenConfig } from '../config/index.js';
 import { clientIp, isLoopbackClient } from '../shared/client-ip.js';
-import { BearerAuthenticator, noAuthentication, type BearerVerifier } from '../resource/authenticator.js';
+import { BearerAuthenticator, noAuthentication, type Authenticator, type BearerVerifier } from '../resource/authenticator.js';
+import { CertificateAuthenticator, MtlsVerifier } from '../resource/mtls-authenticator.js';
 import { ApiKeyVerifier } from '../resource/api-key-authenticator.js';
 import { AccessTokenVerifier } from '../resource/access-token-verifier.js';
 import { IdpTokenVerifier } from '../resource/idp-token-verifier.js';
@@ -13,6 +15,7 @@ import { AuditMaintenance } from '../audit/index.js';
 import { openParts, type GatewayOptions, type GatewayParts } from './parts.js';
 import { App } from './app.js';
 import { boundedServer } from './connections.js';
+import { readCaBundle, readListenTls, secureContextOf } from './tls.js';
 import { buildOriginPolicy } from './guards.js';
 import { McpRoutes, PATHS } from './routes.js';
 import { sendJson } from './respond.js';
@@ -28,7 +31,7 @@ import { LOGIN_BACKOFF, LOGIN_PER_ACCOUNT } from '../config/index.js';
 export type { GatewayOptions } from './parts.js';
 
 export interface RunningGateway {
-  /** The listening socket's base URL, e.g. http://127.0.0.1:8787. */
+  /** The listening socket's base URL, e.g. http://127.0.0.1:8787 (https:// with listen.tls). */
   readonly url: string;
   /** What resource URLs and the issuer are named under: `publicUrl`, else `url`. */
   readonly publicBase: string;
@@ -37,7 +40,10 @@ export interface RunningGateway {
   readonly ready: boolean;
   /** Drains: refuses new work, lets answers in flight finish (up to http.shutdownGrace), flushes the audit log, stops children. */
   close(): Promise<void>;
-  /** Re-reads the signing keys from the store now (SIGHUP), instead of at the next minutely check. */
+  /**
+   * Re-reads the signing keys from the store now (SIGHUP), instead of at the next minutely check, and the
+   * listen.tls PEM files: new handshakes use them, open connections keep theirs.
+   */
   reloadKeys(): Promise<void>;
 }
 
@@ -48,6 +54,8 @@ export interface RunningGateway {
  * no route ever answers from a half-built gateway.
  */
 export async function startGateway(config: WardenConfig, options: GatewayOptions = {}): Promise<RunningGateway> {
+  // Before anything opens, so that an unusable certificate stops start-up with nothing to close.
+  const tls = config.listen.tls ? readListenTls(config.listen.tls) : undefined;
   const parts = await openParts(config, options);
   let app: App | undefined;
   let mounted!: (app: App | undefined) => void;
@@ -56,12 +64,12 @@ export async function startGateway(config: WardenConfig, options: GatewayOptions
     if (app) return app.listener(req, res);
     if (answerWhileStarting(req, res)) return;
     void mounting.then((ready) => (ready ? ready.listener(req, res) : res.writeHead(503, { connection: 'close' }).end()));
-  });
+  }, tls);
 
   let mountedParts: Awaited<ReturnType<typeof mount>>;
   try {
     const address = await listen(server, config);
-    mountedParts = await mount(parts, address);
+    mountedParts = await mount(parts, address, config.listen.tls ? 'https' : 'http');
   } catch (err) {
     mounted(undefined);
     server.close();
@@ -81,8 +89,16 @@ export async function startGateway(config: WardenConfig, options: GatewayOptions
       return running.ready;
     },
     async reloadKeys() {
+      // A missing or broken PEM leaves the running context in place (read before set) and the keys are still reloaded.
+      let tlsFailure: unknown;
+      try {
+        if (config.listen.tls) (server as unknown as TlsServer).setSecureContext(secureContextOf(readListenTls(config.listen.tls)));
+      } catch (err) {
+        tlsFailure = err;
+      }
       await signer?.reload();
       await authorizationServer?.reloadKeys();
+      if (tlsFailure) throw tlsFailure;
     },
     close() {
       closing ??= (async () => {
@@ -124,10 +140,10 @@ function listen(server: Server, config: WardenConfig): Promise<AddressInfo> {
 }
 
 /** Everything that needs the gateway's own URL (port 0 picks one at listen): built before the first route answers. */
-async function mount(parts: GatewayParts, address: AddressInfo) {
+async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' | 'https') {
   const { config, store, scopes, log } = parts;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = `${scheme}://${host}:${address.port}`;
   const publicBase = (config.publicUrl ?? url).replace(/\/+$/, '');
   const routes = new McpRoutes(publicBase, [...parts.upstreams.keys()]);
   const originPolicy = buildOriginPolicy({
@@ -190,7 +206,7 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
     bodyLimits: { maxDepth: config.http.maxJsonDepth, maxBatch: config.http.maxBatch },
     outcomes: config.audit.outcomes,
     clientIp: ipOf,
-    authenticator: verifiers.length > 0 ? new BearerAuthenticator(verifiers) : noAuthentication,
+    authenticator: authenticatorFor(config, verifiers.length > 0 ? new BearerAuthenticator(verifiers) : undefined),
     audiences: (upstream) => audiences.get(upstream) ?? [],
     identities,
   });
@@ -216,6 +232,17 @@ async function mount(parts: GatewayParts, address: AddressInfo) {
     pdp: config.authorization.cedar?.authzenApi ? { token: config.authorization.cedar.authzenApi.token, timeZone: config.authorization.cedar.timeZone } : undefined,
   });
   return { app, url, publicBase, signer, authorizationServer, maintenance, issuers };
+}
+
+/** Client certificates (listen.tls.clientCa, auth.mtls) in front of the bearer chain, when configured. */
+function authenticatorFor(config: WardenConfig, bearer: Authenticator | undefined): Authenticator {
+  const mtls = config.auth !== 'none' ? config.auth.mtls : undefined;
+  if (config.auth === 'none' || (!mtls && !config.listen.tls?.clientCa)) return bearer ?? noAuthentication;
+  const sources = {
+    trustProxy: config.http.trustProxy,
+    ...(mtls?.header && mtls.ca ? { header: { name: mtls.header, cas: readCaBundle(mtls.ca, 'auth.mtls.ca') } } : {}),
+  };
+  return new CertificateAuthenticator(sources, mtls ? new MtlsVerifier(mtls) : undefined, bearer);
 }
 
 /** Without the authorization server (API keys only), the console's sign-in gets the same guards with their default settings. */

@@ -9,6 +9,8 @@ export interface Principal {
   scopes: string[];
   roles: string[];
   actor?: Principal;
+  /** The client certificate's SHA-256 thumbprint when one came beside a bearer token (the token says who). */
+  certificate?: string;
 }
 
 /** The principal of the local scenario's `auth: none`: a local user, with no credential to check. */

@@ -128,8 +128,18 @@ describe('warden doctor: one finding per misconfiguration, with its fix, exit 1'
     await expectFindings(clean('@DB@', { auth: 'auth: none', authorization: '' }), ['scenario-without-auth'], /auth: \{ apiKeys: \{\} \}/);
   });
 
-  test('credentials over plain HTTP on a non-loopback address (no TLS in front)', async () => {
-    await expectFindings(clean('@DB@', { publicUrl: '' }), ['credentials-over-http', 'audience-not-pinned'], /TLS-terminating proxy.*publicUrl: https:/);
+  test('credentials over plain HTTP on a non-loopback address (no TLS in front): the loader refuses it in the public scenario', async () => {
+    const [f] = await expectFindings(clean('@DB@', { publicUrl: '' }), ['credentials-over-http'], /TLS-terminating proxy.*publicUrl: https:.*listen\.tls/);
+    assert.equal(f!.path, 'listen.tls');
+  });
+
+  test('credentials over plain HTTP in the local scenario: doctor names it with the same test; listen.tls or a declared proxy clears it', async () => {
+    await expectFindings(clean('@DB@', { scenario: 'scenario: local', publicUrl: '' }), ['credentials-over-http', 'scenario-mismatch'], /TLS-terminating proxy.*listen\.tls/);
+    for (const cleared of ['listen: { host: 0.0.0.0, port: 8787, tls: { cert: server.pem, key: server.key } }', 'http: { trustProxy: 1 }']) {
+      const { file } = writeConfig(clean('@DB@', { scenario: 'scenario: local', publicUrl: '', ...(cleared.startsWith('listen') ? { listen: cleared } : { http: cleared }) }));
+      const { report } = await doctor(file);
+      assert.ok(!report.findings.some((f) => f.id === 'credentials-over-http'), cleared);
+    }
   });
 
   test('OAuth over plain HTTP (the loader refuses it; doctor names it)', async () => {
@@ -137,11 +147,11 @@ describe('warden doctor: one finding per misconfiguration, with its fix, exit 1'
   });
 
   test('publicUrl over http in the public scenario', async () => {
-    await expectFindings(clean('@DB@', { publicUrl: 'publicUrl: http://mcp.example.com' }), ['public-url-http'], /publicUrl: https:\/\/mcp\.example\.com/);
+    await expectFindings(clean('@DB@', { publicUrl: 'publicUrl: http://mcp.example.com', http: 'http: { trustProxy: 1 }' }), ['public-url-http'], /publicUrl: https:\/\/mcp\.example\.com/);
   });
 
   test('publicUrl over http in the enterprise scenario', async () => {
-    await expectFindings(clean('@DB@', { scenario: 'scenario: enterprise', auth: enterpriseAuth(), publicUrl: 'publicUrl: http://mcp.corp.example' }), ['public-url-http'], /https:\/\/mcp\.corp\.example/);
+    await expectFindings(clean('@DB@', { scenario: 'scenario: enterprise', auth: enterpriseAuth(), publicUrl: 'publicUrl: http://mcp.corp.example', http: 'http: { trustProxy: 1 }' }), ['public-url-http'], /https:\/\/mcp\.corp\.example/);
   });
 
   test('an enterprise config whose IdP answers discovery and JWKS is clean; one whose IdP does not is a finding', async () => {

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MAIN, cliEnv } from '../helpers/cli.js';
+import { MAIN, cliEnv, warden } from '../helpers/cli.js';
 import { getJson } from '../helpers/client.js';
 import { Terminal } from '../helpers/terminal.js';
 
@@ -30,7 +30,7 @@ async function serveUntilListening(name: string, lines: string[], args: string[]
     const url = await new Promise<string>((resolve, reject) => {
       child.stderr.setEncoding('utf8').on('data', (d: string) => {
         stderr += d;
-        const m = /warden: serving (http:\/\/[^/\s]+)/.exec(stderr);
+        const m = /warden: serving (https?:\/\/[^/\s]+)/.exec(stderr);
         if (m) resolve(m[1]!);
       });
       child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
@@ -46,11 +46,12 @@ async function serveUntilListening(name: string, lines: string[], args: string[]
   }
 }
 
-test('public scenario on 0.0.0.0 over plain HTTP with API keys: serve warns, naming the problem and its fix, and serves', async () => {
-  const { stderr } = await serveUntilListening('open', ['scenario: public', ...BASE]);
-  assert.match(stderr, /warden: WARNING: this configuration has a serious problem/);
-  assert.match(stderr, /CRITICAL credentials-over-http \(listen\.host\)/);
-  assert.match(stderr, /fix: put a TLS-terminating proxy in front/);
+test('public scenario on 0.0.0.0 over plain HTTP with API keys: serve refuses to start, naming listen.tls and the proxy fix', async () => {
+  const file = join(dir, 'open.yaml');
+  writeFileSync(file, ['scenario: public', ...BASE, `store: { sqlite: ${JSON.stringify(join(dir, 'open.db'))} }`, ''].join('\n'));
+  const run = await warden(['serve', '-c', file, '--port', '0']);
+  assert.notEqual(run.code, 0);
+  assert.match(run.stderr, /listen\.tls: scenario 'public' takes credentials.*set listen\.tls: \{ cert, key \}.*http\.trustProxy: 1/);
 });
 
 test('control: the same behind TLS (publicUrl https) starts without a warning', async () => {

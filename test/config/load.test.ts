@@ -182,7 +182,7 @@ describe('parseConfigText: one clear issue per mistake', () => {
 
   test('an unknown key with no near match lists the keys known there', () => {
     const issue = oneIssue(yaml('listen: { host: 127.0.0.1, colour: blue }', ...NOTES), 'listen.colour', 1);
-    assert.equal(issue.message, "unknown setting 'colour'; known here: host, port");
+    assert.equal(issue.message, "unknown setting 'colour'; known here: host, port, tls");
   });
 
   test('a misspelled key inside a union (auth) is found in the branch it was meant for', () => {
@@ -474,7 +474,7 @@ describe('parseConfigText: authentication and authorization', () => {
   const SCOPES = ['authorization:', '  scopes:', '    "notes:read": { tools: [search_notes, "get_*"] }'];
 
   test('API keys with scopes and roles: parsed with defaults, public scenario accepted', () => {
-    const { config } = parseConfigText(yaml('scenario: public', ...KEYS, ...SCOPES, '  roles:', '    reader: ["notes:read"]', ...NOTES), 'warden.yaml', {});
+    const { config } = parseConfigText(yaml('scenario: public', 'publicUrl: https://mcp.example.com', ...KEYS, ...SCOPES, '  roles:', '    reader: ["notes:read"]', ...NOTES), 'warden.yaml', {});
     assert.deepEqual(config.auth, { apiKeys: {} });
     assert.deepEqual(config.authorization.scopes['notes:read'], { tools: ['search_notes', 'get_*'], resources: [], prompts: [] });
     assert.deepEqual(config.authorization.roles, { reader: ['notes:read'] });
@@ -673,7 +673,7 @@ test('an upstream timeout of 0 is refused (it would mean "never" for HTTP and "a
 });
 
 describe('auth.jwt: company IdPs', () => {
-  const jwt = (...issuer: string[]) => yaml('scenario: enterprise', 'auth:', '  jwt:', '    issuers:', '      - issuer: https://login.example.com/realms/acme', ...issuer.map((l) => `        ${l}`),
+  const jwt = (...issuer: string[]) => yaml('scenario: enterprise', 'http: { trustProxy: 1 }', 'auth:', '  jwt:', '    issuers:', '      - issuer: https://login.example.com/realms/acme', ...issuer.map((l) => `        ${l}`),
     'authorization:', '  scopes: { "notes:read": { tools: [search_notes] } }', '  roles: { reader: ["notes:read"] }', ...NOTES);
 
   test('the issue\'s example is valid, with defaults for algorithms and use', () => {
@@ -702,7 +702,8 @@ describe('auth.jwt: company IdPs', () => {
 });
 
 describe('scenario: enterprise', () => {
-  const head = ['scenario: enterprise', 'authorization:', '  scopes: { "notes:read": { tools: [search_notes] } }', '  roles: { reader: ["notes:read"] }'];
+  // Behind a TLS proxy (http.trustProxy): without it, credentials over plain HTTP are refused (test/config/tls.test.ts).
+  const head = ['scenario: enterprise', 'http: { trustProxy: 1 }', 'authorization:', '  scopes: { "notes:read": { tools: [search_notes] } }', '  roles: { reader: ["notes:read"] }'];
   const idp = ['  jwt: { issuers: [{ issuer: https://login.example.com }] }'];
 
   test('shorter token lifetimes are laid under auth.oauth only when the file turns it on, and the file wins', () => {

@@ -1,13 +1,18 @@
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPClientTransport, type StreamableHTTPClientTransportOptions } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { recordOutput, recordSecret } from './secret-sweep.js';
 
 /** A real SDK client connected over Streamable HTTP. */
-export async function connectClient(url: string, headers: Record<string, string> = {}): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+export async function connectClient(
+  url: string,
+  headers: Record<string, string> = {},
+  /** Another fetch, e.g. undici's with a dispatcher that presents a client certificate. */
+  fetch?: StreamableHTTPClientTransportOptions['fetch'],
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
   const client = new Client({ name: 'warden-test-client', version: '1.0.0' });
-  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers }, ...(fetch ? { fetch } : {}) });
   await client.connect(transport);
   return { client, transport };
 }

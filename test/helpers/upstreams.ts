@@ -1,4 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -25,13 +27,15 @@ export interface HttpUpstreamOptions {
   stateful: boolean;
   /** Plain JSON answers instead of SSE streams. */
   json: boolean;
+  /** Serve HTTPS with these (cert, key, and ca + requestCert to ask the gateway for its client certificate). */
+  tls?: HttpsServerOptions;
 }
 
 export interface RunningHttpUpstream {
   url: string;
   server: Server;
   /** Every request the upstream received: method, headers, body. For asserting what reached it. */
-  seen: { method: string; headers: Record<string, string | string[] | undefined>; body: unknown }[];
+  seen: { method: string; headers: Record<string, string | string[] | undefined>; body: unknown; peerCertificate?: string }[];
   close(): Promise<void>;
 }
 
@@ -66,12 +70,13 @@ export function buildTestServer(): McpServer {
 export async function startHttpUpstream(options: HttpUpstreamOptions, port = 0): Promise<RunningHttpUpstream> {
   const seen: RunningHttpUpstream['seen'] = [];
   const sessions = new Map<string, StreamableHTTPServerTransport>();
-  const server = createServer(async (req, res) => {
+  const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
     const body = text ? JSON.parse(text) : undefined;
-    seen.push({ method: req.method ?? '', headers: { ...req.headers }, body });
+    const peer = (req.socket as Partial<TLSSocket>).getPeerCertificate?.();
+    seen.push({ method: req.method ?? '', headers: { ...req.headers }, body, ...(peer?.subject ? { peerCertificate: String(peer.subject.CN) } : {}) });
     if (req.url !== '/mcp') {
       res.writeHead(404).end();
       return;
@@ -103,11 +108,12 @@ export async function startHttpUpstream(options: HttpUpstreamOptions, port = 0):
       await buildTestServer().connect(transport);
     }
     await transport.handleRequest(req, res, body);
-  });
+  };
+  const server: Server = options.tls ? createHttpsServer(options.tls, (req, res) => void handler(req, res)) : createServer((req, res) => void handler(req, res));
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const address = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${address.port}/mcp`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${address.port}/mcp`,
     server,
     seen,
     close: async () => {

@@ -11,6 +11,7 @@ import type { AnswerFilter, HttpCall, Outgoing } from '../pipeline/stage.js';
 import { forwardedHeaders, FORWARDED_RESPONSE_HEADERS, type LiveSession, type Upstream } from './upstream.js';
 import { SseRewriter, SSE_HEADERS, writeSseMessage } from './sse.js';
 import { SessionBindings, ownerView, sessionNotFound, sessionOwner } from './session-bindings.js';
+import type { UpstreamTls } from '../tls.js';
 
 /** A JSON answer that must be rewritten is buffered; past this size it is refused rather than held. */
 const MAX_REWRITTEN_JSON_BYTES = 16 * 1024 * 1024;
@@ -33,6 +34,8 @@ export class HttpUpstream implements Upstream {
     readonly name: string,
     private readonly config: UpstreamConfig & { url: string },
     private readonly log: Logger,
+    /** upstreams.<name>.tls, read at start-up (tls.ts readUpstreamTls). */
+    tls?: UpstreamTls,
   ) {
     this.url = new URL(config.url);
     this.path = `${this.url.pathname}${this.url.search}`;
@@ -43,6 +46,7 @@ export class HttpUpstream implements Upstream {
       headersTimeout: config.timeout,
       // An SSE stream may be quiet for long; GET streams are not timed at all, POST bodies by idle time.
       bodyTimeout: 0,
+      ...(tls ? { connect: tls } : {}),
     });
   }
 
