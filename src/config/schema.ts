@@ -158,6 +158,8 @@ const idpAlgorithm = z.string().refine((a): a is (typeof IDP_ALGORITHMS)[number]
 
 /** An IdP URL: https, or http on loopback (tests, a local IdP); a token's trust is no better than the channel its keys came over. */
 const idpUrl = z.url({ protocol: /^https?$/, message: 'expected an https:// URL' }).refine((u) => {
+  // zod runs this even when the URL check failed: that failure is the one to report.
+  if (!URL.canParse(u)) return true;
   const url = new URL(u);
   return url.protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
 }, { message: 'an IdP must be reached over https (http only on loopback): its keys decide who may call your tools' });

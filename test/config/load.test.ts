@@ -734,3 +734,13 @@ describe('scenario: enterprise', () => {
     parseConfigText(yaml(...head, 'auth:', ...idp, 'audit: { store: false, file: audit.jsonl }', ...NOTES));
   });
 });
+
+describe('IdP URLs that are not URLs', () => {
+  test('an empty or garbled issuer is one clear issue, not a crash', () => {
+    for (const issuer of ['""', '"not a url"', '"https://"']) {
+      const text = ['auth:', '  jwt:', '    issuers:', `      - issuer: ${issuer}`, ...NOTES].join('\n');
+      const issue = oneIssue(text, 'auth.jwt.issuers.0.issuer');
+      assert.match(issue.message, /https:\/\/ URL/);
+    }
+  });
+});
