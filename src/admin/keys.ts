@@ -107,11 +107,15 @@ export class KeysAdmin {
     return view;
   }
 
-  /** A new key with the old one's grants; the old key works for `graceMs` more (0: not at all). */
-  async rotate(idOrKey: string, graceMs: number): Promise<{ key: string; view: ApiKeyView; previous: ApiKeyView }> {
+  /**
+   * A new key with the old one's grants; the old key works for `graceMs` more (0: not at all). The new key
+   * keeps the old one's expiry, or lives `expiresInMs` when given.
+   */
+  async rotate(idOrKey: string, graceMs: number, expiresInMs?: number): Promise<{ key: string; view: ApiKeyView; previous: ApiKeyView }> {
     checkDuration('--grace', graceMs, true);
+    if (expiresInMs !== undefined) checkDuration('--expires', expiresInMs, false);
     // A key that cannot be rotated (revoked, rotated already, expired) is a matter of its state, not of the request.
-    const rotated = await this.credentials('conflict', () => this.apiKeys.rotate(keyIdOf(idOrKey), graceMs));
+    const rotated = await this.credentials('conflict', () => this.apiKeys.rotate(keyIdOf(idOrKey), graceMs, expiresInMs));
     const { view, previous } = rotated;
     await recordOrFail(this.ctx, {
       action: 'keys.rotate', target: previous.id, targetKind: 'api_key',

@@ -110,9 +110,16 @@ export class ApiKeys {
    * Replaces a key with a new one of the same grants and expiry; the old key keeps working for `graceMs` (never
    * past its own expiry), so that clients can switch over without an outage. 0 ends the old key at once.
    */
-  async rotate(id: string, graceMs: number): Promise<{ key: string; view: ApiKeyView; previous: ApiKeyView }> {
+  /**
+   * A new key with the old one's grants. It keeps the old key's expiry unless `expiresInMs` gives the new key
+   * a lifetime of its own (how a key that never expires is rotated into one that does).
+   */
+  async rotate(id: string, graceMs: number, expiresInMs?: number): Promise<{ key: string; view: ApiKeyView; previous: ApiKeyView }> {
     if (!Number.isSafeInteger(graceMs) || graceMs < 0) {
       throw new CredentialError('invalid_input', 'the grace period must be a whole number of milliseconds, 0 or more', id);
+    }
+    if (expiresInMs !== undefined && (!Number.isSafeInteger(expiresInMs) || expiresInMs <= 0)) {
+      throw new CredentialError('invalid_input', 'the new key\'s lifetime must be a whole number of milliseconds, more than 0', id);
     }
     const now = this.now();
     const old = await this.store.get(id);
@@ -122,7 +129,7 @@ export class ApiKeys {
     const { key, record } = await this.withFreshKey(
       (newId, hash) => ({
         id: newId, hash, subject: old.subject, tenant: old.tenant, name: old.name, scopes: [...old.scopes], roles: [...old.roles],
-        createdAt: now, expiresAt: old.expiresAt, lastUsedAt: null, revokedAt: null, replacedBy: null,
+        createdAt: now, expiresAt: expiresInMs === undefined ? old.expiresAt : Math.min(now + expiresInMs, MAX_TIME), lastUsedAt: null, revokedAt: null, replacedBy: null,
       }),
       async (record) => { rotated = await this.store.rotate(id, record, oldExpiresAt); },
     );

@@ -48,10 +48,9 @@ export const keysNeverExpire: Rule = {
     if (forever.length === 0) return [];
     const ids = forever.map((k) => k.id);
     const k = forever[0]!;
-    const grants = [...k.scopes.map((s) => ` --scope ${s}`), ...k.roles.map((r) => ` --role ${r}`)].join('');
     return [{
       message: `${forever.length} API key${forever.length === 1 ? '' : 's'} never expire${forever.length === 1 ? 's' : ''} (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''}): a key leaked in a year-old log still works`,
-      fix: `replace each with a key that expires, then revoke it, e.g. warden keys create --subject ${k.subject}${k.tenant ? ` --tenant ${k.tenant}` : ''}${grants} --expires 90d, then warden keys revoke ${k.id}`,
+      fix: `rotate each into a key that expires (same grants; the old one works for the grace period, then stops), e.g. warden keys rotate ${k.id} --expires 90d --grace 1h`,
     }];
   },
 };

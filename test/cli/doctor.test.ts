@@ -187,7 +187,7 @@ describe('warden doctor: one finding per misconfiguration, with its fix, exit 1'
     const { code, report } = await doctor(file);
     assert.deepEqual(report.findings.map((f) => f.id), ['keys-never-expire']);
     assert.match(report.findings[0]!.message, new RegExp(forever.id));
-    assert.match(report.findings[0]!.fix, new RegExp(`warden keys create --subject bob --scope notes:read --expires 90d, then warden keys revoke ${forever.id}`));
+    assert.match(report.findings[0]!.fix, new RegExp(`warden keys rotate ${forever.id} --expires 90d --grace 1h`));
     assert.ok(!JSON.stringify(report).includes(forever.key), 'the key itself is never printed');
     assert.equal(code, 1);
   });

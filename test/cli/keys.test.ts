@@ -190,6 +190,19 @@ describe('warden keys', { concurrency: true }, () => {
     assert.equal(bad.code, 2);
   });
 
+  test('rotate --expires: a key that never expires is replaced by one that does', async () => {
+    const { file } = config();
+    const old = await createJson(file, '--subject', 'alice', '--scope', 'notes:read');
+    assert.equal(old.expiresAt, null);
+    const run = await keys(file, 'rotate', old.id, '--expires', '30d', '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const out = JSON.parse(run.stdout) as Created;
+    const lifetime = Date.parse(out.expiresAt!) - Date.parse(out.createdAt);
+    assert.ok(Math.abs(lifetime - 30 * 86_400_000) < 1_000, `lifetime ${lifetime} ms`);
+    const bad = await keys(file, 'rotate', out.id, '--expires', '0s');
+    assert.equal(bad.code, 2, 'a lifetime of nothing is refused');
+  });
+
   test('revoke --json: status revoked, and the gateway refuses the key from then on', async () => {
     const { file, db } = config();
     const k = await createJson(file, '--subject', 'alice', '--scope', 'notes:read');

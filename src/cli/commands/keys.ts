@@ -92,11 +92,12 @@ export function registerKeys(program: Command): void {
     .command('rotate')
     .description('replace an API key with a new one of the same grants; the old one works until the grace period ends')
     .argument('<id>', 'key id, as `warden keys list` shows it')
-    .addOption(new Option('--grace <duration>', 'how long the old key keeps working (0s: not at all)').argParser(duration('--grace', true)).default(3_600_000, '1h')))
-    .action(async (idArg: string, opts: Common & { grace: number }) => {
+    .addOption(new Option('--grace <duration>', 'how long the old key keeps working (0s: not at all)').argParser(duration('--grace', true)).default(3_600_000, '1h'))
+    .option('--expires <duration>', 'lifetime of the new key, e.g. 90d (default: the old key\'s expiry)', duration('--expires', false)))
+    .action(async (idArg: string, opts: Common & { grace: number; expires?: number }) => {
       await withStore(opts, {
         run: async ({ admin }) => {
-          const { key, view, previous } = await admin.keys.rotate(idArg, opts.grace);
+          const { key, view, previous } = await admin.keys.rotate(idArg, opts.grace, opts.expires);
           const prev = { id: previous.id, status: previous.status, expiresAt: iso(previous.expiresAt) };
           if (opts.json) return printJson({ ...created(key, view), previous: prev });
           const until = previous.status === 'grace' ? `keeps working until ${prev.expiresAt}` : 'no longer works';
