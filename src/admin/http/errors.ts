@@ -4,12 +4,12 @@ import { isAdminError } from '../errors.js';
 export type AdminHttpCode =
   | 'invalid_input' | 'not_found' | 'conflict' | 'audit_failed'
   | 'unauthorized' | 'forbidden' | 'csrf' | 'reauth_required' | 'rate_limited' | 'remote_refused'
-  | 'method_not_allowed' | 'unsupported_media_type' | 'payload_too_large' | 'internal_error';
+  | 'method_not_allowed' | 'unsupported_media_type' | 'payload_too_large' | 'idp_unavailable' | 'internal_error';
 
 const STATUS: Record<AdminHttpCode, number> = {
   invalid_input: 400, not_found: 404, conflict: 409, audit_failed: 500,
   unauthorized: 401, forbidden: 403, csrf: 403, reauth_required: 401, rate_limited: 429, remote_refused: 403,
-  method_not_allowed: 405, unsupported_media_type: 415, payload_too_large: 413, internal_error: 500,
+  method_not_allowed: 405, unsupported_media_type: 415, payload_too_large: 413, idp_unavailable: 502, internal_error: 500,
 };
 
 /** A refused admin request: its status, code and a message that says what to do; never a secret. */

@@ -116,7 +116,8 @@ export class AdminGate {
   async signInWithCompany(outcome: SsoOutcome, meta: RequestMeta): Promise<{ token: string; session: AdminSession }> {
     if (!outcome.ok) {
       await this.record(outcome.subject, 'admin.sign_in', 'deny', `${outcome.reason}${outcome.rolesRemoved ? '; earlier grants revoked' : ''}`, meta);
-      throw new AdminHttpError(outcome.status === 400 ? 'invalid_input' : 'forbidden', outcome.message);
+      // sso.ts says 400 for a sign-in this browser did not start, 502 when the IdP could not be reached or answered wrongly.
+      throw new AdminHttpError(outcome.status === 400 ? 'invalid_input' : outcome.status === 502 ? 'idp_unavailable' : 'forbidden', outcome.message);
     }
     const user = await this.parts.users.get(outcome.username);
     if (!user || user.disabledAt !== null || !this.isAdministrator(user)) {

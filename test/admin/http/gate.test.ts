@@ -71,6 +71,17 @@ test('a company sign-in\'s session has no password here: past reauthAfter it is 
   });
 });
 
+test('a refused company sign-in says why by status: the browser\'s own mistake 400, an IdP that failed 502, a refusal 403; each recorded', async () => {
+  await withGate(async (gate, records) => {
+    for (const [status, code] of [[400, 'invalid_input'], [502, 'idp_unavailable'], [403, 'forbidden']] as const) {
+      const before = records.length;
+      const outcome = { ok: false as const, status, message: `refused with ${status}`, reason: `sso: test ${status}`, subject: 'root' };
+      await assert.rejects(gate.signInWithCompany(outcome, META), (e: unknown) => e instanceof AdminHttpError && e.code === code && e.status === status);
+      assert.ok(records.slice(before).some((r) => r.decision === 'deny' && r.reason.includes(`sso: test ${status}`)), `${status}: recorded`);
+    }
+  });
+});
+
 test('cookies are HttpOnly, SameSite=Strict and Secure when the gateway is reached over https', async () => {
   await withGate(async (gate) => {
     const cookie = gate.cookie('t');
