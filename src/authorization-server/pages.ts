@@ -116,28 +116,20 @@ export function loginPage({ action, csrf, clientName, username, error, companySi
   // After a failed attempt the username is kept, so the field to type into is the password.
   const focusPassword = Boolean(username);
   const company = companySignIn.map((c) => html`<p><a class="button primary block" href="${c.href}">${c.label}</a></p>`);
-  if (!passwords) {
-    return page('Sign in', html`<h1>Sign in</h1>
-<p>Sign in to continue to <strong>${clientName}</strong></p>
-${alert(error)}
-${company}
-<form method="post" action="${action}">
-<input type="hidden" name="csrf" value="${csrf}">
-<p class="center cancel"><button type="submit" name="cancel" value="1" formnovalidate class="link">Cancel</button></p>
-</form>`);
-  }
+  // With local passwords off the page offers the company sign-in only (and Cancel).
+  const fields = passwords ? html`<label for="username">Username</label>
+<input id="username" name="username" type="text" value="${username ?? ''}" autocomplete="username" autocapitalize="none" autocorrect="off" spellcheck="false" required${new Raw(focusPassword ? '' : ' autofocus')}>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required${new Raw(focusPassword ? ' autofocus' : '')}>
+<button type="submit" class="primary block">Sign in</button>
+` : undefined;
   return page('Sign in', html`<h1>Sign in</h1>
 <p>Sign in to continue to <strong>${clientName}</strong></p>
 ${alert(error)}
 ${company}
 <form method="post" action="${action}">
 <input type="hidden" name="csrf" value="${csrf}">
-<label for="username">Username</label>
-<input id="username" name="username" type="text" value="${username ?? ''}" autocomplete="username" autocapitalize="none" autocorrect="off" spellcheck="false" required${new Raw(focusPassword ? '' : ' autofocus')}>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required${new Raw(focusPassword ? ' autofocus' : '')}>
-<button type="submit" class="primary block">Sign in</button>
-<p class="center cancel"><button type="submit" name="cancel" value="1" formnovalidate class="link">Cancel</button></p>
+${fields}<p class="center cancel"><button type="submit" name="cancel" value="1" formnovalidate class="link">Cancel</button></p>
 </form>`);
 }
 

@@ -11,7 +11,7 @@ import { IdpTokenVerifier } from '../resource/idp-token-verifier.js';
 import { TrustedIssuers } from '../resource/trusted-issuers.js';
 import { MountedAuthorizationServer } from '../authorization-server/mount.js';
 import { IdentityTokenSigner } from '../credentials/index.js';
-import { AuditMaintenance } from '../audit/index.js';
+import { AuditMaintenance, type AuditRecord } from '../audit/index.js';
 import { openParts, type GatewayOptions, type GatewayParts } from './parts.js';
 import { App } from './app.js';
 import { boundedServer } from './connections.js';
@@ -210,16 +210,18 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     audiences: (upstream) => audiences.get(upstream) ?? [],
     identities,
   });
+  // Both the admin console and the App answer clients on this machine with more detail.
+  const isLocal = (req: IncomingMessage) => isLoopbackClient(req, config.http.trustProxy);
+  const writeAudit = (record: AuditRecord) => parts.audit.write(record);
   const admin = config.admin && store ? new AdminHttp({
-    backend: { config, store, recorder: (record) => parts.audit.write(record), sessions: parts.upstreams, liveTools: liveToolLister(config.upstreams, log) },
+    backend: { config, store, recorder: writeAudit, sessions: parts.upstreams, liveTools: liveToolLister(config.upstreams, log) },
     users: new UserDirectory(store.users), apiKeys: parts.apiKeys, signIns: authorizationServer?.signInGuards ?? defaultSignInGuards(),
     companySignIn: authorizationServer?.companySignIn,
-    record: (record) => parts.audit.write(record), instance: parts.instance, secure: publicBase.startsWith('https:'),
-    base: publicBase, clientIp: ipOf, isLocal: (req) => isLoopbackClient(req, config.http.trustProxy), log: log.child({ component: 'admin' }),
+    record: writeAudit, instance: parts.instance, secure: publicBase.startsWith('https:'),
+    base: publicBase, clientIp: ipOf, isLocal, log: log.child({ component: 'admin' }),
   }) : undefined;
   const app = new App({
-    routes, originPolicy, pipeline, authorizationServer, admin, clientIp: ipOf, log,
-    isLocal: (req) => isLoopbackClient(req, config.http.trustProxy),
+    routes, originPolicy, pipeline, authorizationServer, admin, clientIp: ipOf, log, isLocal,
     metricsAccess: { public: config.metrics.public, ...(config.metrics.token !== undefined ? { token: config.metrics.token } : {}) },
     documents: {
       routes, scopes, signer,

@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { sameSecret } from '../../shared/constant-time.js';
 
 /**
  * 2026-07-28 multi round-trip requests hand the client an opaque `requestState` to echo on its retry. The
@@ -35,9 +36,7 @@ export class RequestStates {
     const dot = token.lastIndexOf('.');
     if (!token.startsWith(PREFIX) || dot <= PREFIX.length) return { ok: false, why: 'it was not issued through this gateway' };
     const payload = token.slice(PREFIX.length, dot);
-    const expected = Buffer.from(this.mac(payload));
-    const presented = Buffer.from(token.slice(dot + 1));
-    if (expected.length !== presented.length || !timingSafeEqual(expected, presented)) return { ok: false, why: 'it was altered, or issued by another gateway instance' };
+    if (!sameSecret(token.slice(dot + 1), this.mac(payload))) return { ok: false, why: 'it was altered, or issued by another gateway instance' };
     const sealed = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as StateBinding & { s: string; e: number };
     if (sealed.e < this.now()) return { ok: false, why: 'it expired; start the request over' };
     for (const field of ['owner', 'upstream', 'method', 'target'] as const) {
