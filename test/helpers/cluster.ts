@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect } from 'node:net';
 import { MAIN, ROOT, cliEnv } from './cli.js';
 import { freePort } from './client.js';
+import { startHaproxy } from '../../bench/lib/haproxy.js';
 
 /**
  * Several `warden serve` processes behind HAProxy (Debian's, installed by .ci/run), as a team runs them: each
@@ -40,8 +40,6 @@ export interface ClusterOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-const HAPROXY = process.env.HAPROXY_PATH ?? '/usr/sbin/haproxy';
-
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const lbPort = await freePort();
   const lbUrl = `http://127.0.0.1:${lbPort}`;
@@ -53,7 +51,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     writeFileSync(configFile, `${options.config({ id, port, lbUrl })}\nlisten: { host: 127.0.0.1, port: ${port} }\n`);
     instances.push(makeInstance(id, port, configFile, options.env ?? {}));
   }
-  const lb = await startHaproxy(options.dir, lbPort, instances);
+  const lb = await startHaproxy(join(options.dir, 'haproxy.cfg'), lbPort, instances.map((i) => ({ name: i.id, port: i.port })));
   try {
     await Promise.all(instances.map((i) => i.start()));
     await waitFor(async () => (await fetch(`${lbUrl}/healthz`)).ok, 10_000, 'HAProxy to see a healthy instance');
@@ -109,52 +107,6 @@ function makeInstance(id: string, port: number, configFile: string, env: NodeJS.
     },
   };
   return instance;
-}
-
-/**
- * HAProxy with health checks on /readyz and retries that move to another instance when one fails to connect
- * or drops a request without an answer (what `kill -9` does to the requests it had).
- */
-async function startHaproxy(dir: string, port: number, instances: Instance[]): Promise<ChildProcess> {
-  const cfg = join(dir, 'haproxy.cfg');
-  writeFileSync(cfg, [
-    'global',
-    '  maxconn 4096',
-    'defaults',
-    '  mode http',
-    '  timeout connect 2s',
-    '  timeout client 60s',
-    '  timeout server 60s',
-    '  retries 3',
-    '  option redispatch 1',
-    '  retry-on conn-failure empty-response response-timeout',
-    'frontend mcp',
-    `  bind 127.0.0.1:${port}`,
-    '  default_backend gateways',
-    'backend gateways',
-    '  balance roundrobin',
-    '  option httpchk',
-    // HTTP/1.1 with the public Host: the gateway refuses requests for hosts it does not serve.
-    `  http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host 127.0.0.1:${port}`,
-    '  default-server inter 300ms fall 2 rise 2',
-    ...instances.map((i) => `  server ${i.id} 127.0.0.1:${i.port} check`),
-    '',
-  ].join('\n'));
-  const child = spawn(HAPROXY, ['-f', cfg, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<never>((_, reject) => child.once('error', reject).once('exit', (code) => reject(new Error(`haproxy exited (${code}): ${stderr}`))));
-  await Promise.race([exited, waitFor(() => canConnect(port), 5_000, 'HAProxy to listen')]);
-  exited.catch(() => {});
-  return child;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
