@@ -172,3 +172,34 @@ test('kill -9 of one instance under load: the others serve, retries succeed, eve
   const verify = await warden(['audit', 'verify', '-c', cluster.instances[0]!.configFile, '--json'], {}, 60_000);
   assert.equal(verify.code, 0, `${verify.stdout}\n${verify.stderr}`);
 });
+
+test('a rolling restart (SIGTERM, start, next) under load: no call fails, every answered call is audited', async () => {
+  const answered: string[] = [];
+  const failed: number[] = [];
+  let stop = false;
+  const worker = async (): Promise<void> => {
+    const { key } = await createKey('rolling');
+    while (!stop) {
+      const a = await echo(cluster.url, key).catch(() => ({ status: 0, ok: false, requestId: '' }));
+      if (a.ok) answered.push(a.requestId);
+      else failed.push(a.status);
+    }
+  };
+  const workers = Array.from({ length: 6 }, worker);
+  await new Promise((r) => setTimeout(r, 500));
+  for (const instance of cluster.instances) {
+    await instance.kill('SIGTERM');
+    await instance.start();
+    // HAProxy marks it up after two good health checks (300 ms apart) before the next one goes down.
+    await new Promise((r) => setTimeout(r, 800));
+  }
+  stop = true;
+  await Promise.all(workers);
+  console.log(`rolling restart under load: ${answered.length} answered, ${failed.length} failed (${[...new Set(failed)].join(', ')})`);
+  assert.ok(answered.length > 50, `only ${answered.length} calls answered`);
+  assert.deepEqual(failed, [], 'no call failed while the instances restarted one by one');
+  const query = await warden(['audit', 'query', '-c', cluster.instances[0]!.configFile, '--event', 'call', '--subject', 'rolling', '--limit', '10000', '--json'], {}, 60_000);
+  assert.equal(query.code, 0, query.stderr);
+  const audited = new Set(query.stdout.trim().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { requestId: string }).requestId));
+  assert.deepEqual(answered.filter((id) => !audited.has(id)), [], 'every answered call has its audit record');
+});
