@@ -5,6 +5,7 @@ import { configSchema, type JwtIssuerConfig, type WardenConfig } from './schema.
 import { interpolate, type InterpolationIssue } from './interpolate.js';
 import { applyScenarioDefaults, scenarioDefaultsApplied } from './presets.js';
 import { explainIssue } from './issue-text.js';
+import { isLoopbackHost } from '../shared/client-ip.js';
 
 export interface ConfigIssue {
   /** Dotted path inside the file, e.g. `upstreams.notes.url`; empty for the file as a whole. */
@@ -292,11 +293,6 @@ function checkIssuers(config: WardenConfig, issuers: JwtIssuerConfig[]): Interpo
 export function credentialsOverPlainHttp(config: WardenConfig): boolean {
   const proxied = config.http.trustProxy > 0 || config.publicUrl?.startsWith('https:') === true;
   return config.auth !== 'none' && !config.listen.tls && !proxied && !isLoopbackHost(config.listen.host);
-}
-
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
 }
 
 /** True when one path lies on the other (equal, or one is inside the other). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from '../shared/duration.js';
+import { isLoopbackHost } from '../shared/client-ip.js';
 
 /**
  * The one schema of `warden.yaml`. Everything else (defaults per scenario, JSON Schema, error messages) is
@@ -161,7 +162,7 @@ const idpUrl = z.url({ protocol: /^https?$/, message: 'expected an https:// URL'
   // zod runs this even when the URL check failed: that failure is the one to report.
   if (!URL.canParse(u)) return true;
   const url = new URL(u);
-  return url.protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  return url.protocol === 'https:' || isLoopbackHost(url.hostname);
 }, { message: 'an IdP must be reached over https (http only on loopback): its keys decide who may call your tools' });
 
 export const IDP_USES = ['access-token', 'token-exchange', 'id-jag', 'sso'] as const;

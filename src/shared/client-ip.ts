@@ -26,3 +26,9 @@ export function isLoopbackAddress(address: string): boolean {
   const ip = address.startsWith('::ffff:') ? address.slice(7) : address;
   return ip === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ip);
 }
+
+/** A listen host or URL host on this machine: `localhost`, 127.0.0.0/8 or ::1 (brackets allowed). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || isLoopbackAddress(h);
+}
