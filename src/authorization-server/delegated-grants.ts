@@ -34,6 +34,8 @@ const SUBJECT_KINDS: Record<string, TokenKind> = {
 export interface DelegatedClaims {
   sub_iss: string;
   tenant?: string;
+  /** The subject's mapped roles: the scopes were cut to them here; policies see them at the gateway. */
+  roles: string[];
   act?: Record<string, unknown>;
 }
 
@@ -175,6 +177,7 @@ function issuer(provider: Provider, parts: DelegationParts) {
     const delegated: DelegatedClaims = {
       sub_iss: grant.idp.issuer,
       ...(grant.principal.tenant ? { tenant: grant.principal.tenant } : {}),
+      roles: grant.principal.roles,
       ...(grant.actor ? { act: actClaim(grant.actor) } : {}),
     };
     ctx.state.delegated = delegated;
@@ -200,6 +203,7 @@ function actClaim(actor: Principal): Record<string, unknown> {
     sub: actor.subject,
     ...(actor.issuer ? { iss: actor.issuer } : {}),
     ...(actor.clientId ? { client_id: actor.clientId } : {}),
+    ...(actor.roles.length > 0 ? { roles: actor.roles } : {}),
     ...(actor.actor ? { act: actClaim(actor.actor) } : {}),
   };
 }

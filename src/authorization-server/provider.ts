@@ -40,9 +40,8 @@ export interface ProviderParts {
   store: Store;
   keys: AuthorizationServerKeys;
   resources: ResourceCatalog;
-  /** True when the user exists and may sign in (not disabled). */
-  /** The user, when they exist and may sign in (not disabled); their tenant goes into their access tokens. */
-  activeUser(username: string): Promise<{ tenant: string | null } | undefined>;
+  /** The user, when they exist and may sign in (not disabled); their tenant and roles go into their access tokens. */
+  activeUser(username: string): Promise<{ tenant: string | null; roles: string[] } | undefined>;
   /** Behind a TLS-terminating proxy: trust X-Forwarded-Proto/Host for the issuer's URLs. */
   proxy: boolean;
   /** How the provider fetches Client ID Metadata Documents and jwks_uri: SSRF-safe (safe-fetch.ts). */
@@ -78,7 +77,7 @@ export function createProvider(parts: ProviderParts): Provider {
       // Client-credentials tokens have no account; any other sub must be a user who may still sign in.
       const user = await parts.activeUser(id);
       if (!user) return undefined;
-      return { accountId: id, tenant: user.tenant, claims: async () => ({ sub: id }) };
+      return { accountId: id, tenant: user.tenant, roles: user.roles, claims: async () => ({ sub: id }) };
     },
     claims: { openid: ['sub'] },
     scopes: ['openid', 'offline_access', ...resources.allScopes()],
@@ -131,8 +130,12 @@ export function createProvider(parts: ProviderParts): Provider {
     async extraTokenClaims(ctx, token) {
       const claims: Record<string, unknown> = {};
       // Every grant loads the token's account through findAccount before issuing: its tenant is at hand.
-      const account = ctx.oidc.account as { accountId: string; tenant?: string | null } | undefined;
-      if ('accountId' in token && account?.accountId === token.accountId && account.tenant) claims.tenant = account.tenant;
+      const account = ctx.oidc.account as { accountId: string; tenant?: string | null; roles?: string[] } | undefined;
+      if ('accountId' in token && account?.accountId === token.accountId) {
+        if (account.tenant) claims.tenant = account.tenant;
+        // The roles the scopes were cut to, as they are now (a refresh picks up a change): for policies at the gateway.
+        claims.roles = account.roles ?? [];
+      }
       // The grant id lets the resource server refuse every token of a revoked grant at once.
       if ('grantId' in token && token.grantId) claims.grant_id = token.grantId;
       // Token exchange and ID-JAG: the IdP that vouched, the tenant and the actor chain (delegated-grants.ts).

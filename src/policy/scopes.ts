@@ -39,7 +39,10 @@ export interface Grant {
   filterListAnswer(method: string, answer: JSONRPCMessage): JSONRPCMessage;
 }
 
-type Caller = Pick<Principal, 'scopes' | 'roles'>;
+type Caller = Pick<Principal, 'scopes' | 'roles' | 'scopesCutToRoles'>;
+
+/** The roles whose scopes the caller holds: none when its token's scopes were already cut to them. */
+const grantingRoles = (principal: Caller): readonly string[] => (principal.scopesCutToRoles ? [] : principal.roles);
 
 interface CompiledScope {
   name: string;
@@ -103,7 +106,7 @@ export class ScopePolicy {
   effectiveScopes(principal: Caller): string[] {
     const names = new Set<string>();
     for (const name of principal.scopes) if (this.scopes.has(name)) names.add(name);
-    for (const role of principal.roles) for (const scope of this.roles.get(role) ?? []) names.add(scope.name);
+    for (const role of grantingRoles(principal)) for (const scope of this.roles.get(role) ?? []) names.add(scope.name);
     return [...names].sort(compare);
   }
 
@@ -118,7 +121,7 @@ export class ScopePolicy {
       const scope = this.scopes.get(name);
       if (scope && opens(scope, upstream, target)) return { allowed: true, reason: `scope ${scope.name}`, needed: [] };
     }
-    for (const role of principal.roles) {
+    for (const role of grantingRoles(principal)) {
       for (const scope of this.roles.get(role) ?? []) {
         if (opens(scope, upstream, target)) return { allowed: true, reason: `scope ${scope.name}`, needed: [] };
       }

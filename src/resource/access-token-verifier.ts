@@ -3,7 +3,7 @@ import type { RevocationEntry, RevocationStore } from '../store/index.js';
 import type { Principal } from '../shared/principal.js';
 import type { BearerVerifier, RequestContext } from './authenticator.js';
 import { AuthenticationError } from './errors.js';
-import { actorOf } from './idp-claims.js';
+import { actorOf, rolesClaim } from './idp-claims.js';
 
 /**
  * Access tokens of the embedded authorization server: RFC 9068 JWTs (`typ: at+jwt`, ES256), verified with
@@ -53,7 +53,7 @@ export class AccessTokenVerifier implements BearerVerifier {
 
   async verify(token: string, context: RequestContext): Promise<Principal> {
     const claims = await this.check(token, context.audiences);
-    const actor = actorOf(claims.act, undefined);
+    const actor = actorOf(claims.act, undefined, true);
     return {
       subject: String(claims.sub),
       ...(typeof claims.tenant === 'string' ? { tenant: claims.tenant } : {}),
@@ -63,8 +63,9 @@ export class AccessTokenVerifier implements BearerVerifier {
       ...(actor ? { actor } : {}),
       credential: { kind: 'oauth', id: String(claims.jti) },
       scopes: typeof claims.scope === 'string' && claims.scope ? claims.scope.split(' ') : [],
-      // Scopes were cut to the user's roles when the token was issued; roles add nothing here.
-      roles: [],
+      // For policies only: the scopes were cut to these roles when the token was issued.
+      roles: rolesClaim(claims.roles),
+      scopesCutToRoles: true,
     };
   }
 

@@ -77,12 +77,16 @@ export function principalFromClaims({ idp, configPath, claims, credentialId }: P
   };
 }
 
-/** RFC 8693 §4.1 `act`: who acts for the subject, nested for a chain. Identity only: an actor's scopes grant nothing. */
-export function actorOf(act: unknown, issuer: string | undefined, depth = 0): Principal | undefined {
+/**
+ * RFC 8693 §4.1 `act`: who acts for the subject, nested for a chain. Identity only: an actor's scopes grant
+ * nothing. Its `roles` are taken only where warden wrote them (`wardenRoles`: its own tokens, or an IdP's
+ * roles already mapped); an IdP's raw `act` is not a list of warden roles.
+ */
+export function actorOf(act: unknown, issuer: string | undefined, wardenRoles = false, depth = 0): Principal | undefined {
   if (act === null || typeof act !== 'object' || Array.isArray(act) || depth > 8) return undefined;
-  const { sub, client_id: clientId, tenant, iss, act: inner } = act as Record<string, unknown>;
+  const { sub, client_id: clientId, tenant, iss, roles, act: inner } = act as Record<string, unknown>;
   if (typeof sub !== 'string' || sub === '') return undefined;
-  const nested = actorOf(inner, issuer, depth + 1);
+  const nested = actorOf(inner, issuer, wardenRoles, depth + 1);
   const actorIssuer = typeof iss === 'string' ? iss : issuer;
   return {
     subject: sub,
@@ -91,7 +95,13 @@ export function actorOf(act: unknown, issuer: string | undefined, depth = 0): Pr
     ...(actorIssuer ? { issuer: actorIssuer } : {}),
     credential: { kind: 'jwt', id: '-' },
     scopes: [],
-    roles: [],
+    // For policies, never for scopes.
+    roles: wardenRoles ? rolesClaim(roles) : [],
     ...(nested ? { actor: nested } : {}),
   };
+}
+
+/** A `roles` claim the gateway wrote (an array of role names); anything else is no roles. */
+export function rolesClaim(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((r): r is string => typeof r === 'string' && r !== '') : [];
 }

@@ -4,7 +4,7 @@ import { AuthenticationError } from './errors.js';
 import { discoverIssuer, type IssuerMetadata } from './issuer-discovery.js';
 import { IdpKeys, type KeyHealth } from './idp-keys.js';
 import { IntrospectionClient, IntrospectionUnavailable } from './introspection.js';
-import { actorOf, claimAt, credentialIdOf, principalFromClaims } from './idp-claims.js';
+import { actorOf, claimAt, credentialIdOf, mapRoles, principalFromClaims } from './idp-claims.js';
 import type { Principal } from '../shared/principal.js';
 
 /**
@@ -105,9 +105,13 @@ export class TrustedIssuer {
     return principalFromClaims({ idp: this.config, configPath: this.configPath, claims, credentialId: credentialIdOf(claims, token) });
   }
 
-  /** The same token's subject as an actor (RFC 8693 `act`): named, not authorized, so its roles need not map. */
+  /**
+   * The same token's subject as an actor (RFC 8693 `act`): named, not authorized, so its roles need not map.
+   * Those that do map are kept for policies (Cedar's "an agent gets at most what its user has").
+   */
   actorOf(claims: Record<string, unknown>): Principal | undefined {
-    return actorOf({ sub: claimAt(claims, this.config.claims.subject), client_id: claims.client_id ?? claims.azp, iss: this.issuer }, this.issuer);
+    const roles = mapRoles(this.config, claims) ?? [];
+    return actorOf({ sub: claimAt(claims, this.config.claims.subject), client_id: claims.client_id ?? claims.azp, iss: this.issuer, roles }, this.issuer, true);
   }
 
   /** The raw subject claim, for records of a refusal. */

@@ -7,7 +7,13 @@ export interface Principal {
   issuer?: string;
   credential: { kind: 'none' | 'api_key' | 'oauth' | 'jwt' | 'mtls'; id: string };
   scopes: string[];
+  /** The subject's roles: they grant scopes (see `scopesCutToRoles`), and policies (Cedar) see them. */
   roles: string[];
+  /**
+   * True for gateway-issued tokens: their scopes were cut to the roles when the token was issued, so the roles
+   * grant nothing more at the scope step. Cedar still sees them, e.g. for "an agent gets at most its user's roles".
+   */
+  scopesCutToRoles?: true;
   actor?: Principal;
   /** The client certificate's SHA-256 thumbprint when one came beside a bearer token (the token says who). */
   certificate?: string;

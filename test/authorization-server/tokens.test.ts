@@ -63,6 +63,7 @@ test('1. a valid access token from the real flow (PKCE S256, resource, sign-in, 
   assert.equal(claims.sub, 'alice');
   assert.equal(claims.client_id, tokens.clientId);
   assert.deepEqual(String(claims.scope).split(' ').sort(), ['notes:read', 'notes:write']);
+  assert.deepEqual(claims.roles, ['writer'], 'the roles the scopes were cut to, for policies at the gateway');
 
   const res = await callTool(setup.notes, tokens.access_token, 'list_notes');
   assert.equal(res.init.status, 200, res.init.text.slice(0, 300));

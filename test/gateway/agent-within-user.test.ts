@@ -23,16 +23,6 @@ const AGENT = { id: 'svc_agent', secret: generateClientSecret() };
 
 const call = (name: string, args: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } });
 
-/**
- * Why the cases below are `todo`: a gateway token names its actor but carries no roles, neither the user's
- * (src/resource/access-token-verifier.ts: `roles: []`, so that roles cannot widen the token's cut scopes) nor the
- * agent's (idp-claims.ts actorOf: `roles: []`). Cedar then sees `principal.roles == []` and
- * `context.actor.roles == []`: the role-based permits never allow and agent-within-user never forbids. Making
- * them pass needs roles for policies that do not feed the scope step: a decision for the identity model
- * (DESIGN.md "Identity"), not for this test.
- */
-const ROLES_NOT_CARRIED = 'gateway tokens carry no roles for Cedar (subject or actor); see the comment above';
-
 describe('agent-within-user through the gateway, with exchanged tokens that name an actor', () => {
   let idp: TestIdp;
   let upstream: PolicyUpstream;
@@ -103,7 +93,7 @@ describe('agent-within-user through the gateway, with exchanged tokens that name
     assert.ok(record.policies, 'Cedar decided it');
   });
 
-  test('an agent within the user\'s roles: what the user may is allowed, what the user may not is refused', { todo: ROLES_NOT_CARRIED }, async () => {
+  test('an agent within the user\'s roles: what the user may is allowed, what the user may not is refused', async () => {
     const token = await exchanged('alice', ['agents']);
     const ok = await post(token, call('notes_search', { query: 'q' }));
     assert.equal(ok.status, 200, ok.text);
@@ -115,7 +105,7 @@ describe('agent-within-user through the gateway, with exchanged tokens that name
     assert.equal((await post(token, call('notes_get'))).status, 200, 'the next legitimate call still works');
   });
 
-  test('an agent holding a role the user lacks is refused by agent-within-user, named in the 403 and the record', { todo: ROLES_NOT_CARRIED }, async () => {
+  test('an agent holding a role the user lacks is refused by agent-within-user, named in the 403 and the record', async () => {
     const seen = upstream.calls.length;
     const token = await exchanged('alice', ['ops-agents']);
     const refused = await post(token, call('notes_search', { query: 'q' }));

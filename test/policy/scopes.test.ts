@@ -99,6 +99,14 @@ describe('ScopePolicy.decide', () => {
     assert.equal(allows(caller, 'notes', tool('update_note')), false);
   });
 
+  test('a gateway token\'s roles grant nothing at the scope step: its scopes were cut to them when it was issued', () => {
+    const token = { ...who(['echo'], ['editor']), scopesCutToRoles: true as const };
+    assert.equal(allows(token, 'notes', tool('create_note')), false, 'the role would open it; the token was not issued with it');
+    assert.equal(allows(token, 'files', tool('echo')), true, 'its own scopes still open what they open');
+    assert.deepEqual(policy.effectiveScopes(token), ['echo']);
+    assert.equal(allows(who(['echo'], ['editor']), 'notes', tool('create_note')), true, 'control: the same roles on an API key do');
+  });
+
   test('an unknown scope or role grants nothing', () => {
     const names = ['admin', '*', '', 'notes:*', 'NOTES:READ', 'notes:read ', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
     for (const name of names) {
