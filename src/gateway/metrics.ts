@@ -30,8 +30,13 @@ export class GatewayMetrics {
   private readonly duration: Histogram<'upstream' | 'method'>;
   private readonly rpc: Counter<'upstream' | 'rpc_method' | 'decision'>;
 
-  constructor(upstreams: ReadonlyMap<string, Upstream>) {
-    collectDefaultMetrics({ register: this.registry });
+  /**
+   * `instance` (the audit instance id) labels every series as `warden_instance`, so several gateways behind one
+   * load balancer are told apart; not `instance`, which Prometheus sets itself to the scraped address.
+   */
+  constructor(upstreams: ReadonlyMap<string, Upstream>, instance: string) {
+    this.registry.setDefaultLabels({ warden_instance: instance });
+    collectDefaultMetrics({ register: this.registry, labels: { warden_instance: instance } });
     this.requests = new Counter({
       name: 'warden_http_requests_total',
       help: 'HTTP requests answered, by upstream, HTTP method and status',

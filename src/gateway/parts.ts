@@ -68,6 +68,7 @@ export async function openParts(config: WardenConfig, options: GatewayOptions): 
     if (u.allow) allowLists.set(name, new AllowList(u.allow));
   }
   const { redactKeys, maxBytes, enabled } = config.audit.arguments;
+  const instance = auditInstance(config.audit.instance);
   return {
     config,
     log,
@@ -75,7 +76,7 @@ export async function openParts(config: WardenConfig, options: GatewayOptions): 
     ownsStore: store !== undefined && !options.store,
     audit: options.audit ?? auditTrailFor(config.audit, store, log),
     auditReplaced: options.audit !== undefined,
-    instance: auditInstance(config.audit.instance),
+    instance,
     upstreams,
     allowLists,
     scopes: authOn ? new ScopePolicy(config.authorization) : undefined,
@@ -83,7 +84,7 @@ export async function openParts(config: WardenConfig, options: GatewayOptions): 
       onTouchError: (err, keyId) => log.warn({ keyId, err: (err as Error).message }, 'could not record when an API key was last used'),
     }) : undefined,
     limiters: buildLimiters(config),
-    metrics: config.metrics.enabled ? new GatewayMetrics(upstreams) : undefined,
+    metrics: config.metrics.enabled ? new GatewayMetrics(upstreams, instance) : undefined,
     recordArguments: enabled ? (args) => redactArguments(args, { keys: redactKeys, maxBytes }) : undefined,
     policies,
   };

@@ -11,6 +11,7 @@ test('/metrics counts requests by upstream and status, MCP requests by method an
       web: { url: upstream.url, allow: { tools: ['echo'] } },
       notes: { command: notesServerCommand() },
     },
+    audit: { instance: 'gw-7' },
   });
   try {
     const web = await connectClient(`${gw.url}/mcp/web`);
@@ -23,7 +24,11 @@ test('/metrics counts requests by upstream and status, MCP requests by method an
     const res = await fetch(`${gw.url}/metrics`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type')!, /text\/plain/);
-    const text = await res.text();
+    const raw = await res.text();
+    // Every series names the instance, so that several gateways are told apart; the rest is matched without it.
+    assert.match(raw, /warden_mcp_requests_total\{[^}]*,warden_instance="gw-7"\} 1/);
+    assert.match(raw, /process_cpu_seconds_total\{warden_instance="gw-7"\}/);
+    const text = raw.replaceAll(/\{warden_instance="gw-7"\}|,warden_instance="gw-7"|warden_instance="gw-7",/g, '');
     assert.match(text, /warden_mcp_requests_total\{upstream="web",rpc_method="tools\/call",decision="allow"\} 1/);
     assert.match(text, /warden_mcp_requests_total\{upstream="web",rpc_method="tools\/call",decision="deny"\} 1/);
     assert.match(text, /warden_mcp_requests_total\{upstream="web",rpc_method="other",decision="allow"\} 1/, 'unknown methods do not become labels');
