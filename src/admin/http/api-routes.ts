@@ -70,7 +70,7 @@ export const API_ROUTES: ApiRoute[] = [
     } }),
   route({ method: 'GET', path: '/keys/{id}', tag: 'keys', summary: 'Show one API key', run: async ({ services, params }) => ok(await services.keys.get(params.id!)) }),
   route({ method: 'POST', path: '/keys/{id}/rotate', tag: 'keys', summary: 'Replace a key; the old one works for the grace period', body: s.rotateBody, secret: true, destructive: true,
-    run: async ({ services, params, body }) => ok(await services.keys.rotate(params.id!, body.grace), 201) }),
+    run: async ({ services, params, body }) => ok(await services.keys.rotate(params.id!, body.grace, body.expiresIn), 201) }),
   route({ method: 'POST', path: '/keys/{id}/revoke', tag: 'keys', summary: 'Revoke a key: refused from the next request on', destructive: true,
     run: async ({ services, params }) => ok(await services.keys.revoke(params.id!)) }),
 

@@ -40,6 +40,7 @@ export const newKeyBody = z.object({
 
 export const rotateBody = z.object({
   grace: duration.default(0).describe('how long the old key keeps working'),
+  expiresIn: duration.optional().describe("the new key's lifetime from now; absent: it keeps the old key's expiry"),
 }).strict();
 
 export const newUserBody = z.object({

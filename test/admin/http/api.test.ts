@@ -114,6 +114,15 @@ test('keys: create (shown once), list with filters and paging, show, rotate, rev
   assert.equal(rotated.json.previous.status, 'grace');
   await adminRecord('keys.rotate', other.id);
   assert.equal((await root.post(`/keys/${other.id}/rotate`, {})).status, 409, 'a rotated key cannot be rotated again');
+  assert.equal(rotated.json.view.expiresAt ?? null, null, 'without expiresIn the new key keeps the old one\'s (no) expiry');
+
+  // expiresIn gives the new key a lifetime of its own, as `warden keys rotate --expires` does.
+  const expiring = await root.post(`/keys/${rotated.json.view.id}/rotate`, { expiresIn: '30d' });
+  assert.equal(expiring.status, 201, JSON.stringify(expiring.json));
+  secrets.push(expiring.json.key);
+  const lifetime = expiring.json.view.expiresAt - Date.now();
+  assert.ok(lifetime > 29 * 86_400_000 && lifetime <= 30 * 86_400_000, `expires in ${lifetime} ms`);
+  assert.equal((await root.post(`/keys/${expiring.json.view.id}/rotate`, { expiresIn: '0s' })).status, 400, 'a lifetime of zero is refused');
 });
 
 test('validation: unknown scope, unknown field, bad JSON, wrong type, bad paging are 400 naming the field; the next valid request works', async () => {
