@@ -9,6 +9,8 @@ export interface Principal {
   scopes: string[];
   roles: string[];
   actor?: Principal;
+  /** Sender-constrained token: the DPoP key's thumbprint (`jkt`) the request proved it holds. */
+  confirmation?: { jkt?: string };
   /** The client certificate's SHA-256 thumbprint when one came beside a bearer token (the token says who). */
   certificate?: string;
 }
