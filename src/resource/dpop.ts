@@ -19,6 +19,8 @@ import { MemoryReplayCache, ReplayCacheFull, type ReplayCache } from './replay-c
 const MAX_PROOF_CHARS = 8_192;
 /** RFC 9449 §11.1: a long jti would let a client fill memory; only its digest is stored, but the claim is bounded too. */
 const MAX_JTI_CHARS = 256;
+/** Imported proof keys remembered (one per client key in use). */
+const KEY_CACHE_MAX = 1_024;
 /** JWK members that only a private (or symmetric) key has. */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 
@@ -80,6 +82,7 @@ export class DpopVerifier {
   readonly mode: DpopConfig['mode'];
   private readonly replays: ReplayCache;
   private readonly now: () => number;
+  private readonly keys = new Map<string, Awaited<ReturnType<typeof EmbeddedJWK>>>();
 
   constructor(private readonly settings: DpopConfig, private readonly options: DpopVerifierOptions = {}) {
     if (settings.nonce && !options.nonces) throw new TypeError('DPoP nonces are on but no nonce source was given');
@@ -119,6 +122,21 @@ export class DpopVerifier {
     return undefined;
   }
 
+  /**
+   * jose's EmbeddedJWK, remembered per algorithm and JWK: a client signs every proof with one key, and
+   * importing it is most of a proof check's cost. Bounded; an entry is only made for a proof that names a
+   * token that verified, and the same JWK text always imports to the same key.
+   */
+  private async keyOf(header: Parameters<typeof EmbeddedJWK>[0], jws: Parameters<typeof EmbeddedJWK>[1]) {
+    const id = `${String(header?.alg)}\n${JSON.stringify(header?.jwk)}`;
+    const known = this.keys.get(id);
+    if (known) return known;
+    const key = await EmbeddedJWK(header, jws);
+    if (this.keys.size >= KEY_CACHE_MAX) this.keys.delete(this.keys.keys().next().value!);
+    this.keys.set(id, key);
+    return key;
+  }
+
   /** RFC 9449 §4.3 and §7.1, in order; the jti is recorded last, so a proof refused for another reason can be fixed and sent. */
   private async checkProof(how: Presentation, token: string, jkt: string, jti: string): Promise<void> {
     if (how.proofs.length === 0) throw proofError('no DPoP proof; send one DPoP header with every request that carries this token', jti);
@@ -135,7 +153,7 @@ export class DpopVerifier {
         if (embedded && typeof embedded === 'object' && PRIVATE_MEMBERS.some((m) => Object.hasOwn(embedded, m))) {
           throw new ProofProblem("the proof's jwk holds a private or symmetric key; embed the public key only");
         }
-        return EmbeddedJWK(header, jws);
+        return this.keyOf(header, jws);
       }, { typ: 'dpop+jwt', algorithms: [...DPOP_ALGORITHMS], requiredClaims: ['jti', 'htm', 'htu', 'iat'], currentDate: new Date(this.now()) });
       payload = verified.payload;
       jwk = verified.protectedHeader.jwk!;
