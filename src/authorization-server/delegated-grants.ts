@@ -161,6 +161,8 @@ interface Issue extends Verified {
 
 function issuer(provider: Provider, parts: DelegationParts) {
   return async (ctx: KoaContextWithOIDC, grant: Issue): Promise<void> => {
+    // These tokens are built here, not by oidc-provider's grants, and are not DPoP-bound yet: under `required` the gateway would refuse them.
+    if (parts.oauth.dpop.mode === 'required') throw new errors.CustomOIDCProviderError('invalid_dpop_proof', 'token exchange and ID-JAG tokens are not DPoP-bound yet, and auth.oauth.dpop is required');
     const oidc = ctx.oidc as unknown as { client: unknown; entity(name: string, value: unknown): void };
     // The same resource server (audience, scopes, lifetime, format) the other grants get for this URL.
     const info = resourceServerInfo(parts.resources, parts.oauth, grant.target);

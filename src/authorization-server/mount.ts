@@ -89,6 +89,11 @@ export class MountedAuthorizationServer {
     return this.server.verificationKeys();
   }
 
+  /** The key of DPoP nonces (follows a cookie-key rotation). */
+  dpopNonceSecret(): Buffer {
+    return this.server.dpopNonceSecret();
+  }
+
   /** The sign-in limit per IP and the per-username back-off, for other sign-in pages (the admin console) to share. */
   get signInGuards(): { perIp: AuthorizationServer['signIns']; throttle: AuthorizationServer['signInThrottle'] } {
     return { perIp: this.server.signIns, throttle: this.server.signInThrottle };

@@ -9,6 +9,7 @@ import type { ResourceCatalog } from './resources.js';
 import type { DelegatedClaims } from './delegated-grants.js';
 import { CLIENT_KIND_PROPERTY, checkRegistration } from './registration-policy.js';
 import { DEFAULT_SCOPE_PARAM, defaultScope } from './default-scope.js';
+import { DPOP_SIGNING_ALGS, dpopFeature, requireDpopAtTokenEndpoint } from './dpop.js';
 
 /**
  * The oidc-provider configuration: an OAuth 2.1 authorization server for MCP, with the OpenID parts that
@@ -92,8 +93,10 @@ export function createProvider(parts: ProviderParts): Provider {
       token_endpoint_auth_method: 'none',
       // The keystore is EC only; the RS256 default would make every registration fail.
       id_token_signed_response_alg: 'ES256',
+      // What a registration that says nothing gets under `required` (dpop.ts refuses proofless token requests of every client).
+      ...(oauth.dpop.mode === 'required' ? { dpop_bound_access_tokens: true } : {}),
     },
-    enabledJWA: { idTokenSigningAlgValues: ['ES256'] },
+    enabledJWA: { idTokenSigningAlgValues: ['ES256'], dPoPSigningAlgValues: DPOP_SIGNING_ALGS },
     routes: OAUTH_ROUTES,
     extraParams: [DEFAULT_SCOPE_PARAM],
     interactions: { url: (_ctx, interaction) => `${INTERACTION_PREFIX}${interaction.uid}` },
@@ -160,8 +163,8 @@ export function createProvider(parts: ProviderParts): Provider {
     },
     features: {
       devInteractions: { enabled: false },
-      // Not until the resource side checks DPoP proofs: a sender-constrained token used as a plain bearer would pass.
-      dPoP: { enabled: false },
+      // RFC 9449: bound access and refresh tokens, nonces; auth.oauth.dpop (dpop.ts).
+      dPoP: dpopFeature(oauth.dpop, parts.keys.cookieKeys[0]!),
       userinfo: { enabled: false },
       rpInitiatedLogout: { enabled: false },
       revocation: { enabled: true },
@@ -200,6 +203,7 @@ export function createProvider(parts: ProviderParts): Provider {
   };
   const provider = new Provider(parts.issuer, configuration);
   provider.proxy = parts.proxy;
+  provider.use(requireDpopAtTokenEndpoint(oauth.dpop, OAUTH_ROUTES.token));
   provider.use(defaultScope(resources, OAUTH_ROUTES.authorization));
   // `verification_uri_complete` is answered by oidc-provider's own auto-submitting page, which no hook renders:
   // it gets the pages' headers, with an empty script-src that oidc-provider fills with its one script's hash.

@@ -10,6 +10,7 @@ import type { OAuthEvent } from '../audit/index.js';
 import { createInteractionHandler, type InteractionEvent } from './interactions.js';
 import { loadAuthorizationServerKeys, type AuthorizationServerKeys } from './keys.js';
 import { createProvider, INTERACTION_PREFIX, OAUTH_ROUTES } from './provider.js';
+import { dpopNonceSecret } from './dpop.js';
 import type { ResourceCatalog } from './resources.js';
 import { listRevocation, revocationContext, revokeGrant, type RevocationContext } from './revoke.js';
 import { SSO_CALLBACK, SsoSignIn, type CompanySignIn } from './sso.js';
@@ -123,6 +124,11 @@ export class AuthorizationServer {
 
   private async revokeGrantsOf(username: string): Promise<void> {
     for (const grant of await this.options.store.oauth.list({ model: 'Grant', accountId: username }, Date.now())) await revokeGrant(this.revocation, grant.id);
+  }
+
+  /** The key of the gateway's DPoP nonces: the same one oidc-provider's are made with, shared by every instance. */
+  dpopNonceSecret(): Buffer {
+    return dpopNonceSecret(this.keys.cookieKeys[0]!);
   }
 
   /** Public JWKs that verify access tokens (the signing key and retired keys still published). */

@@ -1,3 +1,3 @@
-export { configSchema, configJsonSchema, accessTokenTtlOf, LOGIN_BACKOFF, LOGIN_PER_ACCOUNT, type WardenConfig, type UpstreamConfig, type AllowListConfig, type ConfigInput, type OAuthConfig, type AuthorizationConfig, type JwtIssuerConfig, type IdpUse } from './schema.js';
+export { configSchema, configJsonSchema, accessTokenTtlOf, LOGIN_BACKOFF, LOGIN_PER_ACCOUNT, DPOP_DEFAULTS, DPOP_ALGORITHMS, type WardenConfig, type UpstreamConfig, type AllowListConfig, type ConfigInput, type OAuthConfig, type DpopConfig, type AuthorizationConfig, type JwtIssuerConfig, type IdpUse } from './schema.js';
 export { loadConfigFile, parseConfigText, resolveConfigPath, ConfigError, credentialsOverPlainHttp, type LoadedConfig, type ConfigIssue } from './load.js';
 export { isLoopbackHost } from '../shared/client-ip.js';

@@ -102,6 +102,23 @@ const REPLACED_LOGIN_KEYS: Record<string, string> = {
   lockout: 'auth.oauth.login.lockout was replaced by auth.oauth.login.backoff.max, the longest wait between attempts of one username from one address (docs/config.md)',
 };
 
+/** RFC 9449 sender-constrained tokens at the embedded AS and at the gateway (resource/dpop.ts, docs/tls.md). */
+export const DPOP_MODES = ['off', 'allowed', 'required'] as const;
+/** Proof algorithms, the same at the AS and the gateway: asymmetric only (`none` is no signature, HS* a secret shared with the client). */
+export const DPOP_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'Ed25519', 'EdDSA'] as const;
+export const DPOP_DEFAULTS = { mode: 'allowed' as const, nonce: false, proofWindow: 60_000, replayCacheSize: 100_000 };
+const dpopSettings = z.object({
+  mode: z.enum(DPOP_MODES).default(DPOP_DEFAULTS.mode)
+    .describe('off: no DPoP; allowed: a client that sends a proof gets DPoP-bound tokens, others bearer tokens; required: only DPoP-bound tokens are issued and accepted'),
+  nonce: z.boolean().default(DPOP_DEFAULTS.nonce)
+    .describe('proofs must carry a server-provided nonce (RFC 9449 §8, §9): one more round trip per client, freshness that does not rest on its clock'),
+  proofWindow: between(5_000, 300_000, 'between 5s and 5m').default(DPOP_DEFAULTS.proofWindow)
+    .describe("how far a proof's iat may be from the gateway's clock, either way; its jti is remembered as long"),
+  replayCacheSize: z.number().int().min(1_000).max(10_000_000).default(DPOP_DEFAULTS.replayCacheSize)
+    .describe('proof jtis remembered at once (each for about proofWindow); when full, new proofs are refused with 503 until entries expire'),
+}).strict();
+const dpop = z.union([z.enum(DPOP_MODES).transform((mode) => ({ ...DPOP_DEFAULTS, mode })), dpopSettings]);
+
 const oauth = z
   .object({
     accessTokenTtl: between(60_000, MAX_ACCESS_TOKEN_TTL_MS, 'between 1m and 1h').default(600_000)
@@ -118,6 +135,8 @@ const oauth = z
       .describe('accept https client_id URLs (Client ID Metadata Documents); fetched with SSRF protection'),
     deviceFlow: z.boolean().default(true).describe('device authorization grant (RFC 8628) for CLIs and headless agents'),
     clientCredentials: z.boolean().default(true).describe('client_credentials for service clients made with `warden clients add`'),
+    dpop: dpop.default(DPOP_DEFAULTS)
+      .describe("DPoP (RFC 9449): 'off', 'allowed' or 'required', or { mode, nonce, proofWindow, replayCacheSize }"),
     localPasswords: z.boolean().default(true)
       .describe('people may sign in with a password of the built-in user directory; false leaves only company sign-in (auth.jwt.issuers[].sso)'),
     tokenExchange: z.object({
@@ -492,6 +511,7 @@ export type AllowListConfig = NonNullable<UpstreamConfig['allow']>;
 export type AuthorizationConfig = WardenConfig['authorization'];
 export type ScopeConfig = AuthorizationConfig['scopes'][string];
 export type OAuthConfig = z.output<typeof oauth>;
+export type DpopConfig = OAuthConfig['dpop'];
 export type JwtIssuerConfig = z.output<typeof jwtIssuer>;
 export type IdpUse = (typeof IDP_USES)[number];
 

@@ -15,13 +15,15 @@ export interface DocumentParts {
   signer: IdentityTokenSigner | undefined;
   /** The embedded authorization server's issuer when OAuth is on, and the company IdPs whose tokens are accepted. */
   authorizationServers: readonly string[];
+  /** When the embedded AS's tokens may be DPoP-bound: what the metadata says of it. */
+  dpop?: { required: boolean; algs: readonly string[] };
 }
 
 /**
  * Serves RFC 9728 metadata per MCP endpoint and the JWKS of the identity JWTs upstreams receive. Answers
  * true when it handled the path.
  */
-export function serveDocument(path: string, res: ServerResponse, { routes, scopes, signer, authorizationServers }: DocumentParts): boolean {
+export function serveDocument(path: string, res: ServerResponse, { routes, scopes, signer, authorizationServers, dpop }: DocumentParts): boolean {
   if (path === PATHS.identityJwks) {
     if (!signer) return false;
     sendJson(res, 200, signer.jwks(), PUBLIC_HEADERS);
@@ -34,6 +36,7 @@ export function serveDocument(path: string, res: ServerResponse, { routes, scope
     scopes: scopes!.scopesFor(endpoint.upstream),
     authorizationServers: [...authorizationServers],
     name: `MCP server '${endpoint.upstream}' behind mcp-warden`,
+    ...(dpop ? { dpop } : {}),
   }), PUBLIC_HEADERS);
   return true;
 }

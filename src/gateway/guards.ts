@@ -77,12 +77,12 @@ export function corsHeaders(origin: string | undefined): Record<string, string> 
   if (!origin) return {};
   return {
     'access-control-allow-origin': origin,
-    'access-control-expose-headers': 'mcp-session-id, mcp-protocol-version, www-authenticate, retry-after',
+    'access-control-expose-headers': 'mcp-session-id, mcp-protocol-version, www-authenticate, retry-after, dpop-nonce',
     vary: 'Origin',
   };
 }
 
-const ALLOWED_REQUEST_HEADERS = ['content-type', 'accept', 'authorization', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'mcp-method', 'mcp-name'];
+const ALLOWED_REQUEST_HEADERS = ['content-type', 'accept', 'authorization', 'dpop', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'mcp-method', 'mcp-name'];
 
 /**
  * The preflight answer. `Mcp-Param-*` names are chosen per tool by the server (2026-07-28), so no fixed list

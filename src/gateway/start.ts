@@ -7,6 +7,8 @@ import { BearerAuthenticator, noAuthentication, type Authenticator, type BearerV
 import { CertificateAuthenticator, MtlsVerifier } from '../resource/mtls-authenticator.js';
 import { ApiKeyVerifier } from '../resource/api-key-authenticator.js';
 import { AccessTokenVerifier } from '../resource/access-token-verifier.js';
+import { DpopNonces, DpopVerifier } from '../resource/dpop.js';
+import type { ChallengeSchemes } from './pipeline/authenticate.js';
 import { IdpTokenVerifier } from '../resource/idp-token-verifier.js';
 import { TrustedIssuers } from '../resource/trusted-issuers.js';
 import { MountedAuthorizationServer } from '../authorization-server/mount.js';
@@ -26,7 +28,7 @@ import { liveToolLister } from './upstream-tools.js';
 import { UserDirectory } from '../authorization-server/users.js';
 import { SignInThrottle } from '../authorization-server/sign-in-throttle.js';
 import { TokenBucketLimiter } from '../ratelimit/index.js';
-import { LOGIN_BACKOFF, LOGIN_PER_ACCOUNT } from '../config/index.js';
+import { DPOP_ALGORITHMS, LOGIN_BACKOFF, LOGIN_PER_ACCOUNT } from '../config/index.js';
 
 export type { GatewayOptions } from './parts.js';
 
@@ -191,8 +193,12 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
       throw err;
     }
     const as = authorizationServer;
+    const dpop = oauth.dpop.mode === 'off' ? undefined : new DpopVerifier(oauth.dpop, {
+      ...(oauth.dpop.nonce ? { nonces: new DpopNonces(() => as.dpopNonceSecret()) } : {}),
+    });
     tokens = new AccessTokenVerifier({
       issuer: publicBase, keys: () => as.verificationKeys(), reloadKeys: () => as.reloadKeys(), revocations: store.revocations,
+      ...(dpop ? { dpop } : {}),
     });
     verifiers.push(tokens);
   }
@@ -208,6 +214,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     clientIp: ipOf,
     authenticator: authenticatorFor(config, verifiers.length > 0 ? new BearerAuthenticator(verifiers) : undefined),
     audiences: (upstream) => audiences.get(upstream) ?? [],
+    schemes: challengeSchemes(oauth?.dpop.mode, verifiers.length),
     identities,
   });
   // Both the admin console and the App answer clients on this machine with more detail.
@@ -227,6 +234,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
       routes, scopes, signer,
       // The embedded AS first: MCP clients use the first one they can, and it is the one that signs people in.
       authorizationServers: [...(authorizationServer ? [authorizationServer.issuer] : []), ...delegated.map((i) => i.issuer)],
+      ...(authorizationServer && oauth && oauth.dpop.mode !== 'off' ? { dpop: { required: oauth.dpop.mode === 'required', algs: DPOP_ALGORITHMS } } : {}),
     },
     issuers,
     upstreams: parts.upstreams, metrics: parts.metrics, limiters: parts.limiters,
@@ -234,6 +242,15 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     pdp: config.authorization.cedar?.authzenApi ? { token: config.authorization.cedar.authzenApi.token, timeZone: config.authorization.cedar.timeZone } : undefined,
   });
   return { app, url, publicBase, signer, authorizationServer, maintenance, issuers };
+}
+
+/**
+ * What a 401 offers: `DPoP` when the embedded AS's tokens may be DPoP-bound; `Bearer` unless DPoP is required
+ * and the embedded AS's tokens are the only credential (API keys and IdP tokens are bearer credentials).
+ */
+function challengeSchemes(dpop: 'off' | 'allowed' | 'required' | undefined, verifiers: number): ChallengeSchemes {
+  if (dpop === undefined || dpop === 'off') return { bearer: true };
+  return { bearer: dpop === 'allowed' || verifiers > 1, dpop: { algs: DPOP_ALGORITHMS } };
 }
 
 /** Client certificates (listen.tls.clientCa, auth.mtls) in front of the bearer chain, when configured. */

@@ -4,6 +4,7 @@ import type { Principal } from '../shared/principal.js';
 import type { BearerVerifier, RequestContext } from './authenticator.js';
 import { AuthenticationError } from './errors.js';
 import { actorOf, rolesClaim } from './idp-claims.js';
+import type { DpopVerifier } from './dpop.js';
 
 /**
  * Access tokens of the embedded authorization server: RFC 9068 JWTs (`typ: at+jwt`, ES256), verified with
@@ -20,6 +21,8 @@ export interface AccessTokenVerifierOptions {
   /** Re-reads the keys (a rotation in another process); called when a token names an unknown kid. */
   reloadKeys(): Promise<void>;
   revocations: RevocationStore;
+  /** DPoP proofs for tokens bound with `cnf.jkt` (dpop.ts); absent: such tokens are refused. */
+  dpop?: DpopVerifier;
   now?: () => number;
 }
 
@@ -33,6 +36,7 @@ const VERIFIED_CACHE_MAX = 4096;
 export class AccessTokenVerifier implements BearerVerifier {
   readonly kind = 'oauth' as const;
   readonly describes = 'an OAuth access token';
+  readonly dpop: boolean;
   private keySet: ReturnType<typeof createLocalJWKSet> | undefined;
   private keysFor: Record<string, unknown>[] | undefined;
   private lastReload = 0;
@@ -45,6 +49,7 @@ export class AccessTokenVerifier implements BearerVerifier {
 
   constructor(private readonly options: AccessTokenVerifierOptions) {
     this.now = options.now ?? Date.now;
+    this.dpop = options.dpop !== undefined && options.dpop.mode !== 'off';
   }
 
   accepts(token: string): boolean {
@@ -53,6 +58,8 @@ export class AccessTokenVerifier implements BearerVerifier {
 
   async verify(token: string, context: RequestContext): Promise<Principal> {
     const claims = await this.check(token, context.audiences);
+    // After the token checked out, so that only a valid token spends room in the proof replay cache.
+    const jkt = this.options.dpop ? await this.options.dpop.confirm(claims, token, context.presentation) : undefined;
     const actor = actorOf(claims.act, undefined, true);
     return {
       subject: String(claims.sub),
@@ -62,6 +69,7 @@ export class AccessTokenVerifier implements BearerVerifier {
       ...(typeof claims.sub_iss === 'string' ? { issuer: claims.sub_iss } : {}),
       ...(actor ? { actor } : {}),
       credential: { kind: 'oauth', id: String(claims.jti) },
+      ...(jkt ? { confirmation: { jkt } } : {}),
       scopes: typeof claims.scope === 'string' && claims.scope ? claims.scope.split(' ') : [],
       // For policies only: the scopes were cut to these roles when the token was issued.
       roles: rolesClaim(claims.roles),
@@ -91,8 +99,10 @@ export class AccessTokenVerifier implements BearerVerifier {
       if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.delete(this.verified.keys().next().value!);
       this.verified.set(cacheKey, { claims, validUntil: (claims.exp! + CLOCK_TOLERANCE_S) * 1000 });
     }
-    // Sender-constrained tokens (DPoP, mTLS) need a proof this verifier does not check yet: refused, not treated as bearer.
-    if (claims.cnf !== undefined) throw new AuthenticationError('Unauthorized: sender-constrained access tokens (cnf) are not accepted here yet', 'invalid_token');
+    // Sender-constrained tokens need their proof: `jkt` is checked in verify() (dpop.ts); any other confirmation is refused, not treated as bearer.
+    if (claims.cnf !== undefined && (!this.options.dpop || typeof claims.cnf !== 'object' || claims.cnf === null || Object.keys(claims.cnf).some((k) => k !== 'jkt'))) {
+      throw new AuthenticationError('Unauthorized: sender-constrained access tokens (cnf) are not accepted here yet', 'invalid_token');
+    }
     const iat = typeof claims.iat === 'number' ? claims.iat * 1000 : 0;
     const entries: RevocationEntry[] = [{ kind: 'jti', value: String(claims.jti) }, { kind: 'client', value: String(claims.client_id) }];
     if (typeof claims.sub === 'string') entries.push({ kind: 'user', value: claims.sub });

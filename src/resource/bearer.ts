@@ -7,23 +7,33 @@ import { AuthenticationError } from './errors.js';
  */
 const CREDENTIAL_PARAMS = new Set(['access_token', 'api_key', 'apikey', 'api-key', 'key', 'token', 'auth', 'authorization']);
 
-/** The bearer token of `Authorization: Bearer <token>`, or undefined when the request has no Authorization header. */
+/** The token of `Authorization: Bearer <token>` (or `DPoP <token>`), or undefined when the request has no Authorization header. */
 export function extractBearer(req: IncomingMessage): string | undefined {
+  return extractCredential(req, true)?.token;
+}
+
+/**
+ * The token and its scheme: `Bearer`, or `DPoP` (RFC 9449 §7.1) when `dpop` says some verifier checks proofs.
+ * Undefined when the request has no Authorization header.
+ */
+export function extractCredential(req: IncomingMessage, dpop: boolean): { token: string; scheme: 'bearer' | 'dpop' } | undefined {
   refuseCredentialInUrl(req.url);
   const header = req.headers.authorization;
   if (header === undefined) return undefined;
   refuseSecondAuthorization(req);
-  const match = /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
-  if (!match) {
-    const scheme = /^\S+/.exec(header)?.[0];
+  const match = /^(Bearer|DPoP) +([\x21-\x7e]+) *$/i.exec(header);
+  const scheme = match?.[1]!.toLowerCase() as 'bearer' | 'dpop' | undefined;
+  if (!match || (scheme === 'dpop' && !dpop)) {
+    const named = /^\S+/.exec(header)?.[0];
+    const expected = dpop ? 'Authorization: Bearer <key> or DPoP <token>' : 'Authorization: Bearer <key>';
     throw new AuthenticationError(
-      scheme && !/^bearer$/i.test(scheme)
-        ? `Unauthorized: the ${scheme.slice(0, 20)} scheme is not accepted; send Authorization: Bearer <key>`
-        : 'Unauthorized: the Authorization header is malformed; send Authorization: Bearer <key>',
+      named && !/^bearer$/i.test(named)
+        ? `Unauthorized: the ${named.slice(0, 20)} scheme is not accepted; send ${expected}`
+        : `Unauthorized: the Authorization header is malformed; send ${expected}`,
       'invalid_token',
     );
   }
-  return match[1]!;
+  return { token: match[2]!, scheme: scheme! };
 }
 
 function refuseCredentialInUrl(url: string | undefined): void {

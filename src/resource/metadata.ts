@@ -8,6 +8,9 @@ export interface ProtectedResourceMetadata {
   bearer_methods_supported: ['header'];
   authorization_servers?: string[];
   resource_name?: string;
+  /** RFC 9449 §5.1 / RFC 9728 §2: DPoP proof algorithms accepted, and whether only DPoP-bound tokens are. */
+  dpop_signing_alg_values_supported?: string[];
+  dpop_bound_access_tokens_required?: boolean;
 }
 
 export function protectedResourceMetadata(options: {
@@ -15,6 +18,7 @@ export function protectedResourceMetadata(options: {
   scopes: string[];
   authorizationServers?: string[];
   name?: string;
+  dpop?: { required: boolean; algs: readonly string[] };
 }): ProtectedResourceMetadata {
   return {
     resource: options.resource,
@@ -23,6 +27,7 @@ export function protectedResourceMetadata(options: {
     bearer_methods_supported: ['header'],
     ...(options.authorizationServers?.length ? { authorization_servers: options.authorizationServers } : {}),
     ...(options.name ? { resource_name: options.name } : {}),
+    ...(options.dpop ? { dpop_signing_alg_values_supported: [...options.dpop.algs], dpop_bound_access_tokens_required: options.dpop.required } : {}),
   };
 }
 

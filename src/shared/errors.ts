@@ -26,6 +26,7 @@ export const GATEWAY_ERRORS = {
   insufficient_scope: { status: 403, rpc: -32003 },
   rate_limited: { status: 429, rpc: -32029 },
   policy_unavailable: { status: 503, rpc: -32002 },
+  dpop_replay_cache_full: { status: 503, rpc: -32002 },
   too_many_sessions: { status: 503, rpc: -32029 },
   too_many_principal_sessions: { status: 429, rpc: -32029 },
   request_id_in_use: { status: 400, rpc: -32600 },

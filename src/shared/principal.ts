@@ -15,6 +15,8 @@ export interface Principal {
    */
   scopesCutToRoles?: true;
   actor?: Principal;
+  /** Sender-constrained token: the DPoP key's thumbprint (`jkt`) the request proved it holds. */
+  confirmation?: { jkt?: string };
   /** The client certificate's SHA-256 thumbprint when one came beside a bearer token (the token says who). */
   certificate?: string;
 }

@@ -2,7 +2,7 @@ import { GatewayError } from '../../shared/errors.js';
 import { ANONYMOUS, type AuditedPrincipal } from '../../shared/principal.js';
 import type { Authenticator } from '../../resource/authenticator.js';
 import { isAuthenticationError, type AuthenticationError } from '../../resource/errors.js';
-import { bearerChallenge } from '../../resource/challenge.js';
+import { bearerChallenge, dpopChallenge } from '../../resource/challenge.js';
 import { metadataUrlFor } from '../../resource/metadata.js';
 import { denials, Refusal, type HttpCall, type HttpCaller } from './stage.js';
 import { tooMany, type Limiters } from './rate-limit.js';
@@ -12,7 +12,16 @@ export interface AuthenticateParts {
   /** The resource URLs of an upstream: what an access token's audience must be. */
   audiences(upstream: string): readonly string[];
   limiters: Limiters;
+  /** The challenges a 401 carries: `Bearer` unless only DPoP-bound tokens are accepted, `DPoP` with its algorithms when DPoP is on. */
+  schemes?: ChallengeSchemes;
 }
+
+export interface ChallengeSchemes {
+  bearer: boolean;
+  dpop?: { algs: readonly string[] };
+}
+
+const BEARER_ONLY: ChallengeSchemes = { bearer: true };
 
 /**
  * Step 2: the credential becomes a principal. A refused one gets a 401 challenge (400 for a credential in the
@@ -20,21 +29,21 @@ export interface AuthenticateParts {
  * budget and a much smaller one for failures alone, so guessing keys is throttled while callers that hold
  * a valid one are not.
  */
-export function authenticate({ authenticator, audiences, limiters }: AuthenticateParts): (call: HttpCall) => Promise<HttpCaller> {
+export function authenticate({ authenticator, audiences, limiters, schemes = BEARER_ONLY }: AuthenticateParts): (call: HttpCall) => Promise<HttpCaller> {
   return async (call) => {
     try {
-      const principal = await authenticator.authenticate(call.req, { audiences: audiences(call.upstream) });
+      const principal = await authenticator.authenticate(call.req, { audiences: audiences(call.upstream), request: { method: call.method, url: call.resource } });
       return { ...call, principal };
     } catch (err) {
       if (!isAuthenticationError(err)) throw err;
-      const records = denials({ ...call, principal: presented(err) }, `authentication failed: ${err.error ?? 'no credential'}`, 'authentication');
+      const records = denials({ ...call, principal: presented(err) }, reasonOf(err), 'authentication');
       // One record for the request, whatever it holds: nothing in it was looked at.
       const record = records.slice(0, 1);
       for (const limiter of [limiters.ip, limiters.failedAuth]) {
         const verdict = limiter?.take(call.ip ?? '');
         if (verdict && !verdict.ok) throw new Refusal(tooMany(`from ${call.ip}`, verdict.retryAfterSeconds), record);
       }
-      throw new Refusal(challenge(call, err), record);
+      throw new Refusal(challenge(call, err, schemes), record);
     }
   };
 }
@@ -44,11 +53,32 @@ function presented(err: AuthenticationError): AuditedPrincipal {
   return { ...ANONYMOUS, subject: '-', credential: { kind: err.credentialKind, id: err.credentialId ?? '-' } };
 }
 
-function challenge(call: HttpCall, err: AuthenticationError): GatewayError {
-  const header = bearerChallenge({
+/**
+ * What the record says: the error code, and for DPoP the check that failed (the message names the check,
+ * never the token or the proof).
+ */
+function reasonOf(err: AuthenticationError): string {
+  const reason = `authentication failed: ${err.unavailable ?? err.error ?? 'no credential'}`;
+  return err.dpop ? `${reason}: ${err.message.replace(/^Unauthorized: /, '').slice(0, 200)}` : reason;
+}
+
+/**
+ * RFC 6750 §3 and RFC 9449 §7.1: one challenge per scheme the endpoint accepts, the error in the scheme that
+ * fixes it (DPoP for proof and nonce errors), a fresh `DPoP-Nonce` when a nonce is wanted.
+ */
+function challenge(call: HttpCall, err: AuthenticationError, schemes: ChallengeSchemes): GatewayError {
+  if (err.unavailable) return new GatewayError(err.unavailable, err.message, { 'retry-after': '1' });
+  const params = {
     resourceMetadata: metadataUrlFor(call.resource),
     ...(err.error ? { error: err.error } : {}),
     ...(err.error === 'invalid_token' ? { description: 'the credential is not valid' } : {}),
-  });
-  return new GatewayError(err.error === 'invalid_request' ? err.problem ?? 'invalid_request' : 'unauthorized', err.message, { 'www-authenticate': header });
+  };
+  const bare = { resourceMetadata: params.resourceMetadata };
+  const inDpop = schemes.dpop !== undefined && (err.dpop !== undefined || !schemes.bearer);
+  const values: string[] = [];
+  if (schemes.bearer) values.push(bearerChallenge(inDpop ? bare : params));
+  if (schemes.dpop) values.push(dpopChallenge({ ...(inDpop ? params : bare), algs: schemes.dpop.algs }));
+  const headers: Record<string, string> = { 'www-authenticate': values.join(', ') };
+  if (err.dpop?.nonce) headers['dpop-nonce'] = err.dpop.nonce;
+  return new GatewayError(err.error === 'invalid_request' ? err.problem ?? 'invalid_request' : 'unauthorized', err.message, headers);
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authenticator } from '../../resource/authenticator.js';
+import type { ChallengeSchemes } from './authenticate.js';
 import type { AllowList, ScopePolicy } from '../../policy/index.js';
 import type { Upstream } from '../upstreams/upstream.js';
 import type { UpstreamIdentity } from './identify.js';
@@ -29,6 +30,7 @@ export type { Finished } from './after.js';
 export interface PipelineParts extends TransportParts, AuditParts, AfterParts, PolicyParts {
   authenticator: Authenticator;
   audiences(upstream: string): readonly string[];
+  schemes?: ChallengeSchemes;
   allowLists: ReadonlyMap<string, AllowList>;
   scopes?: ScopePolicy;
   recordArguments?: (args: unknown) => unknown;
