@@ -223,6 +223,19 @@ export interface UserStore {
   recordFailedLogin(username: string, at: number, lockAfter: number, lockFor: number): Promise<UserRecord | undefined>;
 }
 
+/** Tells caches that shared state changed somewhere. In one process: a counter. Across instances: Redis. */
+export interface ChangeFeed {
+  /** Differs from the previous value whenever a cached table may have changed on any instance. Cheap (no I/O). */
+  version(): number;
+  /** This instance changed a cached table; tells the others (best effort, async). */
+  changed(): void;
+  /**
+   * True when the feed hears other instances' changes (Redis). A store caches reads only behind such a feed,
+   * or behind one of its own that sees every writer (SQLite's data_version).
+   */
+  readonly shared?: boolean;
+}
+
 export interface Store {
   /** For messages, e.g. the SQLite file path. Never a connection string with a password. */
   readonly location: string;

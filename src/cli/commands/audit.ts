@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { StoreConfig } from '../../config/index.js';
 import type { AuditAdmin, AuditEntry, AuditFilter } from '../../admin/index.js';
 // Tiny and pure: imported eagerly so that option parsers can reject a bad value synchronously (exit 2).
 import { resolve } from 'node:path';
@@ -115,26 +116,24 @@ export function registerAudit(program: Command): void {
 async function withAudit(opts: Common, run: (audit: AuditAdmin) => Promise<number>): Promise<void> {
   const { loadConfigOrExit, fail } = await import('../output.js');
   const { existsSync } = await import('node:fs');
-  let location: string;
-  let synchronous: 'NORMAL' | 'FULL' = 'NORMAL';
+  let storeConfig: StoreConfig;
   let named: string;
   if (opts.store !== undefined) {
-    location = resolve(opts.store);
+    storeConfig = { sqlite: resolve(opts.store), synchronous: 'normal' };
     named = '--store names it';
   } else {
     const { config, file } = loadConfigOrExit(opts.config, opts.json);
-    location = config.store.sqlite;
-    synchronous = config.store.synchronous === 'full' ? 'FULL' : 'NORMAL';
+    storeConfig = config.store;
     named = `${file} names it; \`warden serve\` creates it`;
     if (!config.audit.store) process.stderr.write(`warden: warning: ${file} has audit.store: false, so the gateway adds no records to this store\n`);
   }
   // Opening would create an empty store, and an empty chain verifies: a wrong path must not look intact.
-  if (location !== ':memory:' && !existsSync(location)) fail(`no store at ${location} (${named})`);
-  const { SqliteStore, StoreError } = await import('../../store/index.js');
+  if ('sqlite' in storeConfig && storeConfig.sqlite !== ':memory:' && !existsSync(storeConfig.sqlite)) fail(`no store at ${storeConfig.sqlite} (${named})`);
+  const { openStore, StoreError } = await import('../../store/index.js');
   const { AdminError, AuditAdmin } = await import('../../admin/index.js');
   let store;
   try {
-    store = new SqliteStore(location, { synchronous });
+    store = await openStore({ store: storeConfig });
   } catch (err) {
     if (err instanceof StoreError) return fail(err.message);
     throw err;
