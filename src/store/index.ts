@@ -2,10 +2,11 @@ export * from './types.js';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite.js';
 export { SQLITE_MIGRATIONS, type Migration } from './sqlite-migrations.js';
 export { LocalChangeFeed } from './change-feed.js';
+export { AUDIT_QUERY_DEFAULT_LIMIT, AUDIT_QUERY_MAX_LIMIT } from './audit-query.js';
 
 import type { StoreConfig } from '../config/index.js';
 import { SqliteStore } from './sqlite.js';
-import { StoreError, type ChangeFeed, type Store } from './types.js';
+import type { ChangeFeed, Store } from './types.js';
 
 export interface OpenStoreOptions {
   /**
@@ -22,8 +23,13 @@ export interface OpenStoreOptions {
 export async function openStore(config: { store: StoreConfig }, options: OpenStoreOptions = {}): Promise<Store> {
   const store = config.store;
   if ('postgres' in store) {
-    void options;
-    throw new StoreError('unavailable', 'PostgreSQL is not built yet');
+    const { PostgresStore } = await import('./postgres.js');
+    return PostgresStore.open({
+      url: store.postgres,
+      poolSize: store.poolSize,
+      statementTimeout: store.statementTimeout,
+      ...(options.changeFeed ? { changeFeed: options.changeFeed } : {}),
+    });
   }
   return new SqliteStore(store.sqlite, { synchronous: store.synchronous === 'full' ? 'FULL' : 'NORMAL' });
 }
