@@ -12,7 +12,7 @@ import { openStore } from '../../src/store/index.js';
 import { verifyAuditChains } from '../../src/audit/verify.js';
 
 describe('a gateway on PostgreSQL', () => {
-  test('serves an API-key call end to end with a key made by `warden keys create` on the same config; a revoke through the CLI holds', async () => {
+  test('serves an API-key call end to end with a key made by `warden keys create` on the same config; a revoke through the CLI holds', async (t) => {
     const schema = await createTestSchema();
     const dir = mkdtempSync(join(tmpdir(), 'warden-pg-gw-'));
     const upstream = await startHttpUpstream({ stateful: false, json: true });
@@ -21,6 +21,11 @@ describe('a gateway on PostgreSQL', () => {
     const file = join(dir, 'warden.yaml');
     const env = { DATABASE_URL: schema.url, REDIS_URL: store.redis };
     writeFileSync(file, JSON.stringify({ upstreams: { web: { url: upstream.url } }, auth: { apiKeys: {} }, authorization, store: { postgres: '${DATABASE_URL}', redis: '${REDIS_URL}' } }));
+    // Dropped whatever happens below: a failed run must not leave its schema behind.
+    t.after(async () => {
+      await schema.drop();
+      rmSync(dir, { recursive: true, force: true });
+    });
     const gw = await startGateway({ upstreams: { web: { url: upstream.url } }, auth: { apiKeys: {} }, authorization, store, audit: { instance: 'gw-pg-1' } }, [], { configuredAudit: true });
     try {
       const created = await warden(['keys', 'create', '--config', file, '--subject', 'alice', '--scope', 'echo:use', '--json'], env);
@@ -53,8 +58,6 @@ describe('a gateway on PostgreSQL', () => {
       assert.ok(verified.chains.length >= 2, 'the CLI wrote admin records on a chain of its own');
     } finally {
       await check.close();
-      await schema.drop();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
