@@ -115,7 +115,7 @@ async function measure(options: Options, mode: Mode, synchronous: Sync, concurre
     };
     await Promise.all(Array.from({ length: concurrency }, producer));
     await writer.close();
-    const head = await store.audit.head();
+    const head = await store.audit.head('bench-host:4242');
     // Every append that resolved is in the chain, once: what resolved is what is stored.
     if (head.seq !== appended) throw new Error(`${appended} appends resolved but the chain holds ${head.seq}`);
     const records = latencies.length;

@@ -26,7 +26,7 @@ export interface AdminContext {
 export function chainRecorder(store: Store, config: WardenConfig): AdminRecorder {
   return async (record) => {
     if (!config.audit.store) return;
-    await store.audit.append([record], sealAuditRecord);
+    await store.audit.append(record.instance, [record], sealAuditRecord);
   };
 }
 

@@ -59,6 +59,7 @@ export class AuditChainWriter {
     if (this.closed) return Promise.reject(new AuditChainError('closed', 'the audit chain writer is closed'));
     let prepared: PreparedAuditRecord;
     try {
+      if (typeof record?.instance !== 'string' || record.instance === '') throw new AuditChainError('not_serializable', 'an audit record must name its instance: it is appended to that instance\'s chain');
       prepared = PreparedAuditRecord.of(record);
     } catch (err) {
       return Promise.reject(err);
@@ -103,11 +104,16 @@ export class AuditChainWriter {
 
   private async commitNext(): Promise<void> {
     this.scheduled = false;
-    const batch = this.queue.splice(0, this.batchSize);
+    // A batch is one chain's: records are appended to the chain of the instance they name (one writer is one
+    // instance in practice; a record naming another is committed in a batch of its own, in order).
+    const instance = this.queue[0]!.prepared.record.instance;
+    let n = 1;
+    while (n < this.queue.length && n < this.batchSize && this.queue[n]!.prepared.record.instance === instance) n++;
+    const batch = this.queue.splice(0, n);
     // One batch at a time: the next one is cut only after this one settled, so seq follows append order.
     this.committing = true;
     try {
-      const rows = await this.store.append(batch.map((p) => p.prepared), sealAuditRecord);
+      const rows = await this.store.append(instance, batch.map((p) => p.prepared), sealAuditRecord);
       if (rows.length !== batch.length) throw new Error(`the audit store stored ${rows.length} of ${batch.length} records`);
       batch.forEach((p, i) => {
         const row = rows[i]!;

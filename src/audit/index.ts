@@ -3,6 +3,6 @@ export { AuditTrail, JsonlFileSink, LogSink, StdoutSink, auditTrailFor, type Aud
 export { AuditMaintenance } from './maintenance.js';
 export { AuditChainWriter } from './chain-writer.js';
 export { canonicalJson, sealAuditRecord, parseAuditRow, GENESIS_HASH } from './chain.js';
-export { verifyAuditChain, type VerifyResult } from './verify.js';
+export { verifyAuditChain, verifyAuditChains, type VerifyResult, type VerifyOptions, type VerifyAllResult, type VerifyAllOptions, type ChainVerifyResult } from './verify.js';
 export { redactArguments, type RedactionOptions } from './redact.js';
 export { adminRecord, auditInstance, oauthRecord, type AdminActor, type AdminChange, type OAuthEvent } from './admin.js';

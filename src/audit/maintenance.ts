@@ -8,6 +8,8 @@ export interface AuditMaintenanceOptions {
   retainDays: number;
   /** Log the chain's head at start, hourly and at close (when the chain is the gateway's audit sink). */
   publishHead: boolean;
+  /** This gateway's chain: the head it publishes (retention prunes every chain). */
+  instance: string;
 }
 
 /**
@@ -46,8 +48,9 @@ export class AuditMaintenance {
   }
 
   private async publishHead(): Promise<void> {
-    const head = await this.audit.head();
-    this.log.info({ auditHead: `${head.seq}:${head.hash}` }, 'audit chain head');
+    const head = await this.audit.head(this.options.instance);
+    // In the form `warden audit verify --expect` takes.
+    this.log.info({ auditHead: `${this.options.instance}@${head.seq}:${head.hash}` }, 'audit chain head');
   }
 
   /** Stops the timers; call after the last record was written, so the head published last is the final one. */

@@ -1,4 +1,4 @@
-import type { AuditAnchor, AuditRow, AuditStore } from '../store/types.js';
+import { LEGACY_AUDIT_CHAIN, type AuditAnchor, type AuditRow, type AuditStore } from '../store/types.js';
 import { GENESIS_HASH, sha256Hex } from './chain.js';
 
 export type VerifyProblemKind = 'changed' | 'removed' | 'reordered';
@@ -43,15 +43,15 @@ type Problem = Extract<VerifyResult, { ok: false }>['problem'];
  * or a record stored at a position its text does not name (`reordered`). A record edited and re-hashed is
  * caught by its successor, whose prevHash still names the old hash.
  */
-export async function verifyAuditChain(store: AuditStore, options: VerifyOptions = {}): Promise<VerifyResult> {
+export async function verifyAuditChain(store: AuditStore, instance: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   const pageSize = options.pageSize ?? 1_000;
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new RangeError(`pageSize must be a positive integer, got ${pageSize}`);
-  const anchor = await store.anchor();
+  const anchor = await store.anchor(instance);
   let prev: AuditAnchor = anchor;
   let records = 0;
   let first: number | undefined;
   for (;;) {
-    const page = await store.scan(prev.seq, pageSize);
+    const page = await store.scan(instance, prev.seq, pageSize);
     for (const row of page) {
       const problem = checkRow(row, prev, anchor, records === 0);
       if (problem) return { ok: false, records, problem };
@@ -63,16 +63,16 @@ export async function verifyAuditChain(store: AuditStore, options: VerifyOptions
     if (page.length < pageSize) break;
   }
   if (options.expectHead) {
-    const problem = await checkRecordedHead(store, options.expectHead, anchor, prev);
+    const problem = await checkRecordedHead(store, instance, options.expectHead, anchor, prev);
     if (problem) return { ok: false, records, problem };
   }
   return first === undefined ? { ok: true, records, head: prev } : { ok: true, records, first, head: prev };
 }
 
-async function checkRecordedHead(store: AuditStore, expected: AuditAnchor, anchor: AuditAnchor, head: AuditAnchor): Promise<Problem | undefined> {
+async function checkRecordedHead(store: AuditStore, instance: string, expected: AuditAnchor, anchor: AuditAnchor, head: AuditAnchor): Promise<Problem | undefined> {
   if (expected.seq === anchor.seq && expected.hash === anchor.hash) return undefined;
   if (expected.seq <= anchor.seq) return undefined; // pruned by retention since it was recorded: nothing left to compare
-  const [row] = await store.scan(expected.seq - 1, 1);
+  const [row] = await store.scan(instance, expected.seq - 1, 1);
   if (!row || row.seq !== expected.seq) {
     return { seq: expected.seq, kind: 'removed', detail: `record ${expected.seq}, recorded as the head earlier, is gone: the chain now ends at ${head.seq}, so records were cut from its end` };
   }
@@ -92,7 +92,11 @@ function checkRow(row: AuditRow, prev: AuditAnchor, anchor: AuditAnchor, isFirst
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     return { seq: row.seq, kind: 'changed', detail: `record ${row.seq}: its stored text is not a JSON object` };
   }
-  const claims = body as { seq?: unknown; prevHash?: unknown };
+  const claims = body as { seq?: unknown; prevHash?: unknown; instance?: unknown };
+  // A row moved into another instance's chain: its text names the instance that sealed it.
+  if (row.instance !== LEGACY_AUDIT_CHAIN && claims.instance !== undefined && claims.instance !== row.instance) {
+    return { seq: row.seq, kind: 'reordered', detail: `record ${row.seq} of ${row.instance}'s chain was written by ${String(claims.instance)}: it was moved from that instance's chain` };
+  }
   if (typeof claims.seq !== 'number') {
     return { seq: row.seq, kind: 'changed', detail: `record ${row.seq}: its stored text names no seq` };
   }
@@ -140,4 +144,45 @@ function checkRow(row: AuditRow, prev: AuditAnchor, anchor: AuditAnchor, isFirst
     };
   }
   return undefined;
+}
+
+/** One chain's result, named by its instance. */
+export type ChainVerifyResult = VerifyResult & { instance: string };
+
+export interface VerifyAllResult {
+  /** True when every chain verified (and every expected head was found). */
+  ok: boolean;
+  /** Rows checked, over all chains. */
+  records: number;
+  chains: ChainVerifyResult[];
+}
+
+export interface VerifyAllOptions extends Omit<VerifyOptions, 'expectHead'> {
+  /** Heads recorded earlier, each for its instance's chain. */
+  expectHeads?: Array<AuditAnchor & { instance: string }>;
+}
+
+/**
+ * Verifies every instance's chain, one after the other, and reports each. A head expected for an instance
+ * whose chain is gone entirely is reported as removed: its records were all deleted, anchor included.
+ */
+export async function verifyAuditChains(store: AuditStore, options: VerifyAllOptions = {}): Promise<VerifyAllResult> {
+  const chains = await store.chains();
+  const results: ChainVerifyResult[] = [];
+  let checkedBefore = 0;
+  for (const { instance } of chains) {
+    const expectHead = options.expectHeads?.find((h) => h.instance === instance);
+    const result = await verifyAuditChain(store, instance, {
+      ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
+      ...(options.onProgress ? { onProgress: (n: number) => options.onProgress!(checkedBefore + n) } : {}),
+      ...(expectHead ? { expectHead: { seq: expectHead.seq, hash: expectHead.hash } } : {}),
+    });
+    checkedBefore += result.records;
+    results.push({ instance, ...result });
+  }
+  for (const expected of options.expectHeads ?? []) {
+    if (chains.some((c) => c.instance === expected.instance) || expected.seq === 0) continue;
+    results.push({ instance: expected.instance, ok: false, records: 0, problem: { seq: expected.seq, kind: 'removed', detail: `the chain of ${expected.instance}, whose head was recorded as ${expected.seq}, is gone from the store` } });
+  }
+  return { ok: results.every((r) => r.ok), records: results.reduce((n, r) => n + r.records, 0), chains: results };
 }

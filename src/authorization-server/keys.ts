@@ -27,12 +27,13 @@ const signs = (k: SigningKeyRecord, now: number) => k.retiredAt === null || k.re
 export async function loadAuthorizationServerKeys(store: SigningKeyStore, publishForMs: number, now = Date.now()): Promise<AuthorizationServerKeys> {
   let signingRecords = await store.list(ACCESS_TOKEN_KEY_USE, now - publishForMs);
   if (!signingRecords.some((k) => signs(k, now))) {
-    await store.insert(await generateSigningKey(ACCESS_TOKEN_KEY_USE, now));
+    // insertIfNoneActive: of several instances starting at once on an empty store, one creates the key.
+    await store.insertIfNoneActive(await generateSigningKey(ACCESS_TOKEN_KEY_USE, now), now);
     signingRecords = await store.list(ACCESS_TOKEN_KEY_USE, now - publishForMs);
   }
   let cookieRecords = await store.list(COOKIE_KEY_USE, now);
   if (cookieRecords.length === 0) {
-    await store.insert(cookieKeyRecord(now));
+    await store.insertIfNoneActive(cookieKeyRecord(now), now);
     cookieRecords = await store.list(COOKIE_KEY_USE, now);
   }
   // Newest active key first: oidc-provider signs with the first key that fits.

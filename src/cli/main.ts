@@ -12,6 +12,7 @@ import { registerTokens } from './commands/tokens.js';
 import { registerAudit } from './commands/audit.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerMigrate } from './commands/migrate.js';
 import { registerInit } from './commands/init.js';
 import { VERSION } from './version.js';
 
@@ -35,6 +36,7 @@ registerTokens(program);
 registerAudit(program);
 registerPolicy(program);
 registerDoctor(program);
+registerMigrate(program);
 
 try {
   await program.parseAsync(process.argv);

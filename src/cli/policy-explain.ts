@@ -25,8 +25,14 @@ export interface Explained {
 export async function explainRecord(config: WardenConfig, store: Store, seq: number, given: { roles?: string[]; scopes?: string[] }): Promise<Explained | string> {
   const cedar = config.authorization.cedar;
   if (!cedar) return 'the config has no authorization.cedar: there are no policies to replay against';
-  const [row] = await store.audit.query({ afterSeq: seq - 1, order: 'asc', limit: 1 });
-  if (!row || row.seq !== seq) return `no audit record ${seq}; \`warden audit query\` shows the numbers`;
+  // The chain that has a record numbered so (with several instances' chains, the first by instance name that does).
+  let row: Awaited<ReturnType<typeof store.audit.scan>>[number] | undefined;
+  for (const chain of await store.audit.chains()) {
+    [row] = await store.audit.scan(chain.instance, seq - 1, 1);
+    if (row?.seq === seq) break;
+    row = undefined;
+  }
+  if (!row) return `no audit record ${seq}; \`warden audit query\` shows the numbers`;
   const record = parseAuditRow(row);
   const target = record.target !== undefined && (record.targetKind === 'tool' || record.targetKind === 'resource' || record.targetKind === 'prompt')
     ? { kind: record.targetKind, name: record.target } as McpTarget : undefined;

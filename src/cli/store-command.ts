@@ -103,7 +103,7 @@ export async function withStore(opts: Common, command: StoreCommand): Promise<vo
   let store: Store;
   try {
     await command.check?.(config, file);
-    store = openStore(config);
+    store = await openStore(config);
   } catch (err) {
     const failure = failureOf(err);
     if (failure) return fail(failure.message, failure.code);

@@ -2,6 +2,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve, dirname, isAbsolute } from 'node:path';
 import { parseDocument, LineCounter, isMap, isSeq, type Document } from 'yaml';
 import { configSchema, type JwtIssuerConfig, type WardenConfig } from './schema.js';
+import { isPostgres } from './store-schema.js';
 import { interpolate, type InterpolationIssue } from './interpolate.js';
 import { applyScenarioDefaults, scenarioDefaultsApplied } from './presets.js';
 import { explainIssue } from './issue-text.js';
@@ -62,7 +63,8 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   // Relative paths in the file are relative to the file, not to wherever the gateway was started.
   const base = dirname(file);
   if (loaded.config.audit.file && !isAbsolute(loaded.config.audit.file)) loaded.config.audit.file = resolve(base, loaded.config.audit.file);
-  if (!isAbsolute(loaded.config.store.sqlite)) loaded.config.store.sqlite = resolve(base, loaded.config.store.sqlite);
+  const store = loaded.config.store;
+  if (!isPostgres(store) && !isAbsolute(store.sqlite)) store.sqlite = resolve(base, store.sqlite);
   for (const u of Object.values(loaded.config.upstreams)) {
     if (u.cwd && !isAbsolute(u.cwd)) u.cwd = resolve(base, u.cwd);
     if (u.tls) for (const key of ['ca', 'cert', 'key'] as const) if (u.tls[key] && !isAbsolute(u.tls[key])) u.tls[key] = resolve(base, u.tls[key]);

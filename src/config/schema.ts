@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from '../shared/duration.js';
 import { isLoopbackHost } from '../shared/client-ip.js';
+import { storeSchema } from './store-schema.js';
 
 /**
  * The one schema of `warden.yaml`. Everything else (defaults per scenario, JSON Schema, error messages) is
@@ -369,15 +370,7 @@ export const configSchema = z
       .default({ host: '127.0.0.1', port: 8787 }),
     publicUrl: z.url({ protocol: /^https?$/ }).optional()
       .describe('the URL clients use to reach the gateway, when it differs from the listen address'),
-    store: z
-      .object({
-        sqlite: z.string().min(1).default('./.warden/warden.db').describe('SQLite file, created 0600; relative to the config file'),
-        synchronous: z.enum(['normal', 'full']).default('normal')
-          .describe('normal: a commit survives the process being killed; full: also an OS crash or power loss (an fsync per commit)'),
-      })
-      .strict()
-      .default({ sqlite: './.warden/warden.db', synchronous: 'normal' })
-      .describe('where keys and signing keys live'),
+    store: storeSchema,
     auth: z
       .union([
         z.literal('none'),

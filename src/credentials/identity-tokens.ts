@@ -126,8 +126,9 @@ export class IdentityTokenSigner {
   private async load(): Promise<void> {
     let records = await this.store.list(IDENTITY_KEY_USE, this.now() - PUBLICATION_WINDOW_MS);
     if (!records.some((r) => signs(r, this.now()))) {
-      await this.store.insert(await generateSigningKey(IDENTITY_KEY_USE, this.now()));
-      // Listed again rather than using our own record: a key another process created at the same time may be newer.
+      // Only if no other process created one meanwhile (several instances starting at once create one key).
+      await this.store.insertIfNoneActive(await generateSigningKey(IDENTITY_KEY_USE, this.now()), this.now());
+      // Listed again rather than using our own record: another process's key may be the one that got in.
       records = await this.store.list(IDENTITY_KEY_USE, this.now() - PUBLICATION_WINDOW_MS);
     }
     const active = records.find((r) => signs(r, this.now()));

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { LoadedConfig } from '../config/index.js';
-import { openStore } from '../store/index.js';
+import { openStore, StoreError } from '../store/index.js';
 import type { ReviewInput } from './types.js';
 import { probeIdps } from './idp-probe.js';
 
@@ -19,16 +19,22 @@ export async function gatherFacts(loaded: LoadedConfig, now = Date.now(), option
   } catch {
     // The loader has read this file already; a config given as an object (no file) has no inline text to check.
   }
-  const db = config.store.sqlite;
-  const paths = [db, `${db}-wal`, `${db}-shm`, ...(config.audit.file ? [config.audit.file] : [])];
+  const db = 'sqlite' in config.store ? config.store.sqlite : undefined;
+  const paths = [...(db ? [db, `${db}-wal`, `${db}-shm`] : []), ...(config.audit.file ? [config.audit.file] : [])];
   const files = paths.filter((p) => existsSync(p)).map((p) => ({ path: p, mode: statSync(p).mode }));
   let keys: ReviewInput['keys'];
-  if (config.auth !== 'none' && config.auth.apiKeys && existsSync(db)) {
-    const store = openStore(config);
+  if (config.auth !== 'none' && config.auth.apiKeys && (db === undefined || existsSync(db))) {
     try {
-      keys = await store.apiKeys.list({}, now);
-    } finally {
-      await store.close();
+      const store = await openStore(config);
+      try {
+        keys = await store.apiKeys.list({}, now);
+      } finally {
+        await store.close();
+      }
+    } catch (err) {
+      // A database that cannot be reached (or is not migrated yet) leaves the key rules without facts; the
+      // review of the config itself still runs.
+      if (!(err instanceof StoreError)) throw err;
     }
   }
   return { config, raw, files, keys, ...(options.probeIdps ? { idps: await probeIdps(config) } : {}) };

@@ -112,3 +112,30 @@ export const auditOff: Rule = {
 function asRecord(v: unknown): Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
+
+/** A connection URL with a password written into the file, not taken from the environment. */
+export const storeUrlInline: Rule = {
+  id: 'store-password-inline',
+  severity: 'warning',
+  check: ({ raw }) => {
+    const store = raw.store as Record<string, unknown> | undefined;
+    const out: ReturnType<Rule['check']> = [];
+    for (const key of ['postgres', 'redis'] as const) {
+      const value = store?.[key];
+      if (typeof value !== 'string' || FROM_ENV.test(value)) continue;
+      let password = '';
+      try {
+        password = new URL(value).password;
+      } catch {
+        continue; // the loader reports it
+      }
+      if (!password) continue;
+      out.push({
+        path: `store.${key}`,
+        message: `store.${key} has its password written into the file: it travels with every copy of the config`,
+        fix: `move the URL to the environment and write ${key}: "\${${key === 'postgres' ? 'DATABASE_URL' : 'REDIS_URL'}}"`,
+      });
+    }
+    return out;
+  },
+};

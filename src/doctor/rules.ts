@@ -1,6 +1,6 @@
 import type { Rule } from './types.js';
 import { audienceNotPinned, credentialsOverHttp, idpUnreachable, metricsPublic, noRateLimit, publicUrlHttp, scenarioMismatch, sharedIdentityAudience } from './rules-exposure.js';
-import { auditOff, inlineSecret, keysNeverExpire, longTokenLifetime, storeReadable } from './rules-credentials.js';
+import { auditOff, inlineSecret, keysNeverExpire, longTokenLifetime, storeReadable, storeUrlInline } from './rules-credentials.js';
 import { unpinnedLauncher, wildcardAllow } from './rules-upstreams.js';
 
 /**
@@ -22,6 +22,7 @@ export const RULES: readonly Rule[] = [
   keysNeverExpire,
   inlineSecret,
   storeReadable,
+  storeUrlInline,
   unpinnedLauncher,
   wildcardAllow,
 ];

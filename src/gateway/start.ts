@@ -160,7 +160,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
 
   // Started before the authorization server, the one other part with timers, and stopped if that fails.
   const maintenance = store && (config.audit.retainDays > 0 || (config.audit.store && !parts.auditReplaced))
-    ? await AuditMaintenance.start(store.audit, { retainDays: config.audit.retainDays, publishHead: config.audit.store && !parts.auditReplaced }, log)
+    ? await AuditMaintenance.start(store.audit, { retainDays: config.audit.retainDays, publishHead: config.audit.store && !parts.auditReplaced, instance: parts.instance }, log)
     : undefined;
 
   const verifiers: BearerVerifier[] = parts.apiKeys ? [new ApiKeyVerifier(parts.apiKeys)] : [];

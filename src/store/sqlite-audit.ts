@@ -1,122 +1,123 @@
 import Database from 'better-sqlite3';
-import { StoreError, type AuditAnchor, type AuditQuery, type AuditRow, type AuditSeal, type AuditStore } from './types.js';
+import { clampLimit, equalityFilters, GENESIS_ANCHOR, isoTime } from './audit-query.js';
+import { StoreError, type AuditAnchor, type AuditChainInfo, type AuditQuery, type AuditRow, type AuditSeal, type AuditStore } from './types.js';
 
-/**
- * Where an empty chain starts. The same value as audit/chain.ts GENESIS_HASH (a test holds them equal): the
- * store cannot import it from there, since dependencies point from audit/ down to store/.
- */
-const GENESIS: AuditAnchor = { seq: 0, hash: '0'.repeat(64) };
-
-export const AUDIT_QUERY_DEFAULT_LIMIT = 1_000;
-export const AUDIT_QUERY_MAX_LIMIT = 100_000;
+export { AUDIT_QUERY_DEFAULT_LIMIT, AUDIT_QUERY_MAX_LIMIT } from './audit-query.js';
 
 interface Statements {
-  newest: Database.Statement<[], AuditAnchor>;
-  anchor: Database.Statement<[], AuditAnchor>;
-  insert: Database.Statement<[number, string, string, string]>;
-  scan: Database.Statement<[number, number], AuditRow>;
-  firstKept: Database.Statement<[string], { seq: number }>;
-  lastBefore: Database.Statement<[number], AuditAnchor>;
-  deleteUpTo: Database.Statement<[number]>;
-  setAnchor: Database.Statement<[number, string]>;
+  newest: Database.Statement<[string], AuditAnchor>;
+  anchor: Database.Statement<[string], AuditAnchor>;
+  insert: Database.Statement<[string, number, string, string, string]>;
+  scan: Database.Statement<[string, number, number], AuditRow>;
+  chains: Database.Statement<[], { instance: string; head_seq: number | null; head_hash: string | null; anchor_seq: number | null; anchor_hash: string | null }>;
+  instances: Database.Statement<[], { instance: string }>;
+  firstKept: Database.Statement<[string, string], { seq: number }>;
+  lastBefore: Database.Statement<[string, number], AuditAnchor>;
+  deleteUpTo: Database.Statement<[string, number]>;
+  setAnchor: Database.Statement<[string, number, string]>;
 }
 
-const ROW_COLUMNS = 'seq, prev_hash AS prevHash, hash, body';
+const ROW_COLUMNS = 'instance, seq, prev_hash AS prevHash, hash, body';
 
 /**
- * The audit chain in the store's SQLite file. Every method reads the chain's head inside its own transaction
- * and nothing is cached between calls: the gateway and the CLI append to the same file from different
- * processes, and each must seal after whatever the other committed last.
+ * The audit chains in the store's SQLite file, one per instance. Every method reads a chain's head inside
+ * its own transaction and nothing is cached between calls: the gateway and the CLI append to the same file
+ * from different processes, and each must seal after whatever was committed last to its chain. SQLite has one
+ * writer at a time anyway, so chains of different instances share the file's write lock, not a chain lock.
  */
 export class SqliteAuditStore implements AuditStore {
   private statements: Statements | undefined;
-  private readonly appendTx: Database.Transaction<(records: readonly unknown[], seal: AuditSeal) => AuditRow[]>;
+  private readonly appendTx: Database.Transaction<(instance: string, records: readonly unknown[], seal: AuditSeal) => AuditRow[]>;
   private readonly pruneTx: Database.Transaction<(before: string) => number>;
 
   constructor(private readonly db: Database.Database) {
-    this.appendTx = db.transaction((records: readonly unknown[], seal: AuditSeal) => {
+    this.appendTx = db.transaction((instance: string, records: readonly unknown[], seal: AuditSeal) => {
       const s = this.stmts();
-      let head = this.headIn(s);
+      let head = this.headIn(s, instance);
       const rows: AuditRow[] = [];
       for (const record of records) {
         const seq = head.seq + 1;
         const { body, hash } = seal(seq, head.hash, record);
-        s.insert.run(seq, body, head.hash, hash);
-        rows.push({ seq, prevHash: head.hash, hash, body });
+        s.insert.run(instance, seq, body, head.hash, hash);
+        rows.push({ instance, seq, prevHash: head.hash, hash, body });
         head = { seq, hash };
       }
       return rows;
     });
     this.pruneTx = db.transaction((before: string) => {
       const s = this.stmts();
-      // Only a prefix of the chain may go, or verify would see a hole. Records are stamped before they are
-      // sealed, and several gateways' clocks differ, so ts is not strictly ordered by seq: the prefix ends at
-      // the first record that is still within retention. A skewed clock thus keeps records longer, never
-      // deletes newer ones (a clock in 1970 would otherwise wipe the log).
-      const firstKept = s.firstKept.get(before)?.seq;
-      const last = firstKept === undefined ? s.newest.get() : s.lastBefore.get(firstKept);
-      if (!last) return 0;
-      const deleted = s.deleteUpTo.run(last.seq).changes;
-      s.setAnchor.run(last.seq, last.hash);
+      let deleted = 0;
+      for (const { instance } of s.instances.all()) {
+        // Only a prefix of a chain may go, or verify would see a hole. Records are stamped before they are
+        // sealed, and clocks differ, so ts is not strictly ordered by seq: the prefix ends at the first
+        // record that is still within retention. A skewed clock thus keeps records longer, never deletes
+        // newer ones (a clock in 1970 would otherwise wipe the log).
+        const firstKept = s.firstKept.get(instance, before)?.seq;
+        const last = firstKept === undefined ? s.newest.get(instance) : s.lastBefore.get(instance, firstKept);
+        if (!last) continue;
+        deleted += s.deleteUpTo.run(instance, last.seq).changes;
+        s.setAnchor.run(instance, last.seq, last.hash);
+      }
       return deleted;
     });
   }
 
-  async append(records: readonly unknown[], seal: AuditSeal): Promise<AuditRow[]> {
+  async append(instance: string, records: readonly unknown[], seal: AuditSeal): Promise<AuditRow[]> {
     if (records.length === 0) return [];
     // IMMEDIATE takes the write lock before the head is read, so two processes cannot seal after the same row.
-    return this.guard(() => this.appendTx.immediate(records, seal));
+    return this.guard(() => this.appendTx.immediate(instance, records, seal));
   }
 
   async query(query: AuditQuery): Promise<AuditRow[]> {
     return this.guard(() => {
       const where: string[] = [];
-      const params: Record<string, string | number> = {};
+      const params: Array<string | number> = [];
       // ts is ISO-8601 UTC text (Date.toISOString), whose text order is its time order.
       if (query.since !== undefined) {
-        where.push('ts >= @since');
-        params.since = isoTime(query.since, 'since');
+        where.push('ts >= ?');
+        params.push(isoTime(query.since, 'since'));
       }
       if (query.until !== undefined) {
-        where.push('ts < @until');
-        params.until = isoTime(query.until, 'until');
+        where.push('ts < ?');
+        params.push(isoTime(query.until, 'until'));
       }
-      for (const column of ['subject', 'target', 'decision', 'event'] as const) {
-        const value = query[column];
-        if (value === undefined) continue;
-        where.push(`${column} = @${column}`);
-        params[column] = value;
+      for (const [column, value] of equalityFilters(query)) {
+        where.push(`${column} = ?`);
+        params.push(value);
       }
-      if (query.afterSeq !== undefined) {
-        where.push('seq > @afterSeq');
-        params.afterSeq = query.afterSeq;
+      if (query.after) {
+        where.push('(ts, instance, seq) > (?, ?, ?)');
+        params.push(query.after.ts, query.after.instance, query.after.seq);
       }
-      if (query.beforeSeq !== undefined) {
-        where.push('seq < @beforeSeq');
-        params.beforeSeq = query.beforeSeq;
+      if (query.before) {
+        where.push('(ts, instance, seq) < (?, ?, ?)');
+        params.push(query.before.ts, query.before.instance, query.before.seq);
       }
-      // Not a stored column (no migration for a console filter): read from the record's text.
-      if (query.upstream !== undefined) {
-        where.push("json_extract(body, '$.upstream') = @upstream");
-        params.upstream = query.upstream;
-      }
-      params.limit = clampLimit(query.limit);
+      params.push(clampLimit(query.limit));
       const order = query.order === 'desc' ? 'DESC' : 'ASC';
-      const sql = `SELECT ${ROW_COLUMNS} FROM audit_records${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${order} LIMIT @limit`;
-      return this.db.prepare<Record<string, string | number>, AuditRow>(sql).all(params);
+      const sql = `SELECT ${ROW_COLUMNS} FROM audit_records${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY ts ${order}, instance ${order}, seq ${order} LIMIT ?`;
+      return this.db.prepare<Array<string | number>, AuditRow>(sql).all(...params);
     });
   }
 
-  async scan(afterSeq: number, limit: number): Promise<AuditRow[]> {
-    return this.guard(() => this.stmts().scan.all(afterSeq, Math.max(0, Math.trunc(limit))));
+  async scan(instance: string, afterSeq: number, limit: number): Promise<AuditRow[]> {
+    return this.guard(() => this.stmts().scan.all(instance, afterSeq, Math.max(0, Math.trunc(limit))));
   }
 
-  async anchor(): Promise<AuditAnchor> {
-    return this.guard(() => this.anchorIn(this.stmts()));
+  async chains(): Promise<AuditChainInfo[]> {
+    return this.guard(() => this.stmts().chains.all().map((r) => {
+      const anchor = r.anchor_seq === null ? { ...GENESIS_ANCHOR } : { seq: r.anchor_seq, hash: r.anchor_hash! };
+      return { instance: r.instance, anchor, head: r.head_seq === null ? anchor : { seq: r.head_seq, hash: r.head_hash! } };
+    }));
   }
 
-  async head(): Promise<AuditAnchor> {
-    return this.guard(() => this.headIn(this.stmts()));
+  async anchor(instance: string): Promise<AuditAnchor> {
+    return this.guard(() => this.anchorIn(this.stmts(), instance));
+  }
+
+  async head(instance: string): Promise<AuditAnchor> {
+    return this.guard(() => this.headIn(this.stmts(), instance));
   }
 
   async prune(before: number): Promise<number> {
@@ -124,12 +125,12 @@ export class SqliteAuditStore implements AuditStore {
     return this.guard(() => this.pruneTx.immediate(iso));
   }
 
-  private headIn(s: Statements): AuditAnchor {
-    return s.newest.get() ?? this.anchorIn(s);
+  private headIn(s: Statements, instance: string): AuditAnchor {
+    return s.newest.get(instance) ?? this.anchorIn(s, instance);
   }
 
-  private anchorIn(s: Statements): AuditAnchor {
-    return s.anchor.get() ?? GENESIS;
+  private anchorIn(s: Statements, instance: string): AuditAnchor {
+    return s.anchor.get(instance) ?? { ...GENESIS_ANCHOR };
   }
 
   /**
@@ -141,18 +142,26 @@ export class SqliteAuditStore implements AuditStore {
     const db = this.db;
     try {
       this.statements = {
-        newest: db.prepare('SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1'),
-        anchor: db.prepare('SELECT seq, hash FROM audit_anchor WHERE id = 1'),
-        insert: db.prepare('INSERT INTO audit_records (seq, body, prev_hash, hash) VALUES (?, ?, ?, ?)'),
-        scan: db.prepare(`SELECT ${ROW_COLUMNS} FROM audit_records WHERE seq > ? ORDER BY seq LIMIT ?`),
-        firstKept: db.prepare('SELECT seq FROM audit_records WHERE ts >= ? ORDER BY seq LIMIT 1'),
-        lastBefore: db.prepare('SELECT seq, hash FROM audit_records WHERE seq < ? ORDER BY seq DESC LIMIT 1'),
-        deleteUpTo: db.prepare('DELETE FROM audit_records WHERE seq <= ?'),
-        setAnchor: db.prepare('INSERT INTO audit_anchor (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash'),
+        newest: db.prepare('SELECT seq, hash FROM audit_records WHERE instance = ? ORDER BY seq DESC LIMIT 1'),
+        anchor: db.prepare('SELECT seq, hash FROM audit_anchors WHERE instance = ?'),
+        insert: db.prepare('INSERT INTO audit_records (instance, seq, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?)'),
+        scan: db.prepare(`SELECT ${ROW_COLUMNS} FROM audit_records WHERE instance = ? AND seq > ? ORDER BY seq LIMIT ?`),
+        chains: db.prepare(`SELECT i.instance,
+            (SELECT seq FROM audit_records r WHERE r.instance = i.instance ORDER BY seq DESC LIMIT 1) AS head_seq,
+            (SELECT hash FROM audit_records r WHERE r.instance = i.instance ORDER BY seq DESC LIMIT 1) AS head_hash,
+            a.seq AS anchor_seq, a.hash AS anchor_hash
+          FROM (SELECT DISTINCT instance FROM audit_records UNION SELECT instance FROM audit_anchors) i
+          LEFT JOIN audit_anchors a ON a.instance = i.instance
+          ORDER BY i.instance`),
+        instances: db.prepare('SELECT DISTINCT instance FROM audit_records ORDER BY instance'),
+        firstKept: db.prepare('SELECT seq FROM audit_records WHERE instance = ? AND ts >= ? ORDER BY seq LIMIT 1'),
+        lastBefore: db.prepare('SELECT seq, hash FROM audit_records WHERE instance = ? AND seq < ? ORDER BY seq DESC LIMIT 1'),
+        deleteUpTo: db.prepare('DELETE FROM audit_records WHERE instance = ? AND seq <= ?'),
+        setAnchor: db.prepare('INSERT INTO audit_anchors (instance, seq, hash) VALUES (?, ?, ?) ON CONFLICT (instance) DO UPDATE SET seq = excluded.seq, hash = excluded.hash'),
       };
     } catch (err) {
-      if (/no such table/.test((err as Error).message)) {
-        throw new StoreError('unavailable', 'the store has no audit tables (schema older than version 2); reopen it with the current warden to migrate');
+      if (/no such (table|column)/.test((err as Error).message)) {
+        throw new StoreError('unavailable', 'the store has no per-instance audit tables (schema older than version 4); reopen it with the current warden to migrate');
       }
       throw err;
     }
@@ -172,15 +181,4 @@ export class SqliteAuditStore implements AuditStore {
       throw err;
     }
   }
-}
-
-function isoTime(ms: number, name: string): string {
-  const date = new Date(ms);
-  if (!Number.isFinite(ms) || Number.isNaN(date.getTime())) throw new RangeError(`${name} must be a time in epoch milliseconds, got ${ms}`);
-  return date.toISOString();
-}
-
-function clampLimit(limit: number | undefined): number {
-  if (limit === undefined || Number.isNaN(limit)) return AUDIT_QUERY_DEFAULT_LIMIT;
-  return Math.min(AUDIT_QUERY_MAX_LIMIT, Math.max(0, Math.trunc(limit)));
 }

@@ -121,4 +121,50 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 4,
+    name: 'one audit chain per instance',
+    // Each writing instance gets a chain of its own, keyed by (instance, seq). The rows written before keep
+    // their links: when they all came from one instance they become that instance's chain (and it continues
+    // there if the instance keeps its id), else they stay one chain under the legacy name '' (types.ts
+    // LEGACY_AUDIT_CHAIN), since their prevHash links cross instances and splitting them would break them.
+    sql: `
+      CREATE TABLE audit_records_v4 (
+        instance   TEXT NOT NULL,
+        seq        INTEGER NOT NULL,
+        body       TEXT NOT NULL,
+        prev_hash  TEXT NOT NULL,
+        hash       TEXT NOT NULL,
+        ts         TEXT GENERATED ALWAYS AS (json_extract(body, '$.ts')) VIRTUAL,
+        event      TEXT GENERATED ALWAYS AS (json_extract(body, '$.event')) VIRTUAL,
+        subject    TEXT GENERATED ALWAYS AS (json_extract(body, '$.subject')) VIRTUAL,
+        target     TEXT GENERATED ALWAYS AS (json_extract(body, '$.target')) VIRTUAL,
+        decision   TEXT GENERATED ALWAYS AS (json_extract(body, '$.decision')) VIRTUAL,
+        method     TEXT GENERATED ALWAYS AS (json_extract(body, '$.method')) VIRTUAL,
+        upstream   TEXT GENERATED ALWAYS AS (json_extract(body, '$.upstream')) VIRTUAL,
+        PRIMARY KEY (instance, seq)
+      ) STRICT;
+      CREATE TEMP TABLE audit_legacy_chain AS
+        SELECT CASE WHEN COUNT(DISTINCT json_extract(body, '$.instance')) = 1
+                     AND COUNT(json_extract(body, '$.instance')) = COUNT(*)
+                    THEN MIN(json_extract(body, '$.instance')) ELSE '' END AS name
+        FROM audit_records;
+      INSERT INTO audit_records_v4 (instance, seq, body, prev_hash, hash)
+        SELECT (SELECT name FROM audit_legacy_chain), seq, body, prev_hash, hash FROM audit_records;
+      DROP TABLE audit_records;
+      ALTER TABLE audit_records_v4 RENAME TO audit_records;
+      CREATE INDEX audit_records_ts ON audit_records (ts, instance, seq);
+      CREATE INDEX audit_records_subject ON audit_records (subject, ts);
+      CREATE INDEX audit_records_target ON audit_records (target, ts);
+
+      CREATE TABLE audit_anchors (
+        instance  TEXT PRIMARY KEY,
+        seq       INTEGER NOT NULL,
+        hash      TEXT NOT NULL
+      ) STRICT;
+      INSERT INTO audit_anchors (instance, seq, hash) SELECT (SELECT name FROM audit_legacy_chain), seq, hash FROM audit_anchor;
+      DROP TABLE audit_anchor;
+      DROP TABLE audit_legacy_chain;
+    `,
+  },
 ];

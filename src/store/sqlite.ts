@@ -233,12 +233,31 @@ class SqliteSigningKeys implements SigningKeyStore {
   private readonly insertStmt: Database.Statement;
   private readonly listStmt: Database.Statement;
   private readonly retireStmt: Database.Statement;
+  private readonly activeStmt: Database.Statement;
+  private readonly insertIfNoneTx: Database.Transaction<(key: SigningKeyRecord, now: number) => boolean>;
 
   constructor(db: Database.Database) {
     this.insertStmt = db.prepare(`INSERT INTO signing_keys (kid, use, alg, private_jwk, public_jwk, created_at, retired_at)
       VALUES (@kid, @use, @alg, @privateJwk, @publicJwk, @createdAt, @retiredAt)`);
     this.listStmt = db.prepare('SELECT * FROM signing_keys WHERE use = ? AND (retired_at IS NULL OR retired_at > ?) ORDER BY created_at DESC, kid');
     this.retireStmt = db.prepare('UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL');
+    this.activeStmt = db.prepare('SELECT 1 FROM signing_keys WHERE use = ? AND (retired_at IS NULL OR retired_at > ?) LIMIT 1');
+    this.insertIfNoneTx = db.transaction((key: SigningKeyRecord, now: number) => {
+      if (this.activeStmt.get(key.use, now) !== undefined) return false;
+      this.insertStmt.run(key);
+      return true;
+    });
+  }
+
+  async insertIfNoneActive(key: SigningKeyRecord, now: number): Promise<boolean> {
+    // IMMEDIATE: the check and the insert hold the file's write lock together, so two processes starting at
+    // once create one key.
+    try {
+      return this.insertIfNoneTx.immediate(key, now);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new StoreError('conflict', `a signing key with kid ${key.kid} exists already`);
+      throw err;
+    }
   }
 
   async insert(key: SigningKeyRecord): Promise<void> {

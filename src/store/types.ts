@@ -64,21 +64,36 @@ export interface SigningKeyRecord {
 
 export interface SigningKeyStore {
   insert(key: SigningKeyRecord): Promise<void>;
+  /**
+   * Inserts `key` unless a key of the same use signs at `now` (not retired, or retired later), atomically:
+   * of N instances starting at once on an empty store, one creates the key. True when this call inserted it.
+   */
+  insertIfNoneActive(key: SigningKeyRecord, now: number): Promise<boolean>;
   /** Keys of this use that are not retired, or were retired after `publishedSince`: newest first. */
   list(use: string, publishedSince: number): Promise<SigningKeyRecord[]>;
   retire(kid: string, at: number): Promise<boolean>;
 }
 
 /**
- * One row of the tamper-evident audit chain, exactly as stored: `body` is the text that was hashed, so that
- * verification checks what is on disk, not a re-serialization of it.
+ * One row of a tamper-evident audit chain, exactly as stored: `body` is the text that was hashed, so that
+ * verification checks what is on disk, not a re-serialization of it. Each writing instance has a chain of
+ * its own: a row is identified by (instance, seq), and seq counts within its instance's chain.
  */
 export interface AuditRow {
+  /** The chain: the instance that wrote the row (LEGACY_AUDIT_CHAIN for rows written before chains were per instance). */
+  instance: string;
   seq: number;
   prevHash: string;
   hash: string;
   body: string;
 }
+
+/**
+ * The chain that holds the rows of a store written before chains were per instance (one chain, whoever
+ * wrote): they keep their links, so they stay one chain, and verify as one. No configured instance can be
+ * named so (audit.instance is at least one character).
+ */
+export const LEGACY_AUDIT_CHAIN = '';
 
 /** Seals one record into the chain: its stored text and hash, given its seq and the previous record's hash. */
 export type AuditSeal = (seq: number, prevHash: string, record: unknown) => { body: string; hash: string };
@@ -87,6 +102,14 @@ export type AuditSeal = (seq: number, prevHash: string, record: unknown) => { bo
 export interface AuditAnchor {
   seq: number;
   hash: string;
+}
+
+/** Where a row stands in the merged order of every chain: by time, then instance, then seq. */
+export interface AuditPosition {
+  /** The record's ts (ISO-8601 UTC text, whose text order is its time order). */
+  ts: string;
+  instance: string;
+  seq: number;
 }
 
 export interface AuditQuery {
@@ -99,10 +122,12 @@ export interface AuditQuery {
   target?: string;
   decision?: 'allow' | 'deny';
   event?: string;
-  /** Only records with seq greater than this (for `tail --follow`). */
-  afterSeq?: number;
-  /** Only records with seq lower than this (paging back through the chain). */
-  beforeSeq?: number;
+  /** One chain only. */
+  instance?: string;
+  /** Only rows after this position in the merged order (paging forward). */
+  after?: AuditPosition;
+  /** Only rows before this position in the merged order (paging back). */
+  before?: AuditPosition;
   /** The upstream a call went to, exact. */
   upstream?: string;
   /** Newest first when 'desc' (default 'asc'). */
@@ -110,21 +135,34 @@ export interface AuditQuery {
   limit?: number;
 }
 
+/** One chain, as `chains()` lists it. */
+export interface AuditChainInfo {
+  instance: string;
+  anchor: AuditAnchor;
+  head: AuditAnchor;
+}
+
 export interface AuditStore {
   /**
-   * Appends `records` in one transaction, each sealed after the newest record in the store, whoever wrote it
-   * (the gateway and the CLI append to the same chain). Resolves once committed, with the rows as stored.
+   * Appends `records` to `instance`'s chain in one transaction, each sealed after the newest record of that
+   * chain (whoever wrote it: a restarted instance, or the CLI with the same instance id, continues it).
+   * Appends to different chains do not wait for each other. Resolves once committed, with the rows as stored.
    */
-  append(records: readonly unknown[], seal: AuditSeal): Promise<AuditRow[]>;
-  /** Rows matching the query, by seq. */
+  append(instance: string, records: readonly unknown[], seal: AuditSeal): Promise<AuditRow[]>;
+  /** Rows of every chain matching the query, merged by (ts, instance, seq). */
   query(query: AuditQuery): Promise<AuditRow[]>;
-  /** Up to `limit` rows with seq > afterSeq, in seq order: for verify and export, page by page. */
-  scan(afterSeq: number, limit: number): Promise<AuditRow[]>;
-  /** The anchor the first stored row must follow. */
-  anchor(): Promise<AuditAnchor>;
-  /** The newest row's seq and hash, or the anchor when the chain is empty. */
-  head(): Promise<AuditAnchor>;
-  /** Deletes rows older than `before` (epoch ms) and moves the anchor to the last deleted one, in one transaction; returns how many. */
+  /** Up to `limit` rows of `instance`'s chain with seq > afterSeq, in seq order: for verify and export, page by page. */
+  scan(instance: string, afterSeq: number, limit: number): Promise<AuditRow[]>;
+  /** Every chain that has rows or an anchor, by instance. */
+  chains(): Promise<AuditChainInfo[]>;
+  /** The anchor the first stored row of `instance`'s chain must follow. */
+  anchor(instance: string): Promise<AuditAnchor>;
+  /** The newest row's seq and hash in `instance`'s chain, or its anchor when it has no rows. */
+  head(instance: string): Promise<AuditAnchor>;
+  /**
+   * Deletes rows older than `before` (epoch ms) from every chain, and moves each chain's anchor to the last
+   * row deleted from it, in one transaction; returns how many.
+   */
   prune(before: number): Promise<number>;
 }
 
@@ -223,6 +261,19 @@ export interface UserStore {
   recordFailedLogin(username: string, at: number, lockAfter: number, lockFor: number): Promise<UserRecord | undefined>;
 }
 
+/** Tells caches that shared state changed somewhere. In one process: a counter. Across instances: Redis. */
+export interface ChangeFeed {
+  /** Differs from the previous value whenever a cached table may have changed on any instance. Cheap (no I/O). */
+  version(): number;
+  /** This instance changed a cached table; tells the others (best effort, async). */
+  changed(): void;
+  /**
+   * True when the feed hears other instances' changes (Redis). A store caches reads only behind such a feed,
+   * or behind one of its own that sees every writer (SQLite's data_version).
+   */
+  readonly shared?: boolean;
+}
+
 export interface Store {
   /** For messages, e.g. the SQLite file path. Never a connection string with a password. */
   readonly location: string;
@@ -235,7 +286,7 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export type StoreErrorCode = 'conflict' | 'unavailable' | 'schema_too_new' | 'corrupt';
+export type StoreErrorCode = 'conflict' | 'unavailable' | 'schema_too_new' | 'schema_too_old' | 'corrupt';
 
 export class StoreError extends Error {
   constructor(readonly code: StoreErrorCode, message: string) {

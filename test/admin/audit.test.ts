@@ -13,7 +13,7 @@ async function calls(store: Store, n: number, endAgoMs = 0): Promise<void> {
     requestId: `r${i}`, principal: { ...ANONYMOUS, subject: i % 2 === 0 ? 'alice' : 'bob' }, upstream: 'notes', method: 'tools/call',
     decision: i % 3 === 0 ? 'deny' : 'allow', reason: 'test',
   }, 'test', new Date(end - (n - 1 - i) * 60_000)));
-  await store.audit.append(records, sealAuditRecord);
+  await store.audit.append('test', records, sealAuditRecord);
 }
 
 const seqs = (entries: { row: { seq: number } }[]): number[] => entries.map((e) => e.row.seq);
@@ -35,8 +35,8 @@ describe('admin audit', () => {
     assert.deepEqual([seqs(denied.entries), denied.more], [[4], false]);
     assert.deepEqual(seqs(await audit.tail(2)), [5, 6]);
     assert.deepEqual(await audit.tail(0), []);
-    assert.deepEqual(seqs(await audit.after(4)), [5, 6]);
-    assert.equal(await audit.headSeq(), 6);
+    assert.deepEqual(seqs(await audit.after(new Map([['test', 4]]))), [5, 6]);
+    assert.deepEqual(await audit.heads(), new Map([['test', 6]]));
     assert.equal((await audit.verify()).ok, true);
   }));
 

@@ -8,7 +8,7 @@ import { StoreError } from '../../src/store/types.js';
 import { CountingAuditStore } from '../helpers/counting-audit-store.js';
 import { AuditChainWriter } from '../../src/audit/chain-writer.js';
 import { AuditChainError } from '../../src/audit/chain.js';
-import { verifyAuditChain } from '../../src/audit/verify.js';
+import { verifyAuditChain, verifyAuditChains } from '../../src/audit/verify.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 
 let dir: string;
@@ -41,7 +41,7 @@ describe('AuditChainWriter', { concurrency: true }, () => {
       assert.deepEqual(results.map((r) => r.requestId), Array.from({ length: 1000 }, (_, i) => `r${i}`), 'seq follows the order of append calls');
       assert.ok(counted.transactions <= 4, `1000 records in ${counted.transactions} transactions`);
       assert.ok(Math.max(...counted.batchSizes) <= 512, 'no batch above maxBatch');
-      const verified = await verifyAuditChain(store.audit);
+      const verified = await verifyAuditChain(store.audit, 'test');
       assert.equal(verified.ok, true);
       assert.equal(verified.records, 1000);
       assert.deepEqual(verified.ok && verified.head, { seq: 1000, hash: results.at(-1)!.hash });
@@ -62,7 +62,7 @@ describe('AuditChainWriter', { concurrency: true }, () => {
       }
       const seqs = (await Promise.all(pending)).map((r) => r.seq);
       assert.deepEqual(seqs, Array.from({ length: 300 }, (_, i) => i + 1));
-      assert.equal((await verifyAuditChain(store.audit)).ok, true);
+      assert.equal((await verifyAuditChains(store.audit)).ok, true);
     } finally {
       await store.close();
     }
@@ -76,7 +76,7 @@ describe('AuditChainWriter', { concurrency: true }, () => {
     try {
       const seen = await Promise.all(Array.from({ length: 50 }, async (_, i) => {
         const chained = await writer.append(record(i));
-        const rows = await reader.audit.query({ afterSeq: chained.seq - 1, limit: 1 });
+        const rows = await reader.audit.scan('test', chained.seq - 1, 1);
         return rows[0]?.hash === chained.hash;
       }));
       assert.ok(seen.every(Boolean));
@@ -94,7 +94,7 @@ describe('AuditChainWriter', { concurrency: true }, () => {
       const b = await writer.append(record(2));
       assert.equal(a.prevHash, '0'.repeat(64));
       assert.equal(b.prevHash, a.hash);
-      const [row] = await store.audit.scan(0, 1);
+      const [row] = await store.audit.scan('test', 0, 1);
       const { seq, prevHash, hash, ...rest } = a;
       assert.deepEqual(JSON.parse(row!.body), { ...rest, seq, prevHash });
       assert.equal(row!.hash, hash);
@@ -142,7 +142,7 @@ describe('AuditChainWriter', { concurrency: true }, () => {
       const afterIt = writer.append(record(3));
       await assert.rejects(bad, (err: unknown) => err instanceof AuditChainError && err.code === 'not_serializable');
       assert.deepEqual([(await before).seq, (await afterIt).seq], [1, 2]);
-      assert.equal((await verifyAuditChain(store.audit)).ok, true);
+      assert.equal((await verifyAuditChains(store.audit)).ok, true);
     } finally {
       await store.close();
     }
@@ -154,7 +154,7 @@ describe('AuditChainWriter', { concurrency: true }, () => {
     try {
       const pending = Array.from({ length: 10 }, (_, i) => writer.append(record(i)));
       await writer.close();
-      assert.equal((await store.audit.head()).seq, 10);
+      assert.equal((await store.audit.head('test')).seq, 10);
       assert.equal((await Promise.all(pending)).length, 10);
       await assert.rejects(writer.append(record(11)), (err: unknown) => err instanceof AuditChainError && err.code === 'closed');
       assert.equal((await store.audit.query({})).length, 10);
@@ -172,7 +172,7 @@ describe('AuditChainWriter', { concurrency: true }, () => {
     try {
       const results = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? wa : wb).append(record(i))));
       assert.deepEqual(results.map((r) => r.seq).sort((x, y) => x - y), Array.from({ length: 200 }, (_, i) => i + 1));
-      const verified = await verifyAuditChain(a.audit);
+      const verified = await verifyAuditChains(a.audit);
       assert.equal(verified.ok, true);
       assert.equal(verified.records, 200);
     } finally {

@@ -105,12 +105,12 @@ describe('sealAuditRecord / parseAuditRow', () => {
   test('seal then parse gives back the record with its chain fields', () => {
     const r = record({ tenant: 'acme', arguments: { q: 'ünïcode' } });
     const { body, hash } = sealAuditRecord(9, GENESIS_HASH, r);
-    assert.deepEqual(parseAuditRow({ seq: 9, prevHash: GENESIS_HASH, hash, body }), { ...r, seq: 9, prevHash: GENESIS_HASH, hash });
+    assert.deepEqual(parseAuditRow({ instance: 'test', seq: 9, prevHash: GENESIS_HASH, hash, body }), { ...r, seq: 9, prevHash: GENESIS_HASH, hash });
   });
 
   test('a row whose body is not a JSON object is refused as corrupt_row, without echoing the body', () => {
     for (const body of ['{"secret":', '[1,2]', 'null']) {
-      assert.throws(() => parseAuditRow({ seq: 5, prevHash: GENESIS_HASH, hash: 'x', body }), (err: unknown) => {
+      assert.throws(() => parseAuditRow({ instance: 'test', seq: 5, prevHash: GENESIS_HASH, hash: 'x', body }), (err: unknown) => {
         assert.ok(err instanceof AuditChainError);
         assert.equal(err.code, 'corrupt_row');
         assert.match(err.message, /record 5/);

@@ -8,7 +8,7 @@ import { MAIN, ROOT, cliEnv } from '../helpers/cli.js';
 import { startHttpUpstream } from '../helpers/upstreams.js';
 import { freePort } from '../helpers/client.js';
 import { SqliteStore } from '../../src/store/index.js';
-import { parseAuditRow, verifyAuditChain } from '../../src/audit/index.js';
+import { parseAuditRow, verifyAuditChain, verifyAuditChains } from '../../src/audit/index.js';
 
 function serve(config: string): ChildProcess {
   return spawn(process.execPath, [MAIN, 'serve', '--config', config], { cwd: ROOT, env: cliEnv(), stdio: ['ignore', 'ignore', 'ignore'] });
@@ -95,17 +95,20 @@ test('SIGKILL mid-load: every call whose answer the client received has its reco
   const store = new SqliteStore(join(dir, 'warden.db'));
   try {
     const recorded = new Set<string>();
-    for (let page = await store.audit.scan(0, 5000), last = 0; page.length > 0; page = await store.audit.scan(last, 5000)) {
-      for (const row of page) {
-        const record = parseAuditRow(row);
-        if (record.event === 'call' && record.decision === 'allow') recorded.add(record.requestId);
-        last = row.seq;
+    // The gateway before the kill and the one after are two processes: two instances' chains.
+    for (const { instance } of await store.audit.chains()) {
+      for (let page = await store.audit.scan(instance, 0, 5000), last = 0; page.length > 0; page = await store.audit.scan(instance, last, 5000)) {
+        for (const row of page) {
+          const record = parseAuditRow(row);
+          if (record.event === 'call' && record.decision === 'allow') recorded.add(record.requestId);
+          last = row.seq;
+        }
       }
     }
     const missing = answered.filter((id) => !recorded.has(id));
     assert.deepEqual(missing, [], `${missing.length} of ${answered.length} answered calls have no record`);
     assert.ok(recorded.has('after-restart'));
-    const verified = await verifyAuditChain(store.audit);
+    const verified = await verifyAuditChains(store.audit);
     assert.equal(verified.ok, true, JSON.stringify(verified));
   } finally {
     await store.close();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { sealAuditRecord } from '../../src/audit/chain.js';
-import { verifyAuditChain, type VerifyResult } from '../../src/audit/verify.js';
+import { verifyAuditChain, verifyAuditChains, type VerifyResult } from '../../src/audit/verify.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 
 const RECORDS = 200;
@@ -46,10 +46,10 @@ function tamper(path: string, fn: (db: Database.Database) => void): void {
   }
 }
 
-async function verifyFile(path: string, options?: Parameters<typeof verifyAuditChain>[1]): Promise<VerifyResult> {
+async function verifyFile(path: string, options?: Parameters<typeof verifyAuditChain>[2]): Promise<VerifyResult> {
   const store = new SqliteStore(path);
   try {
-    return await verifyAuditChain(store.audit, options);
+    return await verifyAuditChain(store.audit, 'gw', options);
   } finally {
     await store.close();
   }
@@ -74,10 +74,11 @@ before(async () => {
   try {
     for (let i = 1; i <= RECORDS; i++) {
       const store = i % 2 ? gateway : cli;
-      const [row] = await store.audit.append([record(i, i % 2 ? 'gateway' : 'cli')], sealAuditRecord);
+      // One chain (one instance id) written through two connections, as a gateway and a CLI sharing audit.instance.
+      const [row] = await store.audit.append('gw', [record(i, 'gw')], sealAuditRecord);
       assert.equal(row!.seq, i);
     }
-    originalHead = await gateway.audit.head();
+    originalHead = await gateway.audit.head('gw');
   } finally {
     await gateway.close();
     await cli.close();
@@ -90,7 +91,7 @@ after(() => {
 describe('verifyAuditChain', { concurrency: true }, () => {
   test('an intact chain written by two connections alternately verifies, page by page', async () => {
     const checked: number[] = [];
-    const result = await verifyFile(copyOfChain(), { pageSize: 7, onProgress: (c) => checked.push(c) });
+    const result = await verifyFile(copyOfChain(), { pageSize: 7, onProgress: (c: number) => checked.push(c) });
     assert.deepEqual(result, { ok: true, records: RECORDS, first: 1, head: originalHead });
     assert.equal(checked.at(-1), RECORDS);
     assert.ok(checked.length >= RECORDS / 7, 'reported progress after every page');
@@ -99,7 +100,8 @@ describe('verifyAuditChain', { concurrency: true }, () => {
   test('an empty chain verifies, with the genesis as its head', async () => {
     const store = new SqliteStore(join(dir, `empty${++n}`, 'warden.db'));
     try {
-      assert.deepEqual(await verifyAuditChain(store.audit), { ok: true, records: 0, head: { seq: 0, hash: '0'.repeat(64) } });
+      assert.deepEqual(await verifyAuditChains(store.audit), { ok: true, records: 0, chains: [] });
+      assert.deepEqual(await verifyAuditChain(store.audit, 'gw'), { ok: true, records: 0, head: { seq: 0, hash: '0'.repeat(64) } });
     } finally {
       await store.close();
     }
@@ -215,8 +217,8 @@ describe('verifyAuditChain', { concurrency: true }, () => {
       try {
         // Records 1..50 are older than record 51's time.
         assert.equal(await store.audit.prune(T0 + 51 * 1_000), 50);
-        assert.equal((await store.audit.scan(0, 1))[0]?.seq, 51, 'records 1 to 50 are gone');
-        assert.equal((await store.audit.anchor()).seq, 50);
+        assert.equal((await store.audit.scan('gw', 0, 1))[0]?.seq, 51, 'records 1 to 50 are gone');
+        assert.equal((await store.audit.anchor('gw')).seq, 50);
       } finally {
         await store.close();
       }
@@ -236,7 +238,7 @@ describe('verifyAuditChain', { concurrency: true }, () => {
 
     test('an anchor rewritten to hide more deletions is changed at the anchor', async () => {
       const path = await prunedCopy();
-      tamper(path, (db) => db.prepare('UPDATE audit_anchor SET hash = ? WHERE id = 1').run('c'.repeat(64)));
+      tamper(path, (db) => db.prepare("UPDATE audit_anchors SET hash = ? WHERE instance = 'gw'").run('c'.repeat(64)));
       const detail = assertProblem(await verifyFile(path), 'changed', 50);
       assert.match(detail, /anchor/);
     });

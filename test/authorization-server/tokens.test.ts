@@ -15,7 +15,7 @@ import {
   attackerKey, claimsLike, forgeWithRealKey, hmacJwt, publicKeyAsSecrets, readSigningKey, signWith, unsecuredJwt, type RealKey,
 } from '../helpers/jwt-forgery.js';
 import { revocationContext, revokeUser } from '../../src/authorization-server/revoke.js';
-import { verifyAuditChain, type ChainedAuditRecord } from '../../src/audit/index.js';
+import { verifyAuditChain, verifyAuditChains, type ChainedAuditRecord } from '../../src/audit/index.js';
 
 let setup: OAuthSetup;
 let key: RealKey;
@@ -442,7 +442,7 @@ test('13. audit: the chain holds oauth.sign_in, oauth.sign_in_failed, oauth.cons
   // Refused bearer tokens are recorded as failed authentications.
   assert.ok(records.some((r) => r.event === 'authentication' && r.decision === 'deny'), 'refused tokens are audited');
 
-  const verified = await withStore(setup.dbPath, (store) => verifyAuditChain(store.audit));
+  const verified = await withStore(setup.dbPath, (store) => verifyAuditChains(store.audit));
   assert.equal(verified.ok, true, JSON.stringify(verified));
   assert.ok(verified.records >= records.length);
 

@@ -115,7 +115,7 @@ describe('warden audit', { concurrency: true }, () => {
     assert.deepEqual(records.map((r) => r.seq), [5, 6]);
     const store = new SqliteStore(f.db);
     try {
-      const stored = (await store.audit.scan(4, 2)).map(parseAuditRow);
+      const stored = (await store.audit.scan('test:1', 4, 2)).map(parseAuditRow);
       assert.deepEqual(records, stored);
       assert.match(records[1]!.hash, /^[0-9a-f]{64}$/);
     } finally {
@@ -220,15 +220,16 @@ describe('warden audit', { concurrency: true }, () => {
     const run = await audit(f, 'verify');
     assert.equal(run.code, 0, run.stderr);
     const store = new SqliteStore(f.db);
-    const head = await store.audit.head();
+    const head = await store.audit.head('test:1');
     await store.close();
-    assert.match(run.stdout, /intact: 6 records, seq 1–6/);
-    assert.ok(run.stdout.includes(`head: 6:${head.hash}`));
-    assert.match(run.stdout, /Keep this head somewhere other than this store/);
+    assert.match(run.stdout, /intact: 6 records in 1 chain/);
+    assert.match(run.stdout, /test:1: intact, 6 records, seq 1–6/);
+    assert.ok(run.stdout.includes(`head test:1@6:${head.hash}`));
+    assert.match(run.stdout, /Keep the heads somewhere other than this store/);
 
     const json = await audit(f, 'verify', '--json');
     assert.equal(json.code, 0, json.stderr);
-    assert.deepEqual(JSON.parse(json.stdout), { ok: true, records: 6, first: 1, head });
+    assert.deepEqual(JSON.parse(json.stdout), { ok: true, records: 6, chains: [{ instance: 'test:1', ok: true, records: 6, first: 1, head }] });
   });
 
   test('verify: a row edited with raw SQL → exit 1 naming its seq', async () => {
@@ -244,9 +245,9 @@ describe('warden audit', { concurrency: true }, () => {
     const json = await audit(f, 'verify', '--json');
     assert.equal(json.code, 1, json.stderr);
     assert.equal(json.stderr, '');
-    const result = JSON.parse(json.stdout) as { ok: boolean; problem: { seq: number; kind: string } };
+    const result = JSON.parse(json.stdout) as { ok: boolean; chains: Array<{ instance: string; problem: { seq: number; kind: string } }> };
     assert.equal(result.ok, false);
-    assert.deepEqual([result.problem.seq, result.problem.kind], [2, 'changed']);
+    assert.deepEqual([result.chains[0]!.instance, result.chains[0]!.problem.seq, result.chains[0]!.problem.kind], ['test:1', 2, 'changed']);
   });
 
   test('--store reads a store file without a config (a copy handed to an auditor, the demo\'s store)', async () => {
@@ -262,7 +263,7 @@ describe('warden audit', { concurrency: true }, () => {
   test('verify --expect: a recorded head catches records cut from the end, which plain verify cannot see', async () => {
     const f = await fixture();
     const store = new SqliteStore(f.db);
-    const head = await store.audit.head();
+    const head = await store.audit.head('test:1');
     await store.close();
     assert.equal((await audit(f, 'verify', '--expect', `${head.seq}:${head.hash}`)).code, 0);
     const db = new Database(f.db);
@@ -274,6 +275,26 @@ describe('warden audit', { concurrency: true }, () => {
     assert.match(run.stdout, /BROKEN at record 6 \(removed\)/);
     assert.match(run.stdout, /cut from its end/);
     assert.equal((await audit(f, 'verify', '--expect', 'nonsense')).code, 2);
+  });
+
+  test('verify reports every instance\'s chain; --expect names the chain when there are several', async () => {
+    const f = await fixture();
+    const store = new SqliteStore(f.db);
+    const other: Record<string, unknown> = { ...(JSON.parse((await store.audit.scan('test:1', 0, 1))[0]!.body) as Record<string, unknown>), instance: 'gw-2', requestId: 'other' };
+    delete other.seq;
+    delete other.prevHash;
+    await store.audit.append('gw-2', [other], sealAuditRecord);
+    const head = await store.audit.head('gw-2');
+    await store.close();
+    const run = await audit(f, 'verify');
+    assert.equal(run.code, 0, run.stdout);
+    assert.match(run.stdout, /intact: 7 records in 2 chains/);
+    assert.match(run.stdout, /gw-2: intact, 1 record, seq 1–1/);
+    assert.equal((await audit(f, 'verify', '--expect', `gw-2@${head.seq}:${head.hash}`)).code, 0);
+    const ambiguous = await audit(f, 'verify', '--expect', `${head.seq}:${head.hash}`);
+    assert.equal(ambiguous.code, 2);
+    assert.match(ambiguous.stderr, /names no instance, and the store has 2 chains/);
+    assert.equal((await audit(f, 'verify', '--expect', `gw-2@${head.seq}:${'0'.repeat(64)}`)).code, 1, 'a wrong recorded head fails');
   });
 
   test('verify: a deleted row → exit 1, removed', async () => {
@@ -320,7 +341,7 @@ describe('warden audit', { concurrency: true }, () => {
       await waitFor(/#6 allow/);
       const store = new SqliteStore(f.db);
       try {
-        await store.audit.append([record({ ts: new Date().toISOString(), subject: 'dave', target: 'create_note' })], sealAuditRecord);
+        await store.audit.append('test:1', [record({ ts: new Date().toISOString(), subject: 'dave', target: 'create_note' })], sealAuditRecord);
       } finally {
         await store.close();
       }

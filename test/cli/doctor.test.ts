@@ -15,7 +15,7 @@ import { startIdp, type TestIdp } from '../helpers/idp.js';
 interface Finding { id: string; severity: string; path?: string; message: string; fix: string }
 interface Report { ok: boolean; checks?: { id: string; ok: boolean }[]; findings: Finding[] }
 
-const ENV = { NOTES_KEY: 'notes-key-from-env', METRICS_TOKEN: 'metrics-token-from-env' };
+const ENV = { REDIS_URL: 'redis://127.0.0.1:6379', NOTES_KEY: 'notes-key-from-env', METRICS_TOKEN: 'metrics-token-from-env' };
 
 /** A public deployment an auth reviewer would pass: TLS in front, API keys, named tools, pinned packages, secrets from the environment. */
 function clean(db: string, changes: Record<string, string> = {}): string {
@@ -203,6 +203,11 @@ describe('warden doctor: one finding per misconfiguration, with its fix, exit 1'
   test('a secret inline instead of ${ENV}: an upstream header', async () => {
     const found = await expectFindings(clean('@DB@', { upstreams: ['upstreams:', '  notes:', '    url: http://127.0.0.1:9/mcp', '    headers: { authorization: "Bearer abc123" }'].join('\n') }), ['inline-secret'], /authorization: "\$\{AUTHORIZATION\}"/);
     assert.ok(!JSON.stringify(found).includes('abc123'), 'the secret is not echoed');
+  });
+
+  test('a PostgreSQL password written into store.postgres (the database unreachable: the review still runs)', async () => {
+    const found = await expectFindings(clean('@DB@', { store: 'store: { postgres: "postgres://warden:pg-pass-in-file@127.0.0.1:1/warden", redis: "${REDIS_URL}" }' }), ['store-password-inline'], /postgres: "\$\{DATABASE_URL\}"/);
+    assert.ok(!JSON.stringify(found).includes('pg-pass-in-file'), 'the password is not echoed');
   });
 
   test('a secret inline: a child variable and the metrics token', async () => {

@@ -630,7 +630,7 @@ describe('loadConfigFile', () => {
     const { config, file: loadedFrom } = loadConfigFile(file, {});
     assert.equal(loadedFrom, file);
     assert.equal(config.audit.file, join(sub, 'logs', 'audit.jsonl'));
-    assert.equal(config.store.sqlite, join(sub, '.warden', 'warden.db'), 'the store too');
+    assert.equal((config.store as { sqlite: string }).sqlite, join(sub, '.warden', 'warden.db'), 'the store too');
     assert.equal(config.upstreams.fs!.cwd, join(dir, 'srv'));
     assert.equal(config.upstreams.abs!.cwd, '/opt/abs');
     assert.equal(config.upstreams.plain!.cwd, undefined);

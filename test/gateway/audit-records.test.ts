@@ -7,7 +7,7 @@ import { connectClient, postRaw, INITIALIZE } from '../helpers/client.js';
 import { keyedSetup, createKey, bearer } from '../helpers/keys.js';
 import { SqliteStore } from '../../src/store/index.js';
 import { generateApiKey } from '../../src/credentials/index.js';
-import { parseAuditRow, sealAuditRecord, verifyAuditChain, type ChainedAuditRecord } from '../../src/audit/index.js';
+import { parseAuditRow, sealAuditRecord, verifyAuditChain, verifyAuditChains, type ChainedAuditRecord } from '../../src/audit/index.js';
 
 /** The chain as another process (`warden audit`) would read it. */
 async function chain(dbPath: string): Promise<ChainedAuditRecord[]> {
@@ -89,7 +89,7 @@ describe('audit records through the gateway: exactly the record each decision sh
     ]);
     const store = new SqliteStore(setup.dbPath);
     try {
-      assert.equal((await verifyAuditChain(store.audit)).ok, true);
+      assert.equal((await verifyAuditChains(store.audit)).ok, true);
     } finally {
       await store.close();
     }
@@ -147,7 +147,7 @@ describe('retention', () => {
       ts: new Date(Date.now() - days * 86_400_000).toISOString(), instance: 'x', event: 'call', requestId,
       subject: 's', credential: { kind: 'none', id: '-' }, method: 'tools/call', decision: 'allow', reason: 'r',
     });
-    await store.audit.append([old(40, 'a'), old(35, 'b'), old(10, 'c')], sealAuditRecord);
+    await store.audit.append('x', [old(40, 'a'), old(35, 'b'), old(10, 'c')], sealAuditRecord);
     await store.close();
     const upstream = await startHttpUpstream({ stateful: false, json: true });
     const gw = await startGateway({
@@ -160,10 +160,10 @@ describe('retention', () => {
       await new Promise((r) => setTimeout(r, 100));
       const records = await chain(setup.dbPath);
       assert.deepEqual(records.map((r) => r.requestId), ['c', 'new', 'new']);
-      assert.equal(records[0]!.seq, 3, 'numbering goes on from the pruned records');
+      assert.equal(records[0]!.seq, 3, "numbering of x's chain goes on from the pruned records");
       const reopened = new SqliteStore(setup.dbPath);
       try {
-        assert.equal((await verifyAuditChain(reopened.audit)).ok, true);
+        assert.equal((await verifyAuditChains(reopened.audit)).ok, true);
       } finally {
         await reopened.close();
       }
@@ -185,11 +185,11 @@ describe('the chain head in the log', () => {
     await upstream.close();
     const heads = gw.logs.lines.map((l) => JSON.parse(l) as { msg: string; auditHead?: string }).filter((l) => l.msg === 'audit chain head').map((l) => l.auditHead!);
     assert.equal(heads.length, 2);
-    assert.match(heads[0]!, /^0:0{64}$/, 'an empty chain at start');
+    assert.match(heads[0]!, /^.+@0:0{64}$/, 'an empty chain at start, named by its instance');
     const store = new SqliteStore(setup.dbPath);
     try {
-      const [seq, hash] = heads[1]!.split(':');
-      const result = await verifyAuditChain(store.audit, { expectHead: { seq: Number(seq), hash: hash! } });
+      const [, instance, seq, hash] = /^(.+)@(\d+):([0-9a-f]{64})$/.exec(heads[1]!)!;
+      const result = await verifyAuditChain(store.audit, instance!, { expectHead: { seq: Number(seq), hash: hash! } });
       assert.equal(result.ok, true);
       assert.equal(result.ok && result.head.seq, 2);
     } finally {

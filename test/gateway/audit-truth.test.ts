@@ -6,7 +6,7 @@ import { postRaw, initialize } from '../helpers/client.js';
 import { keyedSetup, createKey, bearer } from '../helpers/keys.js';
 import { startOAuthGateway, type OAuthSetup } from '../helpers/oauth.js';
 import { SqliteStore } from '../../src/store/index.js';
-import { parseAuditRow, verifyAuditChain, type ChainedAuditRecord } from '../../src/audit/index.js';
+import { parseAuditRow, verifyAuditChain, verifyAuditChains, type ChainedAuditRecord } from '../../src/audit/index.js';
 
 /** The chain as another process (`warden audit`) would read it, for one request id. */
 async function recordsOf(dbPath: string, requestId: string): Promise<ChainedAuditRecord[]> {
@@ -107,7 +107,7 @@ describe('audit truth: each record says what happened', () => {
     assert.deepEqual(statuses, [403, 403, 403, 429]);
     const store = new SqliteStore(setup.dbPath);
     try {
-      assert.equal((await verifyAuditChain(store.audit)).ok, true);
+      assert.equal((await verifyAuditChains(store.audit)).ok, true);
     } finally {
       await store.close();
     }

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-migrations.js';
-import { StoreError, type AuditRow } from '../../src/store/types.js';
+import { LEGACY_AUDIT_CHAIN, StoreError, type AuditRow } from '../../src/store/types.js';
 import { GENESIS_HASH, sealAuditRecord } from '../../src/audit/chain.js';
-import { verifyAuditChain } from '../../src/audit/verify.js';
+import { verifyAuditChains } from '../../src/audit/verify.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 
 let dir: string;
@@ -32,112 +32,12 @@ function record(i: number, overrides: Partial<AuditRecord> = {}): AuditRecord {
 
 const seqs = (rows: AuditRow[]) => rows.map((r) => r.seq);
 
-/** 20 records, one a minute from T0: subjects, targets, decisions and events vary by seq. */
-async function filledStore(): Promise<SqliteStore> {
-  const store = new SqliteStore(dbPath());
-  const records = Array.from({ length: 20 }, (_, i) =>
-    record(i, {
-      subject: i % 2 ? 'bob' : 'alice',
-      target: i % 5 === 0 ? 'notes_delete' : 'notes_get',
-      decision: i % 4 === 0 ? 'deny' : 'allow',
-      event: i === 7 ? 'admin' : 'call',
-    }));
-  await store.audit.append(records, sealAuditRecord);
-  return store;
-}
-
 describe('SqliteAuditStore', { concurrency: true }, () => {
-  test('append seals each record after the newest one, in one transaction, and returns the rows as stored', async () => {
-    const store = new SqliteStore(dbPath());
-    try {
-      assert.deepEqual(await store.audit.head(), { seq: 0, hash: GENESIS_HASH }, 'an empty chain starts at the genesis of audit/chain.ts');
-      const rows = await store.audit.append([record(0), record(1)], sealAuditRecord);
-      assert.deepEqual(seqs(rows), [1, 2]);
-      assert.equal(rows[0]!.prevHash, GENESIS_HASH);
-      assert.equal(rows[1]!.prevHash, rows[0]!.hash);
-      assert.deepEqual(await store.audit.scan(0, 10), rows);
-      assert.deepEqual(await store.audit.head(), { seq: 2, hash: rows[1]!.hash });
-      assert.deepEqual(await store.audit.append([], sealAuditRecord), []);
-    } finally {
-      await store.close();
-    }
-  });
-
-  test('a seal that throws in the middle of a batch leaves nothing of the batch behind', async () => {
-    const store = new SqliteStore(dbPath());
-    try {
-      await store.audit.append([record(0)], sealAuditRecord);
-      await assert.rejects(store.audit.append([record(1), record(2, { latencyMs: Number.NaN })], sealAuditRecord), /latencyMs/);
-      assert.equal((await store.audit.head()).seq, 1);
-    } finally {
-      await store.close();
-    }
-  });
-
-  test('the head is read in each transaction: a record appended by another process is sealed after', async () => {
-    const path = dbPath();
-    const gateway = new SqliteStore(path);
-    const cli = new SqliteStore(path);
-    try {
-      const [a] = await gateway.audit.append([record(0)], sealAuditRecord);
-      const [b] = await cli.audit.append([record(1)], sealAuditRecord);
-      const [c] = await gateway.audit.append([record(2)], sealAuditRecord);
-      assert.deepEqual([a!.seq, b!.seq, c!.seq], [1, 2, 3]);
-      assert.equal(c!.prevHash, b!.hash);
-    } finally {
-      await gateway.close();
-      await cli.close();
-    }
-  });
-
-  describe('query', () => {
-    let store: SqliteStore;
-    before(async () => {
-      store = await filledStore();
-    });
-    after(async () => {
-      await store.close();
-    });
-
-    test('no filter: every record in seq order', async () => {
-      assert.deepEqual(seqs(await store.audit.query({})), Array.from({ length: 20 }, (_, i) => i + 1));
-    });
-
-    test('by subject, target, decision and event, combined with AND', async () => {
-      assert.deepEqual(seqs(await store.audit.query({ subject: 'bob' })), [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
-      assert.deepEqual(seqs(await store.audit.query({ target: 'notes_delete' })), [1, 6, 11, 16]);
-      assert.deepEqual(seqs(await store.audit.query({ decision: 'deny' })), [1, 5, 9, 13, 17]);
-      assert.deepEqual(seqs(await store.audit.query({ event: 'admin' })), [8]);
-      assert.deepEqual(seqs(await store.audit.query({ subject: 'bob', target: 'notes_get' })), [2, 4, 8, 10, 12, 14, 18, 20]);
-      assert.deepEqual(seqs(await store.audit.query({ subject: 'alice', decision: 'deny', target: 'notes_get' })), [5, 9, 13, 17]);
-      assert.deepEqual(await store.audit.query({ subject: 'nobody' }), []);
-    });
-
-    test('a filter value is data, not SQL', async () => {
-      assert.deepEqual(await store.audit.query({ subject: "alice' OR '1'='1" }), []);
-    });
-
-    test('since is inclusive, until exclusive, compared as time', async () => {
-      const at = (i: number) => T0 + i * 60_000;
-      assert.deepEqual(seqs(await store.audit.query({ since: at(15) })), [16, 17, 18, 19, 20]);
-      assert.deepEqual(seqs(await store.audit.query({ until: at(3) })), [1, 2, 3]);
-      assert.deepEqual(seqs(await store.audit.query({ since: at(5), until: at(8) })), [6, 7, 8]);
-      assert.deepEqual(seqs(await store.audit.query({ since: at(5) + 1, until: at(8) })), [7, 8]);
-    });
-
-    test('afterSeq, order and limit page through the chain, newest first for a tail', async () => {
-      assert.deepEqual(seqs(await store.audit.query({ afterSeq: 17 })), [18, 19, 20]);
-      assert.deepEqual(seqs(await store.audit.query({ order: 'desc', limit: 3 })), [20, 19, 18]);
-      assert.deepEqual(seqs(await store.audit.query({ subject: 'bob', order: 'desc', limit: 2 })), [20, 18]);
-      assert.deepEqual(seqs(await store.audit.query({ afterSeq: 5, limit: 2 })), [6, 7]);
-      assert.deepEqual(await store.audit.query({ limit: 0 }), []);
-    });
-
     test('the query columns are computed from the body: editing the body changes what a query finds', async () => {
       const path = dbPath();
       const own = new SqliteStore(path);
       try {
-        await own.audit.append([record(0)], sealAuditRecord);
+        await own.audit.append('test', [record(0)], sealAuditRecord);
         const raw = new Database(path);
         raw.prepare("UPDATE audit_records SET body = replace(body, '\"subject\":\"alice\"', '\"subject\":\"eve\"')").run();
         raw.close();
@@ -155,58 +55,78 @@ describe('SqliteAuditStore', { concurrency: true }, () => {
         await own.close();
       }
     });
-  });
 
-  describe('prune', () => {
-    test('deletes the records older than the cut and moves the anchor to the last deleted one', async () => {
-      const store = await filledStore();
+  describe('a store file written before chains were per instance', () => {
+    /** Rows as the code before migration 4 wrote them: one chain, seq global, whoever wrote. */
+    async function oldFile(instances: string[], prune?: number): Promise<string> {
+      const path = dbPath();
+      const v3 = new SqliteStore(path, { migrations: SQLITE_MIGRATIONS.slice(0, 3) });
+      await v3.close();
+      const db = new Database(path);
       try {
-        const [tenth] = await store.audit.query({ afterSeq: 9, limit: 1 });
-        assert.equal(await store.audit.prune(T0 + 10 * 60_000), 10);
-        assert.deepEqual(await store.audit.anchor(), { seq: 10, hash: tenth!.hash });
-        assert.deepEqual(seqs(await store.audit.query({ limit: 1 })), [11]);
-        assert.equal((await verifyAuditChain(store.audit)).ok, true);
-        assert.equal(await store.audit.prune(T0 + 10 * 60_000), 0, 'nothing more to prune');
-        assert.deepEqual((await store.audit.anchor()).seq, 10);
+        let prev = GENESIS_HASH;
+        const insert = db.prepare('INSERT INTO audit_records (seq, body, prev_hash, hash) VALUES (?, ?, ?, ?)');
+        instances.forEach((instance, i) => {
+          const { body, hash } = sealAuditRecord(i + 1, prev, record(i, { instance }));
+          insert.run(i + 1, body, prev, hash);
+          prev = hash;
+        });
+        if (prune !== undefined) {
+          const last = db.prepare('SELECT seq, hash FROM audit_records WHERE seq = ?').get(prune) as { seq: number; hash: string };
+          db.prepare('DELETE FROM audit_records WHERE seq <= ?').run(prune);
+          db.prepare('INSERT INTO audit_anchor (id, seq, hash) VALUES (1, ?, ?)').run(last.seq, last.hash);
+        }
+      } finally {
+        db.close();
+      }
+      return path;
+    }
+
+    test('records of several writers stay one chain under the legacy name, and still verify', async () => {
+      const path = await oldFile(['host:100', 'host:200', 'host:100', 'host:300'], 1);
+      const store = new SqliteStore(path);
+      try {
+        const chains = await store.audit.chains();
+        assert.deepEqual(chains.map((c) => [c.instance, c.anchor.seq, c.head.seq]), [[LEGACY_AUDIT_CHAIN, 1, 4]]);
+        const result = await verifyAuditChains(store.audit);
+        assert.equal(result.ok, true, JSON.stringify(result));
+        assert.equal(result.records, 3);
+        // New records go to their instance's own chain, from the genesis.
+        const [row] = await store.audit.append('host:400', [record(9, { instance: 'host:400' })], sealAuditRecord);
+        assert.deepEqual([row!.seq, row!.prevHash], [1, GENESIS_HASH]);
+        assert.equal((await verifyAuditChains(store.audit)).ok, true);
+        // The merged query still finds the old records, by their text.
+        assert.equal((await store.audit.query({ subject: 'alice' })).length, 4);
       } finally {
         await store.close();
       }
     });
 
-    test('pruning everything keeps the head as anchor, and the next record continues the chain', async () => {
-      const store = await filledStore();
+    test('records of one writer become that instance\'s chain, which it continues', async () => {
+      const path = await oldFile(['gw-1', 'gw-1', 'gw-1']);
+      const store = new SqliteStore(path);
       try {
-        const head = await store.audit.head();
-        assert.equal(await store.audit.prune(T0 + 24 * 3600_000), 20);
-        assert.deepEqual(await store.audit.anchor(), head);
-        assert.deepEqual(await store.audit.head(), head);
-        const [next] = await store.audit.append([record(99)], sealAuditRecord);
-        assert.equal(next!.seq, 21);
-        assert.equal(next!.prevHash, head.hash);
-        assert.deepEqual(await verifyAuditChain(store.audit), { ok: true, records: 1, first: 21, head: { seq: 21, hash: next!.hash } });
+        assert.deepEqual((await store.audit.chains()).map((c) => [c.instance, c.head.seq]), [['gw-1', 3]]);
+        const [row] = await store.audit.append('gw-1', [record(5, { instance: 'gw-1' })], sealAuditRecord);
+        assert.equal(row!.seq, 4);
+        const result = await verifyAuditChains(store.audit);
+        assert.equal(result.ok, true, JSON.stringify(result));
+        assert.equal(result.records, 4);
       } finally {
         await store.close();
       }
     });
 
-    test('a record stamped by a skewed clock never makes prune delete newer records or leave a hole', async () => {
-      const store = new SqliteStore(dbPath());
+    test('a record of the old chain changed before the upgrade is still caught after it (control for the two above)', async () => {
+      const path = await oldFile(['a', 'b', 'a']);
+      const raw = new Database(path);
+      raw.prepare("UPDATE audit_records SET body = replace(body, '\"subject\":\"alice\"', '\"subject\":\"eve\"') WHERE seq = 2").run();
+      raw.close();
+      const store = new SqliteStore(path);
       try {
-        // seq 3 comes from an instance whose clock is in 1970; seq 4 and 5 are old again.
-        await store.audit.append([record(0), record(1), record(50), record(-9_000_000), record(2), record(3)], sealAuditRecord);
-        assert.equal(await store.audit.prune(T0 + 10 * 60_000), 2, 'only the prefix before the first record still kept');
-        assert.deepEqual(seqs(await store.audit.query({})), [3, 4, 5, 6]);
-        assert.equal((await verifyAuditChain(store.audit)).ok, true);
-      } finally {
-        await store.close();
-      }
-    });
-
-    test('an empty chain prunes nothing and keeps the genesis anchor', async () => {
-      const store = new SqliteStore(dbPath());
-      try {
-        assert.equal(await store.audit.prune(Date.now()), 0);
-        assert.deepEqual(await store.audit.anchor(), { seq: 0, hash: GENESIS_HASH });
+        const result = await verifyAuditChains(store.audit);
+        assert.equal(result.ok, false);
+        assert.equal(!result.chains[0]!.ok && result.chains[0]!.problem.seq, 2);
       } finally {
         await store.close();
       }
@@ -214,7 +134,7 @@ describe('SqliteAuditStore', { concurrency: true }, () => {
   });
 
   describe('schema', () => {
-    test('migration 2 applies to a store file created at version 1, keeping its keys', async () => {
+    test('the audit migrations apply to a store file created at version 1, keeping its keys', async () => {
       const path = dbPath();
       const v1 = new SqliteStore(path, { migrations: SQLITE_MIGRATIONS.slice(0, 1) });
       assert.equal(v1.schemaVersion(), 1);
@@ -222,14 +142,14 @@ describe('SqliteAuditStore', { concurrency: true }, () => {
         id: 'k1', hash: 'ab'.repeat(32), subject: 'alice', tenant: null, name: null, scopes: [], roles: [],
         createdAt: 1, expiresAt: null, lastUsedAt: null, revokedAt: null, replacedBy: null,
       });
-      await assert.rejects(v1.audit.head(), (err: unknown) => err instanceof StoreError && /schema older than version 2/.test(err.message));
+      await assert.rejects(v1.audit.head('test'), (err: unknown) => err instanceof StoreError && /schema older than version 4/.test(err.message));
       await v1.close();
 
       const upgraded = new SqliteStore(path);
       try {
         assert.equal(upgraded.schemaVersion(), SQLITE_MIGRATIONS.at(-1)!.version);
         assert.equal((await upgraded.apiKeys.get('k1'))?.subject, 'alice');
-        const [row] = await upgraded.audit.append([record(0)], sealAuditRecord);
+        const [row] = await upgraded.audit.append('test', [record(0)], sealAuditRecord);
         assert.equal(row!.seq, 1);
       } finally {
         await upgraded.close();
@@ -245,6 +165,7 @@ describe('SqliteAuditStore', { concurrency: true }, () => {
         assert.match(plan("SELECT seq FROM audit_records WHERE subject = 'a' AND ts >= '2025'"), /audit_records_subject/);
         assert.match(plan("SELECT seq FROM audit_records WHERE target = 'a'"), /audit_records_target/);
         assert.match(plan("SELECT seq FROM audit_records WHERE ts >= '2025'"), /audit_records_ts/);
+        assert.match(plan('SELECT seq FROM audit_records ORDER BY ts DESC, instance DESC, seq DESC LIMIT 20'), /audit_records_ts/, 'a tail reads the index, not the table');
       } finally {
         db.close();
       }
@@ -269,7 +190,7 @@ describe('SqliteAuditStore', { concurrency: true }, () => {
     test('audit calls on a closed store fail as unavailable', async () => {
       const store = new SqliteStore(dbPath());
       await store.close();
-      await assert.rejects(store.audit.append([record(0)], sealAuditRecord), (err: unknown) => err instanceof StoreError && err.code === 'unavailable');
+      await assert.rejects(store.audit.append('test', [record(0)], sealAuditRecord), (err: unknown) => err instanceof StoreError && err.code === 'unavailable');
       await assert.rejects(store.audit.query({}), (err: unknown) => err instanceof StoreError && err.code === 'unavailable');
     });
   });

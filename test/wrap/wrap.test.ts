@@ -13,7 +13,7 @@ import { everythingCommand, notesServerCommand } from '../helpers/upstreams.js';
 import { startGateway } from '../helpers/gateway.js';
 import { connectClient } from '../helpers/client.js';
 import { SqliteStore } from '../../src/store/index.js';
-import { parseAuditRow, verifyAuditChain } from '../../src/audit/index.js';
+import { parseAuditRow, verifyAuditChain, verifyAuditChains } from '../../src/audit/index.js';
 
 /**
  * `warden wrap` end to end: the built CLI (dist/) is run as a child process, driven by the real SDK client over
@@ -393,7 +393,7 @@ describe('warden wrap', () => {
     }
     const store = new SqliteStore(dbPath);
     try {
-      assert.equal((await verifyAuditChain(store.audit)).ok, true);
+      assert.equal((await verifyAuditChains(store.audit)).ok, true);
       const records = (await store.audit.query({ limit: 1000 })).map(parseAuditRow);
       const wrapped = records.filter((r) => r.upstream === 'node' && r.event === 'call').map((r) => [r.method, r.target ?? '', r.decision, r.credential.kind]);
       assert.deepEqual(wrapped.filter(([m]) => m === 'tools/call'), [['tools/call', 'safe_echo', 'allow', 'none'], ['tools/call', 'danger', 'deny', 'none']]);

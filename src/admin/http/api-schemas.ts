@@ -80,7 +80,7 @@ export const auditQuery = z.object({
   since: time.optional(),
   until: time.optional(),
   limit: wholeNumber(1, 500).optional().describe('records per page (default 50)'),
-  cursor: wholeNumber(1, Number.MAX_SAFE_INTEGER).optional().describe('the previous page\'s `next`: older records than it'),
+  cursor: z.string().regex(/^[A-Za-z0-9_-]{1,800}$/, { message: 'expected the `next` value of a previous page' }).optional().describe('the previous page\'s `next`: older records than it'),
 }).strict();
 export const exportQuery = z.object({ since: time.optional(), until: time.optional() }).strict();
 

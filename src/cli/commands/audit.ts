@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { StoreConfig } from '../../config/index.js';
 import type { AuditAdmin, AuditEntry, AuditFilter } from '../../admin/index.js';
 // Tiny and pure: imported eagerly so that option parsers can reject a bad value synchronously (exit 2).
 import { resolve } from 'node:path';
@@ -65,7 +66,7 @@ export function registerAudit(program: Command): void {
         const entries = await audit.tail(opts.lines);
         const print = printer(opts.json);
         for (const entry of entries) print(entry);
-        if (opts.follow) await follow(audit, entries.at(-1)?.row.seq ?? (await audit.headSeq()), print);
+        if (opts.follow) await follow(audit, await audit.heads(), print);
         return 0;
       });
     });
@@ -105,8 +106,8 @@ export function registerAudit(program: Command): void {
   withCommon(audit
     .command('verify')
     .description('check that no stored record was changed, removed or reordered since it was written'), 'print the result as JSON')
-    .option('--expect <seq:hash>', 'a head printed by an earlier verify: also check that it is still there (catches records cut from the end)', parseHead)
-    .action(async (opts: Common & { expect?: { seq: number; hash: string } }) => {
+    .option('--expect <instance@seq:hash>', 'a head printed by an earlier verify (repeatable, one per chain): also check that it is still there (catches records cut from the end)', parseHead)
+    .action(async (opts: Common & { expect?: ExpectedHead[] }) => {
       await withAudit(opts, (audit) => verify(audit, opts.json === true, opts.expect));
     });
 }
@@ -115,26 +116,24 @@ export function registerAudit(program: Command): void {
 async function withAudit(opts: Common, run: (audit: AuditAdmin) => Promise<number>): Promise<void> {
   const { loadConfigOrExit, fail } = await import('../output.js');
   const { existsSync } = await import('node:fs');
-  let location: string;
-  let synchronous: 'NORMAL' | 'FULL' = 'NORMAL';
+  let storeConfig: StoreConfig;
   let named: string;
   if (opts.store !== undefined) {
-    location = resolve(opts.store);
+    storeConfig = { sqlite: resolve(opts.store), synchronous: 'normal' };
     named = '--store names it';
   } else {
     const { config, file } = loadConfigOrExit(opts.config, opts.json);
-    location = config.store.sqlite;
-    synchronous = config.store.synchronous === 'full' ? 'FULL' : 'NORMAL';
+    storeConfig = config.store;
     named = `${file} names it; \`warden serve\` creates it`;
     if (!config.audit.store) process.stderr.write(`warden: warning: ${file} has audit.store: false, so the gateway adds no records to this store\n`);
   }
   // Opening would create an empty store, and an empty chain verifies: a wrong path must not look intact.
-  if (location !== ':memory:' && !existsSync(location)) fail(`no store at ${location} (${named})`);
-  const { SqliteStore, StoreError } = await import('../../store/index.js');
+  if ('sqlite' in storeConfig && storeConfig.sqlite !== ':memory:' && !existsSync(storeConfig.sqlite)) fail(`no store at ${storeConfig.sqlite} (${named})`);
+  const { openStore, StoreError } = await import('../../store/index.js');
   const { AdminError, AuditAdmin } = await import('../../admin/index.js');
   let store;
   try {
-    store = new SqliteStore(location, { synchronous });
+    store = await openStore({ store: storeConfig });
   } catch (err) {
     if (err instanceof StoreError) return fail(err.message);
     throw err;
@@ -166,8 +165,8 @@ function printer(json: boolean | undefined): (entry: AuditEntry) => void {
   };
 }
 
-/** Polls for records after `afterSeq` until SIGINT or SIGTERM, which end the command normally (exit 0). */
-async function follow(audit: AuditAdmin, afterSeq: number, print: (entry: AuditEntry) => void): Promise<void> {
+/** Polls for records after each chain's `cursor` until SIGINT or SIGTERM, which end the command normally (exit 0). */
+async function follow(audit: AuditAdmin, cursor: Map<string, number>, print: (entry: AuditEntry) => void): Promise<void> {
   const { setTimeout: sleep } = await import('node:timers/promises');
   const { AUDIT_PAGE } = await import('../../admin/index.js');
   const stop = new AbortController();
@@ -175,12 +174,10 @@ async function follow(audit: AuditAdmin, afterSeq: number, print: (entry: AuditE
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    let last = afterSeq;
     while (!stop.signal.aborted) {
-      const entries = await audit.after(last);
+      const entries = await audit.after(cursor);
       for (const entry of entries) print(entry);
-      last = entries.at(-1)?.row.seq ?? last;
-      if (entries.length === AUDIT_PAGE) continue; // more are waiting: no pause
+      if (entries.length >= AUDIT_PAGE) continue; // more are waiting: no pause
       await sleep(FOLLOW_INTERVAL_MS, undefined, { signal: stop.signal }).catch(() => undefined);
     }
   } finally {
@@ -266,16 +263,32 @@ async function exportRecords(audit: AuditAdmin, opts: Common & Window & { format
 
 // ---- verify ----------------------------------------------------------------------------------------------
 
-function parseHead(value: string): { seq: number; hash: string } {
-  const match = /^(\d{1,15}):([0-9a-f]{64})$/.exec(value.trim());
-  if (!match) throw new InvalidArgumentError('expected <seq>:<sha256 hex>, as `warden audit verify` prints the head, e.g. 42:9f86d0…');
-  return { seq: Number(match[1]), hash: match[2]! };
+/** `<instance>@<seq>:<hash>` as verify prints heads; `<seq>:<hash>` alone names the only chain. */
+function parseHead(value: string, previous: ExpectedHead[] = []): ExpectedHead[] {
+  const match = /^(?:(.+)@)?(\d{1,15}):([0-9a-f]{64})$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('expected <instance>@<seq>:<sha256 hex>, as `warden audit verify` prints each chain\'s head, e.g. gw-1@42:9f86d0…');
+  return [...previous, { ...(match[1] !== undefined ? { instance: match[1] } : {}), seq: Number(match[2]), hash: match[3]! }];
 }
 
-async function verify(audit: AuditAdmin, json: boolean, expectHead?: { seq: number; hash: string }): Promise<number> {
+interface ExpectedHead {
+  instance?: string;
+  seq: number;
+  hash: string;
+}
+
+async function verify(audit: AuditAdmin, json: boolean, expected: ExpectedHead[] = []): Promise<number> {
   let shown = Date.now();
+  const expectHeads: Array<{ instance: string; seq: number; hash: string }> = [];
+  if (expected.length > 0) {
+    const chains = [...(await audit.heads()).keys()];
+    for (const e of expected) {
+      if (e.instance !== undefined) expectHeads.push({ instance: e.instance, seq: e.seq, hash: e.hash });
+      else if (chains.length === 1) expectHeads.push({ instance: chains[0]!, seq: e.seq, hash: e.hash });
+      else throw new CliFailure(`--expect ${e.seq}:… names no instance, and the store has ${chains.length} chains; write it as <instance>@<seq>:<hash>`, 2);
+    }
+  }
   const result = await audit.verify({
-    ...(expectHead ? { expectHead } : {}),
+    expectHeads,
     // Progress only for a chain long enough that the wait needs explaining, at most once a second.
     onProgress: (checked) => {
       const now = Date.now();
@@ -288,18 +301,27 @@ async function verify(audit: AuditAdmin, json: boolean, expectHead?: { seq: numb
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return result.ok ? 0 : 1;
   }
+  const name = (instance: string) => (instance === '' ? '(records from before chains were per instance)' : clean(instance, 128));
+  const lines: string[] = [];
+  for (const chain of result.chains) {
+    if (!chain.ok) {
+      const { seq, kind, detail } = chain.problem;
+      lines.push(`${name(chain.instance)}: BROKEN at record ${seq} (${kind}): ${clean(detail, 400)}; ${chain.records} record${chain.records === 1 ? '' : 's'} before it verified`);
+      continue;
+    }
+    const span = chain.first === undefined ? 'no records' : `${chain.records} record${chain.records === 1 ? '' : 's'}, seq ${chain.first}–${chain.head.seq}`;
+    const pruned = chain.first !== undefined && chain.first > 1 ? ` (records before ${chain.first} were removed by retention)` : '';
+    lines.push(`${name(chain.instance)}: intact, ${span}${pruned}; head ${chain.instance}@${chain.head.seq}:${chain.head.hash}`);
+  }
   if (!result.ok) {
-    const { seq, kind, detail } = result.problem;
-    process.stdout.write(`audit chain BROKEN at record ${seq} (${kind}): ${clean(detail, 400)}\n${result.records} record${result.records === 1 ? '' : 's'} before it verified.\n`);
+    process.stdout.write(`audit chains BROKEN (${result.chains.filter((c) => !c.ok).length} of ${result.chains.length}):\n${lines.map((l) => `  ${l}\n`).join('')}`);
     return 1;
   }
-  const span = result.first === undefined ? 'no records' : `${result.records} record${result.records === 1 ? '' : 's'}, seq ${result.first}–${result.head.seq}`;
-  const pruned = result.first !== undefined && result.first > 1 ? ` (records before ${result.first} were removed by retention; the chain follows on from them)` : '';
   process.stdout.write(
-    `audit chain intact: ${span}${pruned}\n` +
-      `head: ${result.head.seq}:${result.head.hash}\n` +
-      'Keep this head somewhere other than this store (a ticket, another system\'s log) and check it later with\n' +
-      '`warden audit verify --expect <head>`: records cut from the end of the chain leave no trace in it otherwise.\n',
-  );
+    `audit chain${result.chains.length === 1 ? '' : 's'} intact: ${result.records} record${result.records === 1 ? '' : 's'} in ${result.chains.length} chain${result.chains.length === 1 ? '' : 's'} (one per instance)\n` +
+      lines.map((l) => `  ${l}\n`).join('') +
+      'Keep the heads somewhere other than this store (a ticket, another system\'s log) and check them later with\n' +
+      '`warden audit verify --expect <instance>@<seq>:<hash>`: records cut from the end of a chain leave no trace in it otherwise.\n',
+  )
   return 0;
 }

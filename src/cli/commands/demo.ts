@@ -32,7 +32,7 @@ export function registerDemo(program: Command): void {
         process.stdout.write(`${JSON.stringify({ url, upstream: 'notes', auditFile, allowedTools: DEMO_ALLOWED_TOOLS })}\n`);
         return;
       }
-      process.stdout.write(guide(url, auditFile, config.store.sqlite, DEMO_ALLOWED_TOOLS));
+      process.stdout.write(guide(url, auditFile, 'sqlite' in config.store ? config.store.sqlite : '', DEMO_ALLOWED_TOOLS));
     });
 }
 

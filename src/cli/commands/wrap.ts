@@ -125,20 +125,21 @@ async function openPolicies(flags: WrapFlags): Promise<import('../../policy/ceda
 /** The store whose audit chain the wrap appends to: `--store`, or the one `--config` names; none without either. */
 async function openAuditStore(flags: WrapFlags): Promise<import('../../store/index.js').Store | undefined> {
   if (flags.store !== undefined && flags.config !== undefined) fail('give --store or --config, not both', 2);
-  let location = flags.store;
+  const { resolve } = await import('node:path');
+  let storeConfig: import('../../config/index.js').StoreConfig | undefined = flags.store !== undefined ? { sqlite: resolve(flags.store), synchronous: 'normal' } : undefined;
   if (flags.config !== undefined) {
     const { loadConfigOrExit } = await import('../output.js');
     const { config, file } = loadConfigOrExit(flags.config);
     if (!config.audit.store) fail(`${file} has audit.store: false, so there is no audit chain to append to; use --audit-file`, 2);
-    location = config.store.sqlite;
+    storeConfig = config.store;
   }
-  if (location === undefined) return undefined;
-  const { SqliteStore, StoreError } = await import('../../store/index.js');
-  const { resolve } = await import('node:path');
+  if (storeConfig === undefined) return undefined;
+  const { openStore, StoreError } = await import('../../store/index.js');
   try {
-    return new SqliteStore(resolve(location));
+    return await openStore({ store: storeConfig });
   } catch (err) {
-    if (err instanceof StoreError) fail(`cannot open the store ${resolve(location)}: ${err.message}`);
+    // The store's own message names the file, or the PostgreSQL host and port (never its password).
+    if (err instanceof StoreError) fail(`cannot open the store: ${err.message}`);
     throw err;
   }
 }

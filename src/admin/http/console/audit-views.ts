@@ -68,7 +68,7 @@ ${table('Keys expiring within 7 days', [
 
 function auditTable(records: ChainedAuditRecord[], caption: string, empty: string): Html {
   return table(caption, [
-    { label: '#', cell: (r: ChainedAuditRecord) => html`<a href="/admin/audit/record?seq=${r.seq}" aria-label="Record ${r.seq}">${r.seq}</a>` },
+    { label: '#', cell: (r: ChainedAuditRecord) => html`<a href="/admin/audit/record?seq=${r.seq}&amp;instance=${encodeURIComponent(r.instance)}" aria-label="Record ${r.seq} of ${r.instance}">${r.seq}</a>` },
     { label: 'Time', cell: (r) => time(r.ts) },
     { label: 'Event', cell: (r) => r.event },
     { label: 'Subject', cell: (r) => r.subject },
@@ -110,7 +110,9 @@ ${pager('/audit', { subject: raw.subject, upstream: raw.upstream, tool: raw.tool
 
 export async function auditRecordView({ services, query }: ViewContext): Promise<View> {
   const seq = s.seqParam.safeParse(query.seq);
-  const entry = await services.audit.get(seq.success ? seq.data : 0);
+  // The instance names the chain: with several instances, several chains have a record numbered so.
+  const instance = typeof query.instance === 'string' ? query.instance : undefined;
+  const entry = await services.audit.get(seq.success ? seq.data : 0, instance);
   const r = entry.record;
   const rows = r ? Object.entries(r).map(([k, v]) => html`<dt>${k}</dt><dd>${typeof v === 'object' ? JSON.stringify(v) : String(v)}</dd>`) : html`<dt>state</dt><dd>unreadable: run the chain check</dd>`;
   return { title: `Audit record ${entry.row.seq}`, section: '/audit', body: html`<dl class="record">${rows}</dl><p><a href="/admin/audit">Back to the audit trail</a></p>` };
