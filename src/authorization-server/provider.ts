@@ -9,6 +9,7 @@ import type { ResourceCatalog } from './resources.js';
 import type { DelegatedClaims } from './delegated-grants.js';
 import { CLIENT_KIND_PROPERTY, checkRegistration } from './registration-policy.js';
 import { DEFAULT_SCOPE_PARAM, defaultScope } from './default-scope.js';
+import type { mtlsFeature } from './mtls.js';
 
 /**
  * The oidc-provider configuration: an OAuth 2.1 authorization server for MCP, with the OpenID parts that
@@ -47,6 +48,8 @@ export interface ProviderParts {
   proxy: boolean;
   /** How the provider fetches Client ID Metadata Documents and jwks_uri: SSRF-safe (safe-fetch.ts). */
   fetch: (url: string | URL, init?: RequestInit) => Promise<Response>;
+  /** RFC 8705 (mtls.ts), when the gateway receives client certificates; `bindCertificateClients`: their tokens are bound. */
+  mtls?: { feature: ReturnType<typeof mtlsFeature>; bindCertificateClients: boolean } | undefined;
 }
 
 /** What oidc-provider issues for one resource: a JWT access token for that upstream alone, with its scopes. */
@@ -143,7 +146,7 @@ export function createProvider(parts: ProviderParts): Provider {
       properties: [CLIENT_KIND_PROPERTY],
       validator(ctx, key, value, metadata) {
         if (key === CLIENT_KIND_PROPERTY && ctx?.oidc?.route === 'registration') {
-          checkRegistration(value, ctx.oidc.body as Record<string, unknown> | undefined, metadata as ClientMetadata);
+          checkRegistration(value, ctx.oidc.body as Record<string, unknown> | undefined, metadata as ClientMetadata, { bindCertificateClients: parts.mtls?.bindCertificateClients ?? false });
         }
       },
     },
@@ -159,6 +162,7 @@ export function createProvider(parts: ProviderParts): Provider {
       devInteractions: { enabled: false },
       // Not until the resource side checks DPoP proofs: a sender-constrained token used as a plain bearer would pass.
       dPoP: { enabled: false },
+      mTLS: parts.mtls?.feature ?? { enabled: false },
       userinfo: { enabled: false },
       rpInitiatedLogout: { enabled: false },
       revocation: { enabled: true },

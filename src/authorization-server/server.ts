@@ -9,7 +9,7 @@ import type { Logger } from '../shared/log.js';
 import type { OAuthEvent } from '../audit/index.js';
 import { createInteractionHandler, type InteractionEvent } from './interactions.js';
 import { loadAuthorizationServerKeys, type AuthorizationServerKeys } from './keys.js';
-import { createProvider, INTERACTION_PREFIX, OAUTH_ROUTES } from './provider.js';
+import { createProvider, INTERACTION_PREFIX, OAUTH_ROUTES, type ProviderParts } from './provider.js';
 import type { ResourceCatalog } from './resources.js';
 import { listRevocation, revocationContext, revokeGrant, type RevocationContext } from './revoke.js';
 import { SSO_CALLBACK, SsoSignIn, type CompanySignIn } from './sso.js';
@@ -48,6 +48,8 @@ export interface AuthorizationServerOptions {
   checkAccessToken: AccessTokenCheck;
   /** Company IdPs, for token exchange and ID-JAG. */
   issuers?: CompanyIdps | undefined;
+  /** RFC 8705: certificate client authentication and bound tokens (mtls.ts). */
+  mtls?: ProviderParts['mtls'];
 }
 
 /** Revocation-list writes started by provider events, per request: the answer waits for them. */
@@ -196,6 +198,7 @@ export class AuthorizationServer {
       resources: options.resources,
       proxy: options.trustProxy,
       fetch: this.fetch,
+      mtls: options.mtls,
       activeUser: async (username) => {
         const user = await this.users.get(username);
         return user && user.disabledAt === null ? user : undefined;

@@ -4,6 +4,7 @@ import type { Principal } from '../shared/principal.js';
 import type { BearerVerifier, RequestContext } from './authenticator.js';
 import { AuthenticationError } from './errors.js';
 import { actorOf } from './idp-claims.js';
+import { certificateConfirmation } from './certificate-binding.js';
 
 /**
  * Access tokens of the embedded authorization server: RFC 9068 JWTs (`typ: at+jwt`, ES256), verified with
@@ -54,6 +55,8 @@ export class AccessTokenVerifier implements BearerVerifier {
   async verify(token: string, context: RequestContext): Promise<Principal> {
     const claims = await this.check(token, context.audiences);
     const actor = actorOf(claims.act, undefined);
+    // RFC 8705: checked against the request's certificate by the authenticator, which has the connection.
+    const confirmation = certificateConfirmation(claims.cnf, String(claims.jti));
     return {
       subject: String(claims.sub),
       ...(typeof claims.tenant === 'string' ? { tenant: claims.tenant } : {}),
@@ -61,6 +64,7 @@ export class AccessTokenVerifier implements BearerVerifier {
       // Token exchange and ID-JAG: the company IdP that vouched for the subject, and who acts for them.
       ...(typeof claims.sub_iss === 'string' ? { issuer: claims.sub_iss } : {}),
       ...(actor ? { actor } : {}),
+      ...(confirmation ? { confirmation } : {}),
       credential: { kind: 'oauth', id: String(claims.jti) },
       scopes: typeof claims.scope === 'string' && claims.scope ? claims.scope.split(' ') : [],
       // Scopes were cut to the user's roles when the token was issued; roles add nothing here.
@@ -90,8 +94,8 @@ export class AccessTokenVerifier implements BearerVerifier {
       if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.delete(this.verified.keys().next().value!);
       this.verified.set(cacheKey, { claims, validUntil: (claims.exp! + CLOCK_TOLERANCE_S) * 1000 });
     }
-    // Sender-constrained tokens (DPoP, mTLS) need a proof this verifier does not check yet: refused, not treated as bearer.
-    if (claims.cnf !== undefined) throw new AuthenticationError('Unauthorized: sender-constrained access tokens (cnf) are not accepted here yet', 'invalid_token');
+    // A cnf this gateway cannot check (DPoP for now) is refused, never treated as a bearer token.
+    certificateConfirmation(claims.cnf, String(claims.jti));
     const iat = typeof claims.iat === 'number' ? claims.iat * 1000 : 0;
     const entries: RevocationEntry[] = [{ kind: 'jti', value: String(claims.jti) }, { kind: 'client', value: String(claims.client_id) }];
     if (typeof claims.sub === 'string') entries.push({ kind: 'user', value: claims.sub });

@@ -53,7 +53,7 @@ export class BearerAuthenticator implements Authenticator {
       return await verifier.verify(token, context);
     } catch (err) {
       if (!(err instanceof AuthenticationError) || err.credentialKind === verifier.kind) throw err;
-      throw new AuthenticationError(err.message, err.error, err.credentialId, verifier.kind);
+      throw new AuthenticationError(err.message, err.error, err.credentialId, verifier.kind, err.detail);
     }
   }
 }

@@ -10,9 +10,21 @@ export type BearerErrorCode = 'invalid_request' | 'invalid_token';
 /** The request itself is wrong about credentials (400, not 401): which way. */
 export type CredentialProblem = 'credential_in_url' | 'duplicate_credential';
 
+/** What the audit record of a refusal says beyond the error code, when the credential was read far enough to know. */
+export interface RefusalDetail {
+  /** Why, in a few words, e.g. "certificate-bound token without a client certificate". */
+  reason?: string;
+  /** The subject of a credential that was valid but used wrongly (a bound token over another connection). */
+  subject?: string;
+  /** The thumbprint of the client certificate presented beside it. */
+  certificate?: string;
+}
+
 export class AuthenticationError extends Error {
   /** Set for `invalid_request`: what was wrong with the request. */
   problem?: CredentialProblem;
+  /** For the audit record; never the credential. */
+  detail?: RefusalDetail;
 
   static badRequest(message: string, problem: CredentialProblem): AuthenticationError {
     const err = new AuthenticationError(message, 'invalid_request');
@@ -28,9 +40,11 @@ export class AuthenticationError extends Error {
     readonly credentialId?: string,
     /** For the audit record: what was presented; `none` when nothing was. */
     readonly credentialKind: PresentedCredentialKind = error ? 'unknown' : 'none',
+    detail?: RefusalDetail,
   ) {
     super(message);
     this.name = 'AuthenticationError';
+    if (detail) this.detail = detail;
   }
 }
 

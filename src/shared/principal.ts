@@ -9,6 +9,8 @@ export interface Principal {
   scopes: string[];
   roles: string[];
   actor?: Principal;
+  /** Sender-constrained token: what the caller must prove to hold (RFC 8705 certificate thumbprint, RFC 9449 key thumbprint). */
+  confirmation?: { x5t?: string; jkt?: string };
   /** The client certificate's SHA-256 thumbprint when one came beside a bearer token (the token says who). */
   certificate?: string;
 }

@@ -27,7 +27,8 @@ export function authenticate({ authenticator, audiences, limiters }: Authenticat
       return { ...call, principal };
     } catch (err) {
       if (!isAuthenticationError(err)) throw err;
-      const records = denials({ ...call, principal: presented(err) }, `authentication failed: ${err.error ?? 'no credential'}`, 'authentication');
+      const why = `authentication failed: ${err.error ?? 'no credential'}${err.detail?.reason ? ` (${err.detail.reason})` : ''}`;
+      const records = denials({ ...call, principal: presented(err) }, why, 'authentication');
       // One record for the request, whatever it holds: nothing in it was looked at.
       const record = records.slice(0, 1);
       for (const limiter of [limiters.ip, limiters.failedAuth]) {
@@ -41,7 +42,8 @@ export function authenticate({ authenticator, audiences, limiters }: Authenticat
 
 /** What is known of a refused caller: the kind of credential presented, and its public id when one could be read. */
 function presented(err: AuthenticationError): AuditedPrincipal {
-  return { ...ANONYMOUS, subject: '-', credential: { kind: err.credentialKind, id: err.credentialId ?? '-' } };
+  const { subject, certificate } = err.detail ?? {};
+  return { ...ANONYMOUS, subject: subject ?? '-', credential: { kind: err.credentialKind, id: err.credentialId ?? '-' }, ...(certificate ? { certificate } : {}) };
 }
 
 function challenge(call: HttpCall, err: AuthenticationError): GatewayError {
