@@ -50,7 +50,7 @@ export class MountedAuthorizationServer {
     // gateway without OAuth should not pay.
     const { AuthorizationServer } = await import('./server.js');
     const { ResourceCatalog } = await import('./resources.js');
-    const { mtlsFeature } = await import('./mtls.js');
+    const { mtlsParts } = await import('./mtls.js');
     const mtls = oauthMtlsOf(config);
     const resources = new ResourceCatalog(options.endpoints, (u) => scopes.scopesFor(u), options.sole);
     const server = await AuthorizationServer.open({
@@ -68,7 +68,7 @@ export class MountedAuthorizationServer {
       audit: (e) => audit.write(oauthRecord(e, instance)),
       checkAccessToken: options.checkAccessToken,
       issuers: options.issuers,
-      ...(mtls ? { mtls: { feature: mtlsFeature(mtls, options.certificates), bindCertificateClients: mtls.boundTokens } } : {}),
+      ...(mtls ? { mtls: mtlsParts(mtls, options.certificates) } : {}),
     });
     const mounted = new MountedAuthorizationServer(issuer, server, resources, log);
     // Follows `warden keys rotate-signing` run in another process.

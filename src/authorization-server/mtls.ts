@@ -37,10 +37,26 @@ export function certificateOf(req: IncomingMessage, sources: CertificateSources)
   return found.problem === undefined ? found.cert : undefined;
 }
 
-export const CERTIFICATE_AUTH_METHODS: ReadonlySet<string> = new Set(['tls_client_auth', 'self_signed_tls_client_auth']);
+/** oidc-provider's own default list: the certificate methods are added to it, not put in its place. */
+const DEFAULT_CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_jwt', 'client_secret_post', 'private_key_jwt', 'none'];
+
+/** What the provider takes: `features.mTLS`, the token endpoint's methods, and whether certificate clients are bound. */
+export interface MtlsParts {
+  feature: ReturnType<typeof mtlsFeature>;
+  clientAuthMethods: string[];
+  bindCertificateClients: boolean;
+}
+
+export function mtlsParts(settings: OAuthMtls, sources: CertificateSources): MtlsParts {
+  return {
+    feature: mtlsFeature(settings, sources),
+    clientAuthMethods: [...DEFAULT_CLIENT_AUTH_METHODS, ...settings.clientAuth],
+    bindCertificateClients: settings.boundTokens,
+  };
+}
 
 /** oidc-provider's `features.mTLS` for these settings and certificate sources. */
-export function mtlsFeature(settings: OAuthMtls, sources: CertificateSources) {
+function mtlsFeature(settings: OAuthMtls, sources: CertificateSources) {
   return {
     enabled: true,
     certificateBoundAccessTokens: settings.boundTokens,

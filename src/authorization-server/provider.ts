@@ -9,7 +9,7 @@ import type { ResourceCatalog } from './resources.js';
 import type { DelegatedClaims } from './delegated-grants.js';
 import { CLIENT_KIND_PROPERTY, checkRegistration } from './registration-policy.js';
 import { DEFAULT_SCOPE_PARAM, defaultScope } from './default-scope.js';
-import type { mtlsFeature } from './mtls.js';
+import type { MtlsParts } from './mtls.js';
 
 /**
  * The oidc-provider configuration: an OAuth 2.1 authorization server for MCP, with the OpenID parts that
@@ -49,7 +49,7 @@ export interface ProviderParts {
   /** How the provider fetches Client ID Metadata Documents and jwks_uri: SSRF-safe (safe-fetch.ts). */
   fetch: (url: string | URL, init?: RequestInit) => Promise<Response>;
   /** RFC 8705 (mtls.ts), when the gateway receives client certificates; `bindCertificateClients`: their tokens are bound. */
-  mtls?: { feature: ReturnType<typeof mtlsFeature>; bindCertificateClients: boolean } | undefined;
+  mtls?: MtlsParts | undefined;
 }
 
 /** What oidc-provider issues for one resource: a JWT access token for that upstream alone, with its scopes. */
@@ -98,6 +98,7 @@ export function createProvider(parts: ProviderParts): Provider {
       id_token_signed_response_alg: 'ES256',
     },
     enabledJWA: { idTokenSigningAlgValues: ['ES256'] },
+    ...(parts.mtls ? { clientAuthMethods: parts.mtls.clientAuthMethods as never } : {}),
     routes: OAUTH_ROUTES,
     extraParams: [DEFAULT_SCOPE_PARAM],
     interactions: { url: (_ctx, interaction) => `${INTERACTION_PREFIX}${interaction.uid}` },
