@@ -12,7 +12,10 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
 import { connectClient, INITIALIZE } from '../helpers/client.js';
 import { makeCa, selfSigned, type IssuedCert, type TestCa } from '../helpers/certs.js';
-import { addUsers, FormBrowser, PASSWORD, REDIRECT } from '../helpers/oauth.js';
+import { addUsers, FormBrowser, PASSWORD, REDIRECT, withStore } from '../helpers/oauth.js';
+import { ACTOR } from '../helpers/admin.js';
+import { ClientsAdmin } from '../../src/admin/index.js';
+import { configSchema } from '../../src/config/index.js';
 import { codeRequest, pkcePair, rememberAs, type PkcePair } from '../helpers/oauth-flow.js';
 import { thumbprintOf } from '../../src/resource/client-certificate.js';
 import type { AuditRecord } from '../../src/audit/index.js';
@@ -57,6 +60,7 @@ describe('certificate-bound tokens (RFC 8705) at the embedded authorization serv
   let issuer: string;
   let resource: string;
   const agents = new Map<string, Agent>();
+  let serviceId: string;
   const originalFetch = globalThis.fetch;
 
   /** An HTTPS client trusting the server CA, presenting `cert` when given; one per certificate. */
@@ -71,14 +75,22 @@ describe('certificate-bound tokens (RFC 8705) at the embedded authorization serv
     upstream = await startHttpUpstream({ stateful: true, json: false });
     const dbPath = join(mkdtempSync(join(tmpdir(), 'warden-mtls-as-')), 'warden.db');
     await addUsers(dbPath, [['alice', ['writer']]]);
-    gw = await startGateway({
+    const input = {
       auth: { oauth: { registration: { perIp: LIFTED }, login: { perIp: LIFTED } }, apiKeys: {} },
       store: { sqlite: dbPath },
-      listen: { host: '127.0.0.1', port: 0, tls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.clientCa.cert, clientCertificates: 'request' } },
+      listen: { host: '127.0.0.1', port: 0, tls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.clientCa.cert, clientCertificates: 'request' as const } },
       authorization: AUTHORIZATION,
       rateLimit: { perIp: LIFTED, failedAuthPerIp: LIFTED },
       upstreams: { web: { url: upstream.url } },
-    }, [PASSWORD]);
+    };
+    // A service client as `warden clients add --tls-san-uri spiffe://example.org/bot` makes it.
+    serviceId = await withStore(dbPath, async (store) => {
+      const admin = new ClientsAdmin({ store, config: configSchema.parse(input), actor: ACTOR, recorder: async () => {} });
+      const { client, secret } = await admin.addService({ name: 'build bot', scopes: ['echo:use'], certificate: { property: 'tls_client_auth_san_uri', value: 'spiffe://example.org/bot' } });
+      assert.equal(secret, undefined);
+      return client.client_id;
+    });
+    gw = await startGateway(input, [PASSWORD]);
     issuer = gw.url;
     resource = `${issuer}/mcp/web`;
     // The sign-in pages and registration go through the shared helpers, which use the global fetch: it trusts
@@ -313,5 +325,23 @@ describe('certificate-bound tokens (RFC 8705) at the embedded authorization serv
     assert.equal(res.status, 200, JSON.stringify(json));
     assert.equal(json.active, true);
     assert.deepEqual(json.cnf, { 'x5t#S256': thumbprint(pki.bot) });
+  });
+
+  test('a service client made with a certificate name (no secret) gets a bound client_credentials token with curl --cert; another certificate is refused', async () => {
+    const curl = (cert: IssuedCert) => run('curl', ['-sS', '--cacert', pki.serverCa.cert, '--cert', cert.cert, '--key', cert.key, `${issuer}/oauth/token`,
+      '--data-urlencode', 'grant_type=client_credentials', '--data-urlencode', `client_id=${serviceId}`, '--data-urlencode', `resource=${resource}`, '--data-urlencode', 'scope=echo:use']);
+    const refusedAnswer = JSON.parse((await curl(pki.other)).stdout);
+    assert.equal(refusedAnswer.error, 'invalid_client');
+    const answer = JSON.parse((await curl(pki.bot)).stdout);
+    rememberAs('token', answer.access_token);
+    assert.ok(answer.access_token, JSON.stringify(answer));
+    const claims = decodeJwt(answer.access_token);
+    assert.deepEqual(claims.cnf, { 'x5t#S256': thumbprint(pki.bot) });
+    assert.equal(claims.sub, serviceId);
+    assert.equal((await mcp(answer.access_token, pki.other)).status, 401);
+    assert.equal((await mcp(answer.access_token, pki.bot)).status, 200);
+    const record = gw.audit.records.filter((r) => r.event === 'call').at(-1)!;
+    assert.equal(record.subject, serviceId);
+    assert.equal(record.certificate, thumbprint(pki.bot));
   });
 });
