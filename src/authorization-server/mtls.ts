@@ -45,6 +45,8 @@ export interface MtlsParts {
   feature: ReturnType<typeof mtlsFeature>;
   clientAuthMethods: string[];
   bindCertificateClients: boolean;
+  /** The request's certificate as PEM, for grants registered outside oidc-provider's own (delegated-grants.ts). */
+  certificate(ctx: KoaContextWithOIDC): string | undefined;
 }
 
 export function mtlsParts(settings: OAuthMtls, sources: CertificateSources): MtlsParts {
@@ -52,6 +54,7 @@ export function mtlsParts(settings: OAuthMtls, sources: CertificateSources): Mtl
     feature: mtlsFeature(settings, sources),
     clientAuthMethods: [...DEFAULT_CLIENT_AUTH_METHODS, ...settings.clientAuth],
     bindCertificateClients: settings.boundTokens,
+    certificate: (ctx) => certificateOf(ctx.req, sources)?.toString(),
   };
 }
 

@@ -208,6 +208,7 @@ export class AuthorizationServer {
     if (options.issuers) {
       registerDelegatedGrants(provider, {
         issuer: options.issuer, issuers: options.issuers, oauth: options.oauth, roles: options.authorization.roles, resources: options.resources,
+        certificate: options.mtls?.certificate,
       });
     }
     this.subscribe(provider);

@@ -2,7 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { X509Certificate, createPublicKey } from 'node:crypto';
+import { X509Certificate, createPublicKey, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,8 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { decodeJwt } from 'jose';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
-import { connectClient, INITIALIZE } from '../helpers/client.js';
+import { connectClient, freePort, INITIALIZE } from '../helpers/client.js';
+import { startIdp, tempStore, type TestIdp } from '../helpers/idp.js';
 import { makeCa, selfSigned, type IssuedCert, type TestCa } from '../helpers/certs.js';
 import { addUsers, FormBrowser, PASSWORD, REDIRECT, withStore } from '../helpers/oauth.js';
 import { ACTOR } from '../helpers/admin.js';
@@ -343,5 +344,76 @@ describe('certificate-bound tokens (RFC 8705) at the embedded authorization serv
     const record = gw.audit.records.filter((r) => r.event === 'call').at(-1)!;
     assert.equal(record.subject, serviceId);
     assert.equal(record.certificate, thumbprint(pki.bot));
+  });
+});
+
+describe('grants of company IdP assertions (ID-JAG) for a certificate-bound client', () => {
+  let pki: Pki;
+  let idp: TestIdp;
+  let upstream: RunningHttpUpstream;
+  let gw: TestGateway;
+  let issuer: string;
+  let resource: string;
+  const agents: Agent[] = [];
+  const SERVICE = 'svc_bound_agent';
+  const now = () => Math.floor(Date.now() / 1000);
+  const over = (cert?: IssuedCert) => {
+    const a = new Agent({ connect: { ca: pki.serverCa.certPem, ...(cert ? { cert: cert.certPem, key: cert.keyPem } : {}) } });
+    agents.push(a);
+    return a;
+  };
+
+  before(async () => {
+    pki = makePki();
+    idp = await startIdp();
+    upstream = await startHttpUpstream({ stateful: false, json: true });
+    const port = await freePort();
+    issuer = `https://127.0.0.1:${port}`;
+    resource = `${issuer}/mcp/web`;
+    const store = tempStore();
+    // As `warden clients add --tls-san-uri spiffe://example.org/bot` stores it.
+    await withStore(store.sqlite, (s) => s.oauth.upsert({
+      model: 'Client', id: SERVICE, grantId: null, userCode: null, uid: null, expiresAt: null, consumedAt: null,
+      payload: JSON.stringify({
+        client_id: SERVICE, client_name: SERVICE, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'echo:use',
+        token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_san_uri: 'spiffe://example.org/bot', tls_client_certificate_bound_access_tokens: true,
+      }),
+    }));
+    gw = await startGateway({
+      store,
+      listen: { host: '127.0.0.1', port, tls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.clientCa.cert } },
+      auth: {
+        oauth: { idJag: { clients: [SERVICE] } },
+        jwt: { issuers: [{ issuer: idp.issuer, use: ['id-jag'], claims: { roles: 'groups' }, roles: { 'mcp-readers': ['reader'] } }] },
+      },
+      authorization: { scopes: { 'echo:use': { tools: ['echo'] } }, roles: { reader: ['echo:use'] } },
+      upstreams: { web: { url: upstream.url } },
+    });
+  });
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+    await idp?.close();
+    await Promise.all(agents.map((a) => a.close()));
+  });
+
+  test('an ID-JAG presented over mutual TLS gives a token bound to the client\'s certificate, refused with another', async () => {
+    const assertion = await idp.sign({
+      iss: idp.issuer, sub: 'alice', aud: issuer, client_id: SERVICE, resource, scope: 'echo:use', groups: ['mcp-readers'], jti: randomUUID(), iat: now(), exp: now() + 300,
+    }, { typ: 'oauth-id-jag+jwt' });
+    const res = await undiciFetch(`${issuer}/oauth/token`, {
+      method: 'POST', dispatcher: over(pki.bot), headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion, client_id: SERVICE }).toString(),
+    });
+    const json = await res.json() as { access_token: string };
+    assert.equal(res.status, 200, JSON.stringify(json));
+    rememberAs('token', json.access_token);
+    assert.deepEqual(decodeJwt(json.access_token).cnf, { 'x5t#S256': thumbprint(pki.bot) });
+    const call = async (cert: IssuedCert) => (await undiciFetch(resource, {
+      method: 'POST', dispatcher: over(cert), body: JSON.stringify(INITIALIZE),
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${json.access_token}` },
+    })).status;
+    assert.equal(await call(pki.other), 401);
+    assert.equal(await call(pki.bot), 200);
   });
 });
