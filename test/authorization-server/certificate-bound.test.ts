@@ -417,3 +417,70 @@ describe('grants of company IdP assertions (ID-JAG) for a certificate-bound clie
     assert.equal(await call(pki.bot), 200);
   });
 });
+
+describe('behind a TLS-terminating proxy: the certificate in auth.mtls.header, at the token endpoint and at the resource', () => {
+  let pki: Pki;
+  let upstream: RunningHttpUpstream;
+  let gw: TestGateway;
+  let issuer: string;
+  let resource: string;
+  const SERVICE = 'svc_proxied';
+  const header = (c: IssuedCert) => ({ 'x-forwarded-client-cert': encodeURIComponent(c.certPem), 'x-forwarded-for': '203.0.113.9' });
+
+  before(async () => {
+    pki = makePki();
+    upstream = await startHttpUpstream({ stateful: false, json: true });
+    const store = tempStore();
+    await withStore(store.sqlite, (s) => s.oauth.upsert({
+      model: 'Client', id: SERVICE, grantId: null, userCode: null, uid: null, expiresAt: null, consumedAt: null,
+      payload: JSON.stringify({
+        client_id: SERVICE, client_name: SERVICE, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'echo:use',
+        token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'CN=bot', tls_client_certificate_bound_access_tokens: true,
+      }),
+    }));
+    gw = await startGateway({
+      store,
+      http: { trustProxy: 1 },
+      auth: { oauth: {}, mtls: { principal: 'san-uri', roles: {}, header: 'X-Forwarded-Client-Cert', ca: pki.clientCa.cert } },
+      authorization: AUTHORIZATION,
+      upstreams: { web: { url: upstream.url } },
+    });
+    issuer = gw.url;
+    resource = `${issuer}/mcp/web`;
+  });
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  const token = async (headers: Record<string, string>) => {
+    const res = await fetch(`${issuer}/oauth/token`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: SERVICE, resource, scope: 'echo:use' }).toString(),
+    });
+    const json = await res.json() as { access_token?: string; error?: string };
+    rememberAs('token', json.access_token);
+    return { status: res.status, json };
+  };
+  const mcp = async (accessToken: string, headers: Record<string, string>) => (await fetch(resource, {
+    method: 'POST', body: JSON.stringify(INITIALIZE),
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${accessToken}`, ...headers },
+  })).status;
+
+  test('the metadata offers tls_client_auth only: a header cannot prove that the caller holds a self-signed certificate\'s key', async () => {
+    const meta = await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json() as { token_endpoint_auth_methods_supported: string[] };
+    assert.ok(meta.token_endpoint_auth_methods_supported.includes('tls_client_auth'));
+    assert.ok(!meta.token_endpoint_auth_methods_supported.includes('self_signed_tls_client_auth'));
+  });
+
+  test('attack: a header certificate of another CA (same subject), or none, does not authenticate the client; control: the CA\'s gets a bound token that works with the same header only', async () => {
+    assert.equal((await token(header(pki.foreign))).json.error, 'invalid_client');
+    assert.equal((await token({ 'x-forwarded-for': '203.0.113.9' })).json.error, 'invalid_client');
+    const ok = await token(header(pki.bot));
+    assert.equal(ok.status, 200, JSON.stringify(ok.json));
+    assert.deepEqual(decodeJwt(ok.json.access_token!).cnf, { 'x5t#S256': thumbprint(pki.bot) });
+    assert.equal(await mcp(ok.json.access_token!, header(pki.other)), 401);
+    assert.equal(await mcp(ok.json.access_token!, { 'x-forwarded-for': '203.0.113.9' }), 401);
+    assert.equal(await mcp(ok.json.access_token!, header(pki.bot)), 200);
+  });
+});

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { certificateConfirmation, checkCertificateBinding } from '../../src/resource/certificate-binding.js';
 import { thumbprintOf } from '../../src/resource/client-certificate.js';
-import { subjectMatches } from '../../src/authorization-server/mtls.js';
+import { certificateOf, subjectMatches } from '../../src/authorization-server/mtls.js';
+import type { IncomingMessage } from 'node:http';
 import { AuthenticationError } from '../../src/resource/errors.js';
 import type { Principal } from '../../src/shared/principal.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
@@ -91,6 +92,34 @@ describe('tls_client_auth subject values (RFC 8705 §2.1.2) against a real certi
     assert.ok(subjectMatches(cert, 'tls_client_auth_san_uri', 'spiffe://example.org/bot'));
     assert.ok(!subjectMatches(cert, 'tls_client_auth_san_uri', 'spiffe://example.org/bo'));
     assert.ok(!subjectMatches(cert, 'tls_client_auth_unknown', 'bot'));
+  });
+});
+
+describe('which certificate the authorization server takes as proven (certificateOf)', () => {
+  const ca = makeCa('Client CA');
+  const issued = new X509Certificate(ca.issue('bot', { cn: 'bot' }).certPem);
+  const expired = new X509Certificate(ca.issue('old', { cn: 'bot', expired: true }).certPem);
+  const foreign = new X509Certificate(makeCa('Other CA').issue('bot', { cn: 'bot' }).certPem);
+  const sources = { trustProxy: 1, header: { name: 'X-Client-Cert', cas: [new X509Certificate(ca.certPem)] } };
+  const peer = (cert: X509Certificate, authorizationError?: string, headers: Record<string, string> = {}) => ({
+    headers, socket: { encrypted: true, getPeerX509Certificate: () => cert, authorized: authorizationError === undefined, authorizationError },
+  }) as unknown as IncomingMessage;
+  const viaHeader = (cert: X509Certificate) => ({ headers: { 'x-client-cert': encodeURIComponent(cert.toString()) }, socket: {} }) as unknown as IncomingMessage;
+
+  test('the TLS peer: verified, or refused only for its chain (self-signed: the handshake proved the key); never expired', () => {
+    assert.equal(certificateOf(peer(issued), sources), issued);
+    assert.equal(certificateOf(peer(foreign, 'DEPTH_ZERO_SELF_SIGNED_CERT'), sources), foreign);
+    assert.equal(certificateOf(peer(foreign, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'), sources), foreign);
+    assert.equal(certificateOf(peer(expired, 'CERT_HAS_EXPIRED'), sources), undefined);
+    assert.equal(certificateOf(peer(issued, 'CERT_REVOKED'), sources), undefined);
+  });
+
+  test('attack: a header is proof only when it passes every check (certificates are public: anyone can paste one)', () => {
+    assert.equal(certificateOf(viaHeader(issued), sources)?.fingerprint256, issued.fingerprint256);
+    assert.equal(certificateOf(viaHeader(foreign), sources), undefined, 'self-signed or another CA in a header');
+    assert.equal(certificateOf(viaHeader(expired), sources), undefined);
+    assert.equal(certificateOf(viaHeader(issued), { ...sources, trustProxy: 0 }), undefined, 'no declared proxy');
+    assert.equal(certificateOf(peer(issued, undefined, { 'x-client-cert': encodeURIComponent(issued.toString()) }), sources), undefined, 'a header beside a certificate of the connection');
   });
 });
 
