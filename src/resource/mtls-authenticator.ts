@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { X509Certificate } from 'node:crypto';
 import type { WardenConfig } from '../config/index.js';
-import type { Principal } from '../shared/principal.js';
+import { CERTIFICATE_SUBJECT_PREFIX, type Principal } from '../shared/principal.js';
 import { GlobSet } from '../shared/glob.js';
 import type { Authenticator, RequestContext } from './authenticator.js';
 import { extractBearer } from './bearer.js';
@@ -11,7 +11,10 @@ import { AuthenticationError } from './errors.js';
 
 export type MtlsConfig = NonNullable<Exclude<WardenConfig['auth'], 'none'>['mtls']>;
 
-/** Turns a verified certificate into a principal: the configured name is the subject, the role map gives roles. */
+/**
+ * Turns a verified certificate into a principal: the configured name, prefixed `mtls:` so that it never names
+ * a user (principal.ts), is the subject; the role map, matched against the name itself, gives roles.
+ */
 export class MtlsVerifier {
   private readonly roles: { names: GlobSet; roles: readonly string[] }[];
 
@@ -29,7 +32,7 @@ export class MtlsVerifier {
       // The subject is the caller's own text: shown bounded.
       throw new AuthenticationError(`Unauthorized: the client certificate '${subject.slice(0, 200)}' maps to no role; add it to auth.mtls.roles`, 'invalid_token', thumbprint, 'mtls');
     }
-    return { subject, credential: { kind: 'mtls', id: thumbprint }, scopes: [], roles };
+    return { subject: `${CERTIFICATE_SUBJECT_PREFIX}${subject}`, credential: { kind: 'mtls', id: thumbprint }, scopes: [], roles };
   }
 }
 

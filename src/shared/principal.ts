@@ -15,6 +15,14 @@ export interface Principal {
   certificate?: string;
 }
 
+/**
+ * Subjects name people and services across credential kinds: an API key of `alice` and alice's OAuth token
+ * are one user (her sessions, her rate limit, her identity at the upstream). A client certificate is a
+ * machine whose name its CA chose, so its subject carries this prefix: a certificate with `CN=alice` is never
+ * the user alice. Usernames cannot contain `:`, and API key subjects may not start with it.
+ */
+export const CERTIFICATE_SUBJECT_PREFIX = 'mtls:';
+
 /** The principal of the local scenario's `auth: none`: a local user, with no credential to check. */
 export const ANONYMOUS: Principal = Object.freeze({
   subject: 'anonymous',
