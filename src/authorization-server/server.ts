@@ -18,7 +18,8 @@ import { SignInThrottle } from './sign-in-throttle.js';
 import { createSafeFetch } from './safe-fetch.js';
 import { PAGE_HEADERS, errorPage } from './pages.js';
 import { withProviderContext } from './request-context.js';
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
+import { thumbprintOf } from '../resource/client-certificate.js';
 import { registerDelegatedGrants, type DelegatedClaims } from './delegated-grants.js';
 import type { CompanyIdps } from './company-idp.js';
 
@@ -249,7 +250,13 @@ export class AuthorizationServer {
   }
 
   private subscribe(provider: Provider): void {
-    const { audit, log } = this.options;
+    const { audit, log, mtls } = this.options;
+    // The thumbprint the tokens were bound to, else the one of the certificate presented (a refused client authentication).
+    const certificateOf = (ctx: KoaContextWithOIDC, bound?: string): { certificate?: string } => {
+      if (bound) return { certificate: bound };
+      const pem = mtls?.certificate(ctx);
+      return pem ? { certificate: thumbprintOf(new X509Certificate(pem)) } : {};
+    };
     const ipOf = (ctx: KoaContextWithOIDC) => this.options.clientIp(ctx.req);
     const report = (e: OAuthAuditEvent) => void audit(e).catch((err: Error) => log.error({ err: err.message }, 'could not record an authorization server event'));
     provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
@@ -264,8 +271,9 @@ export class AuthorizationServer {
         ...(typeof delegated?.act?.sub === 'string' ? { actor: delegated.act.sub } : {}),
         ...((token as { grantId?: string } | undefined)?.grantId ? { credentialId: (token as { grantId: string }).grantId } : {}),
         ...(token?.aud ? { target: String(token.aud) } : {}),
-        reason: `issued by ${String(params?.grant_type ?? 'grant')}`,
+        reason: `issued by ${String(params?.grant_type ?? 'grant')}${token?.['x5t#S256'] ? ', bound to the client certificate' : ''}`,
         ip: ipOf(ctx),
+        ...certificateOf(ctx, token?.['x5t#S256']),
       });
     });
     provider.on('grant.error', (ctx: KoaContextWithOIDC, err: { error?: string; error_description?: string; error_detail?: string }) => {
@@ -283,6 +291,7 @@ export class AuthorizationServer {
           ? `a used ${reuse ? 'refresh token' : 'code'} was presented again: the whole grant was revoked`
           : `${err.error ?? 'error'}: ${detail}`.slice(0, 300),
         ip: ipOf(ctx),
+        ...certificateOf(ctx),
       });
     });
     provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {

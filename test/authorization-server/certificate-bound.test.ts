@@ -153,6 +153,15 @@ describe('certificate-bound tokens (RFC 8705) at the embedded authorization serv
   }
 
   const authRecords = (): AuditRecord[] => gw.audit.records.filter((r) => r.event === 'authentication');
+  /** The authorization server's records are written a turn of the event loop after its answer. */
+  const oauthRecord = async (match: (r: AuditRecord) => boolean): Promise<AuditRecord> => {
+    for (let i = 0; i < 50; i++) {
+      const found = gw.audit.records.filter((r) => r.event === 'oauth').reverse().find(match);
+      if (found) return found;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('no such oauth record');
+  };
 
   /** A tls_client_auth client for bot's certificate, registered by DCR (RFC 8705 §2.1), and its first tokens. */
   let tlsClient: { client_id: string; tls_client_certificate_bound_access_tokens?: boolean };
@@ -178,6 +187,9 @@ describe('certificate-bound tokens (RFC 8705) at the embedded authorization serv
     const claims = decodeJwt(tlsTokens.access_token);
     assert.deepEqual(claims.cnf, { 'x5t#S256': thumbprint(pki.bot) });
     assert.equal(claims.sub, 'alice');
+    const issued = await oauthRecord((r) => r.method === 'oauth.token' && r.decision === 'allow' && r.clientId === tlsClient.client_id);
+    assert.equal(issued.certificate, thumbprint(pki.bot));
+    assert.match(issued.reason, /bound to the client certificate/);
   });
 
   test('a tool call with the same certificate works (MCP SDK client over https); the principal and the thumbprint are in the audit record', async () => {
@@ -254,6 +266,8 @@ describe('certificate-bound tokens (RFC 8705) at the embedded authorization serv
     const foreign = await exchange(tlsClient.client_id, grant, pki.foreign);
     assert.equal(foreign.status, 401);
     assert.equal(foreign.json.error, 'invalid_client');
+    const denied = await oauthRecord((r) => r.method === 'oauth.token' && r.decision === 'deny' && r.certificate === thumbprint(pki.foreign));
+    assert.match(denied.reason, /invalid_client/);
     const wrongName = await exchange(tlsClient.client_id, grant, pki.other);
     assert.equal(wrongName.status, 401, 'a certificate of the CA with another subject');
     assert.equal((await exchange(tlsClient.client_id, grant, pki.bot)).status, 200);
