@@ -498,3 +498,41 @@ describe('behind a TLS-terminating proxy: the certificate in auth.mtls.header, a
     assert.equal(await mcp(ok.json.access_token!, header(pki.bot)), 200);
   });
 });
+
+describe('auth.oauth.mtls: false', () => {
+  let pki: Pki;
+  let upstream: RunningHttpUpstream;
+  let gw: TestGateway;
+  let dispatcher: Agent;
+
+  before(async () => {
+    pki = makePki();
+    upstream = await startHttpUpstream({ stateful: false, json: true });
+    gw = await startGateway({
+      store: tempStore(),
+      listen: { host: '127.0.0.1', port: 0, tls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.clientCa.cert } },
+      auth: { oauth: { mtls: false } },
+      authorization: AUTHORIZATION,
+      upstreams: { web: { url: upstream.url } },
+    });
+    dispatcher = new Agent({ connect: { ca: pki.serverCa.certPem, cert: pki.bot.certPem, key: pki.bot.keyPem } });
+  });
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+    await dispatcher?.close();
+  });
+
+  test('turns RFC 8705 off at the authorization server: nothing advertised, certificate clients not registered; a public client still is', async () => {
+    const meta = await (await undiciFetch(`${gw.url}/.well-known/oauth-authorization-server`, { dispatcher })).json() as Record<string, unknown>;
+    assert.equal(meta.tls_client_certificate_bound_access_tokens, undefined);
+    assert.ok(!(meta.token_endpoint_auth_methods_supported as string[]).includes('tls_client_auth'));
+    const register = (metadata: Record<string, unknown>) => undiciFetch(`${gw.url}/oauth/register`, {
+      method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: [REDIRECT], ...metadata }),
+    });
+    const refused = await register({ token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'CN=bot' });
+    assert.equal(refused.status, 400);
+    assert.equal(((await refused.json()) as { error: string }).error, 'invalid_client_metadata');
+    assert.equal((await register({ token_endpoint_auth_method: 'none' })).status, 201);
+  });
+});
