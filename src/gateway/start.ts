@@ -6,6 +6,7 @@ import { clientIp, isLoopbackClient } from '../shared/client-ip.js';
 import { BearerAuthenticator, noAuthentication, type Authenticator, type BearerVerifier } from '../resource/authenticator.js';
 import { CertificateAuthenticator, MtlsVerifier } from '../resource/mtls-authenticator.js';
 import type { CertificateSources } from '../resource/client-certificate.js';
+import { AuthenticationError } from '../resource/errors.js';
 import { ApiKeyVerifier } from '../resource/api-key-authenticator.js';
 import { AccessTokenVerifier } from '../resource/access-token-verifier.js';
 import { IdpTokenVerifier } from '../resource/idp-token-verifier.js';
@@ -247,9 +248,18 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
 function authenticatorFor(config: WardenConfig, sources: CertificateSources, bearer: Authenticator | undefined): Authenticator {
   if (config.auth === 'none') return noAuthentication;
   const mtls = config.auth.mtls;
-  if (!bearer && !mtls && !config.listen.tls?.clientCa) return noAuthentication;
+  // Authentication is on but nothing can check a credential (a config that skipped the load-time rules, e.g.
+  // company IdPs for sign-in only, without auth.oauth): every caller is refused, never let in as anonymous.
+  if (!bearer && !mtls && !config.listen.tls?.clientCa) return nobodyAuthenticates;
   return new CertificateAuthenticator(sources, mtls ? new MtlsVerifier(mtls) : undefined, bearer);
 }
+
+const nobodyAuthenticates: Authenticator = {
+  mode: 'none-configured',
+  authenticate: () => {
+    throw new AuthenticationError('Unauthorized: authentication is on, but the configuration names no credential this gateway can check (auth.apiKeys, auth.oauth, auth.jwt with use: [access-token], auth.mtls)');
+  },
+};
 
 /** The TLS peer's certificate (listen.tls.clientCa), and behind a proxy the header's, checked against auth.mtls.ca. */
 function certificateSources(config: WardenConfig): CertificateSources {

@@ -197,4 +197,22 @@ describe('company IdP tokens bound to a certificate (cnf.x5t#S256) get the same 
     assert.match(refusedCall.message, /not accepted here yet/);
     assert.equal((await call(await sign(), bot)).status, 200);
   });
+
+  test('attack: a config that skipped the load-time rules and names no credential the gateway can check refuses everyone (never anonymous)', async () => {
+    const open = await startGateway({
+      store: tempStore(),
+      auth: { jwt: { issuers: [{ issuer: idp.issuer, use: ['sso'], sso: { clientId: 'x', clientSecret: 'y' } }] } },
+      authorization: { scopes: { 'echo:use': { tools: ['echo'] } } },
+      upstreams: { web: { url: web.url } },
+    });
+    try {
+      const res = await fetch(`${open.url}/mcp/web`, {
+        method: 'POST', body: JSON.stringify(INITIALIZE), headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      });
+      assert.equal(res.status, 401);
+      assert.match(JSON.stringify(await res.json()), /names no credential this gateway can check/);
+    } finally {
+      await open.close();
+    }
+  });
 });
