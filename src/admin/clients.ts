@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { WardenConfig } from '../config/index.js';
+import { oauthMtlsOf, type WardenConfig } from '../config/index.js';
 import type { OAuthModelRecord } from '../store/index.js';
 import { generateClientSecret, hashClientSecret } from '../authorization-server/client-secrets.js';
 import { removeClient } from '../authorization-server/revoke.js';
@@ -20,7 +20,15 @@ export interface NewServiceClient {
   name: string;
   /** Scopes from authorization.scopes; at least one. */
   scopes: string[];
+  /**
+   * RFC 8705 tls_client_auth instead of a secret: the one name its certificate must carry (e.g.
+   * tls_client_auth_san_uri: a SPIFFE ID). Its tokens are bound to the certificate (auth.oauth.mtls.boundTokens).
+   */
+  certificate?: { property: CertificateName; value: string };
 }
+
+export const CERTIFICATE_NAMES = ['tls_client_auth_subject_dn', 'tls_client_auth_san_uri', 'tls_client_auth_san_dns', 'tls_client_auth_san_email', 'tls_client_auth_san_ip'] as const;
+export type CertificateName = (typeof CERTIFICATE_NAMES)[number];
 
 export interface ClientRevocation {
   client_id: string;
@@ -43,7 +51,15 @@ export function checkNewServiceClient(config: WardenConfig, input: NewServiceCli
     throw new AdminError('invalid_input', `a client needs at least one --scope, or it could call nothing (${known(Object.keys(config.authorization.scopes))})`);
   }
   checkDefined('scope', scopes, config);
-  return { name, scopes };
+  if (!input.certificate) return { name, scopes };
+  const { property, value } = input.certificate;
+  if (!CERTIFICATE_NAMES.includes(property) || value.trim() === '' || CONTROL_CHARACTERS.test(value)) {
+    throw new AdminError('invalid_input', `a certificate name is one of ${CERTIFICATE_NAMES.join(', ')} with non-empty text`);
+  }
+  if (!oauthMtlsOf(config)?.clientAuth.includes('tls_client_auth')) {
+    throw new AdminError('invalid_input', 'this config offers no tls_client_auth, so the client could never authenticate: set listen.tls.clientCa (or auth.mtls.header behind a proxy), and leave auth.oauth.mtls on (docs/tls.md)');
+  }
+  return { name, scopes, certificate: { property, value: value.trim() } };
 }
 
 /** Whether the config keeps service clients from getting tokens (they can be added, but not used yet). */
@@ -84,27 +100,34 @@ export class ClientsAdmin {
     return { client: clientView(found, grants.length), grants };
   }
 
-  /** A service client for the client_credentials grant. The secret is in the result only: the store keeps its hash. */
-  async addService(input: NewServiceClient): Promise<{ client: ClientView; secret: string }> {
-    const { name, scopes } = checkNewServiceClient(this.ctx.config, input);
+  /**
+   * A service client for the client_credentials grant. The secret is in the result only: the store keeps its
+   * hash. A client that authenticates with its certificate has no secret.
+   */
+  async addService(input: NewServiceClient & { certificate?: undefined }): Promise<{ client: ClientView; secret: string }>;
+  async addService(input: NewServiceClient): Promise<{ client: ClientView; secret: string | undefined }>;
+  async addService(input: NewServiceClient): Promise<{ client: ClientView; secret: string | undefined }> {
+    const { name, scopes, certificate } = checkNewServiceClient(this.ctx.config, input);
     const clientId = `svc_${randomBytes(12).toString('base64url')}`; // 96 random bits
-    const secret = generateClientSecret();
+    const secret = certificate ? undefined : generateClientSecret();
+    const bound = oauthMtlsOf(this.ctx.config)?.boundTokens ?? false;
     const stored: OAuthModelRecord = {
       model: 'Client', id: clientId, grantId: null, userCode: null, uid: null, expiresAt: null, consumedAt: null,
       payload: JSON.stringify({
         client_id: clientId,
-        client_secret: hashClientSecret(secret),
+        ...(secret ? { client_secret: hashClientSecret(secret), token_endpoint_auth_method: 'client_secret_basic' } : {}),
+        ...(certificate ? { token_endpoint_auth_method: 'tls_client_auth', [certificate.property]: certificate.value, tls_client_certificate_bound_access_tokens: bound } : {}),
         client_name: name,
         grant_types: ['client_credentials'],
         response_types: [],
         redirect_uris: [],
-        token_endpoint_auth_method: 'client_secret_basic',
         scope: scopes.join(' '),
         client_id_issued_at: Math.floor(nowOf(this.ctx) / 1000),
       }),
     };
     await this.ctx.store.oauth.upsert(stored);
-    await recordOrUndo(this.ctx, { action: 'clients.add', target: clientId, targetKind: 'client', reason: `service client "${name}": scopes ${scopes.join(' ')}` },
+    const how = certificate ? `, tls_client_auth ${certificate.property.replace('tls_client_auth_', '')} ${certificate.value.slice(0, 200)}` : '';
+    await recordOrUndo(this.ctx, { action: 'clients.add', target: clientId, targetKind: 'client', reason: `service client "${name}": scopes ${scopes.join(' ')}${how}` },
       () => this.ctx.store.oauth.destroy('Client', clientId), 'the client was not added');
     return { client: clientView(stored, 0), secret };
   }

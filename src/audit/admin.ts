@@ -66,6 +66,8 @@ export interface OAuthEvent {
   reason: string;
   ip?: string;
   userAgent?: string;
+  /** RFC 8705: the thumbprint of the client certificate the tokens were bound to, or that was presented. */
+  certificate?: string;
 }
 
 export function oauthRecord(e: OAuthEvent, instance: string): AuditRecord {
@@ -86,5 +88,6 @@ export function oauthRecord(e: OAuthEvent, instance: string): AuditRecord {
     reason: e.reason,
     ...(e.ip ? { ip: e.ip } : {}),
     ...(e.userAgent ? { userAgent: e.userAgent } : {}),
+    ...(e.certificate ? { certificate: e.certificate } : {}),
   };
 }

@@ -46,6 +46,8 @@ export interface DelegationParts {
   oauth: OAuthConfig;
   roles: AuthorizationConfig['roles'];
   resources: ResourceCatalog;
+  /** RFC 8705: the request's certificate, which the tokens of a certificate-bound client are bound to. */
+  certificate?: ((ctx: KoaContextWithOIDC) => string | undefined) | undefined;
 }
 
 export function registerDelegatedGrants(provider: Provider, parts: DelegationParts): void {
@@ -186,6 +188,12 @@ function issuer(provider: Provider, parts: DelegationParts) {
     // No grant: nothing here can be refreshed, and the subject's IdP decides again at the next exchange.
     const token = new provider.AccessToken({ accountId: grant.principal.subject, client: oidc.client, scope: scopes.join(' '), gty: grant.exchanged ? TOKEN_EXCHANGE : JWT_BEARER } as never);
     (token as unknown as { resourceServer: unknown }).resourceServer = new provider.ResourceServer(grant.target, info as never);
+    // As oidc-provider's own grants do (checkMtlsCert): a client whose tokens are certificate-bound gets none without it.
+    if ((oidc.client as { tlsClientCertificateBoundAccessTokens?: boolean }).tlsClientCertificateBoundAccessTokens) {
+      const certificate = parts.certificate?.(ctx);
+      if (!certificate) throw invalidGrant('mutual TLS client certificate not provided');
+      (token as unknown as { setThumbprint(kind: 'x5t', cert: string): void }).setThumbprint('x5t', certificate);
+    }
     oidc.entity('AccessToken', token);
     const value = await token.save();
     ctx.set('cache-control', 'no-store');

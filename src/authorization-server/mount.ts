@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { OAuthConfig, WardenConfig } from '../config/index.js';
+import { oauthMtlsOf, type OAuthConfig, type WardenConfig } from '../config/index.js';
+import type { CertificateSources } from '../resource/client-certificate.js';
 import type { ScopePolicy } from '../policy/index.js';
 import type { Store } from '../store/index.js';
 import type { Logger } from '../shared/log.js';
@@ -23,6 +24,8 @@ export interface MountOptions {
   checkAccessToken: AccessTokenCheck;
   /** Company IdPs, for token exchange and ID-JAG. */
   issuers?: AuthorizationServerOptions['issuers'];
+  /** Where client certificates come from (the same as the resource side's), for RFC 8705. */
+  certificates: CertificateSources;
   log: Logger;
 }
 
@@ -47,6 +50,8 @@ export class MountedAuthorizationServer {
     // gateway without OAuth should not pay.
     const { AuthorizationServer } = await import('./server.js');
     const { ResourceCatalog } = await import('./resources.js');
+    const { mtlsParts } = await import('./mtls.js');
+    const mtls = oauthMtlsOf(config);
     const resources = new ResourceCatalog(options.endpoints, (u) => scopes.scopesFor(u), options.sole);
     const server = await AuthorizationServer.open({
       issuer,
@@ -63,6 +68,7 @@ export class MountedAuthorizationServer {
       audit: (e) => audit.write(oauthRecord(e, instance)),
       checkAccessToken: options.checkAccessToken,
       issuers: options.issuers,
+      ...(mtls ? { mtls: mtlsParts(mtls, options.certificates) } : {}),
     });
     const mounted = new MountedAuthorizationServer(issuer, server, resources, log);
     // Follows `warden keys rotate-signing` run in another process.

@@ -10,6 +10,7 @@ import type { DelegatedClaims } from './delegated-grants.js';
 import { CLIENT_KIND_PROPERTY, checkRegistration } from './registration-policy.js';
 import { DEFAULT_SCOPE_PARAM, defaultScope } from './default-scope.js';
 import { DPOP_SIGNING_ALGS, dpopFeature, requireDpopAtTokenEndpoint } from './dpop.js';
+import type { MtlsParts } from './mtls.js';
 
 /**
  * The oidc-provider configuration: an OAuth 2.1 authorization server for MCP, with the OpenID parts that
@@ -47,6 +48,8 @@ export interface ProviderParts {
   proxy: boolean;
   /** How the provider fetches Client ID Metadata Documents and jwks_uri: SSRF-safe (safe-fetch.ts). */
   fetch: (url: string | URL, init?: RequestInit) => Promise<Response>;
+  /** RFC 8705 (mtls.ts), when the gateway receives client certificates; `bindCertificateClients`: their tokens are bound. */
+  mtls?: MtlsParts | undefined;
 }
 
 /** What oidc-provider issues for one resource: a JWT access token for that upstream alone, with its scopes. */
@@ -97,6 +100,7 @@ export function createProvider(parts: ProviderParts): Provider {
       ...(oauth.dpop.mode === 'required' ? { dpop_bound_access_tokens: true } : {}),
     },
     enabledJWA: { idTokenSigningAlgValues: ['ES256'], dPoPSigningAlgValues: DPOP_SIGNING_ALGS },
+    ...(parts.mtls ? { clientAuthMethods: parts.mtls.clientAuthMethods as never } : {}),
     routes: OAUTH_ROUTES,
     extraParams: [DEFAULT_SCOPE_PARAM],
     interactions: { url: (_ctx, interaction) => `${INTERACTION_PREFIX}${interaction.uid}` },
@@ -149,7 +153,7 @@ export function createProvider(parts: ProviderParts): Provider {
       properties: [CLIENT_KIND_PROPERTY],
       validator(ctx, key, value, metadata) {
         if (key === CLIENT_KIND_PROPERTY && ctx?.oidc?.route === 'registration') {
-          checkRegistration(value, ctx.oidc.body as Record<string, unknown> | undefined, metadata as ClientMetadata);
+          checkRegistration(value, ctx.oidc.body as Record<string, unknown> | undefined, metadata as ClientMetadata, { bindCertificateClients: parts.mtls?.bindCertificateClients ?? false });
         }
       },
     },
@@ -165,6 +169,7 @@ export function createProvider(parts: ProviderParts): Provider {
       devInteractions: { enabled: false },
       // RFC 9449: bound access and refresh tokens, nonces; auth.oauth.dpop (dpop.ts).
       dPoP: dpopFeature(oauth.dpop, parts.keys.cookieKeys[0]!),
+      mTLS: parts.mtls?.feature ?? { enabled: false },
       userinfo: { enabled: false },
       rpInitiatedLogout: { enabled: false },
       revocation: { enabled: true },

@@ -24,11 +24,18 @@ function plainHttpHost(uri: string): string | undefined {
   }
 }
 
+export interface RegistrationOptions {
+  /** RFC 8705 bound tokens are on: a client that authenticates with a certificate gets them, whatever it asked. */
+  bindCertificateClients: boolean;
+}
+
+const CERTIFICATE_AUTH = new Set(['tls_client_auth', 'self_signed_tls_client_auth']);
+
 /**
  * Checks a registration request. `kind` is the value of CLIENT_KIND_PROPERTY it carries, `body` what the
  * client sent, `metadata` that with oidc-provider's defaults filled in (and changed here: application_type).
  */
-export function checkRegistration(kind: unknown, body: Record<string, unknown> | undefined, metadata: ClientMetadata): void {
+export function checkRegistration(kind: unknown, body: Record<string, unknown> | undefined, metadata: ClientMetadata, options: RegistrationOptions = { bindCertificateClients: false }): void {
   if (kind !== undefined) throw new errors.InvalidClientMetadata(`${CLIENT_KIND_PROPERTY} is set by warden only`);
   for (const field of ['redirect_uris', 'grant_types'] as const) {
     if (metadata[field] !== undefined && !isStringArray(metadata[field])) {
@@ -57,5 +64,11 @@ export function checkRegistration(kind: unknown, body: Record<string, unknown> |
   // The metadata has oidc-provider's defaults filled in by now ('web'): what the client asked for is in the body.
   if (body?.application_type === undefined && uris.length > 0 && uris.every((u) => LOOPBACK_REDIRECT.test(u))) {
     metadata.application_type = 'native';
+  }
+  // A client that proves its certificate at the token endpoint holds it at the resource too: binding its
+  // tokens costs it nothing and makes a stolen token useless. RFC 7591 §3.2.1 lets the server replace a
+  // value; the registration response shows it. Public clients opt in (they may have no certificate).
+  if (options.bindCertificateClients && CERTIFICATE_AUTH.has(String(metadata.token_endpoint_auth_method))) {
+    metadata.tls_client_certificate_bound_access_tokens = true;
   }
 }

@@ -9,7 +9,7 @@ import type { Logger } from '../shared/log.js';
 import type { OAuthEvent } from '../audit/index.js';
 import { createInteractionHandler, type InteractionEvent } from './interactions.js';
 import { loadAuthorizationServerKeys, type AuthorizationServerKeys } from './keys.js';
-import { createProvider, INTERACTION_PREFIX, OAUTH_ROUTES } from './provider.js';
+import { createProvider, INTERACTION_PREFIX, OAUTH_ROUTES, type ProviderParts } from './provider.js';
 import { dpopNonceSecret } from './dpop.js';
 import type { ResourceCatalog } from './resources.js';
 import { listRevocation, revocationContext, revokeGrant, type RevocationContext } from './revoke.js';
@@ -19,7 +19,8 @@ import { SignInThrottle } from './sign-in-throttle.js';
 import { createSafeFetch } from './safe-fetch.js';
 import { PAGE_HEADERS, errorPage } from './pages.js';
 import { withProviderContext } from './request-context.js';
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
+import { thumbprintOf } from '../resource/client-certificate.js';
 import { registerDelegatedGrants, type DelegatedClaims } from './delegated-grants.js';
 import type { CompanyIdps } from './company-idp.js';
 
@@ -49,6 +50,8 @@ export interface AuthorizationServerOptions {
   checkAccessToken: AccessTokenCheck;
   /** Company IdPs, for token exchange and ID-JAG. */
   issuers?: CompanyIdps | undefined;
+  /** RFC 8705: certificate client authentication and bound tokens (mtls.ts). */
+  mtls?: ProviderParts['mtls'];
 }
 
 /** Revocation-list writes started by provider events, per request: the answer waits for them. */
@@ -202,6 +205,7 @@ export class AuthorizationServer {
       resources: options.resources,
       proxy: options.trustProxy,
       fetch: this.fetch,
+      mtls: options.mtls,
       activeUser: async (username) => {
         const user = await this.users.get(username);
         return user && user.disabledAt === null ? user : undefined;
@@ -211,6 +215,7 @@ export class AuthorizationServer {
     if (options.issuers) {
       registerDelegatedGrants(provider, {
         issuer: options.issuer, issuers: options.issuers, oauth: options.oauth, roles: options.authorization.roles, resources: options.resources,
+        certificate: options.mtls?.certificate,
       });
     }
     this.subscribe(provider);
@@ -251,7 +256,13 @@ export class AuthorizationServer {
   }
 
   private subscribe(provider: Provider): void {
-    const { audit, log } = this.options;
+    const { audit, log, mtls } = this.options;
+    // The thumbprint the tokens were bound to, else the one of the certificate presented (a refused client authentication).
+    const certificateOf = (ctx: KoaContextWithOIDC, bound?: string): { certificate?: string } => {
+      if (bound) return { certificate: bound };
+      const pem = mtls?.certificate(ctx);
+      return pem ? { certificate: thumbprintOf(new X509Certificate(pem)) } : {};
+    };
     const ipOf = (ctx: KoaContextWithOIDC) => this.options.clientIp(ctx.req);
     const report = (e: OAuthAuditEvent) => void audit(e).catch((err: Error) => log.error({ err: err.message }, 'could not record an authorization server event'));
     provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
@@ -266,8 +277,9 @@ export class AuthorizationServer {
         ...(typeof delegated?.act?.sub === 'string' ? { actor: delegated.act.sub } : {}),
         ...((token as { grantId?: string } | undefined)?.grantId ? { credentialId: (token as { grantId: string }).grantId } : {}),
         ...(token?.aud ? { target: String(token.aud) } : {}),
-        reason: `issued by ${String(params?.grant_type ?? 'grant')}`,
+        reason: `issued by ${String(params?.grant_type ?? 'grant')}${token?.['x5t#S256'] ? ', bound to the client certificate' : ''}`,
         ip: ipOf(ctx),
+        ...certificateOf(ctx, token?.['x5t#S256']),
       });
     });
     provider.on('grant.error', (ctx: KoaContextWithOIDC, err: { error?: string; error_description?: string; error_detail?: string }) => {
@@ -285,6 +297,7 @@ export class AuthorizationServer {
           ? `a used ${reuse ? 'refresh token' : 'code'} was presented again: the whole grant was revoked`
           : `${err.error ?? 'error'}: ${detail}`.slice(0, 300),
         ip: ipOf(ctx),
+        ...certificateOf(ctx),
       });
     });
     provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {

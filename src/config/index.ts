@@ -2,3 +2,4 @@ export { configSchema, configJsonSchema, accessTokenTtlOf, LOGIN_BACKOFF, LOGIN_
 export { loadConfigFile, parseConfigText, resolveConfigPath, ConfigError, credentialsOverPlainHttp, type LoadedConfig, type ConfigIssue } from './load.js';
 export { isPostgres, DEFAULT_SQLITE, type StoreConfig, type SqliteStoreConfig, type PostgresStoreConfig } from './store-schema.js';
 export { isLoopbackHost } from '../shared/client-ip.js';
+export { oauthMtlsOf, type OAuthMtls, type CertificateClientAuth } from './oauth-mtls.js';

@@ -7,6 +7,7 @@ import { interpolate, type InterpolationIssue } from './interpolate.js';
 import { applyScenarioDefaults, scenarioDefaultsApplied } from './presets.js';
 import { explainIssue } from './issue-text.js';
 import { isLoopbackHost } from '../shared/client-ip.js';
+import { checkOAuthMtls } from './oauth-mtls.js';
 
 export interface ConfigIssue {
   /** Dotted path inside the file, e.g. `upstreams.notes.url`; empty for the file as a whole. */
@@ -188,6 +189,7 @@ function checkSemantics(config: WardenConfig): SemanticIssue[] {
     });
   }
   if (config.auth !== 'none' && config.auth.mtls) issues.push(...checkMtls(config, config.auth.mtls));
+  issues.push(...checkOAuthMtls(config));
   if (config.auth !== 'none' && config.auth.jwt) issues.push(...checkIssuers(config, config.auth.jwt.issuers));
   if (config.scenario === 'enterprise') issues.push(...checkEnterprise(config));
   if (config.admin) {

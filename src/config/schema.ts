@@ -81,6 +81,9 @@ const limit = z.object({
   burst: z.number().int().positive().describe('requests allowed at once before the rate applies'),
 }).strict();
 
+/** RFC 8705 §2 client authentication methods, in the order the config documents them. */
+export const CERTIFICATE_CLIENT_AUTH = ['tls_client_auth', 'self_signed_tls_client_auth'] as const;
+
 /** The longest access-token lifetime the config allows. */
 export const MAX_ACCESS_TOKEN_TTL_MS = 3_600_000;
 
@@ -148,6 +151,16 @@ const oauth = z
       clients: z.array(z.string().min(1)).min(1, { message: 'name the confidential clients that may present ID-JAGs' })
         .describe('client ids (authenticated) that may present Identity Assertion JWT Authorization Grants'),
     }).strict().optional().describe('the jwt-bearer grant with ID-JAGs of company IdPs (issuers with use: [id-jag]): MCP enterprise-managed authorization'),
+    mtls: z.union([
+      z.literal(false),
+      z.object({
+        boundTokens: z.boolean().default(true)
+          .describe('clients that authenticate with a certificate, and public clients that ask (tls_client_certificate_bound_access_tokens), get tokens bound to it (cnf.x5t#S256)'),
+        clientAuth: z.array(z.enum(CERTIFICATE_CLIENT_AUTH)).optional()
+          .describe('token endpoint authentication with a certificate: tls_client_auth (issued by listen.tls.clientCa or auth.mtls.ca), self_signed_tls_client_auth (listen.tls.clientCertificates: request only)'),
+      }).strict(),
+    ]).optional()
+      .describe('RFC 8705 at the authorization server; default: on when the gateway receives client certificates (listen.tls.clientCa, auth.mtls.header), false turns it off; see docs/tls.md'),
     login: z.object({
       perIp: limit.default({ requestsPerSecond: 0.5, burst: 10 }).describe('sign-in attempts per client IP, whatever the username'),
       backoff: backoff.default(LOGIN_BACKOFF)

@@ -3,6 +3,7 @@ import { StoreError, type ApiKeyFilter, type ApiKeyRecord, type ApiKeyStore } fr
 import { generateApiKey, hashApiKey, parseApiKey } from './api-key-format.js';
 import { CredentialError } from './errors.js';
 import { CONTROL_CHARACTERS } from '../shared/text.js';
+import { CERTIFICATE_SUBJECT_PREFIX } from '../shared/principal.js';
 
 export interface NewApiKey {
   subject: string;
@@ -188,6 +189,9 @@ export class ApiKeys {
 function validateNewKey(input: NewApiKey, now: number): Pick<ApiKeyRecord, 'subject' | 'tenant' | 'name' | 'scopes' | 'roles' | 'expiresAt'> {
   const subject = checkText('subject', input.subject);
   if (subject === null) throw new CredentialError('invalid_input', 'an API key needs a subject: who uses it, e.g. a user or service name');
+  if (subject.startsWith(CERTIFICATE_SUBJECT_PREFIX)) {
+    throw new CredentialError('invalid_input', `subjects starting with '${CERTIFICATE_SUBJECT_PREFIX}' name client certificates; name the user or service without it`);
+  }
   const expiresAt = input.expiresAt ?? null;
   if (expiresAt !== null && (!Number.isSafeInteger(expiresAt) || expiresAt <= now || expiresAt > MAX_TIME)) {
     throw new CredentialError('invalid_input', 'the expiry must be a time in the future (epoch milliseconds); omit it for a key that does not expire');

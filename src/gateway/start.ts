@@ -5,6 +5,8 @@ import { isLoopbackHost, type WardenConfig } from '../config/index.js';
 import { clientIp, isLoopbackClient } from '../shared/client-ip.js';
 import { BearerAuthenticator, noAuthentication, type Authenticator, type BearerVerifier } from '../resource/authenticator.js';
 import { CertificateAuthenticator, MtlsVerifier } from '../resource/mtls-authenticator.js';
+import type { CertificateSources } from '../resource/client-certificate.js';
+import { AuthenticationError } from '../resource/errors.js';
 import { ApiKeyVerifier } from '../resource/api-key-authenticator.js';
 import { AccessTokenVerifier } from '../resource/access-token-verifier.js';
 import { DpopNonces, DpopVerifier } from '../resource/dpop.js';
@@ -156,6 +158,8 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     allowedOrigins: config.http.allowedOrigins,
   });
   const ipOf = (req: IncomingMessage) => clientIp(req, config.http.trustProxy);
+  // One reading of the certificate sources for the resource side and the authorization server: the same trust rules.
+  const certificates = certificateSources(config);
   const signer = config.auth !== 'none' && store ? await IdentityTokenSigner.open(store.signingKeys, { issuer: publicBase }) : undefined;
 
   // Started before the authorization server, the one other part with timers, and stopped if that fails.
@@ -185,7 +189,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
         config, oauth, store, scopes, log, issuer: publicBase, audit: parts.audit, instance: parts.instance,
         endpoints: routes.endpoints(), sole: routes.at('/mcp')?.url,
         checkAccessToken: (token) => tokens!.introspect(token),
-        issuers,
+        issuers, certificates,
       });
     } catch (err) {
       issuers?.close();
@@ -212,7 +216,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     bodyLimits: { maxDepth: config.http.maxJsonDepth, maxBatch: config.http.maxBatch },
     outcomes: config.audit.outcomes,
     clientIp: ipOf,
-    authenticator: authenticatorFor(config, verifiers.length > 0 ? new BearerAuthenticator(verifiers) : undefined),
+    authenticator: authenticatorFor(config, certificates, verifiers.length > 0 ? new BearerAuthenticator(verifiers) : undefined),
     audiences: (upstream) => audiences.get(upstream) ?? [],
     schemes: challengeSchemes(oauth?.dpop.mode, verifiers.length),
     identities,
@@ -253,15 +257,34 @@ function challengeSchemes(dpop: 'off' | 'allowed' | 'required' | undefined, veri
   return { bearer: dpop === 'allowed' || verifiers > 1, dpop: { algs: DPOP_ALGORITHMS } };
 }
 
-/** Client certificates (listen.tls.clientCa, auth.mtls) in front of the bearer chain, when configured. */
-function authenticatorFor(config: WardenConfig, bearer: Authenticator | undefined): Authenticator {
+/**
+ * Client certificates (listen.tls.clientCa, auth.mtls) in front of the bearer chain. Also without them: the
+ * certificate authenticator is where a certificate-bound token is checked, and with no certificate to
+ * present such a token must be refused, not taken as a bearer token.
+ */
+function authenticatorFor(config: WardenConfig, sources: CertificateSources, bearer: Authenticator | undefined): Authenticator {
+  if (config.auth === 'none') return noAuthentication;
+  const mtls = config.auth.mtls;
+  // Authentication is on but nothing can check a credential (a config that skipped the load-time rules, e.g.
+  // company IdPs for sign-in only, without auth.oauth): every caller is refused, never let in as anonymous.
+  if (!bearer && !mtls && !config.listen.tls?.clientCa) return nobodyAuthenticates;
+  return new CertificateAuthenticator(sources, mtls ? new MtlsVerifier(mtls) : undefined, bearer);
+}
+
+const nobodyAuthenticates: Authenticator = {
+  mode: 'none-configured',
+  authenticate: () => {
+    throw new AuthenticationError('Unauthorized: authentication is on, but the configuration names no credential this gateway can check (auth.apiKeys, auth.oauth, auth.jwt with use: [access-token], auth.mtls)');
+  },
+};
+
+/** The TLS peer's certificate (listen.tls.clientCa), and behind a proxy the header's, checked against auth.mtls.ca. */
+function certificateSources(config: WardenConfig): CertificateSources {
   const mtls = config.auth !== 'none' ? config.auth.mtls : undefined;
-  if (config.auth === 'none' || (!mtls && !config.listen.tls?.clientCa)) return bearer ?? noAuthentication;
-  const sources = {
+  return {
     trustProxy: config.http.trustProxy,
     ...(mtls?.header && mtls.ca ? { header: { name: mtls.header, cas: readCaBundle(mtls.ca, 'auth.mtls.ca') } } : {}),
   };
-  return new CertificateAuthenticator(sources, mtls ? new MtlsVerifier(mtls) : undefined, bearer);
 }
 
 /** Without the authorization server (API keys only), the console's sign-in gets the same guards with their default settings. */

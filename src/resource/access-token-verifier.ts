@@ -5,6 +5,7 @@ import type { BearerVerifier, RequestContext } from './authenticator.js';
 import { AuthenticationError } from './errors.js';
 import { actorOf, rolesClaim } from './idp-claims.js';
 import type { DpopVerifier } from './dpop.js';
+import { certificateConfirmation } from './certificate-binding.js';
 
 /**
  * Access tokens of the embedded authorization server: RFC 9068 JWTs (`typ: at+jwt`, ES256), verified with
@@ -61,6 +62,8 @@ export class AccessTokenVerifier implements BearerVerifier {
     // After the token checked out, so that only a valid token spends room in the proof replay cache.
     const jkt = this.options.dpop ? await this.options.dpop.confirm(claims, token, context.presentation) : undefined;
     const actor = actorOf(claims.act, undefined, true);
+    // RFC 8705: checked against the request's certificate by the authenticator, which has the connection.
+    const certificate = certificateConfirmation(claims.cnf, String(claims.jti), { dpop: this.options.dpop !== undefined });
     return {
       subject: String(claims.sub),
       ...(typeof claims.tenant === 'string' ? { tenant: claims.tenant } : {}),
@@ -68,8 +71,8 @@ export class AccessTokenVerifier implements BearerVerifier {
       // Token exchange and ID-JAG: the company IdP that vouched for the subject, and who acts for them.
       ...(typeof claims.sub_iss === 'string' ? { issuer: claims.sub_iss } : {}),
       ...(actor ? { actor } : {}),
+      ...(certificate || jkt ? { confirmation: { ...certificate, ...(jkt ? { jkt } : {}) } } : {}),
       credential: { kind: 'oauth', id: String(claims.jti) },
-      ...(jkt ? { confirmation: { jkt } } : {}),
       scopes: typeof claims.scope === 'string' && claims.scope ? claims.scope.split(' ') : [],
       // For policies only: the scopes were cut to these roles when the token was issued.
       roles: rolesClaim(claims.roles),
@@ -99,10 +102,9 @@ export class AccessTokenVerifier implements BearerVerifier {
       if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.delete(this.verified.keys().next().value!);
       this.verified.set(cacheKey, { claims, validUntil: (claims.exp! + CLOCK_TOLERANCE_S) * 1000 });
     }
-    // Sender-constrained tokens need their proof: `jkt` is checked in verify() (dpop.ts); any other confirmation is refused, not treated as bearer.
-    if (claims.cnf !== undefined && (!this.options.dpop || typeof claims.cnf !== 'object' || claims.cnf === null || Object.keys(claims.cnf).some((k) => k !== 'jkt'))) {
-      throw new AuthenticationError('Unauthorized: sender-constrained access tokens (cnf) are not accepted here yet', 'invalid_token');
-    }
+    // Sender-constrained tokens need their proof: `jkt` is checked in verify() (dpop.ts), `x5t#S256` by the
+    // authenticator (certificate-binding.ts); any other confirmation is refused, never treated as bearer.
+    certificateConfirmation(claims.cnf, String(claims.jti), { dpop: this.options.dpop !== undefined });
     const iat = typeof claims.iat === 'number' ? claims.iat * 1000 : 0;
     const entries: RevocationEntry[] = [{ kind: 'jti', value: String(claims.jti) }, { kind: 'client', value: String(claims.client_id) }];
     if (typeof claims.sub === 'string') entries.push({ kind: 'user', value: claims.sub });

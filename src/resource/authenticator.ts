@@ -65,7 +65,7 @@ export class BearerAuthenticator implements Authenticator {
       return await verifier.verify(token, { ...context, presentation });
     } catch (err) {
       if (!(err instanceof AuthenticationError) || err.credentialKind === verifier.kind) throw err;
-      throw Object.assign(new AuthenticationError(err.message, err.error, err.credentialId, verifier.kind), { problem: err.problem, unavailable: err.unavailable, dpop: err.dpop });
+      throw Object.assign(new AuthenticationError(err.message, err.error, err.credentialId, verifier.kind, err.detail), { problem: err.problem, unavailable: err.unavailable, dpop: err.dpop });
     }
   }
 }

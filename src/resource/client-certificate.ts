@@ -7,9 +7,16 @@ import type { TLSSocket } from 'node:tls';
  * or a refused one with why. `thumbprint` is the base64url SHA-256 of the DER certificate, RFC 8705's
  * x5t#S256, so that a later certificate-bound token can name it; `-` when the certificate could not be read.
  */
-export type PresentedCertificate =
+export type PresentedCertificate = (
   | { cert: X509Certificate; thumbprint: string; problem?: undefined }
-  | { cert?: X509Certificate; thumbprint: string; problem: string };
+  | { cert?: X509Certificate; thumbprint: string; problem: string }
+) & {
+  /**
+   * `tls`: the peer of this connection, so the handshake proved that the caller holds the key, whatever the
+   * chain; `header`: a proxy's word, worth only what the CA check makes it.
+   */
+  source: 'tls' | 'header';
+};
 
 export interface CertificateSources {
   /** Behind a TLS-terminating proxy: the header carrying the URL-encoded PEM, and the CAs it must chain to. */
@@ -33,17 +40,19 @@ export function presentedCertificate(req: IncomingMessage, sources: CertificateS
   const peer = socket.encrypted && typeof socket.getPeerX509Certificate === 'function' ? socket.getPeerX509Certificate() : undefined;
   const header = sources.header ? req.headers[sources.header.name.toLowerCase()] : undefined;
   if (peer) {
-    if (header !== undefined) return { cert: peer, thumbprint: thumbprintOf(peer), problem: `${sources.header!.name} sent over a connection with its own certificate` };
+    const source = 'tls' as const;
+    if (header !== undefined) return { cert: peer, thumbprint: thumbprintOf(peer), problem: `${sources.header!.name} sent over a connection with its own certificate`, source };
     const thumbprint = thumbprintOf(peer);
-    return socket.authorized ? { cert: peer, thumbprint } : { cert: peer, thumbprint, problem: String(socket.authorizationError ?? 'not verified') };
+    return socket.authorized ? { cert: peer, thumbprint, source } : { cert: peer, thumbprint, problem: String(socket.authorizationError ?? 'not verified'), source };
   }
   if (header === undefined || !sources.header) return undefined;
+  const source = 'header' as const;
   const cert = parseHeader(header);
-  if (!cert) return { thumbprint: '-', problem: `${sources.header.name} does not hold a URL-encoded PEM certificate` };
+  if (!cert) return { thumbprint: '-', problem: `${sources.header.name} does not hold a URL-encoded PEM certificate`, source };
   const thumbprint = thumbprintOf(cert);
-  if (sources.trustProxy === 0) return { cert, thumbprint, problem: `${sources.header.name} is trusted only from a declared proxy (http.trustProxy > 0)` };
+  if (sources.trustProxy === 0) return { cert, thumbprint, problem: `${sources.header.name} is trusted only from a declared proxy (http.trustProxy > 0)`, source };
   const problem = verifyAgainst(cert, sources.header.cas);
-  return problem ? { cert, thumbprint, problem } : { cert, thumbprint };
+  return problem ? { cert, thumbprint, problem, source } : { cert, thumbprint, source };
 }
 
 function parseHeader(value: string | string[]): X509Certificate | undefined {
@@ -62,6 +71,26 @@ function verifyAgainst(cert: X509Certificate, cas: readonly X509Certificate[]): 
   if (cert.ca) return 'a CA certificate is not a client certificate';
   const issuer = cas.find((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey));
   return issuer ? undefined : 'not issued by auth.mtls.ca';
+}
+
+/** OpenSSL's words for a chain that does not lead to a trusted CA (as opposed to a bad date or a bad signature). */
+const UNTRUSTED_CHAIN = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+]);
+
+/**
+ * The TLS peer's certificate when it is within its dates and either verified or refused only because no
+ * trusted CA issued it (a self-signed one). The handshake proved that the caller holds its key, so it can
+ * stand for what the authorization server bound to it (RFC 8705 §2.2), never as a principal by itself. A
+ * header's certificate proves nothing of the kind: certificates are public, and anyone could send one.
+ */
+export function provenPeer(presented: PresentedCertificate): X509Certificate | undefined {
+  if (presented.source !== 'tls' || !presented.cert) return undefined;
+  if (presented.problem !== undefined && !UNTRUSTED_CHAIN.has(presented.problem)) return undefined;
+  const now = Date.now();
+  const { cert } = presented;
+  return now >= Date.parse(cert.validFrom) && now <= Date.parse(cert.validTo) ? cert : undefined;
 }
 
 /** Every certificate in a PEM bundle. */

@@ -16,6 +16,16 @@ export type CredentialProblem = 'credential_in_url' | 'duplicate_credential';
 /** The gateway cannot check the credential right now (503, not 401): why. */
 export type CheckUnavailable = 'dpop_replay_cache_full';
 
+/** What the audit record of a refusal says beyond the error code, when the credential was read far enough to know. */
+export interface RefusalDetail {
+  /** Why, in a few words, e.g. "certificate-bound token without a client certificate". */
+  reason?: string;
+  /** The subject of a credential that was valid but used wrongly (a bound token over another connection). */
+  subject?: string;
+  /** The thumbprint of the client certificate presented beside it. */
+  certificate?: string;
+}
+
 export class AuthenticationError extends Error {
   /** Set for `invalid_request`: what was wrong with the request. */
   problem?: CredentialProblem;
@@ -29,6 +39,8 @@ export class AuthenticationError extends Error {
     err.unavailable = why;
     return err;
   }
+  /** For the audit record; never the credential. */
+  detail?: RefusalDetail;
 
   static badRequest(message: string, problem: CredentialProblem): AuthenticationError {
     const err = new AuthenticationError(message, 'invalid_request');
@@ -44,9 +56,11 @@ export class AuthenticationError extends Error {
     readonly credentialId?: string,
     /** For the audit record: what was presented; `none` when nothing was. */
     readonly credentialKind: PresentedCredentialKind = error ? 'unknown' : 'none',
+    detail?: RefusalDetail,
   ) {
     super(message);
     this.name = 'AuthenticationError';
+    if (detail) this.detail = detail;
   }
 }
 

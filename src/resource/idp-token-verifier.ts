@@ -3,6 +3,7 @@ import type { Principal } from '../shared/principal.js';
 import type { BearerVerifier, RequestContext } from './authenticator.js';
 import { AuthenticationError } from './errors.js';
 import { credentialIdOf, principalFromClaims } from './idp-claims.js';
+import { certificateConfirmation } from './certificate-binding.js';
 import type { TrustedIssuer } from './trusted-issuer.js';
 
 /**
@@ -58,7 +59,7 @@ export class IdpTokenVerifier implements BearerVerifier {
     const idp = iss === undefined ? undefined : this.byIssuer.get(iss);
     if (!idp) throw new AuthenticationError('Unauthorized: the token was issued by an issuer this gateway does not trust (auth.jwt.issuers)', 'invalid_token');
     const claims = await idp.verifyJwt(token, 'access-token', idp.config.audiences ?? context.audiences, this.now());
-    const principal = principalFromClaims({ idp: idp.config, configPath: idp.configPath, claims, credentialId: credentialIdOf(claims, token) });
+    const principal = bound(principalFromClaims({ idp: idp.config, configPath: idp.configPath, claims, credentialId: credentialIdOf(claims, token) }), claims);
     return { principal, validUntil: (claims.exp! * 1000) + idp.config.clockTolerance };
   }
 
@@ -68,13 +69,19 @@ export class IdpTokenVerifier implements BearerVerifier {
       if (!answer) continue;
       // RFC 7662 makes sub optional; a client-credentials token's subject is its client (as RFC 9068 §2.2 says for JWTs).
       const claims = answer.sub === undefined && typeof answer.client_id === 'string' ? { ...answer, sub: answer.client_id } : answer;
-      const principal = principalFromClaims({ idp: idp.config, configPath: idp.configPath, claims, credentialId: credentialIdOf(claims, token) });
+      const principal = bound(principalFromClaims({ idp: idp.config, configPath: idp.configPath, claims, credentialId: credentialIdOf(claims, token) }), claims);
       // Remembered no longer than the introspection cache would: a revocation at the IdP shows within cacheTtl.
       const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : Infinity;
       return { principal, validUntil: Math.min(exp, this.now() + idp.config.introspection!.cacheTtl) };
     }
     throw new AuthenticationError('Unauthorized: the token is not active at any trusted IdP (expired, revoked, or not a token)', 'invalid_token');
   }
+}
+
+/** RFC 8705: an IdP token bound to a certificate (in the JWT, or in the introspection answer, §3.2) carries it; the authenticator checks it. */
+function bound(principal: Principal, claims: Record<string, unknown>): Principal {
+  const confirmation = certificateConfirmation(claims.cnf, principal.credential.id);
+  return confirmation ? { ...principal, confirmation } : principal;
 }
 
 /** The unverified `iss`, only to choose whose keys to check the signature with. */

@@ -1,16 +1,20 @@
 import type { IncomingMessage } from 'node:http';
 import type { X509Certificate } from 'node:crypto';
 import type { WardenConfig } from '../config/index.js';
-import type { Principal } from '../shared/principal.js';
+import { CERTIFICATE_SUBJECT_PREFIX, type Principal } from '../shared/principal.js';
 import { GlobSet } from '../shared/glob.js';
 import type { Authenticator, RequestContext } from './authenticator.js';
 import { extractBearer } from './bearer.js';
-import { presentedCertificate, type CertificateSources, type PresentedCertificate } from './client-certificate.js';
+import { presentedCertificate, provenPeer, type CertificateSources, type PresentedCertificate } from './client-certificate.js';
+import { checkCertificateBinding } from './certificate-binding.js';
 import { AuthenticationError } from './errors.js';
 
 export type MtlsConfig = NonNullable<Exclude<WardenConfig['auth'], 'none'>['mtls']>;
 
-/** Turns a verified certificate into a principal: the configured name is the subject, the role map gives roles. */
+/**
+ * Turns a verified certificate into a principal: the configured name, prefixed `mtls:` so that it never names
+ * a user (principal.ts), is the subject; the role map, matched against the name itself, gives roles.
+ */
 export class MtlsVerifier {
   private readonly roles: { names: GlobSet; roles: readonly string[] }[];
 
@@ -28,7 +32,7 @@ export class MtlsVerifier {
       // The subject is the caller's own text: shown bounded.
       throw new AuthenticationError(`Unauthorized: the client certificate '${subject.slice(0, 200)}' maps to no role; add it to auth.mtls.roles`, 'invalid_token', thumbprint, 'mtls');
     }
-    return { subject, credential: { kind: 'mtls', id: thumbprint }, scopes: [], roles };
+    return { subject: `${CERTIFICATE_SUBJECT_PREFIX}${subject}`, credential: { kind: 'mtls', id: thumbprint }, scopes: [], roles };
   }
 }
 
@@ -37,6 +41,9 @@ export class MtlsVerifier {
  * credential; with one, the token says who and the certificate's thumbprint is kept beside it (audit). A
  * certificate that was presented and failed verification is refused either way: with `request`, the
  * handshake let it through so that this answer can be a 401 with a reason rather than a reset connection.
+ * One exception (RFC 8705 §2.2): a self-signed certificate beside a token bound to exactly it.
+ * Every bearer principal passes the certificate-binding check here, also when no certificate is configured,
+ * so a bound token is never taken as a plain bearer token.
  */
 export class CertificateAuthenticator implements Authenticator {
   readonly mode = 'mtls';
@@ -49,14 +56,25 @@ export class CertificateAuthenticator implements Authenticator {
 
   async authenticate(req: IncomingMessage, context: RequestContext): Promise<Principal> {
     const presented = presentedCertificate(req, this.sources);
-    if (presented?.problem !== undefined) throw refused(presented);
+    if (presented?.problem !== undefined) return this.selfSigned(req, context, presented);
     // With no bearer credential configured, a token sent anyway is not read: the certificate decides.
     if (presented && this.verifier && (!this.bearer || extractBearer(req) === undefined)) return this.verifier.principal(presented.cert, presented.thumbprint);
     if (!this.bearer) {
       throw new AuthenticationError('Unauthorized: this endpoint needs a client certificate issued by the configured CA (listen.tls.clientCa)');
     }
     const principal = await this.bearer.authenticate(req, context);
-    return presented ? { ...principal, certificate: presented.thumbprint } : principal;
+    return checkCertificateBinding(presented ? { ...principal, certificate: presented.thumbprint } : principal);
+  }
+
+  /**
+   * A certificate no trusted CA issued: good only as the proof of possession of a token the authorization
+   * server bound to it (it checked the certificate when it issued the token). Anything else is the refusal.
+   */
+  private async selfSigned(req: IncomingMessage, context: RequestContext, presented: PresentedCertificate & { problem: string }): Promise<Principal> {
+    if (!this.bearer || !provenPeer(presented) || extractBearer(req) === undefined) throw refused(presented);
+    const principal = await this.bearer.authenticate(req, context);
+    if (principal.confirmation?.x5t === undefined) throw refused(presented);
+    return checkCertificateBinding({ ...principal, certificate: presented.thumbprint });
   }
 }
 

@@ -15,11 +15,19 @@ export interface Principal {
    */
   scopesCutToRoles?: true;
   actor?: Principal;
-  /** Sender-constrained token: the DPoP key's thumbprint (`jkt`) the request proved it holds. */
-  confirmation?: { jkt?: string };
+  /** Sender-constrained token: what the caller must prove to hold (RFC 8705 certificate thumbprint, RFC 9449 key thumbprint). */
+  confirmation?: { x5t?: string; jkt?: string };
   /** The client certificate's SHA-256 thumbprint when one came beside a bearer token (the token says who). */
   certificate?: string;
 }
+
+/**
+ * Subjects name people and services across credential kinds: an API key of `alice` and alice's OAuth token
+ * are one user (her sessions, her rate limit, her identity at the upstream). A client certificate is a
+ * machine whose name its CA chose, so its subject carries this prefix: a certificate with `CN=alice` is never
+ * the user alice. Usernames cannot contain `:`, and API key subjects may not start with it.
+ */
+export const CERTIFICATE_SUBJECT_PREFIX = 'mtls:';
 
 /** The principal of the local scenario's `auth: none`: a local user, with no credential to check. */
 export const ANONYMOUS: Principal = Object.freeze({

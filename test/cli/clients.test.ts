@@ -232,6 +232,32 @@ describe('warden clients', { concurrency: true }, () => {
     assert.equal(verify.code, 0, verify.stderr);
   });
 
+  test('add --tls-san-uri: a service client without a secret that authenticates with its certificate (tls_client_auth, bound tokens)', async () => {
+    const { file, db } = config('auth: { oauth: {} }\nlisten: { host: 127.0.0.1, tls: { cert: s.pem, key: s.key, clientCa: ca.pem } }');
+    const json = await addJson(file, '--name', 'ci', '--scope', 'notes:read', '--tls-san-uri', 'spiffe://example.org/ci');
+    assert.equal(json.client_secret, undefined);
+    assert.equal(json.token_endpoint_auth_method, 'tls_client_auth');
+    const stored = await withStore(db, async (store) => JSON.parse((await store.oauth.find('Client', json.client_id, Date.now()))!.payload));
+    assert.equal(stored.tls_client_auth_san_uri, 'spiffe://example.org/ci');
+    assert.equal(stored.tls_client_certificate_bound_access_tokens, true);
+    assert.equal(stored.client_secret, undefined);
+    const human = await clients(file, 'add', '--name', 'ci2', '--scope', 'notes:read', '--tls-subject-dn', 'CN=ci,O=Example');
+    assert.equal(human.code, 0, human.stderr);
+    assert.doesNotMatch(human.stdout, /client_secret/);
+    assert.match(human.stdout, /client certificate over mutual TLS/);
+    const two = await clients(file, 'add', '--name', 'x', '--scope', 'notes:read', '--tls-san-uri', 'a:b', '--tls-san-dns', 'x.example');
+    assert.equal(two.code, 2);
+    assert.match(two.stderr, /name one certificate name/);
+  });
+
+  test('add --tls-san-uri where no certificate reaches the gateway: exit 2 naming listen.tls.clientCa; no store file', async () => {
+    const { file, db } = config();
+    const run = await clients(file, 'add', '--name', 'ci', '--scope', 'notes:read', '--tls-san-uri', 'spiffe://example.org/ci');
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /offers no tls_client_auth.*listen\.tls\.clientCa/);
+    assert.equal(existsSync(db), false);
+  });
+
   test('a config without auth.oauth: a warning on stderr, the command still runs', async () => {
     const { file } = config('auth: { apiKeys: {} }');
     const run = await clients(file, 'list', '--json');

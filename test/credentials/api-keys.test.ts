@@ -84,6 +84,17 @@ describe('ApiKeys', { concurrency: true }, () => {
     }
   });
 
+  test('attack: an API key subject in the client-certificate namespace (mtls:...) is refused, so a key cannot pose as a machine', async () => {
+    const { store, keys } = setup();
+    try {
+      const err = await refused(keys.create({ subject: 'mtls:spiffe://example.org/ci', scopes: ['s'] }), 'invalid_input');
+      assert.match(err.message, /name client certificates/);
+      assert.ok(await keys.create({ subject: 'spiffe://example.org/ci', scopes: ['s'] }));
+    } finally {
+      await store.close();
+    }
+  });
+
   test('probing: an unknown id and a known id with a wrong secret get the same error', async () => {
     const { store, keys } = setup();
     try {

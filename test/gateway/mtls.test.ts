@@ -92,7 +92,7 @@ describe('client certificates as principals (listen.tls.clientCertificates: requ
     }
     const record = lastRecord(gw);
     assert.equal(record.decision, 'allow');
-    assert.equal(record.subject, SPIFFE);
+    assert.equal(record.subject, `mtls:${SPIFFE}`);
     assert.deepEqual(record.credential, { kind: 'mtls', id: thumbprint(pki.good) });
   });
 
@@ -217,7 +217,7 @@ describe('behind a TLS-terminating proxy: auth.mtls.header', () => {
   test('the certificate from the header is the principal', async () => {
     assert.equal((await initialize(mcp, undefined, header(pki.good))).status, 200);
     assert.deepEqual(lastRecord(gw).credential, { kind: 'mtls', id: thumbprint(pki.good) });
-    assert.equal(lastRecord(gw).subject, SPIFFE);
+    assert.equal(lastRecord(gw).subject, `mtls:${SPIFFE}`);
   });
 
   for (const [name, headers, reason] of [

@@ -58,3 +58,13 @@ export function makeCa(name = 'Test CA'): TestCa {
     },
   };
 }
+
+/** A self-signed client certificate (no CA issued it), as RFC 8705's self_signed_tls_client_auth clients use. */
+export function selfSigned(cn: string): IssuedCert {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-self-'));
+  const key = join(dir, 'self.key');
+  const cert = join(dir, 'self.pem');
+  openssl(dir, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '30', '-subj', `/CN=${cn}`, '-addext', 'basicConstraints=critical,CA:FALSE', '-addext', 'extendedKeyUsage=clientAuth']);
+  return { cert, key, certPem: readFileSync(cert, 'utf8'), keyPem: readFileSync(key, 'utf8') };
+}

@@ -119,25 +119,50 @@ export function registerClients(program: Command): void {
     .command('add')
     .description('add a service client for the client_credentials grant; its secret is printed once and never again')
     .requiredOption('--name <name>', 'what the client is, e.g. the service that uses it')
-    .option('--scope <scope>', 'a scope from authorization.scopes (repeatable; at least one)', collect))
-    .action(async (opts: Common & { name: string; scope?: string[] }) => {
-      const input = { name: opts.name, scopes: opts.scope ?? [] };
+    .option('--scope <scope>', 'a scope from authorization.scopes (repeatable; at least one)', collect)
+    .option('--tls-subject-dn <dn>', 'authenticate with a client certificate of this subject DN (RFC 4514, e.g. "CN=ci,O=Example") instead of a secret (tls_client_auth)')
+    .option('--tls-san-uri <uri>', 'authenticate with a client certificate carrying this URI SAN (e.g. a SPIFFE ID) instead of a secret')
+    .option('--tls-san-dns <name>', 'authenticate with a client certificate carrying this DNS SAN instead of a secret')
+    .option('--tls-san-email <address>', 'authenticate with a client certificate carrying this email SAN instead of a secret')
+    .option('--tls-san-ip <address>', 'authenticate with a client certificate carrying this IP SAN instead of a secret'))
+    .action(async (opts: Common & { name: string; scope?: string[] } & Partial<Record<TlsOption, string>>) => {
+      const names = TLS_OPTIONS.filter((o) => opts[o] !== undefined);
+      const certificate = names[0] ? { property: TLS_PROPERTY[names[0]], value: opts[names[0]]! } : undefined;
+      const input = { name: opts.name, scopes: opts.scope ?? [], ...(certificate ? { certificate } : {}) };
       await withOAuthStore(opts, {
         check: async (config, file) => {
           const { checkNewServiceClient, clientCredentialsOff } = await import('../../admin/index.js');
           if (clientCredentialsOff(config)) {
             process.stderr.write(`warden: warning: ${file} turns off auth.oauth.clientCredentials, so the client cannot get tokens until it is on\n`);
           }
+          if (names.length > 1) {
+            const { AdminError } = await import('../../admin/index.js');
+            throw new AdminError('invalid_input', 'name one certificate name: --tls-subject-dn, --tls-san-uri, --tls-san-dns, --tls-san-email or --tls-san-ip');
+          }
           checkNewServiceClient(config, input);
         },
         run: async ({ admin }) => {
           const { client, secret } = await admin.clients.addService(input);
-          if (opts.json) return printJson({ ...client, client_secret: secret });
+          if (opts.json) return printJson({ ...client, ...(secret ? { client_secret: secret } : {}) });
+          if (!secret) {
+            process.stdout.write(`${rows([['client_id', client.client_id]])}\n${CERTIFICATE_CLIENT}\n\n${clientDetails(client)}`);
+            return;
+          }
           process.stdout.write(`${rows([['client_id', client.client_id], ['client_secret', secret]])}\n${SECRET_SHOWN_ONCE}\n\n${clientDetails(client)}`);
         },
       });
     });
 }
+
+const TLS_OPTIONS = ['tlsSubjectDn', 'tlsSanUri', 'tlsSanDns', 'tlsSanEmail', 'tlsSanIp'] as const;
+type TlsOption = (typeof TLS_OPTIONS)[number];
+const TLS_PROPERTY = {
+  tlsSubjectDn: 'tls_client_auth_subject_dn', tlsSanUri: 'tls_client_auth_san_uri', tlsSanDns: 'tls_client_auth_san_dns',
+  tlsSanEmail: 'tls_client_auth_san_email', tlsSanIp: 'tls_client_auth_san_ip',
+} as const;
+
+const CERTIFICATE_CLIENT = 'The client has no secret: it authenticates with its client certificate over mutual TLS (tls_client_auth, RFC 8705)\n'
+  + 'at the token endpoint, grant_type=client_credentials and client_id in the form; its access tokens are bound to that certificate.';
 
 const SECRET_SHOWN_ONCE = 'This is the only time the client secret is shown: store it now (e.g. in a secret manager).\n'
   + 'warden keeps only a hash of it; a lost secret cannot be recovered: `warden clients revoke` the client and add another.\n'

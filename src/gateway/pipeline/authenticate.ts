@@ -50,7 +50,8 @@ export function authenticate({ authenticator, audiences, limiters, schemes = BEA
 
 /** What is known of a refused caller: the kind of credential presented, and its public id when one could be read. */
 function presented(err: AuthenticationError): AuditedPrincipal {
-  return { ...ANONYMOUS, subject: '-', credential: { kind: err.credentialKind, id: err.credentialId ?? '-' } };
+  const { subject, certificate } = err.detail ?? {};
+  return { ...ANONYMOUS, subject: subject ?? '-', credential: { kind: err.credentialKind, id: err.credentialId ?? '-' }, ...(certificate ? { certificate } : {}) };
 }
 
 /**
@@ -58,7 +59,7 @@ function presented(err: AuthenticationError): AuditedPrincipal {
  * never the token or the proof).
  */
 function reasonOf(err: AuthenticationError): string {
-  const reason = `authentication failed: ${err.unavailable ?? err.error ?? 'no credential'}`;
+  const reason = `authentication failed: ${err.unavailable ?? err.error ?? 'no credential'}${err.detail?.reason ? ` (${err.detail.reason})` : ''}`;
   return err.dpop ? `${reason}: ${err.message.replace(/^Unauthorized: /, '').slice(0, 200)}` : reason;
 }
 
