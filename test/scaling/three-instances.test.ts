@@ -9,9 +9,10 @@ import { postRaw, mcpBody, initialize } from '../helpers/client.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
 import { startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
 import { percentile } from '../../bench/lib/stats.js';
+import { createTestSchema, type TestSchema } from '../helpers/postgres.js';
 
 /**
- * Issue 18's proof: three `warden serve` processes on one shared store behind HAProxy. Keys made by the CLI
+ * Issue 18's proof: three `warden serve` processes on the machine's PostgreSQL and Redis behind HAProxy. Keys made by the CLI
  * work everywhere, a revocation anywhere holds everywhere within a second, a per-key rate limit holds across
  * the three, a session opened through one instance continues through another, and `kill -9` of one under load
  * loses no answered call's audit record.
@@ -24,9 +25,12 @@ let dir: string;
 let stateful: RunningHttpUpstream;
 let stateless: RunningHttpUpstream;
 let cluster: Cluster;
+let schema: TestSchema;
+const REDIS_URL = process.env.WARDEN_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'warden-cluster-'));
+  schema = await createTestSchema();
   stateful = await startHttpUpstream({ stateful: true, json: true });
   stateless = await startHttpUpstream({ stateful: false, json: true });
   cluster = await startCluster({
@@ -43,7 +47,7 @@ before(async () => {
       // perIp is the LB's address for every caller here: out of the way. perKey is what is measured.
       `rateLimit: { perIp: false, perKey: { requestsPerSecond: ${RATE_PER_MINUTE / 60}, burst: ${RATE_PER_MINUTE} } }`,
       `audit: { instance: ${id} }`,
-      sharedStoreYaml(dir),
+      `store: { postgres: ${JSON.stringify(schema.url)}, redis: ${JSON.stringify(REDIS_URL)} }`,
     ].join('\n'),
   });
 });
@@ -52,13 +56,9 @@ after(async () => {
   await cluster?.close();
   await stateful?.close();
   await stateless?.close();
+  await schema?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** The store every instance shares. */
-function sharedStoreYaml(folder: string): string {
-  return `store: { sqlite: ${JSON.stringify(join(folder, 'warden.db'))} }`;
-}
 
 async function createKey(subject: string): Promise<{ id: string; key: string }> {
   const run = await warden(['keys', 'create', '-c', cluster.instances[0]!.configFile, '--subject', subject, '--scope', 'echo', '--json']);
