@@ -35,6 +35,8 @@ export class PgDatabase {
       statement_timeout: options.statementTimeout ?? 5_000,
       connectionTimeoutMillis: options.connectTimeout ?? 5_000,
       idleTimeoutMillis: 30_000,
+      // What operators see in pg_stat_activity (and bench/cluster.ts counts the CPU of).
+      application_name: 'warden',
       types,
     });
     // An idle connection that dies (server restart) must not crash the process; the next query reconnects.
