@@ -95,12 +95,12 @@ export class App {
         // The authorization server spends the same per-IP budget as MCP requests (on top of its own
         // registration and sign-in limits): its token endpoint is the most expensive thing a stranger can call.
         const ip = parts.clientIp(req);
-        const verdict = parts.limiters.ip?.take(ip);
+        const verdict = await parts.limiters.ip?.take(ip);
         if (verdict && !verdict.ok) throw tooMany(`from ${ip}`, verdict.retryAfterSeconds);
         return await parts.authorizationServer.handle(req, res, path);
       }
       if (path === EVALUATION_PATH && this.pdp) {
-        const verdict = parts.limiters.ip?.take(parts.clientIp(req));
+        const verdict = await parts.limiters.ip?.take(parts.clientIp(req));
         if (verdict && !verdict.ok) throw tooMany(`from ${parts.clientIp(req)}`, verdict.retryAfterSeconds);
         return await this.pdp.handle(req, res);
       }

@@ -79,11 +79,11 @@ export function httpPipeline(parts: PipelineParts): Pipeline {
         allowed = await steps.policies(steps.authorize(caller)); // 4: scopes, then policies
       } catch (err) {
         // A refused call spends the caller's budgets too, so probing for what is allowed is throttled.
-        if (err instanceof Refusal) steps.rateLimit(caller);
+        if (err instanceof Refusal) await steps.rateLimit(caller);
         throw err;
       }
       steps.states(allowed); // 4b: a multi round-trip retry brings back the state sealed for this caller and request
-      steps.rateLimit(allowed); // 5
+      await steps.rateLimit(allowed); // 5
       return allowed;
     }, received.requestId, trace); // 6
     const answers = steps.filter(decided); // 8, applied by forward as the answer streams back
