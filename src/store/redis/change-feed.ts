@@ -139,7 +139,7 @@ export class RedisChangeFeed implements SharedChangeFeed {
       const value = (await this.redis.client.eval(
         "local v = redis.call('INCR', KEYS[1]) redis.call('PUBLISH', ARGV[1], v) return v", 1, this.counter, this.channel,
       )) as number;
-      this.confirm(value, false);
+      this.confirm(value);
     } catch (err) {
       this.unannounced += pending;
       this.redis.failed(err, 'revocations made here are announced when it answers again; caches are not trusted meanwhile');
@@ -151,8 +151,11 @@ export class RedisChangeFeed implements SharedChangeFeed {
     this.polling = true;
     try {
       if (this.unannounced > 0) await this.announce();
+      const known = this.seen;
       const value = Number((await this.redis.client.get(this.counter)) ?? 0);
-      this.confirm(value, true);
+      // Below what was known before asking: the counter was lost (Redis flushed or replaced), a change too.
+      // Between that and a value a message brought meanwhile: only an answer that was overtaken.
+      this.confirm(value, value < known);
     } catch (err) {
       this.redis.failed(err, 'caches are not trusted and /readyz says not ready until it answers');
     } finally {
@@ -160,9 +163,9 @@ export class RedisChangeFeed implements SharedChangeFeed {
     }
   }
 
-  /** `read`: the value was read (GET), so a lower one means the counter was lost (Redis flushed or replaced): a change, too. */
-  private confirm(value: number, read: boolean): void {
-    if (value > this.seen || (read && value < this.seen)) {
+  /** Redis answered with the counter's `value`; `reset`: it went back to below what was known. */
+  private confirm(value: number, reset = false): void {
+    if (value > this.seen || reset) {
       this.seen = value;
       this.shared++;
     }
