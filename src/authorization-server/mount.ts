@@ -23,6 +23,8 @@ export interface MountOptions {
   checkAccessToken: AccessTokenCheck;
   /** Company IdPs, for token exchange and ID-JAG. */
   issuers?: AuthorizationServerOptions['issuers'];
+  /** ID-JAG ids being redeemed: shared by all instances when Redis is configured. */
+  replay?: AuthorizationServerOptions['replay'];
   log: Logger;
 }
 
@@ -63,6 +65,7 @@ export class MountedAuthorizationServer {
       audit: (e) => audit.write(oauthRecord(e, instance)),
       checkAccessToken: options.checkAccessToken,
       issuers: options.issuers,
+      replay: options.replay,
     });
     const mounted = new MountedAuthorizationServer(issuer, server, resources, log);
     // Follows `warden keys rotate-signing` run in another process.

@@ -20,6 +20,7 @@ import { PAGE_HEADERS, errorPage } from './pages.js';
 import { withProviderContext } from './request-context.js';
 import { createHash } from 'node:crypto';
 import { registerDelegatedGrants, type DelegatedClaims } from './delegated-grants.js';
+import type { ReplayCache } from '../store/redis/replay-cache.js';
 import type { CompanyIdps } from './company-idp.js';
 
 /**
@@ -48,6 +49,8 @@ export interface AuthorizationServerOptions {
   checkAccessToken: AccessTokenCheck;
   /** Company IdPs, for token exchange and ID-JAG. */
   issuers?: CompanyIdps | undefined;
+  /** ID-JAG ids being redeemed: shared by all instances when Redis is configured. */
+  replay?: ReplayCache | undefined;
 }
 
 /** Revocation-list writes started by provider events, per request: the answer waits for them. */
@@ -204,7 +207,7 @@ export class AuthorizationServer {
     provider.use(this.structuredTokenEndpoints());
     if (options.issuers) {
       registerDelegatedGrants(provider, {
-        issuer: options.issuer, issuers: options.issuers, oauth: options.oauth, roles: options.authorization.roles, resources: options.resources,
+        issuer: options.issuer, issuers: options.issuers, oauth: options.oauth, roles: options.authorization.roles, resources: options.resources, replay: options.replay,
       });
     }
     this.subscribe(provider);

@@ -35,6 +35,8 @@ export interface PipelineParts extends TransportParts, AuditParts, AfterParts, P
   limiters: Limiters;
   identities: ReadonlyMap<string, UpstreamIdentity>;
   upstreams: ReadonlyMap<string, Upstream>;
+  /** The key that seals `requestState`, shared by all instances when Redis is configured; else one of this process. */
+  requestStateKey?: () => Buffer;
 }
 
 export interface Pipeline {
@@ -50,7 +52,7 @@ export interface Pipeline {
  * `Refusal` from authenticate on is committed to the audit chain as that refusal before it is answered.
  */
 export function httpPipeline(parts: PipelineParts): Pipeline {
-  const states = new RequestStates();
+  const states = new RequestStates(undefined, undefined, parts.requestStateKey);
   const steps = {
     transport: transport(parts),
     read: readMessages(parts),
