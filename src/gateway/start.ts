@@ -114,6 +114,7 @@ export async function startGateway(config: WardenConfig, options: GatewayOptions
         parts.policies?.close();
         await maintenance?.stop();
         if (parts.ownsStore) await parts.store!.close();
+        await parts.shared.close();
       })();
       return closing;
     },
@@ -184,6 +185,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
         endpoints: routes.endpoints(), sole: routes.at('/mcp')?.url,
         checkAccessToken: (token) => tokens!.introspect(token),
         issuers,
+        replay: parts.shared.replay('idjag'),
       });
     } catch (err) {
       issuers?.close();
@@ -209,6 +211,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     authenticator: authenticatorFor(config, verifiers.length > 0 ? new BearerAuthenticator(verifiers) : undefined),
     audiences: (upstream) => audiences.get(upstream) ?? [],
     identities,
+    requestStateKey: () => parts.shared.requestStateKey(),
   });
   // Both the admin console and the App answer clients on this machine with more detail.
   const isLocal = (req: IncomingMessage) => isLoopbackClient(req, config.http.trustProxy);
@@ -231,6 +234,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     issuers,
     upstreams: parts.upstreams, metrics: parts.metrics, limiters: parts.limiters,
     policies: parts.policies,
+    shared: parts.shared.kind === 'redis' ? parts.shared : undefined,
     pdp: config.authorization.cedar?.authzenApi ? { token: config.authorization.cedar.authzenApi.token, timeZone: config.authorization.cedar.timeZone } : undefined,
   });
   return { app, url, publicBase, signer, authorizationServer, maintenance, issuers };
@@ -257,4 +261,5 @@ async function closeParts(parts: GatewayParts): Promise<void> {
   await parts.audit.close().catch(() => {});
   parts.policies?.close();
   if (parts.ownsStore) await parts.store!.close().catch(() => {});
+  await parts.shared.close().catch(() => {});
 }

@@ -75,7 +75,7 @@ export function httpPipeline(parts: PipelineParts): Pipeline {
     const decided = await commit(async () => {
       const caller = await steps.read(await steps.authenticate(received), finished); // 2, then 1: the body
       steps.standardHeaders(caller); // 1c: 2026-07-28 headers agree with the body
-      steps.session(caller); // 3
+      await steps.session(caller); // 3
       let allowed;
       try {
         allowed = await steps.policies(steps.authorize(caller)); // 4: scopes, then policies

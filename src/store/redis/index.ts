@@ -1,0 +1,5 @@
+export { RedisConnection, RedisUnavailableError, RedisScript, redactRedisUrl, type RedisConnectionOptions } from './connection.js';
+export { LocalChangeFeed, RedisChangeFeed, type ChangeFeed, type SharedChangeFeed } from './change-feed.js';
+export { MemoryReplayCache, RedisReplayCache, type ReplayCache } from './replay-cache.js';
+export { MemorySessionDirectory, RedisSessionDirectory, type SessionDirectory, type SessionRecord } from './sessions.js';
+export { LocalSecret, SharedSecret, deriveKey } from './shared-secret.js';
