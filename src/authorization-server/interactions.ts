@@ -3,10 +3,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
 import type { AuthorizationConfig } from '../config/index.js';
 import type { ScopePolicy } from '../policy/index.js';
-import type { TokenBucketLimiter } from '../ratelimit/index.js';
+import type { RateLimiter } from '../ratelimit/index.js';
 import { PAGE_HEADERS, consentPage, errorPage, httpsHost, loginPage, type ConsentScope } from './pages.js';
 import type { ResourceCatalog } from './resources.js';
-import type { SignInThrottle } from './sign-in-throttle.js';
+import type { SignInGuard } from './sign-in-throttle.js';
 import type { UserDirectory } from './users.js';
 import { INTERACTION_PREFIX } from './provider.js';
 import { DEFAULT_SCOPE_PARAM } from './default-scope.js';
@@ -36,8 +36,8 @@ export interface InteractionParts {
   resources: ResourceCatalog;
   /** The key CSRF tokens are derived from. */
   csrfKey: () => Buffer;
-  loginLimiter: TokenBucketLimiter;
-  throttle: SignInThrottle;
+  loginLimiter: RateLimiter;
+  throttle: SignInGuard;
   /** Company sign-in through IdPs with use: [sso] (sso.ts). */
   sso?: SsoSignIn | undefined;
   /** False: no password sign-in (auth.oauth.localPasswords). */
@@ -141,11 +141,11 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
           res.setHeader('retry-after', String(seconds));
           return relogin(429, `Too many sign-in attempts; wait ${seconds} s and try again.`);
         };
-        const verdict = parts.loginLimiter.take(ip);
+        const verdict = await parts.loginLimiter.take(ip);
         if (!verdict.ok) return slowDown(verdict.retryAfterSeconds);
         if (!username || !password) return relogin(400, 'Enter your username and password.');
         // Asked before the password is looked at, for any username typed: a wait says nothing about whether the user exists.
-        const throttled = parts.throttle.attempt(username, ip);
+        const throttled = await parts.throttle.attempt(username, ip);
         if (!throttled.ok) {
           await parts.record({ ...base, action: 'sign_in_failed', subject: username, reason: `throttled: too many failures for this username ${throttled.scope === 'address' ? 'from this address' : 'from all addresses'}` });
           return slowDown(throttled.retryAfterSeconds);
@@ -155,12 +155,12 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
           await parts.record({ ...base, action: 'sign_in_failed', subject: username, reason: result.reason });
           // Only someone who proved the password learns that the account is disabled; everyone else gets the one generic answer.
           if (result.reason === 'disabled') {
-            parts.throttle.succeeded(username, ip);
+            await parts.throttle.succeeded(username, ip);
             return relogin(403, 'This account is disabled. Ask an administrator.');
           }
           return relogin(401, 'Wrong username or password.');
         }
-        parts.throttle.succeeded(username, ip);
+        await parts.throttle.succeeded(username, ip);
         await parts.record({ ...base, action: 'sign_in', subject: result.user.username, reason: 'password' });
         await provider.interactionFinished(req, res, { login: { accountId: result.user.username } }, { mergeWithLastSubmission: false });
         return;

@@ -25,6 +25,8 @@ export interface MountOptions {
   issuers?: AuthorizationServerOptions['issuers'];
   /** ID-JAG ids being redeemed: shared by all instances when Redis is configured. */
   replay?: AuthorizationServerOptions['replay'];
+  /** Sign-in and registration limits and the sign-in back-off, shared by all instances with Redis. */
+  shared?: AuthorizationServerOptions['shared'];
   log: Logger;
 }
 
@@ -66,6 +68,7 @@ export class MountedAuthorizationServer {
       checkAccessToken: options.checkAccessToken,
       issuers: options.issuers,
       replay: options.replay,
+      shared: options.shared,
     });
     const mounted = new MountedAuthorizationServer(issuer, server, resources, log);
     // Follows `warden keys rotate-signing` run in another process.

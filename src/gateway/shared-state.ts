@@ -5,6 +5,8 @@ import {
   RedisConnection, redactRedisUrl, LocalChangeFeed, RedisChangeFeed, MemoryReplayCache, RedisReplayCache, RedisSessionDirectory,
   LocalSecret, SharedSecret, deriveKey, type SharedChangeFeed, type ReplayCache, type SessionDirectory,
 } from '../store/redis/index.js';
+import { SignInThrottle, type SignInGuard, type SignInThrottleOptions } from '../authorization-server/sign-in-throttle.js';
+import { RedisSignInThrottle } from '../authorization-server/redis-sign-in-throttle.js';
 
 /**
  * What several gateway instances must share, behind one object: in memory for one instance (the default,
@@ -15,6 +17,8 @@ export interface SharedState {
   readonly kind: 'memory' | 'redis';
   /** A rate limiter for one limit (`name` keeps limits apart in Redis). */
   limiter(name: string, limit: { requestsPerSecond: number; burst: number }): RateLimiter;
+  /** The sign-in back-off (per username and address, per username). */
+  signInThrottle(options: SignInThrottleOptions): SignInGuard;
   /** Tells every instance's caches that a cached table changed (revocations); fails closed when stale. */
   readonly changes: SharedChangeFeed;
   /** Where sessions opened on any instance are recorded; undefined for one instance (each keeps its own). */
@@ -54,6 +58,7 @@ export function memoryState(): SharedState {
   return {
     kind: 'memory',
     limiter: (_name, l) => new TokenBucketLimiter({ ratePerSecond: l.requestsPerSecond, burst: l.burst }),
+    signInThrottle: (options) => new SignInThrottle(options),
     changes,
     sessionDirectory: () => undefined,
     replay: (namespace) => replays.get(namespace) ?? replays.set(namespace, new MemoryReplayCache()).get(namespace)!,
@@ -90,6 +95,7 @@ async function openRedisState(url: string, options: RedisConfig, log: Logger): P
     limiter: (name, l) => new RedisBucketLimiter(redis, {
       name, ratePerSecond: l.requestsPerSecond, burst: l.burst, onFallback: () => void stats.rateLimitFallbacks++,
     }),
+    signInThrottle: (options) => new RedisSignInThrottle(redis, options),
     changes: feed,
     sessionDirectory: (ttlMs) => new RedisSessionDirectory(redis, ttlMs),
     replay: (namespace) => replays.get(namespace) ?? replays.set(namespace, new RedisReplayCache(redis, namespace)).get(namespace)!,

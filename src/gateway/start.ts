@@ -24,8 +24,6 @@ import { UpstreamIdentity } from './pipeline/identify.js';
 import { AdminHttp } from '../admin/http/index.js';
 import { liveToolLister } from './upstream-tools.js';
 import { UserDirectory } from '../authorization-server/users.js';
-import { SignInThrottle } from '../authorization-server/sign-in-throttle.js';
-import { TokenBucketLimiter } from '../ratelimit/index.js';
 import { LOGIN_BACKOFF, LOGIN_PER_ACCOUNT } from '../config/index.js';
 
 export type { GatewayOptions } from './parts.js';
@@ -186,6 +184,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
         checkAccessToken: (token) => tokens!.introspect(token),
         issuers,
         replay: parts.shared.replay('idjag'),
+        ...(parts.shared.kind === 'redis' ? { shared: parts.shared } : {}),
       });
     } catch (err) {
       issuers?.close();
@@ -218,7 +217,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
   const writeAudit = (record: AuditRecord) => parts.audit.write(record);
   const admin = config.admin && store ? new AdminHttp({
     backend: { config, store, recorder: writeAudit, sessions: parts.upstreams, liveTools: liveToolLister(config.upstreams, log) },
-    users: new UserDirectory(store.users), apiKeys: parts.apiKeys, signIns: authorizationServer?.signInGuards ?? defaultSignInGuards(),
+    users: new UserDirectory(store.users), apiKeys: parts.apiKeys, signIns: authorizationServer?.signInGuards ?? defaultSignInGuards(parts.shared),
     companySignIn: authorizationServer?.companySignIn,
     record: writeAudit, instance: parts.instance, secure: publicBase.startsWith('https:'),
     base: publicBase, clientIp: ipOf, isLocal, log: log.child({ component: 'admin' }),
@@ -252,8 +251,8 @@ function authenticatorFor(config: WardenConfig, bearer: Authenticator | undefine
 }
 
 /** Without the authorization server (API keys only), the console's sign-in gets the same guards with their default settings. */
-function defaultSignInGuards() {
-  return { perIp: new TokenBucketLimiter({ ratePerSecond: 0.5, burst: 10 }), throttle: new SignInThrottle({ perAddress: LOGIN_BACKOFF, perAccount: LOGIN_PER_ACCOUNT }) };
+function defaultSignInGuards(shared: GatewayParts['shared']) {
+  return { perIp: shared.limiter('admin-sign-in', { requestsPerSecond: 0.5, burst: 10 }), throttle: shared.signInThrottle({ perAddress: LOGIN_BACKOFF, perAccount: LOGIN_PER_ACCOUNT }) };
 }
 
 async function closeParts(parts: GatewayParts): Promise<void> {
