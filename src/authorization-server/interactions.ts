@@ -11,6 +11,7 @@ import type { UserDirectory } from './users.js';
 import { INTERACTION_PREFIX } from './provider.js';
 import { DEFAULT_SCOPE_PARAM } from './default-scope.js';
 import type { SsoSignIn } from './sso.js';
+import { RedisUnavailableError } from '../store/redis/connection.js';
 
 /**
  * The sign-in and consent pages: server-rendered forms without JavaScript. oidc-provider owns the
@@ -90,7 +91,7 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
       if (req.method === 'GET' && (step === 'sso' || step === 'sso-done')) {
         if (details.prompt.name !== 'login' || !parts.sso) throw new PageError(400, 'You are signed in already. Go back to the app and start again.');
         if (step === 'sso') {
-          if (!parts.sso.start(uid, Number(extra), res)) throw new PageError(404, 'There is no such company sign-in.');
+          if (!(await parts.sso.start(uid, Number(extra), res))) throw new PageError(404, 'There is no such company sign-in.');
           return;
         }
         return await finishCompanySignIn(req, res, provider, uid, base);
@@ -99,7 +100,7 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
         if (details.prompt.name === 'login') {
           // Only one way in: straight to the IdP, without a page to click through.
           if (!parts.localPasswords && parts.sso?.count === 1) {
-            parts.sso.start(uid, 0, res);
+            await parts.sso.start(uid, 0, res);
             return;
           }
           return page(res, 200, loginPage({ action: `${action}/login`, csrf: csrfFor(uid), clientName, companySignIn: parts.sso?.options(uid) ?? [], passwords: parts.localPasswords }));
@@ -195,10 +196,12 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
       await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
     } catch (err) {
       if (res.headersSent) return;
-      const status = err instanceof PageError ? err.status : 500;
-      const message = err instanceof PageError ? err.message : 'The sign-in failed on our side. Go back to the app and try again.';
+      // Several instances: Redis, where company sign-ins wait for the IdP's callback, did not answer.
+      const failure = err instanceof RedisUnavailableError ? new PageError(503, 'Company sign-in is unavailable for a moment. Go back to the app and try again shortly.') : err;
+      const status = failure instanceof PageError ? failure.status : 500;
+      const message = failure instanceof PageError ? failure.message : 'The sign-in failed on our side. Go back to the app and try again.';
       page(res, status, errorPage({ title: 'Sign-in could not continue', message }));
-      if (!(err instanceof PageError)) throw err;
+      if (!(failure instanceof PageError)) throw err;
     }
   };
 

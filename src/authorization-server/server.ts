@@ -22,6 +22,9 @@ import { withProviderContext } from './request-context.js';
 import { createHash } from 'node:crypto';
 import { registerDelegatedGrants, type DelegatedClaims } from './delegated-grants.js';
 import type { ReplayCache } from '../store/redis/replay-cache.js';
+import { RedisUnavailableError } from '../store/redis/connection.js';
+import type { PendingStore } from '../store/redis/pending.js';
+import type { Pending } from './sso.js';
 import type { CompanyIdps } from './company-idp.js';
 
 /**
@@ -59,6 +62,8 @@ export interface AuthorizationServerOptions {
 export interface SharedGuards {
   limiter(name: string, limit: { requestsPerSecond: number; burst: number }): RateLimiter;
   signInThrottle(options: SignInThrottleOptions): SignInGuard;
+  /** Company sign-ins waiting for the IdP's callback, which may land on any instance. */
+  pending<T>(namespace: string): PendingStore<T>;
 }
 
 /** Revocation-list writes started by provider events, per request: the answer waits for them. */
@@ -97,7 +102,9 @@ export class AuthorizationServer {
     // 64 KiB: jwks_uri documents with certificate chains exceed the 5 KiB a metadata document may have (the provider caps those itself).
     this.fetch = createSafeFetch({ maxBytes: 64 * 1024 });
     const companySignIn = options.issuers?.using('sso') ?? [];
-    this.sso = companySignIn.length > 0 ? new SsoSignIn({ issuer: options.issuer, idps: companySignIn, users: options.store.users }) : undefined;
+    this.sso = companySignIn.length > 0
+      ? new SsoSignIn({ issuer: options.issuer, idps: companySignIn, users: options.store.users, pending: shared?.pending<Pending>('sso') })
+      : undefined;
     this.interactions = createInteractionHandler({
       provider: () => this.provider,
       users: this.users,
@@ -175,7 +182,15 @@ export class AuthorizationServer {
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (path.startsWith(INTERACTION_PREFIX)) return this.interactions(req, res, path);
     if (path === SSO_CALLBACK && req.method === 'GET') {
-      if (this.sso?.callback(req, res)) return;
+      let known = false;
+      try {
+        known = (await this.sso?.callback(req, res)) ?? false;
+      } catch (err) {
+        if (!(err instanceof RedisUnavailableError)) throw err;
+        res.writeHead(503, { ...PAGE_HEADERS, 'retry-after': '1' }).end(errorPage({ title: 'Sign-in could not continue', message: 'Company sign-in is unavailable for a moment. Go back to the app and start again shortly.' }));
+        return;
+      }
+      if (known) return;
       res.writeHead(400, PAGE_HEADERS).end(errorPage({ title: 'Sign-in could not continue', message: 'This company sign-in expired or was already used. Go back to the app and start again.' }));
       return;
     }

@@ -3,7 +3,7 @@ import type { Logger } from '../shared/log.js';
 import { TokenBucketLimiter, RedisBucketLimiter, type RateLimiter } from '../ratelimit/index.js';
 import {
   RedisConnection, redactRedisUrl, LocalChangeFeed, RedisChangeFeed, MemoryReplayCache, RedisReplayCache, RedisSessionDirectory,
-  LocalSecret, SharedSecret, deriveKey, type SharedChangeFeed, type ReplayCache, type SessionDirectory,
+  LocalSecret, SharedSecret, deriveKey, MemoryPendingStore, RedisPendingStore, type SharedChangeFeed, type ReplayCache, type SessionDirectory, type PendingStore,
 } from '../store/redis/index.js';
 import { SignInThrottle, type SignInGuard, type SignInThrottleOptions } from '../authorization-server/sign-in-throttle.js';
 import { RedisSignInThrottle } from '../authorization-server/redis-sign-in-throttle.js';
@@ -19,6 +19,8 @@ export interface SharedState {
   limiter(name: string, limit: { requestsPerSecond: number; burst: number }): RateLimiter;
   /** The sign-in back-off (per username and address, per username). */
   signInThrottle(options: SignInThrottleOptions): SignInGuard;
+  /** Short-lived state a later request, on any instance, picks up (company sign-ins awaiting the IdP's callback). */
+  pending<T>(namespace: string): PendingStore<T>;
   /** Tells every instance's caches that a cached table changed (revocations); fails closed when stale. */
   readonly changes: SharedChangeFeed;
   /** Where sessions opened on any instance are recorded; undefined for one instance (each keeps its own). */
@@ -59,6 +61,7 @@ export function memoryState(): SharedState {
     kind: 'memory',
     limiter: (_name, l) => new TokenBucketLimiter({ ratePerSecond: l.requestsPerSecond, burst: l.burst }),
     signInThrottle: (options) => new SignInThrottle(options),
+    pending: <T>() => new MemoryPendingStore<T>(),
     changes,
     sessionDirectory: () => undefined,
     replay: (namespace) => replays.get(namespace) ?? replays.set(namespace, new MemoryReplayCache()).get(namespace)!,
@@ -96,6 +99,7 @@ async function openRedisState(url: string, options: RedisConfig, log: Logger): P
       name, ratePerSecond: l.requestsPerSecond, burst: l.burst, onFallback: () => void stats.rateLimitFallbacks++,
     }),
     signInThrottle: (options) => new RedisSignInThrottle(redis, options),
+    pending: <T>(namespace: string) => new RedisPendingStore<T>(redis, namespace),
     changes: feed,
     sessionDirectory: (ttlMs) => new RedisSessionDirectory(redis, ttlMs),
     replay: (namespace) => replays.get(namespace) ?? replays.set(namespace, new RedisReplayCache(redis, namespace)).get(namespace)!,

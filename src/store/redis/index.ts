@@ -3,3 +3,4 @@ export { LocalChangeFeed, RedisChangeFeed, type ChangeFeed, type SharedChangeFee
 export { MemoryReplayCache, RedisReplayCache, type ReplayCache } from './replay-cache.js';
 export { MemorySessionDirectory, RedisSessionDirectory, type SessionDirectory, type SessionRecord } from './sessions.js';
 export { LocalSecret, SharedSecret, deriveKey } from './shared-secret.js';
+export { MemoryPendingStore, RedisPendingStore, type PendingStore } from './pending.js';
