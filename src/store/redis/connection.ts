@@ -79,6 +79,8 @@ export class RedisConnection {
     const subscriber = new Redis(options.url, { ...base, connectionName: 'warden-sub', commandTimeout: undefined });
     const connection = new RedisConnection(client, subscriber, options, log.child({ component: 'redis' }));
     client.on('error', (err: Error) => connection.noteError(err));
+    // A connection that closes (Redis stopped, a proxy cut it) emits no error until a reconnect fails.
+    client.on('close', () => connection.noteError(new Error('the connection to Redis closed')));
     subscriber.on('error', (err: Error) => connection.noteError(err));
     try {
       await withTimeout(Promise.all([client.connect(), subscriber.connect()]), connectTimeout + 100);
@@ -123,7 +125,7 @@ export class RedisConnection {
     this.failedAt = this.now();
     if (this.outageLogged) return;
     this.outageLogged = true;
-    this.log.warn({ err: this.scrub(err) }, `Redis unreachable: ${what}; logged once until it answers again`);
+    this.log.warn({ err: this.scrub(err), first: what }, 'Redis unreachable: rate limits use per-instance buckets, caches are bypassed and /readyz is 503 after redis.staleAfter, shared sessions and sign-ins get 503; logged once until it answers again');
   }
 
   /** A command succeeded: an outage, if any, is over. */
