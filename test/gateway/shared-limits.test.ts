@@ -4,6 +4,7 @@ import { configSchema, type ConfigInput } from '../../src/config/index.js';
 import { startGateway as start, type RunningGateway } from '../../src/gateway/index.js';
 import { createLogger } from '../../src/shared/log.js';
 import { LogCapture, MemoryAudit } from '../helpers/gateway.js';
+import { recordAtExit } from '../helpers/secret-sweep.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
 import { postRaw, rawRequest } from '../helpers/client.js';
 import { keyedSetup, createKey, bearer } from '../helpers/keys.js';
@@ -19,6 +20,7 @@ function configWith(input: Partial<ConfigInput> & Pick<ConfigInput, 'upstreams'>
 async function instance(input: Partial<ConfigInput> & Pick<ConfigInput, 'upstreams'>, redisUrl: string, name: string) {
   const logs = new LogCapture();
   const gateway = await start(configWith(input, redisUrl, name), { log: createLogger({ level: 'debug', destination: logs }), audit: new MemoryAudit() });
+  recordAtExit('gateway log', () => logs.text);
   return { gateway, logs, url: gateway.url };
 }
 

@@ -6,6 +6,7 @@ import { configSchema, type ConfigInput } from '../../src/config/index.js';
 import { startGateway as start, type RunningGateway } from '../../src/gateway/index.js';
 import { createLogger } from '../../src/shared/log.js';
 import { LogCapture, MemoryAudit } from '../helpers/gateway.js';
+import { recordAtExit } from '../helpers/secret-sweep.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
 import { whoamiStdioCommand } from '../helpers/identity-upstream.js';
 import { connectClient, postRaw, rawRequest } from '../helpers/client.js';
@@ -20,6 +21,8 @@ async function instance(input: Partial<ConfigInput> & Pick<ConfigInput, 'upstrea
   const logs = new LogCapture();
   const audit = new MemoryAudit();
   const gateway = await start(config, { log: createLogger({ level: 'debug', destination: logs }), audit });
+  recordAtExit('gateway log', () => logs.text);
+  recordAtExit('audit records', () => audit.records.map((r) => JSON.stringify(r)).join('\n'));
   return { gateway, logs, audit, url: gateway.url };
 }
 
