@@ -77,7 +77,7 @@ export async function openParts(config: WardenConfig, options: GatewayOptions): 
   const upstreams = new Map<string, Upstream>();
   const allowLists = new Map<string, AllowList>();
   for (const [name, u] of Object.entries(config.upstreams)) {
-    const directory = shared.sessionDirectory(u.sessions.idleTimeout);
+    const directory = shared.sessionDirectory(name, u.sessions.idleTimeout);
     const sessions = directory && new SharedSessions(directory, instance, name, u.url ? 'http' : 'stdio', u.sessions.idleTimeout, log);
     upstreams.set(name, u.url
       ? new HttpUpstream(name, { ...u, url: u.url }, log, upstreamTls.get(name), sessions)

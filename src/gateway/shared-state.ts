@@ -24,7 +24,7 @@ export interface SharedState {
   /** Tells every instance's caches that a cached table changed (revocations); fails closed when stale. */
   readonly changes: SharedChangeFeed;
   /** Where sessions opened on any instance are recorded; undefined for one instance (each keeps its own). */
-  sessionDirectory(ttlMs: number): SessionDirectory | undefined;
+  sessionDirectory(upstream: string, ttlMs: number): SessionDirectory | undefined;
   /** One-time ids (`idjag`, `dpop`): a second use on any instance is refused. */
   replay(namespace: string): ReplayCache;
   /** The HMAC key that seals `requestState`: the same on every instance. */
@@ -101,7 +101,7 @@ async function openRedisState(url: string, options: RedisConfig, log: Logger): P
     signInThrottle: (options) => new RedisSignInThrottle(redis, options),
     pending: <T>(namespace: string) => new RedisPendingStore<T>(redis, namespace),
     changes: feed,
-    sessionDirectory: (ttlMs) => new RedisSessionDirectory(redis, ttlMs),
+    sessionDirectory: (upstream, ttlMs) => new RedisSessionDirectory(redis, upstream, ttlMs),
     replay: (namespace) => replays.get(namespace) ?? replays.set(namespace, new RedisReplayCache(redis, namespace)).get(namespace)!,
     requestStateKey: () => {
       // Derived once per secret, not per request.

@@ -60,14 +60,14 @@ export class MemorySessionDirectory implements SessionDirectory {
 }
 
 /**
- * The directory in Redis: one key per session (the SHA-256 of its id: ids are the upstream's, of any length),
- * holding the record as JSON, with a TTL that every lookup refreshes (GETEX PX).
+ * The directory in Redis: one key per upstream and session (the SHA-256 of its id: ids are the upstream's, of
+ * any length), holding the record as JSON, with a TTL that every lookup refreshes (GETEX PX).
  */
 export class RedisSessionDirectory implements SessionDirectory {
   private readonly prefix: string;
 
-  constructor(private readonly redis: RedisConnection, private readonly ttlMs: number) {
-    this.prefix = redis.key('session:');
+  constructor(private readonly redis: RedisConnection, upstream: string, private readonly ttlMs: number) {
+    this.prefix = redis.key(`session:${upstream}:`);
   }
 
   async bind(sessionId: string, record: SessionRecord): Promise<void> {

@@ -68,7 +68,7 @@ after(async () => { for (const o of opened) await o.cleanup(); });
 contract('Redis', async (ttl) => {
   const conn = await openTestRedis();
   opened.push(conn);
-  return { directory: new RedisSessionDirectory(conn.redis, ttl), close: async () => {} };
+  return { directory: new RedisSessionDirectory(conn.redis, 'notes', ttl), close: async () => {} };
 });
 
 test('Redis session directory: shared by two instances; unreachable, lookup rejects (never "unknown")', async () => {
@@ -76,8 +76,8 @@ test('Redis session directory: shared by two instances; unreachable, lookup reje
   const a = await openTestRedis();
   const b = await openTestRedis({ keyPrefix: a.keyPrefix, url: proxy.url, commandTimeout: 200 });
   try {
-    const onA = new RedisSessionDirectory(a.redis, 60_000);
-    const onB = new RedisSessionDirectory(b.redis, 60_000);
+    const onA = new RedisSessionDirectory(a.redis, 'notes', 60_000);
+    const onB = new RedisSessionDirectory(b.redis, 'notes', 60_000);
     await onA.bind('shared', record);
     assert.deepEqual(await onB.lookup('shared'), record);
     await proxy.stop();
