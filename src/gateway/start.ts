@@ -221,6 +221,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     companySignIn: authorizationServer?.companySignIn,
     record: writeAudit, instance: parts.instance, secure: publicBase.startsWith('https:'),
     base: publicBase, clientIp: ipOf, isLocal, log: log.child({ component: 'admin' }),
+    limiter: parts.shared.limiter('admin', config.admin.perIp),
   }) : undefined;
   const app = new App({
     routes, originPolicy, pipeline, authorizationServer, admin, clientIp: ipOf, log, isLocal,
