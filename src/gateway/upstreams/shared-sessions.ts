@@ -2,8 +2,7 @@ import { GatewayError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { SessionDirectory, SessionRecord } from '../../store/redis/sessions.js';
 import { sessionNotFound } from './session-bindings.js';
-
-export type SessionProblem = { error: GatewayError; reason: string };
+import type { SessionProblem } from './upstream.js';
 
 /**
  * How an upstream shares its sessions with the other gateway instances (store.redis): it records each session
