@@ -1,4 +1,4 @@
-import type { RedisConnection } from './connection.js';
+import { withTimeout, type RedisConnection } from './connection.js';
 
 // merge: the `pg` helper adds this interface to src/store/types.ts; keep one copy (identical) there.
 export interface ChangeFeed {
@@ -89,7 +89,13 @@ export class RedisChangeFeed implements SharedChangeFeed {
     const initial = Number((await redis.client.get(redis.key('changes'))) ?? 0);
     const feed = new RedisChangeFeed(redis, options, initial);
     redis.subscriber.on('message', feed.onMessage);
-    await redis.subscriber.subscribe(feed.channel);
+    try {
+      // The subscriber has no command timeout (it waits for messages): this one is bounded here.
+      await withTimeout(redis.subscriber.subscribe(feed.channel), 5_000);
+    } catch (err) {
+      feed.close();
+      throw err;
+    }
     return feed;
   }
 
