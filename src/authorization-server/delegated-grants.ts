@@ -6,6 +6,7 @@ import type { Principal } from '../shared/principal.js';
 import type { CompanyIdp, CompanyIdps } from './company-idp.js';
 import type { ResourceCatalog } from './resources.js';
 import { resourceServerInfo } from './provider.js';
+import { MemoryReplayCache, type ReplayCache } from '../store/redis/replay-cache.js';
 
 /**
  * Grants that turn a company IdP's word into a gateway token for one upstream, registered on oidc-provider
@@ -48,6 +49,8 @@ export interface DelegationParts {
   resources: ResourceCatalog;
   /** RFC 8705: the request's certificate, which the tokens of a certificate-bound client are bound to. */
   certificate?: ((ctx: KoaContextWithOIDC) => string | undefined) | undefined;
+  /** ID-JAG ids being redeemed, shared by all instances with Redis (default: this process's). */
+  replay?: ReplayCache | undefined;
 }
 
 export function registerDelegatedGrants(provider: Provider, parts: DelegationParts): void {
@@ -83,7 +86,7 @@ export function registerDelegatedGrants(provider: Provider, parts: DelegationPar
     }) as never, ['subject_token', 'subject_token_type', 'actor_token', 'actor_token_type', 'requested_token_type', 'resource', 'audience', 'scope']);
   }
   if (parts.oauth.idJag) {
-    const inFlight = new Set<string>();
+    const inFlight = parts.replay ?? new MemoryReplayCache();
     provider.registerGrantType(JWT_BEARER, (async (ctx: KoaContextWithOIDC) => {
       const { params, client } = ctx.oidc as unknown as { params: Record<string, string | undefined>; client: { clientId: string } };
       if (!params.assertion) throw invalidRequest('assertion (the ID-JAG) is required');
@@ -94,23 +97,25 @@ export function registerDelegatedGrants(provider: Provider, parts: DelegationPar
       const resource = typeof claims.resource === 'string' ? claims.resource : undefined;
       if (resource && params.resource && params.resource !== resource) throw new errors.InvalidTarget('the resource parameter differs from the ID-JAG\'s resource');
       // Checked after the signature, so nobody can use up a jti they could not sign. The store remembers it
-      // until the ID-JAG expires; the set covers two requests racing between the store's read and write.
-      const key = `${grant.idp.issuer} ${claims.jti}`;
+      // until the ID-JAG expires; the replay cache (SET NX in Redis with several instances) covers two
+      // requests racing between the store's read and write, on one instance or on two.
+      const key = JSON.stringify([grant.idp.issuer, claims.jti]);
       const replayed = () => invalidGrant('this ID-JAG was already used (jti); ask the IdP for a new one');
-      if (inFlight.has(key)) throw replayed();
-      inFlight.add(key);
+      let first: boolean;
       try {
-        if (!(await provider.ReplayDetection.unique(grant.idp.issuer, claims.jti, claims.exp!))) throw replayed();
-        // The IdP's scope is a ceiling: a client may ask for less, never for more.
-        const allowedByIdp = typeof claims.scope === 'string' ? claims.scope.split(' ') : undefined;
-        const asked = params.scope?.split(' ') ?? allowedByIdp;
-        const within = asked && allowedByIdp ? asked.filter((s) => allowedByIdp.includes(s)) : asked;
-        if (within?.length === 0) throw new errors.InvalidScope('the ID-JAG does not grant the requested scope', params.scope ?? '');
-        const requested = within?.join(' ');
-        await issue(ctx, { ...grant, actor: grant.principal.actor, target: target(parts, resource ?? params.resource, undefined), requested, exchanged: false });
-      } finally {
-        inFlight.delete(key);
+        first = !(await inFlight.seen(key, claims.exp! * 1000));
+      } catch {
+        throw new errors.TemporarilyUnavailable('the ID-JAG cannot be checked for reuse right now (shared state unavailable); retry shortly');
       }
+      if (!first) throw replayed();
+      if (!(await provider.ReplayDetection.unique(grant.idp.issuer, claims.jti, claims.exp!))) throw replayed();
+      // The IdP's scope is a ceiling: a client may ask for less, never for more.
+      const allowedByIdp = typeof claims.scope === 'string' ? claims.scope.split(' ') : undefined;
+      const asked = params.scope?.split(' ') ?? allowedByIdp;
+      const within = asked && allowedByIdp ? asked.filter((s) => allowedByIdp.includes(s)) : asked;
+      if (within?.length === 0) throw new errors.InvalidScope('the ID-JAG does not grant the requested scope', params.scope ?? '');
+      const requested = within?.join(' ');
+      await issue(ctx, { ...grant, actor: grant.principal.actor, target: target(parts, resource ?? params.resource, undefined), requested, exchanged: false });
     }) as never, ['assertion', 'resource', 'scope']);
   }
 }

@@ -3,14 +3,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
 import type { AuthorizationConfig } from '../config/index.js';
 import type { ScopePolicy } from '../policy/index.js';
-import type { TokenBucketLimiter } from '../ratelimit/index.js';
+import type { RateLimiter } from '../ratelimit/index.js';
 import { PAGE_HEADERS, consentPage, errorPage, httpsHost, loginPage, type ConsentScope } from './pages.js';
 import type { ResourceCatalog } from './resources.js';
-import type { SignInThrottle } from './sign-in-throttle.js';
+import type { SignInGuard } from './sign-in-throttle.js';
 import type { UserDirectory } from './users.js';
 import { INTERACTION_PREFIX } from './provider.js';
 import { DEFAULT_SCOPE_PARAM } from './default-scope.js';
 import type { SsoSignIn } from './sso.js';
+import { RedisUnavailableError } from '../store/redis/connection.js';
 
 /**
  * The sign-in and consent pages: server-rendered forms without JavaScript. oidc-provider owns the
@@ -36,8 +37,8 @@ export interface InteractionParts {
   resources: ResourceCatalog;
   /** The key CSRF tokens are derived from. */
   csrfKey: () => Buffer;
-  loginLimiter: TokenBucketLimiter;
-  throttle: SignInThrottle;
+  loginLimiter: RateLimiter;
+  throttle: SignInGuard;
   /** Company sign-in through IdPs with use: [sso] (sso.ts). */
   sso?: SsoSignIn | undefined;
   /** False: no password sign-in (auth.oauth.localPasswords). */
@@ -90,7 +91,7 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
       if (req.method === 'GET' && (step === 'sso' || step === 'sso-done')) {
         if (details.prompt.name !== 'login' || !parts.sso) throw new PageError(400, 'You are signed in already. Go back to the app and start again.');
         if (step === 'sso') {
-          if (!parts.sso.start(uid, Number(extra), res)) throw new PageError(404, 'There is no such company sign-in.');
+          if (!(await parts.sso.start(uid, Number(extra), res))) throw new PageError(404, 'There is no such company sign-in.');
           return;
         }
         return await finishCompanySignIn(req, res, provider, uid, base);
@@ -99,7 +100,7 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
         if (details.prompt.name === 'login') {
           // Only one way in: straight to the IdP, without a page to click through.
           if (!parts.localPasswords && parts.sso?.count === 1) {
-            parts.sso.start(uid, 0, res);
+            await parts.sso.start(uid, 0, res);
             return;
           }
           return page(res, 200, loginPage({ action: `${action}/login`, csrf: csrfFor(uid), clientName, companySignIn: parts.sso?.options(uid) ?? [], passwords: parts.localPasswords }));
@@ -141,11 +142,11 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
           res.setHeader('retry-after', String(seconds));
           return relogin(429, `Too many sign-in attempts; wait ${seconds} s and try again.`);
         };
-        const verdict = parts.loginLimiter.take(ip);
+        const verdict = await parts.loginLimiter.take(ip);
         if (!verdict.ok) return slowDown(verdict.retryAfterSeconds);
         if (!username || !password) return relogin(400, 'Enter your username and password.');
         // Asked before the password is looked at, for any username typed: a wait says nothing about whether the user exists.
-        const throttled = parts.throttle.attempt(username, ip);
+        const throttled = await parts.throttle.attempt(username, ip);
         if (!throttled.ok) {
           await parts.record({ ...base, action: 'sign_in_failed', subject: username, reason: `throttled: too many failures for this username ${throttled.scope === 'address' ? 'from this address' : 'from all addresses'}` });
           return slowDown(throttled.retryAfterSeconds);
@@ -155,12 +156,12 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
           await parts.record({ ...base, action: 'sign_in_failed', subject: username, reason: result.reason });
           // Only someone who proved the password learns that the account is disabled; everyone else gets the one generic answer.
           if (result.reason === 'disabled') {
-            parts.throttle.succeeded(username, ip);
+            await parts.throttle.succeeded(username, ip);
             return relogin(403, 'This account is disabled. Ask an administrator.');
           }
           return relogin(401, 'Wrong username or password.');
         }
-        parts.throttle.succeeded(username, ip);
+        await parts.throttle.succeeded(username, ip);
         await parts.record({ ...base, action: 'sign_in', subject: result.user.username, reason: 'password' });
         await provider.interactionFinished(req, res, { login: { accountId: result.user.username } }, { mergeWithLastSubmission: false });
         return;
@@ -195,10 +196,12 @@ export function createInteractionHandler(parts: InteractionParts): (req: Incomin
       await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
     } catch (err) {
       if (res.headersSent) return;
-      const status = err instanceof PageError ? err.status : 500;
-      const message = err instanceof PageError ? err.message : 'The sign-in failed on our side. Go back to the app and try again.';
+      // Several instances: Redis, where company sign-ins wait for the IdP's callback, did not answer.
+      const failure = err instanceof RedisUnavailableError ? new PageError(503, 'Company sign-in is unavailable for a moment. Go back to the app and try again shortly.') : err;
+      const status = failure instanceof PageError ? failure.status : 500;
+      const message = failure instanceof PageError ? failure.message : 'The sign-in failed on our side. Go back to the app and try again.';
       page(res, status, errorPage({ title: 'Sign-in could not continue', message }));
-      if (!(err instanceof PageError)) throw err;
+      if (!(failure instanceof PageError)) throw err;
     }
   };
 

@@ -26,6 +26,10 @@ export interface MountOptions {
   issuers?: AuthorizationServerOptions['issuers'];
   /** Where client certificates come from (the same as the resource side's), for RFC 8705. */
   certificates: CertificateSources;
+  /** ID-JAG ids being redeemed: shared by all instances when Redis is configured. */
+  replay?: AuthorizationServerOptions['replay'];
+  /** Sign-in and registration limits and the sign-in back-off, shared by all instances with Redis. */
+  shared?: AuthorizationServerOptions['shared'];
   log: Logger;
 }
 
@@ -69,6 +73,8 @@ export class MountedAuthorizationServer {
       checkAccessToken: options.checkAccessToken,
       issuers: options.issuers,
       ...(mtls ? { mtls: mtlsParts(mtls, options.certificates) } : {}),
+      replay: options.replay,
+      shared: options.shared,
     });
     const mounted = new MountedAuthorizationServer(issuer, server, resources, log);
     // Follows `warden keys rotate-signing` run in another process.

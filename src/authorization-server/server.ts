@@ -15,13 +15,18 @@ import type { ResourceCatalog } from './resources.js';
 import { listRevocation, revocationContext, revokeGrant, type RevocationContext } from './revoke.js';
 import { SSO_CALLBACK, SsoSignIn, type CompanySignIn } from './sso.js';
 import { UserDirectory } from './users.js';
-import { SignInThrottle } from './sign-in-throttle.js';
+import { SignInThrottle, type SignInGuard, type SignInThrottleOptions } from './sign-in-throttle.js';
+import type { RateLimiter } from '../ratelimit/index.js';
 import { createSafeFetch } from './safe-fetch.js';
 import { PAGE_HEADERS, errorPage } from './pages.js';
 import { withProviderContext } from './request-context.js';
 import { createHash, X509Certificate } from 'node:crypto';
 import { thumbprintOf } from '../resource/client-certificate.js';
 import { registerDelegatedGrants, type DelegatedClaims } from './delegated-grants.js';
+import type { ReplayCache } from '../store/redis/replay-cache.js';
+import { RedisUnavailableError } from '../store/redis/connection.js';
+import type { PendingStore } from '../store/redis/pending.js';
+import type { Pending } from './sso.js';
 import type { CompanyIdps } from './company-idp.js';
 
 /**
@@ -52,6 +57,17 @@ export interface AuthorizationServerOptions {
   issuers?: CompanyIdps | undefined;
   /** RFC 8705: certificate client authentication and bound tokens (mtls.ts). */
   mtls?: ProviderParts['mtls'];
+  /** ID-JAG ids being redeemed: shared by all instances when Redis is configured. */
+  replay?: ReplayCache | undefined;
+  /** Shared by all instances when Redis is configured: the sign-in and registration limits and the sign-in back-off. */
+  shared?: SharedGuards | undefined;
+}
+
+export interface SharedGuards {
+  limiter(name: string, limit: { requestsPerSecond: number; burst: number }): RateLimiter;
+  signInThrottle(options: SignInThrottleOptions): SignInGuard;
+  /** Company sign-ins waiting for the IdP's callback, which may land on any instance. */
+  pending<T>(namespace: string): PendingStore<T>;
 }
 
 /** Revocation-list writes started by provider events, per request: the answer waits for them. */
@@ -64,11 +80,11 @@ export class AuthorizationServer {
   private provider!: Provider;
   private callback!: ReturnType<Provider['callback']>;
   private keys!: AuthorizationServerKeys;
-  private readonly registrations: TokenBucketLimiter;
+  private readonly registrations: RateLimiter;
   /** Password and user-code attempts per IP. */
-  readonly signIns: TokenBucketLimiter;
+  readonly signIns: RateLimiter;
   /** Guessing passwords is slowed per username and address wherever one signs in (the admin console shares these). */
-  readonly signInThrottle: SignInThrottle;
+  readonly signInThrottle: SignInGuard;
   private readonly revocation: RevocationContext;
   private readonly interactions: ReturnType<typeof createInteractionHandler>;
   private keysLoading: Promise<void> | undefined;
@@ -79,14 +95,20 @@ export class AuthorizationServer {
   private constructor(private readonly options: AuthorizationServerOptions) {
     const { oauth } = options;
     this.users = new UserDirectory(options.store.users);
-    this.signIns = new TokenBucketLimiter({ ratePerSecond: oauth.login.perIp.requestsPerSecond, burst: oauth.login.perIp.burst });
-    this.signInThrottle = new SignInThrottle({ perAddress: oauth.login.backoff, perAccount: oauth.login.perAccount });
-    this.registrations = new TokenBucketLimiter({ ratePerSecond: oauth.registration.perIp.requestsPerSecond, burst: oauth.registration.perIp.burst });
+    const { shared } = options;
+    const limiter = (name: string, l: { requestsPerSecond: number; burst: number }) =>
+      shared ? shared.limiter(name, l) : new TokenBucketLimiter({ ratePerSecond: l.requestsPerSecond, burst: l.burst });
+    this.signIns = limiter('sign-in', oauth.login.perIp);
+    const backoff = { perAddress: oauth.login.backoff, perAccount: oauth.login.perAccount };
+    this.signInThrottle = shared ? shared.signInThrottle(backoff) : new SignInThrottle(backoff);
+    this.registrations = limiter('registration', oauth.registration.perIp);
     this.revocation = revocationContext(options.store, oauth.accessTokenTtl);
     // 64 KiB: jwks_uri documents with certificate chains exceed the 5 KiB a metadata document may have (the provider caps those itself).
     this.fetch = createSafeFetch({ maxBytes: 64 * 1024 });
     const companySignIn = options.issuers?.using('sso') ?? [];
-    this.sso = companySignIn.length > 0 ? new SsoSignIn({ issuer: options.issuer, idps: companySignIn, users: options.store.users }) : undefined;
+    this.sso = companySignIn.length > 0
+      ? new SsoSignIn({ issuer: options.issuer, idps: companySignIn, users: options.store.users, pending: shared?.pending<Pending>('sso') })
+      : undefined;
     this.interactions = createInteractionHandler({
       provider: () => this.provider,
       users: this.users,
@@ -169,13 +191,21 @@ export class AuthorizationServer {
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (path.startsWith(INTERACTION_PREFIX)) return this.interactions(req, res, path);
     if (path === SSO_CALLBACK && req.method === 'GET') {
-      if (this.sso?.callback(req, res)) return;
+      let known = false;
+      try {
+        known = (await this.sso?.callback(req, res)) ?? false;
+      } catch (err) {
+        if (!(err instanceof RedisUnavailableError)) throw err;
+        res.writeHead(503, { ...PAGE_HEADERS, 'retry-after': '1' }).end(errorPage({ title: 'Sign-in could not continue', message: 'Company sign-in is unavailable for a moment. Go back to the app and start again shortly.' }));
+        return;
+      }
+      if (known) return;
       res.writeHead(400, PAGE_HEADERS).end(errorPage({ title: 'Sign-in could not continue', message: 'This company sign-in expired or was already used. Go back to the app and start again.' }));
       return;
     }
     // RFC 8628 §5.1: user codes are short, so guessing them is limited like passwords (the sign-in budget per IP).
     if (path === OAUTH_ROUTES.code_verification && req.method === 'POST') {
-      const verdict = this.signIns.take(this.options.clientIp(req));
+      const verdict = await this.signIns.take(this.options.clientIp(req));
       if (!verdict.ok) {
         res.writeHead(429, { ...PAGE_HEADERS, 'retry-after': String(verdict.retryAfterSeconds) });
         res.end(errorPage({ title: 'Too many attempts', message: `Too many codes entered from your address; wait ${verdict.retryAfterSeconds} s and try again.` }));
@@ -183,7 +213,7 @@ export class AuthorizationServer {
       }
     }
     if (path === OAUTH_ROUTES.registration && req.method === 'POST') {
-      const verdict = this.registrations.take(this.options.clientIp(req));
+      const verdict = await this.registrations.take(this.options.clientIp(req));
       if (!verdict.ok) {
         res.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(verdict.retryAfterSeconds), 'cache-control': 'no-store' });
         res.end(JSON.stringify({ error: 'invalid_request', error_description: `too many client registrations from this address; retry in ${verdict.retryAfterSeconds} s` }));
@@ -214,7 +244,7 @@ export class AuthorizationServer {
     provider.use(this.structuredTokenEndpoints());
     if (options.issuers) {
       registerDelegatedGrants(provider, {
-        issuer: options.issuer, issuers: options.issuers, oauth: options.oauth, roles: options.authorization.roles, resources: options.resources,
+        issuer: options.issuer, issuers: options.issuers, oauth: options.oauth, roles: options.authorization.roles, resources: options.resources, replay: options.replay,
         certificate: options.mtls?.certificate,
       });
     }

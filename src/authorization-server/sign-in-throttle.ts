@@ -10,7 +10,7 @@
  *
  * Both counts are kept for whatever username was typed, whether or not such a user exists, so the waits (and
  * their absence) tell nothing about which usernames exist. Counts live in memory, bounded (least recently
- * used forgotten first), per process.
+ * used forgotten first), per process; with several instances, in Redis (`redis-sign-in-throttle.ts`).
  */
 
 export interface BackoffPolicy {
@@ -34,6 +34,13 @@ export interface SignInThrottleOptions {
 }
 
 export type ThrottleVerdict = { ok: true } | { ok: false; retryAfterSeconds: number; scope: 'address' | 'account' };
+
+/** What sign-in pages ask: this process's counts answer at once, shared ones (Redis) with a promise. */
+export interface SignInGuard {
+  /** Whether `username` may be tried from `address` now; an allowed attempt counts as a failure until `succeeded`. */
+  attempt(username: string, address: string): ThrottleVerdict | Promise<ThrottleVerdict>;
+  succeeded(username: string, address: string): void | Promise<void>;
+}
 
 interface Count {
   failures: number;
@@ -94,7 +101,7 @@ class BackoffCounts {
   }
 }
 
-export class SignInThrottle {
+export class SignInThrottle implements SignInGuard {
   private readonly pairs: BackoffCounts;
   private readonly accounts: BackoffCounts | undefined;
   private readonly now: () => number;

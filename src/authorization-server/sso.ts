@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { UserRecord, UserStore } from '../store/index.js';
+import { MemoryPendingStore, type PendingStore } from '../store/redis/pending.js';
 import { sameSecret } from '../shared/constant-time.js';
 import type { Principal } from '../shared/principal.js';
 import { readBounded } from '../shared/bounded-body.js';
@@ -26,7 +27,7 @@ const PENDING_TTL_MS = 10 * 60_000;
 const PENDING_MAX = 10_000;
 const TIMEOUT_MS = 10_000;
 
-interface Pending {
+export interface Pending {
   /** What the browser proves on return: the interaction's uid (its cookie), or the admin console's binding cookie. */
   uid: string;
   /** Where the callback sends the browser, with `?state=` added. */
@@ -50,7 +51,7 @@ export type SsoOutcome =
  */
 export interface CompanySignIn {
   labels(): string[];
-  start(binding: string, n: number, res: ServerResponse, back: string): boolean;
+  start(binding: string, n: number, res: ServerResponse, back: string): Promise<boolean>;
   finish(binding: string, state: string): Promise<SsoOutcome>;
 }
 
@@ -59,16 +60,19 @@ export interface SsoParts {
   issuer: string;
   idps: readonly CompanyIdp[];
   users: UserStore;
+  /** Where started sign-ins wait for their callback: this process's memory, or Redis so the callback may land on any instance. */
+  pending?: PendingStore<Pending> | undefined;
   now?: () => number;
 }
 
 export class SsoSignIn {
-  /** Keyed by `state`; in memory, so the IdP must send the browser back to the instance that sent it (sticky sessions). */
-  private readonly pending = new Map<string, Pending>();
+  /** Keyed by `state`; in memory (the IdP must send the browser back to the same instance) or in Redis. */
+  private readonly pending: PendingStore<Pending>;
   private readonly now: () => number;
 
   constructor(private readonly parts: SsoParts) {
     this.now = parts.now ?? Date.now;
+    this.pending = parts.pending ?? new MemoryPendingStore<Pending>(PENDING_MAX, this.now);
   }
 
   get count(): number {
@@ -85,15 +89,14 @@ export class SsoSignIn {
   }
 
   /** Sends the browser to IdP number `n`; false when there is no such IdP. Back from the IdP, the browser goes to `back` (the interaction by default). */
-  start(uid: string, n: number, res: ServerResponse, back = `${INTERACTION_PREFIX}${uid}/sso-done`): boolean {
+  async start(uid: string, n: number, res: ServerResponse, back = `${INTERACTION_PREFIX}${uid}/sso-done`): Promise<boolean> {
     const idp = this.parts.idps[n];
     const endpoint = idp?.metadata?.authorization_endpoint;
     if (!idp || !endpoint || !idp.config.sso) return false;
-    this.sweep();
     const state = randomBytes(24).toString('base64url');
     const verifier = randomBytes(32).toString('base64url');
     const nonce = randomBytes(24).toString('base64url');
-    this.pending.set(state, { uid, back, idp: n, verifier, nonce, expires: this.now() + PENDING_TTL_MS });
+    await this.pending.put(state, { uid, back, idp: n, verifier, nonce, expires: this.now() + PENDING_TTL_MS }, PENDING_TTL_MS);
     const scopes = new Set(['openid', ...idp.config.sso.scopes]);
     const url = new URL(endpoint);
     for (const [k, v] of Object.entries({
@@ -105,14 +108,16 @@ export class SsoSignIn {
   }
 
   /** The IdP's redirect: the code is kept, the browser goes back to where it started (its interaction, or the console). */
-  callback(req: IncomingMessage, res: ServerResponse): boolean {
+  async callback(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const query = new URL(req.url ?? '/', 'http://x').searchParams;
     const state = query.get('state') ?? '';
-    const pending = this.pending.get(state);
+    if (!state) return false;
+    const pending = await this.pending.get(state);
     if (!pending || pending.expires < this.now()) return false;
     const code = query.get('code');
     if (code) pending.code = code;
     else pending.error = (query.get('error') ?? 'no code').slice(0, 100);
+    if (!(await this.pending.update(state, pending))) return false;
     res.writeHead(303, { location: `${pending.back}?state=${encodeURIComponent(state)}`, 'cache-control': 'no-store' }).end();
     return true;
   }
@@ -122,10 +127,14 @@ export class SsoSignIn {
    * (signature, iss, aud = our client, exp, nonce), its claims mapped, the user created or brought in sync.
    */
   async finish(uid: string, state: string): Promise<SsoOutcome> {
-    const pending = this.pending.get(state);
-    // Used once, whatever happens next.
-    this.pending.delete(state);
     const refuse = (status: number, message: string, reason: string, subject = '-'): SsoOutcome => ({ ok: false, status, message, reason, subject });
+    let pending: Pending | undefined;
+    try {
+      // Used once, whatever happens next.
+      pending = state ? await this.pending.take(state) : undefined;
+    } catch {
+      return refuse(503, 'Company sign-in is unavailable for a moment. Go back to the app and start again shortly.', 'sso: shared state unavailable');
+    }
     if (!pending || pending.expires < this.now() || !sameSecret(pending.uid, uid)) return refuse(400, 'This company sign-in expired or belongs to another sign-in. Go back to the app and start again.', 'sso: unknown or expired state');
     const idp = this.parts.idps[pending.idp]!;
     if (pending.error || !pending.code) return refuse(403, `The company sign-in did not succeed (${pending.error ?? 'no code'}). Go back to the app and try again, or ask your administrator.`, `sso: the IdP answered ${pending.error}`);
@@ -207,12 +216,5 @@ export class SsoSignIn {
     if (res.status !== 200) throw new Error(`the IdP token endpoint answered ${res.status} ${String(json.error ?? '').slice(0, 60)}`);
     if (typeof json.id_token !== 'string') throw new Error('the IdP answered without an ID token (is openid among the scopes?)');
     return json.id_token;
-  }
-
-  private sweep(): void {
-    const now = this.now();
-    for (const [state, p] of this.pending) if (p.expires < now) this.pending.delete(state);
-    // Bounded: a flood of started sign-ins pushes out the oldest, never grows memory without end.
-    while (this.pending.size >= PENDING_MAX) this.pending.delete(this.pending.keys().next().value!);
   }
 }

@@ -384,6 +384,22 @@ export const configSchema = z
     publicUrl: z.url({ protocol: /^https?$/ }).optional()
       .describe('the URL clients use to reach the gateway, when it differs from the listen address'),
     store: storeSchema,
+    redis: z
+      .object({
+        keyPrefix: z.string().min(1).max(64).regex(/^[A-Za-z0-9:._-]+$/, { message: 'letters, digits, : . _ -' }).default('warden:')
+          .describe('every key and channel this gateway uses in Redis starts with it: several deployments can share one Redis'),
+        commandTimeout: between(20, 10_000, 'between 20ms and 10s').default(500)
+          .describe('a Redis command not answered within this time fails, so a hung Redis cannot hang a request'),
+        connectTimeout: between(100, 60_000, 'between 100ms and 1m').default(5_000)
+          .describe('how long start-up waits for Redis before it refuses to start'),
+        pollInterval: between(20, 5_000, 'between 20ms and 5s').default(200)
+          .describe('how often each instance reads the revocation counter (pub/sub is faster; this bounds a missed message)'),
+        staleAfter: between(100, 30_000, 'between 100ms and 30s').default(1_000)
+          .describe('revocation state older than this (Redis unreachable) is not trusted: caches miss, session checks answer 503 and /readyz is 503'),
+      })
+      .strict()
+      .default({ keyPrefix: 'warden:', commandTimeout: 500, connectTimeout: 5_000, pollInterval: 200, staleAfter: 1_000 })
+      .describe('how the gateway uses the Redis of store.redis (several instances); ignored without it'),
     auth: z
       .union([
         z.literal('none'),
@@ -529,6 +545,7 @@ export function accessTokenTtlOf(config: Pick<WardenConfig, 'auth'>): number {
   return config.auth !== 'none' && config.auth.oauth ? config.auth.oauth.accessTokenTtl : MAX_ACCESS_TOKEN_TTL_MS;
 }
 export type RateLimitConfig = Exclude<WardenConfig['rateLimit']['perIp'], false>;
+export type RedisConfig = WardenConfig['redis'];
 
 export function configJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;

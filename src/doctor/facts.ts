@@ -25,7 +25,7 @@ export async function gatherFacts(loaded: LoadedConfig, now = Date.now(), option
   let keys: ReviewInput['keys'];
   if (config.auth !== 'none' && config.auth.apiKeys && (db === undefined || existsSync(db))) {
     try {
-      const store = await openStore(config);
+      const store = await openStore(config, { announce: false });
       try {
         keys = await store.apiKeys.list({}, now);
       } finally {

@@ -40,6 +40,8 @@ export interface AppParts {
   /** Shown in /readyz to loopback callers; its Cedar set answers /access/v1/evaluation when `pdp` is set. */
   policies?: Policies | undefined;
   pdp?: { token: string; timeZone: string } | undefined;
+  /** State shared with other instances (Redis): while it cannot be trusted, /readyz is 503. */
+  shared?: { healthy(): boolean; status(): Promise<Record<string, unknown>> } | undefined;
 }
 
 /**
@@ -89,18 +91,18 @@ export class App {
       if (path === PATHS.health) return sendJson(res, 200, { status: 'ok' });
       checkHost(req, parts.originPolicy);
       // Ready or not is for anyone (load balancers); what is behind the gateway only for this machine.
-      if (path === PATHS.ready) return sendJson(res, 200, parts.isLocal(req) ? this.readiness() : { status: 'ready' });
+      if (path === PATHS.ready) return await this.answerReadiness(req, res);
       if (parts.admin?.handles(path)) return await parts.admin.handle(req, res, path);
       if (parts.authorizationServer?.handles(path)) {
         // The authorization server spends the same per-IP budget as MCP requests (on top of its own
         // registration and sign-in limits): its token endpoint is the most expensive thing a stranger can call.
         const ip = parts.clientIp(req);
-        const verdict = parts.limiters.ip?.take(ip);
+        const verdict = await parts.limiters.ip?.take(ip);
         if (verdict && !verdict.ok) throw tooMany(`from ${ip}`, verdict.retryAfterSeconds);
         return await parts.authorizationServer.handle(req, res, path);
       }
       if (path === EVALUATION_PATH && this.pdp) {
-        const verdict = parts.limiters.ip?.take(parts.clientIp(req));
+        const verdict = await parts.limiters.ip?.take(parts.clientIp(req));
         if (verdict && !verdict.ok) throw tooMany(`from ${parts.clientIp(req)}`, verdict.retryAfterSeconds);
         return await this.pdp.handle(req, res);
       }
@@ -135,6 +137,16 @@ export class App {
     if (!origin) throw new GatewayError('method_not_allowed', 'OPTIONS is for browser preflight requests, which carry an Origin header');
     const requested = req.headers['access-control-request-headers'];
     res.writeHead(204, preflightHeaders(origin, typeof requested === 'string' ? requested : undefined)).end();
+  }
+
+  /** Ready unless shared state (Redis) cannot be trusted: then 503, so a load balancer sends traffic elsewhere. */
+  private async answerReadiness(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { shared, isLocal } = this.parts;
+    const healthy = shared?.healthy() ?? true;
+    const status = healthy ? 'ready' : 'shared_state_unavailable';
+    if (!isLocal(req)) return sendJson(res, healthy ? 200 : 503, { status }, healthy ? {} : { 'retry-after': '1' });
+    const detail = { ...this.readiness(), status, ...(shared ? { shared: await shared.status() } : {}) };
+    sendJson(res, healthy ? 200 : 503, detail, healthy ? {} : { 'retry-after': '1' });
   }
 
   /**

@@ -34,7 +34,7 @@ export class GatewayMetrics {
    * `instance` (the audit instance id) labels every series as `warden_instance`, so several gateways behind one
    * load balancer are told apart; not `instance`, which Prometheus sets itself to the scraped address.
    */
-  constructor(upstreams: ReadonlyMap<string, Upstream>, instance: string) {
+  constructor(upstreams: ReadonlyMap<string, Upstream>, instance: string, shared?: { kind: string; stats: { rateLimitFallbacks: number; redisFailures(): number }; healthy(): boolean }) {
     this.registry.setDefaultLabels({ warden_instance: instance });
     collectDefaultMetrics({ register: this.registry, labels: { warden_instance: instance } });
     this.requests = new Counter({
@@ -66,6 +66,31 @@ export class GatewayMetrics {
           const sessions = upstream.status().sessions;
           if (typeof sessions === 'number') this.set({ upstream: name }, sessions);
         }
+      },
+    });
+    if (shared?.kind === 'redis') this.sharedState(shared);
+  }
+
+  /** Several instances: whether Redis state is trusted, and how often it was not there when asked. */
+  private sharedState(shared: { stats: { rateLimitFallbacks: number; redisFailures(): number }; healthy(): boolean }): void {
+    const counted = (name: string, help: string, read: () => number) => {
+      let last = 0;
+      new Counter({
+        name, help, registers: [this.registry],
+        collect() {
+          const now = read();
+          if (now > last) this.inc(now - last);
+          last = now;
+        },
+      });
+    };
+    counted('warden_ratelimit_local_fallbacks_total', 'Rate-limit decisions taken by this instance\'s own buckets because Redis was unreachable', () => shared.stats.rateLimitFallbacks);
+    counted('warden_redis_failures_total', 'Redis commands or connections that failed', () => shared.stats.redisFailures());
+    new Gauge({
+      name: 'warden_shared_state_healthy', help: '1 while the revocation feed in Redis is confirmed within redis.staleAfter, else 0 (/readyz is 503)',
+      registers: [this.registry],
+      collect() {
+        this.set(shared.healthy() ? 1 : 0);
       },
     });
   }

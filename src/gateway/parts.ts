@@ -2,7 +2,6 @@ import { createLogger, type Logger } from '../shared/log.js';
 import type { WardenConfig } from '../config/index.js';
 import { AllowList, ScopePolicy } from '../policy/index.js';
 import type { Policies } from '../policy/cedar/policies.js';
-import { TokenBucketLimiter } from '../ratelimit/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { readUpstreamTls } from './tls.js';
 import { ApiKeys } from '../credentials/index.js';
@@ -12,6 +11,8 @@ import { StdioUpstream } from './upstreams/stdio.js';
 import type { Upstream } from './upstreams/upstream.js';
 import { GatewayMetrics } from './metrics.js';
 import type { Limiters } from './pipeline/index.js';
+import { openSharedState, type SharedState } from './shared-state.js';
+import { SharedSessions } from './upstreams/shared-sessions.js';
 
 export interface GatewayOptions {
   /** Where the gateway logs; default: JSON lines on stderr at the config's `log.level`. */
@@ -44,6 +45,8 @@ export interface GatewayParts {
   recordArguments: ((args: unknown) => unknown) | undefined;
   /** Cedar and/or a remote AuthZEN PDP, after the scopes; absent when neither is configured. */
   policies: Policies | undefined;
+  /** What instances share: in this process by default, in Redis with store.redis. */
+  shared: SharedState;
 }
 
 export async function openParts(config: WardenConfig, options: GatewayOptions): Promise<GatewayParts> {
@@ -55,20 +58,33 @@ export async function openParts(config: WardenConfig, options: GatewayOptions): 
   // The store holds keys, signing keys and the audit chain: opened when one of them is in use.
   const needsStore = authOn || (config.audit.store && !options.audit);
   let store: Store | undefined;
+  let shared: SharedState;
   try {
-    store = needsStore ? options.store ?? (await openStore(config)) : undefined;
+    // Redis first: unreachable, it stops start-up before the store is opened.
+    shared = await openSharedState(config, log);
   } catch (err) {
     policies?.close(); // its file watchers
     throw err;
   }
+  try {
+    store = needsStore ? options.store ?? (await openStore(config, { changeFeed: shared.changes })) : undefined;
+  } catch (err) {
+    policies?.close();
+    await shared.close();
+    throw err;
+  }
+  const instance = auditInstance(config.audit.instance);
   const upstreams = new Map<string, Upstream>();
   const allowLists = new Map<string, AllowList>();
   for (const [name, u] of Object.entries(config.upstreams)) {
-    upstreams.set(name, u.url ? new HttpUpstream(name, { ...u, url: u.url }, log, upstreamTls.get(name)) : new StdioUpstream(name, { ...u, command: u.command! }, log, { anonymousOnly: !authOn }));
+    const directory = shared.sessionDirectory(name, u.sessions.idleTimeout);
+    const sessions = directory && new SharedSessions(directory, instance, name, u.url ? 'http' : 'stdio', u.sessions.idleTimeout, log);
+    upstreams.set(name, u.url
+      ? new HttpUpstream(name, { ...u, url: u.url }, log, upstreamTls.get(name), sessions)
+      : new StdioUpstream(name, { ...u, command: u.command! }, log, { anonymousOnly: !authOn, shared: sessions }));
     if (u.allow) allowLists.set(name, new AllowList(u.allow));
   }
   const { redactKeys, maxBytes, enabled } = config.audit.arguments;
-  const instance = auditInstance(config.audit.instance);
   return {
     config,
     log,
@@ -83,10 +99,11 @@ export async function openParts(config: WardenConfig, options: GatewayOptions): 
     apiKeys: config.auth !== 'none' && config.auth.apiKeys && store ? new ApiKeys(store.apiKeys, {
       onTouchError: (err, keyId) => log.warn({ keyId, err: (err as Error).message }, 'could not record when an API key was last used'),
     }) : undefined,
-    limiters: buildLimiters(config),
-    metrics: config.metrics.enabled ? new GatewayMetrics(upstreams, instance) : undefined,
+    limiters: buildLimiters(config, shared),
+    metrics: config.metrics.enabled ? new GatewayMetrics(upstreams, instance, shared) : undefined,
     recordArguments: enabled ? (args) => redactArguments(args, { keys: redactKeys, maxBytes }) : undefined,
     policies,
+    shared,
   };
 }
 
@@ -102,10 +119,12 @@ async function openPolicies(config: WardenConfig, log: Logger): Promise<Policies
   }
 }
 
-function buildLimiters({ rateLimit }: WardenConfig): Limiters {
-  const make = (l: WardenConfig['rateLimit']['perIp']) => (l ? new TokenBucketLimiter({ ratePerSecond: l.requestsPerSecond, burst: l.burst }) : undefined);
+/** The gateway's limits, shared by all instances with Redis (keyed by limit name there). */
+function buildLimiters({ rateLimit }: WardenConfig, shared: SharedState): Limiters {
+  const make = (name: string, l: WardenConfig['rateLimit']['perIp']) => (l ? shared.limiter(name, l) : undefined);
   const all = {
-    ip: make(rateLimit.perIp), failedAuth: make(rateLimit.failedAuthPerIp), principal: make(rateLimit.perPrincipal), key: make(rateLimit.perKey),
+    ip: make('ip', rateLimit.perIp), failedAuth: make('failed-auth', rateLimit.failedAuthPerIp),
+    principal: make('principal', rateLimit.perPrincipal), key: make('key', rateLimit.perKey),
   };
   return Object.fromEntries(Object.entries(all).filter(([, limiter]) => limiter)) as Limiters;
 }

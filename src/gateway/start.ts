@@ -118,6 +118,7 @@ export async function startGateway(config: WardenConfig, options: GatewayOptions
         parts.policies?.close();
         await maintenance?.stop();
         if (parts.ownsStore) await parts.store!.close();
+        await parts.shared.close();
       })();
       return closing;
     },
@@ -190,6 +191,8 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
         endpoints: routes.endpoints(), sole: routes.at('/mcp')?.url,
         checkAccessToken: (token) => tokens!.introspect(token),
         issuers, certificates,
+        replay: parts.shared.replay('idjag'),
+        ...(parts.shared.kind === 'redis' ? { shared: parts.shared } : {}),
       });
     } catch (err) {
       issuers?.close();
@@ -220,16 +223,18 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     audiences: (upstream) => audiences.get(upstream) ?? [],
     schemes: challengeSchemes(oauth?.dpop.mode, verifiers.length),
     identities,
+    requestStateKey: () => parts.shared.requestStateKey(),
   });
   // Both the admin console and the App answer clients on this machine with more detail.
   const isLocal = (req: IncomingMessage) => isLoopbackClient(req, config.http.trustProxy);
   const writeAudit = (record: AuditRecord) => parts.audit.write(record);
   const admin = config.admin && store ? new AdminHttp({
     backend: { config, store, recorder: writeAudit, sessions: parts.upstreams, liveTools: liveToolLister(config.upstreams, log) },
-    users: new UserDirectory(store.users), apiKeys: parts.apiKeys, signIns: authorizationServer?.signInGuards ?? defaultSignInGuards(),
+    users: new UserDirectory(store.users), apiKeys: parts.apiKeys, signIns: authorizationServer?.signInGuards ?? defaultSignInGuards(parts.shared),
     companySignIn: authorizationServer?.companySignIn,
     record: writeAudit, instance: parts.instance, secure: publicBase.startsWith('https:'),
     base: publicBase, clientIp: ipOf, isLocal, log: log.child({ component: 'admin' }),
+    limiter: parts.shared.limiter('admin', config.admin.perIp),
   }) : undefined;
   const app = new App({
     routes, originPolicy, pipeline, authorizationServer, admin, clientIp: ipOf, log, isLocal,
@@ -243,6 +248,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     issuers,
     upstreams: parts.upstreams, metrics: parts.metrics, limiters: parts.limiters,
     policies: parts.policies,
+    shared: parts.shared.kind === 'redis' ? parts.shared : undefined,
     pdp: config.authorization.cedar?.authzenApi ? { token: config.authorization.cedar.authzenApi.token, timeZone: config.authorization.cedar.timeZone } : undefined,
   });
   return { app, url, publicBase, signer, authorizationServer, maintenance, issuers };
@@ -288,8 +294,8 @@ function certificateSources(config: WardenConfig): CertificateSources {
 }
 
 /** Without the authorization server (API keys only), the console's sign-in gets the same guards with their default settings. */
-function defaultSignInGuards() {
-  return { perIp: new TokenBucketLimiter({ ratePerSecond: 0.5, burst: 10 }), throttle: new SignInThrottle({ perAddress: LOGIN_BACKOFF, perAccount: LOGIN_PER_ACCOUNT }) };
+function defaultSignInGuards(shared: GatewayParts['shared']) {
+  return { perIp: shared.limiter('admin-sign-in', { requestsPerSecond: 0.5, burst: 10 }), throttle: shared.signInThrottle({ perAddress: LOGIN_BACKOFF, perAccount: LOGIN_PER_ACCOUNT }) };
 }
 
 async function closeParts(parts: GatewayParts): Promise<void> {
@@ -297,4 +303,5 @@ async function closeParts(parts: GatewayParts): Promise<void> {
   await parts.audit.close().catch(() => {});
   parts.policies?.close();
   if (parts.ownsStore) await parts.store!.close().catch(() => {});
+  await parts.shared.close().catch(() => {});
 }

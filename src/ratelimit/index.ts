@@ -1,1 +1,3 @@
 export { TokenBucketLimiter, type TokenBucketOptions, type TakeResult } from './token-bucket.js';
+export type { RateLimiter } from './limiter.js';
+export { RedisBucketLimiter, type RedisBucketOptions } from './redis-bucket.js';

@@ -17,6 +17,8 @@ export interface PostgresStoreOptions extends PgPoolOptions {
    * goes to PostgreSQL, and a revoke anywhere holds on the next request. A shared feed (Redis) turns them on.
    */
   changeFeed?: ChangeFeed;
+  /** Called by close() before the pool closes (a feed the store opened for itself). */
+  onClose?: () => Promise<void>;
   /** Migrations (tests pass their own to test versions). */
   migrations?: readonly Migration[];
 }
@@ -35,7 +37,7 @@ export class PostgresStore implements Store {
   readonly users: PostgresUsers;
   readonly location: string;
 
-  private constructor(readonly db: PgDatabase, feed: ChangeFeed) {
+  private constructor(readonly db: PgDatabase, feed: ChangeFeed, private readonly onClose?: () => Promise<void>) {
     this.location = db.location;
     this.apiKeys = new PostgresApiKeys(db, feed);
     this.signingKeys = new PostgresSigningKeys(db);
@@ -53,10 +55,12 @@ export class PostgresStore implements Store {
       await db.close();
       throw err;
     }
-    return new PostgresStore(db, options.changeFeed ?? new LocalChangeFeed());
+    return new PostgresStore(db, options.changeFeed ?? new LocalChangeFeed(), options.onClose);
   }
 
   async close(): Promise<void> {
+    // The feed first: announcing this process's last changes needs nothing of the pool.
+    await this.onClose?.().catch(() => {});
     await this.db.close();
   }
 }

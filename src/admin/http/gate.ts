@@ -2,10 +2,10 @@ import type { IncomingMessage } from 'node:http';
 import type { WardenConfig } from '../../config/index.js';
 import type { AuditRecord } from '../../audit/index.js';
 import { CredentialError, type ApiKeys } from '../../credentials/index.js';
-import type { SignInThrottle } from '../../authorization-server/sign-in-throttle.js';
+import type { SignInGuard } from '../../authorization-server/sign-in-throttle.js';
 import type { SsoOutcome } from '../../authorization-server/sso.js';
 import type { UserDirectory, UserView } from '../../authorization-server/users.js';
-import type { TokenBucketLimiter } from '../../ratelimit/index.js';
+import type { RateLimiter } from '../../ratelimit/index.js';
 import { sameSecret } from '../../shared/constant-time.js';
 import { ADMIN_SCOPE } from '../context.js';
 import { cookiesOf, setCookie } from './cookies.js';
@@ -40,7 +40,7 @@ export interface AdminGateParts {
   admin: AdminConfig;
   users: UserDirectory;
   apiKeys: ApiKeys | undefined;
-  signIns: { perIp: TokenBucketLimiter; throttle: SignInThrottle };
+  signIns: { perIp: RateLimiter; throttle: SignInGuard };
   /** Writes a sign-in or refusal record to the audit trail. */
   record(record: AuditRecord): Promise<void>;
   instance: string;
@@ -141,10 +141,10 @@ export class AdminGate {
   private async checkPassword(typed: string, password: string, meta: RequestMeta, action: string): Promise<UserView> {
     const { perIp, throttle } = this.parts.signIns;
     const username = typed.trim().slice(0, 256);
-    const verdict = perIp.take(meta.ip);
+    const verdict = await perIp.take(meta.ip);
     if (!verdict.ok) throw tooMany(verdict.retryAfterSeconds);
     if (!username || !password) throw new AdminHttpError('invalid_input', 'Enter your username and password.');
-    const throttled = throttle.attempt(username, meta.ip);
+    const throttled = await throttle.attempt(username, meta.ip);
     if (!throttled.ok) {
       await this.record(username, action, 'deny', 'throttled: too many failures for this username', meta);
       throw tooMany(throttled.retryAfterSeconds);
@@ -153,10 +153,10 @@ export class AdminGate {
     if (!result.ok) {
       await this.record(username, action, 'deny', result.reason, meta);
       if (result.reason !== 'disabled') throw new AdminHttpError('unauthorized', 'Wrong username or password.');
-      throttle.succeeded(username, meta.ip);
+      await throttle.succeeded(username, meta.ip);
       throw new AdminHttpError('forbidden', 'This account is disabled. Ask another administrator.');
     }
-    throttle.succeeded(username, meta.ip);
+    await throttle.succeeded(username, meta.ip);
     if (!this.isAdministrator(result.user)) {
       await this.record(username, action, 'deny', `not an administrator: holds none of the roles ${this.parts.admin.roles.join(', ')}`, meta);
       throw new AdminHttpError('forbidden', `This account may not use the admin console: it holds none of the roles in admin.roles (${this.parts.admin.roles.join(', ')}).`);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/log.js';
-import { TokenBucketLimiter } from '../../ratelimit/index.js';
+import { TokenBucketLimiter, type RateLimiter } from '../../ratelimit/index.js';
 import { answerApi, json } from './api.js';
 import { answerConsole, consoleError } from './console/index.js';
 import { AdminHttpError, httpErrorOf } from './errors.js';
@@ -29,6 +29,8 @@ export interface AdminHttpParts extends Omit<AdminGateParts, 'admin' | 'password
   clientIp(req: IncomingMessage): string;
   isLocal(req: IncomingMessage): boolean;
   log: Logger;
+  /** The admin.perIp limit, shared by all instances with Redis; default: this process's buckets. */
+  limiter?: RateLimiter | undefined;
 }
 
 /**
@@ -37,7 +39,7 @@ export interface AdminHttpParts extends Omit<AdminGateParts, 'admin' | 'password
  */
 export class AdminHttp {
   private readonly gate: AdminGate;
-  private readonly limiter: TokenBucketLimiter;
+  private readonly limiter: RateLimiter;
   private readonly admin: AdminConfig;
 
   constructor(private readonly parts: AdminHttpParts) {
@@ -45,7 +47,7 @@ export class AdminHttp {
     if (!admin) throw new Error('AdminHttp needs config.admin');
     this.admin = admin;
     this.gate = new AdminGate({ ...parts, admin, passwords: passwordsOn(parts.backend.config) });
-    this.limiter = new TokenBucketLimiter({ ratePerSecond: admin.perIp.requestsPerSecond, burst: admin.perIp.burst });
+    this.limiter = parts.limiter ?? new TokenBucketLimiter({ ratePerSecond: admin.perIp.requestsPerSecond, burst: admin.perIp.burst });
   }
 
   handles(path: string): boolean {
@@ -60,7 +62,7 @@ export class AdminHttp {
       if (!this.admin.allowRemote && !this.parts.isLocal(req)) {
         throw new AdminHttpError('remote_refused', 'The admin console answers clients on this machine only; set admin.allowRemote (with an https publicUrl) to open it to others');
       }
-      const verdict = this.limiter.take(meta.ip);
+      const verdict = await this.limiter.take(meta.ip);
       if (!verdict.ok) throw new AdminHttpError('rate_limited', `Too many admin requests from ${meta.ip}; wait ${verdict.retryAfterSeconds} s (admin.perIp)`, { 'retry-after': String(verdict.retryAfterSeconds) });
       if (api) await answerApi(req, res, path.slice(API_PREFIX.length), { gate: this.gate, backend: this.parts.backend, meta, base: this.parts.base });
       else await answerConsole(req, res, path.slice(ADMIN_PREFIX.length) || '/', { gate: this.gate, backend: this.parts.backend, meta, companySignIn: this.parts.companySignIn });

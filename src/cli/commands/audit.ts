@@ -133,7 +133,7 @@ async function withAudit(opts: Common, run: (audit: AuditAdmin) => Promise<numbe
   const { AdminError, AuditAdmin } = await import('../../admin/index.js');
   let store;
   try {
-    store = await openStore({ store: storeConfig });
+    store = await openStore({ store: storeConfig }, { announce: false });
   } catch (err) {
     if (err instanceof StoreError) return fail(err.message);
     throw err;

@@ -136,7 +136,7 @@ async function openAuditStore(flags: WrapFlags): Promise<import('../../store/ind
   if (storeConfig === undefined) return undefined;
   const { openStore, StoreError } = await import('../../store/index.js');
   try {
-    return await openStore({ store: storeConfig });
+    return await openStore({ store: storeConfig }, { announce: false });
   } catch (err) {
     // The store's own message names the file, or the PostgreSQL host and port (never its password).
     if (err instanceof StoreError) fail(`cannot open the store: ${err.message}`);

@@ -40,7 +40,7 @@ export function authenticate({ authenticator, audiences, limiters, schemes = BEA
       // One record for the request, whatever it holds: nothing in it was looked at.
       const record = records.slice(0, 1);
       for (const limiter of [limiters.ip, limiters.failedAuth]) {
-        const verdict = limiter?.take(call.ip ?? '');
+        const verdict = await limiter?.take(call.ip ?? '');
         if (verdict && !verdict.ok) throw new Refusal(tooMany(`from ${call.ip}`, verdict.retryAfterSeconds), record);
       }
       throw new Refusal(challenge(call, err, schemes), record);

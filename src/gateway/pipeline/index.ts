@@ -37,6 +37,8 @@ export interface PipelineParts extends TransportParts, AuditParts, AfterParts, P
   limiters: Limiters;
   identities: ReadonlyMap<string, UpstreamIdentity>;
   upstreams: ReadonlyMap<string, Upstream>;
+  /** The key that seals `requestState`, shared by all instances when Redis is configured; else one of this process. */
+  requestStateKey?: () => Buffer;
 }
 
 export interface Pipeline {
@@ -52,7 +54,7 @@ export interface Pipeline {
  * `Refusal` from authenticate on is committed to the audit chain as that refusal before it is answered.
  */
 export function httpPipeline(parts: PipelineParts): Pipeline {
-  const states = new RequestStates();
+  const states = new RequestStates(undefined, undefined, parts.requestStateKey);
   const steps = {
     transport: transport(parts),
     read: readMessages(parts),
@@ -75,17 +77,17 @@ export function httpPipeline(parts: PipelineParts): Pipeline {
     const decided = await commit(async () => {
       const caller = await steps.read(await steps.authenticate(received), finished); // 2, then 1: the body
       steps.standardHeaders(caller); // 1c: 2026-07-28 headers agree with the body
-      steps.session(caller); // 3
+      await steps.session(caller); // 3
       let allowed;
       try {
         allowed = await steps.policies(steps.authorize(caller)); // 4: scopes, then policies
       } catch (err) {
         // A refused call spends the caller's budgets too, so probing for what is allowed is throttled.
-        if (err instanceof Refusal) steps.rateLimit(caller);
+        if (err instanceof Refusal) await steps.rateLimit(caller);
         throw err;
       }
       steps.states(allowed); // 4b: a multi round-trip retry brings back the state sealed for this caller and request
-      steps.rateLimit(allowed); // 5
+      await steps.rateLimit(allowed); // 5
       return allowed;
     }, received.requestId, trace); // 6
     const answers = steps.filter(decided); // 8, applied by forward as the answer streams back

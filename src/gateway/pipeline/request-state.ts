@@ -9,8 +9,9 @@ import { sameSecret } from '../../shared/constant-time.js';
  * a short expiry, under an HMAC (node:crypto) with a key of this process. A retry must bring it back
  * unchanged from the same caller for the same request; the server then gets its own state back.
  *
- * Several gateway instances need one key for a retry to land on another instance: not yet (the multi-
- * instance issue); until then such a retry is refused as expired, and the client starts the request over.
+ * Several gateway instances need one key for a retry to land on another instance: with Redis configured the
+ * key is derived from a secret all instances share (`store/redis/shared-secret.ts`); without it, a key of
+ * this process, and a retry that reaches another instance is refused, and the client starts over.
  */
 export interface StateBinding {
   owner: string;
@@ -22,9 +23,12 @@ export interface StateBinding {
 const PREFIX = 'wrs1.';
 
 export class RequestStates {
-  private readonly key = randomBytes(32);
-
-  constructor(private readonly ttlMs = 10 * 60_000, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly ttlMs = 10 * 60_000,
+    private readonly now: () => number = Date.now,
+    /** The HMAC key, asked for each time: a shared one may be replaced. */
+    private readonly key: () => Buffer = processKey(),
+  ) {}
 
   seal(state: string, binding: StateBinding): string {
     const payload = Buffer.from(JSON.stringify({ s: state, ...binding, e: this.now() + this.ttlMs }), 'utf8').toString('base64url');
@@ -46,6 +50,11 @@ export class RequestStates {
   }
 
   private mac(payload: string): string {
-    return createHmac('sha256', this.key).update(payload).digest('base64url');
+    return createHmac('sha256', this.key()).update(payload).digest('base64url');
   }
+}
+
+function processKey(): () => Buffer {
+  const key = randomBytes(32);
+  return () => key;
 }

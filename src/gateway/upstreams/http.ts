@@ -8,10 +8,11 @@ import type { UpstreamConfig } from '../../config/index.js';
 import { sendGatewayError, soleRequestId } from '../respond.js';
 import { applyFilter, applyStreamFilter } from '../pipeline/filter.js';
 import type { AnswerFilter, HttpCall, Outgoing } from '../pipeline/stage.js';
-import { forwardedHeaders, FORWARDED_RESPONSE_HEADERS, type LiveSession, type Upstream } from './upstream.js';
+import { forwardedHeaders, FORWARDED_RESPONSE_HEADERS, type LiveSession, type SessionProblem, type Upstream } from './upstream.js';
 import { SseRewriter, SSE_HEADERS, writeSseMessage } from './sse.js';
 import { SessionBindings, ownerView, sessionNotFound, sessionOwner } from './session-bindings.js';
 import type { UpstreamTls } from '../tls.js';
+import type { SharedSessions } from './shared-sessions.js';
 
 /** A JSON answer that must be rewritten is buffered; past this size it is refused rather than held. */
 const MAX_REWRITTEN_JSON_BYTES = 16 * 1024 * 1024;
@@ -36,6 +37,8 @@ export class HttpUpstream implements Upstream {
     private readonly log: Logger,
     /** upstreams.<name>.tls, read at start-up (tls.ts readUpstreamTls). */
     tls?: UpstreamTls,
+    /** Sessions known to every instance (store.redis); absent: this instance's only. */
+    private readonly shared?: SharedSessions,
   ) {
     this.url = new URL(config.url);
     this.path = `${this.url.pathname}${this.url.search}`;
@@ -50,10 +53,17 @@ export class HttpUpstream implements Upstream {
     });
   }
 
-  sessionProblem(call: HttpCall, owner: string): { error: GatewayError; reason: string } | undefined {
-    if (call.sessionId === undefined) return undefined;
-    const whose = this.sessions.check(call.sessionId, owner);
-    return whose === 'owner' ? undefined : sessionNotFound(whose);
+  sessionProblem(call: HttpCall, owner: string): SessionProblem | undefined | Promise<SessionProblem | undefined> {
+    const id = call.sessionId;
+    if (id === undefined) return undefined;
+    const whose = this.sessions.check(id, owner);
+    if (whose === 'owner') {
+      this.shared?.used(id);
+      return undefined;
+    }
+    // Opened through another instance: the directory knows whose it is; the upstream itself holds it.
+    if (whose === 'unknown' && this.shared) return this.shared.problem(id, owner, () => this.sessions.bind(id, owner));
+    return sessionNotFound(whose);
   }
 
   async handle(ex: Outgoing, answers: AnswerFilter | undefined): Promise<void> {
@@ -80,7 +90,7 @@ export class HttpUpstream implements Upstream {
         if (abort.signal.aborted) return; // the caller left; nobody to answer
         throw this.translate(err);
       }
-      this.trackSession(ex, answer);
+      await this.trackSession(ex, answer);
       try {
         await this.relay(ex, answer, answers);
         this.lastError = undefined;
@@ -118,10 +128,18 @@ export class HttpUpstream implements Upstream {
   }
 
   /** Binds a session the upstream just issued to its creator; forgets one that was ended or lost. */
-  private trackSession({ method, sessionId, principal }: Outgoing, answer: Dispatcher.ResponseData): void {
+  private async trackSession({ method, sessionId, principal }: Outgoing, answer: Dispatcher.ResponseData): Promise<void> {
     const issued = answer.headers['mcp-session-id'];
-    if (sessionId === undefined && typeof issued === 'string' && issued !== '') this.sessions.bind(issued, sessionOwner(principal));
-    if (sessionId !== undefined && (answer.statusCode === 404 || (method === 'DELETE' && answer.statusCode < 300))) this.sessions.forget(sessionId);
+    if (sessionId === undefined && typeof issued === 'string' && issued !== '') {
+      const owner = sessionOwner(principal);
+      this.sessions.bind(issued, owner);
+      // Before the answer goes back: the client's next request may reach another instance at once.
+      await this.shared?.opened(issued, owner);
+    }
+    if (sessionId !== undefined && (answer.statusCode === 404 || (method === 'DELETE' && answer.statusCode < 300))) {
+      this.sessions.forget(sessionId);
+      this.shared?.ended(sessionId);
+    }
   }
 
   private async relay(ex: Outgoing, answer: Dispatcher.ResponseData, answers: AnswerFilter | undefined): Promise<void> {
@@ -177,6 +195,7 @@ export class HttpUpstream implements Upstream {
   async endLiveSession(id: string): Promise<boolean> {
     const known = this.sessions.has(id);
     this.sessions.forget(id);
+    if (known) this.shared?.ended(id);
     return known;
   }
 

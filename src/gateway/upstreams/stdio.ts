@@ -12,7 +12,8 @@ import { StdioChild } from './stdio-child.js';
 import { admit, perPrincipalCap, sessionHolder } from './stdio-admission.js';
 import { InFlightRequests } from './stdio-ids.js';
 import { PostCall } from './stdio-post.js';
-import type { LiveSession, Upstream } from './upstream.js';
+import type { LiveSession, SessionProblem, Upstream } from './upstream.js';
+import type { SharedSessions } from './shared-sessions.js';
 import { ownerView, sessionNotFound, sessionOwner } from './session-bindings.js';
 
 const BACKLOG_LIMIT = 100;
@@ -21,6 +22,8 @@ const KEEPALIVE_MS = 25_000;
 export interface StdioUpstreamOptions {
   /** `auth: none`: every caller is the one principal `anonymous`. */
   anonymousOnly: boolean;
+  /** Sessions known to every instance (store.redis), so that another instance can say where one lives. */
+  shared?: SharedSessions | undefined;
 }
 
 /**
@@ -39,6 +42,7 @@ export class StdioUpstream implements Upstream {
   private readonly sweeper: NodeJS.Timeout;
   private readonly perPrincipal: number;
   private closing = false;
+  private readonly shared: SharedSessions | undefined;
 
   constructor(
     readonly name: string,
@@ -47,12 +51,13 @@ export class StdioUpstream implements Upstream {
     options: StdioUpstreamOptions,
   ) {
     this.perPrincipal = perPrincipalCap(config.sessions, options.anonymousOnly);
+    this.shared = options.shared;
     const idle = config.sessions.idleTimeout;
     this.sweeper = setInterval(() => this.sweep(), Math.max(250, Math.min(idle / 4, 30_000)));
     this.sweeper.unref();
   }
 
-  sessionProblem(call: HttpCaller, owner: string): { error: GatewayError; reason: string } | undefined {
+  sessionProblem(call: HttpCaller, owner: string): SessionProblem | undefined | Promise<SessionProblem | undefined> {
     if (call.era === 'modern') {
       if (this.pool.has(owner)) return undefined;
       const admission = this.admission(sessionHolder(call.principal));
@@ -69,8 +74,11 @@ export class StdioUpstream implements Upstream {
       return refused(new GatewayError('session_required', 'Bad Request: Mcp-Session-Id header is required (send initialize first)'));
     }
     const session = this.sessions.get(call.sessionId);
-    if (!session) return sessionNotFound('unknown');
-    return session.owner === owner ? undefined : sessionNotFound('foreign');
+    // Not here: with several instances, the directory says whether its child runs on another one.
+    if (!session) return this.shared ? this.shared.problem(call.sessionId, owner, () => {}) : sessionNotFound('unknown');
+    if (session.owner !== owner) return sessionNotFound('foreign');
+    this.shared?.used(session.id);
+    return undefined;
   }
 
   async handle(ex: Outgoing, answers: AnswerFilter | undefined): Promise<void> {
@@ -111,13 +119,16 @@ export class StdioUpstream implements Upstream {
       this.log.info({ upstream: this.name, session: s.id, why }, 'session ended');
     });
     this.sessions.set(session.id, session);
+    if (named) void this.shared?.opened(session.id, session.owner);
     this.log.info({ upstream: this.name, session: session.id, pid: session.pid }, 'session started');
     return session;
   }
 
   private forget(session: StdioSession): boolean {
     if (this.pool.get(session.owner) === session) this.pool.delete(session.owner);
-    return this.sessions.delete(session.id);
+    const known = this.sessions.delete(session.id);
+    if (known && session.named) this.shared?.ended(session.id);
+    return known;
   }
 
   private async endSession(session: StdioSession, why: string): Promise<void> {
@@ -170,7 +181,7 @@ class StdioSession {
   constructor(
     readonly id: string,
     /** False for a pooled child serving 2026-07-28 requests: its id is internal and never named to the caller. */
-    private readonly named: boolean,
+    readonly named: boolean,
     /** `sessionOwner` of the principal that initialized it. */
     readonly owner: string,
     /** `sessionHolder` of that principal: whose share of the upstream's sessions this one counts against. */

@@ -14,7 +14,7 @@ export interface Upstream {
    * what the caller gets (it never tells another principal's session from an unknown one); `reason` is
    * what the audit record says.
    */
-  sessionProblem(call: HttpCaller, owner: string): { error: GatewayError; reason: string } | undefined;
+  sessionProblem(call: HttpCaller, owner: string): SessionProblem | undefined | Promise<SessionProblem | undefined>;
   /** Answers the call (POST, GET or DELETE), list answers through `answers`; resolves when the answer is complete. */
   handle(call: Outgoing, answers: AnswerFilter | undefined): Promise<void>;
   /** The MCP sessions this instance holds for callers (the admin console lists them). */
@@ -26,6 +26,8 @@ export interface Upstream {
   /** Ends streams and children; in-flight requests have had their grace period already. */
   close(): Promise<void>;
 }
+
+export type SessionProblem = { error: GatewayError; reason: string };
 
 /** A live MCP session: who opened it, and when it was last used (epoch ms). */
 export interface LiveSession {

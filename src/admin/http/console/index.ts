@@ -228,7 +228,7 @@ async function companySignIn(req: IncomingMessage, res: ServerResponse, step: st
   if (step !== 'done') {
     const binding = randomBytes(24).toString('base64url');
     res.setHeader('set-cookie', cookie(binding, 600));
-    if (!/^\d{1,3}$/.test(step) || !sso.start(binding, Number(step), res, `${SSO_PATH}/done`)) {
+    if (!/^\d{1,3}$/.test(step) || !(await sso.start(binding, Number(step), res, `${SSO_PATH}/done`))) {
       res.removeHeader('set-cookie');
       throw new AdminHttpError('not_found', 'There is no such company sign-in; use a button on /admin/login');
     }
