@@ -19,7 +19,7 @@ import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, type Crypt
 import { SqliteStore } from '../src/store/index.js';
 import { AccessTokenVerifier } from '../src/resource/access-token-verifier.js';
 import { DpopVerifier, type Presentation } from '../src/resource/dpop.js';
-import { MemoryReplayCache } from '../src/resource/replay-cache.js';
+import { MemoryReplayCache } from '../src/store/replay-cache.js';
 import { DPOP_DEFAULTS } from '../src/config/index.js';
 
 const argv = process.argv.slice(2);

@@ -6,7 +6,7 @@ import type { Principal } from '../shared/principal.js';
 import type { CompanyIdp, CompanyIdps } from './company-idp.js';
 import type { ResourceCatalog } from './resources.js';
 import { resourceServerInfo } from './provider.js';
-import { MemoryReplayCache, type ReplayCache } from '../store/redis/replay-cache.js';
+import { MemoryReplayCache, type ReplayCache } from '../store/replay-cache.js';
 
 /**
  * Grants that turn a company IdP's word into a gateway token for one upstream, registered on oidc-provider

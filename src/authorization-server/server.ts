@@ -23,7 +23,7 @@ import { withProviderContext } from './request-context.js';
 import { createHash, X509Certificate } from 'node:crypto';
 import { thumbprintOf } from '../resource/client-certificate.js';
 import { registerDelegatedGrants, type DelegatedClaims } from './delegated-grants.js';
-import type { ReplayCache } from '../store/redis/replay-cache.js';
+import type { ReplayCache } from '../store/replay-cache.js';
 import { RedisUnavailableError } from '../store/redis/connection.js';
 import type { PendingStore } from '../store/redis/pending.js';
 import type { Pending } from './sso.js';

@@ -202,6 +202,8 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     const as = authorizationServer;
     const dpop = oauth.dpop.mode === 'off' ? undefined : new DpopVerifier(oauth.dpop, {
       ...(oauth.dpop.nonce ? { nonces: new DpopNonces(() => as.dpopNonceSecret()) } : {}),
+      // Several instances: a proof used on one is refused on every other.
+      ...(parts.shared.kind === 'redis' ? { replays: parts.shared.replay('dpop') } : {}),
     });
     tokens = new AccessTokenVerifier({
       issuer: publicBase, keys: () => as.verificationKeys(), reloadKeys: () => as.reloadKeys(), revocations: store.revocations,

@@ -4,7 +4,8 @@ import { EmbeddedJWK, calculateJwkThumbprint, errors, jwtVerify, type JWK, type 
 import { DPOP_ALGORITHMS, type DpopConfig } from '../config/index.js';
 import { sameSecret } from '../shared/constant-time.js';
 import { AuthenticationError } from './errors.js';
-import { MemoryReplayCache, ReplayCacheFull, type ReplayCache } from './replay-cache.js';
+import { MemoryReplayCache, ReplayCacheFull, type ReplayCache } from '../store/replay-cache.js';
+import { RedisUnavailableError } from '../store/redis/connection.js';
 
 /**
  * DPoP (RFC 9449) at the resource: a DPoP-bound access token (`cnf.jkt`) is accepted only beside a fresh proof,
@@ -88,7 +89,7 @@ export class DpopVerifier {
     if (settings.nonce && !options.nonces) throw new TypeError('DPoP nonces are on but no nonce source was given');
     this.mode = settings.mode;
     this.now = options.now ?? Date.now;
-    // merge: the Redis helper's shared ReplayCache replaces this one when several instances run.
+    // Several instances pass the shared one (Redis); one process keeps its own, bounded by replayCacheSize.
     this.replays = options.replays ?? new MemoryReplayCache(settings.replayCacheSize, this.now);
   }
 
@@ -189,6 +190,9 @@ export class DpopVerifier {
     try {
       replayed = await this.replays.seen(id, iatMs + this.settings.proofWindow);
     } catch (err) {
+      if (err instanceof RedisUnavailableError) {
+        throw AuthenticationError.unavailable('Service Unavailable: DPoP proofs cannot be checked for replay while the shared state (Redis) does not answer; retry in a moment', 'shared_state_unavailable');
+      }
       if (!(err instanceof ReplayCacheFull)) throw err;
       throw AuthenticationError.unavailable('Service Unavailable: the gateway is tracking as many DPoP proofs as it can hold; retry in a moment', 'dpop_replay_cache_full');
     }

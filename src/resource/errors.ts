@@ -14,7 +14,7 @@ export type DpopErrorCode = 'invalid_dpop_proof' | 'use_dpop_nonce';
 export type CredentialProblem = 'credential_in_url' | 'duplicate_credential';
 
 /** The gateway cannot check the credential right now (503, not 401): why. */
-export type CheckUnavailable = 'dpop_replay_cache_full';
+export type CheckUnavailable = 'dpop_replay_cache_full' | 'shared_state_unavailable';
 
 /** What the audit record of a refusal says beyond the error code, when the credential was read far enough to know. */
 export interface RefusalDetail {

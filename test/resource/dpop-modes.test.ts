@@ -7,7 +7,7 @@ import { initialize } from '../helpers/client.js';
 import { createKey } from '../helpers/keys.js';
 import { DpopKey, dpopTokenRequest, initializeWith } from '../helpers/dpop.js';
 import { DpopVerifier } from '../../src/resource/dpop.js';
-import { MemoryReplayCache, ReplayCacheFull } from '../../src/resource/replay-cache.js';
+import { MemoryReplayCache, ReplayCacheFull } from '../../src/store/replay-cache.js';
 import { DPOP_DEFAULTS, configSchema } from '../../src/config/index.js';
 
 /** The DPoP settings beyond `allowed`: server nonces, `required`, `off`, and the bounded replay cache. */

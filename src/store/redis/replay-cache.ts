@@ -1,42 +1,6 @@
 import { createHash } from 'node:crypto';
 import { RedisUnavailableError, type RedisConnection } from './connection.js';
-
-/**
- * Remembers one-time identifiers (an ID-JAG's or a DPoP proof's `jti`) until they expire, so that a second use
- * is refused. `seen` answers false the first time an id is presented (and records it), true every time after,
- * until `expiresAt` (epoch ms). It rejects when it cannot tell (Redis unreachable): callers refuse then.
- */
-export interface ReplayCache {
-  seen(id: string, expiresAt: number): Promise<boolean>;
-}
-
-/**
- * One process. Bounded: expired ids are swept as it fills, and when it is full of ids that have not expired it
- * answers "seen" (refuses) rather than forget one, since forgetting an id is what lets a replay through.
- */
-export class MemoryReplayCache implements ReplayCache {
-  private readonly ids = new Map<string, number>();
-
-  constructor(private readonly max = 100_000, private readonly now: () => number = Date.now) {}
-
-  async seen(id: string, expiresAt: number): Promise<boolean> {
-    const now = this.now();
-    const known = this.ids.get(id);
-    if (known !== undefined && known > now) return true;
-    if (this.ids.size >= this.max) this.sweep(now);
-    if (this.ids.size >= this.max) return true;
-    this.ids.set(id, expiresAt);
-    return false;
-  }
-
-  get size(): number {
-    return this.ids.size;
-  }
-
-  private sweep(now: number): void {
-    for (const [id, expiresAt] of this.ids) if (expiresAt <= now) this.ids.delete(id);
-  }
-}
+import type { ReplayCache } from '../replay-cache.js';
 
 /**
  * Shared by every instance: `SET key NX PXAT expiresAt`, atomic, so two instances given the same id at once

@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryReplayCache, RedisReplayCache } from '../../../src/store/redis/replay-cache.js';
+import { RedisReplayCache } from '../../../src/store/redis/replay-cache.js';
+import { MemoryReplayCache, ReplayCacheFull } from '../../../src/store/replay-cache.js';
 import { SharedSecret, deriveKey } from '../../../src/store/redis/shared-secret.js';
 import { RequestStates } from '../../../src/gateway/pipeline/request-state.js';
 import { openTestRedis, RedisProxy } from '../../helpers/redis.js';
@@ -12,7 +13,7 @@ describe('ReplayCache', () => {
     assert.equal(await cache.seen('a', 5_000), false);
     assert.equal(await cache.seen('a', 5_000), true, 'replay refused');
     assert.equal(await cache.seen('b', 2_000), false);
-    assert.equal(await cache.seen('c', 9_000), true, 'full of ids that have not expired: refused, none forgotten');
+    await assert.rejects(cache.seen('c', 9_000), ReplayCacheFull, 'full of ids that have not expired: refused, none forgotten');
     now = 3_000;
     assert.equal(await cache.seen('c', 9_000), false, 'b expired and was swept');
     now = 6_000;

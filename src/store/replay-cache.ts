@@ -1,8 +1,7 @@
 /**
- * Remembers one-time values (DPoP proof `jti`s) until they could no longer be accepted anyway.
- *
- * merge: the Redis helper builds the shared `ReplayCache` for several instances with this same interface
- * (`seen(jti, expiresAt)`); use theirs and keep `MemoryReplayCache` as the one-process implementation.
+ * Remembers one-time identifiers (a DPoP proof's or an ID-JAG's `jti`) until they could no longer be accepted
+ * anyway, so that a second use is refused. This process's, bounded; redis/replay-cache.ts has the one several
+ * instances share.
  */
 export interface ReplayCache {
   /**
@@ -32,7 +31,7 @@ export class MemoryReplayCache implements ReplayCache {
   /** No entry expires before this: a full cache is not swept again until then. */
   private noneExpireBefore = 0;
 
-  constructor(readonly maxEntries: number, private readonly now: () => number = Date.now) {
+  constructor(readonly maxEntries = 100_000, private readonly now: () => number = Date.now) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
   }
 
