@@ -12,8 +12,8 @@ export interface Backend {
 
 /**
  * Starts HAProxy on 127.0.0.1:`port` with round-robin over `backends`, health checks on /readyz, and retries
- * that move a request to another instance when one refuses the connection or drops the request without an
- * answer (what `kill -9` does to the requests it had). Resolves once it listens.
+ * that move a request to another instance when one refuses the connection, drops the request without an
+ * answer (what `kill -9` does to the requests it had) or answers 503 (draining). Resolves once it listens.
  */
 export async function startHaproxy(configFile: string, port: number, backends: readonly Backend[]): Promise<ChildProcess> {
   writeFileSync(configFile, [
@@ -26,7 +26,9 @@ export async function startHaproxy(configFile: string, port: number, backends: r
     '  timeout server 60s',
     '  retries 3',
     '  option redispatch 1',
-    '  retry-on conn-failure empty-response response-timeout',
+    // The gateway's 503s (shutting_down while it drains, shared_state_unavailable, too_many_sessions) all come
+    // before any work is done: another instance may take the request.
+    '  retry-on conn-failure empty-response response-timeout 503',
     'frontend mcp',
     `  bind 127.0.0.1:${port}`,
     '  default_backend gateways',

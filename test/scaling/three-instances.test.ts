@@ -102,7 +102,7 @@ test('a revocation through the CLI holds on all three instances within 1 s (p50 
   assert.ok(max < 1_000, `a revoked key was still accepted ${max} ms after the CLI returned`);
 });
 
-test(`a limit of ${RATE_PER_MINUTE} per minute holds across the three, not three times over`, { todo: 'rate buckets in Redis: the redis branch' }, async () => {
+test(`a limit of ${RATE_PER_MINUTE} per minute holds across the three, not three times over`, async () => {
   const { key } = await createKey('limited');
   const started = performance.now();
   const answers: { ok: boolean; status: number }[] = [];
@@ -121,7 +121,7 @@ test(`a limit of ${RATE_PER_MINUTE} per minute holds across the three, not three
   assert.equal(served + limited, answers.length);
 });
 
-test('an HTTP-upstream session opened through one instance continues through another', { todo: 'session bindings in Redis: the redis branch' }, async () => {
+test('an HTTP-upstream session opened through one instance continues through another', async () => {
   const { key } = await createKey('session');
   const [first, second] = cluster.instances;
   const init = await initialize(`${first!.url}/mcp/notes`, key);
