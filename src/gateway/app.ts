@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { sameSecret } from '../shared/constant-time.js';
 import type { Logger } from '../shared/log.js';
 import { GatewayError, isGatewayError } from '../shared/errors.js';
+import { StoreError } from '../store/types.js';
 import type { MountedAuthorizationServer } from '../authorization-server/mount.js';
 import type { TrustedIssuers } from '../resource/trusted-issuers.js';
 import { checkHost, checkOrigin, preflightHeaders, requestPath, type OriginPolicy } from './guards.js';
@@ -42,6 +43,8 @@ export interface AppParts {
   pdp?: { token: string; timeZone: string } | undefined;
   /** State shared with other instances (Redis): while it cannot be trusted, /readyz is 503. */
   shared?: { healthy(): boolean; status(): Promise<Record<string, unknown>> } | undefined;
+  /** The store (keys, audit): while it does not answer, /readyz is 503. */
+  store?: { ping(): Promise<void> } | undefined;
 }
 
 /**
@@ -139,11 +142,16 @@ export class App {
     res.writeHead(204, preflightHeaders(origin, typeof requested === 'string' ? requested : undefined)).end();
   }
 
-  /** Ready unless shared state (Redis) cannot be trusted: then 503, so a load balancer sends traffic elsewhere. */
+  /**
+   * Ready unless the store does not answer or shared state (Redis) cannot be trusted: then 503, so a load
+   * balancer sends traffic elsewhere.
+   */
   private async answerReadiness(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { shared, isLocal } = this.parts;
-    const healthy = shared?.healthy() ?? true;
-    const status = healthy ? 'ready' : 'shared_state_unavailable';
+    const { shared, store, isLocal } = this.parts;
+    const storeUp = store ? await store.ping().then(() => true, () => false) : true;
+    const sharedUp = shared?.healthy() ?? true;
+    const healthy = storeUp && sharedUp;
+    const status = !storeUp ? 'store_unavailable' : sharedUp ? 'ready' : 'shared_state_unavailable';
     if (!isLocal(req)) return sendJson(res, healthy ? 200 : 503, { status }, healthy ? {} : { 'retry-after': '1' });
     const detail = { ...this.readiness(), status, ...(shared ? { shared: await shared.status() } : {}) };
     sendJson(res, healthy ? 200 : 503, detail, healthy ? {} : { 'retry-after': '1' });
@@ -168,6 +176,10 @@ export class App {
     let failure: GatewayError;
     if (isGatewayError(err)) {
       failure = err;
+    } else if (err instanceof StoreError && err.code === 'unavailable') {
+      // Nothing was served: without the store there is neither a credential check nor an audit record.
+      this.parts.log.error({ requestId: finished.requestId, err: err.message }, 'the store does not answer');
+      failure = new GatewayError('store_unavailable', 'The gateway cannot reach its store right now; retry in a moment', { 'retry-after': '1' });
     } else {
       this.parts.log.error({ requestId: finished.requestId, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'unexpected error');
       failure = new GatewayError('internal_error', `Internal error; the gateway log has details under request id ${finished.requestId}`);

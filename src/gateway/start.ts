@@ -251,6 +251,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     upstreams: parts.upstreams, metrics: parts.metrics, limiters: parts.limiters,
     policies: parts.policies,
     shared: parts.shared.kind === 'redis' ? parts.shared : undefined,
+    store: parts.store,
     pdp: config.authorization.cedar?.authzenApi ? { token: config.authorization.cedar.authzenApi.token, timeZone: config.authorization.cedar.timeZone } : undefined,
   });
   return { app, url, publicBase, signer, authorizationServer, maintenance, issuers };

@@ -20,6 +20,7 @@ export const GATEWAY_ERRORS = {
   session_not_found: { status: 404, rpc: -32001 },
   session_on_other_instance: { status: 404, rpc: -32001 },
   shared_state_unavailable: { status: 503, rpc: -32002 },
+  store_unavailable: { status: 503, rpc: -32002 },
   stream_conflict: { status: 409, rpc: -32000 },
   not_found: { status: 404, rpc: -32601 },
   forbidden_origin: { status: 403, rpc: -32003 },

@@ -61,6 +61,13 @@ export class PgDatabase {
     } catch (err) {
       throw this.mapError(err);
     }
+    // A connection that drops while checked out emits 'error' besides failing its query; the pool listens
+    // only while a connection is idle, so without this the process would die of an unhandled error.
+    let lost = false;
+    const onLost = (): void => {
+      lost = true;
+    };
+    client.on('error', onLost);
     const wrapped: PgClient = {
       query: async <R extends pg.QueryResultRow>(text: string | pg.QueryConfig, values?: unknown[]) => {
         try {
@@ -78,13 +85,15 @@ export class PgDatabase {
       return result;
     } catch (err) {
       try {
+        if (lost) throw new Error('connection lost');
         await client.query('ROLLBACK');
       } catch {
         broken = true;
       }
       throw err;
     } finally {
-      client.release(broken);
+      client.off('error', onLost);
+      client.release(broken || lost);
     }
   }
 

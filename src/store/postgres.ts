@@ -58,6 +58,10 @@ export class PostgresStore implements Store {
     return new PostgresStore(db, options.changeFeed ?? new LocalChangeFeed(), options.onClose);
   }
 
+  async ping(): Promise<void> {
+    await this.db.query('SELECT 1');
+  }
+
   async close(): Promise<void> {
     // The feed first: announcing this process's last changes needs nothing of the pool.
     await this.onClose?.().catch(() => {});

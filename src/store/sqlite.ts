@@ -56,6 +56,10 @@ export class SqliteStore implements Store {
     return (this.db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations').get() as { v: number }).v;
   }
 
+  async ping(): Promise<void> {
+    if (!this.db.open) throw new StoreError('unavailable', 'the store is closed');
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }

@@ -283,6 +283,8 @@ export interface Store {
   readonly oauth: OAuthModelStore;
   readonly revocations: RevocationStore;
   readonly users: UserStore;
+  /** Resolves when the store answers; rejects with StoreError('unavailable') when not (for /readyz). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -10,6 +10,8 @@ import { warden } from '../helpers/cli.js';
 import { createTestSchema } from '../helpers/postgres.js';
 import { openStore } from '../../src/store/index.js';
 import { verifyAuditChains } from '../../src/audit/verify.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { REDIS_URL } from '../helpers/redis.js';
 
 describe('a gateway on PostgreSQL', () => {
   test('serves an API-key call end to end with a key made by `warden keys create` on the same config; a revoke through the CLI holds', async (t) => {
@@ -59,5 +61,51 @@ describe('a gateway on PostgreSQL', () => {
     } finally {
       await check.close();
     }
+  });
+
+  test('PostgreSQL stops answering: /readyz is 503 store_unavailable and calls get 503 (never served unaudited); it answers again: both recover', async (t) => {
+    const schema = await createTestSchema();
+    const base = new URL(schema.url);
+    const proxy = new TcpProxy({ hostname: base.hostname, port: Number(base.port || 5432) });
+    await proxy.start();
+    const viaProxy = new URL(schema.url);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    const upstream = await startHttpUpstream({ stateful: false, json: true });
+    const authorization = { scopes: { 'echo:use': { tools: ['echo'] } } };
+    // A short statement timeout and pool wait, so that a hung database is noticed within the test.
+    const store = { postgres: viaProxy.href, redis: REDIS_URL, statementTimeout: 1_000 };
+    const gw = await startGateway({ upstreams: { web: { url: upstream.url } }, auth: { apiKeys: {} }, authorization, store, rateLimit: { perIp: false } }, [], { configuredAudit: true });
+    t.after(async () => {
+      await gw.close();
+      await upstream.close();
+      await proxy.stop();
+      await schema.drop();
+    });
+    const direct = await openStore({ store: { postgres: schema.url, redis: REDIS_URL, poolSize: 1, statementTimeout: 5_000 } }, { announce: false });
+    const { ApiKeys } = await import('../../src/credentials/index.js');
+    const { key } = await new ApiKeys(direct.apiKeys).create({ subject: 'alice', scopes: ['echo:use'] });
+    await direct.close();
+    const call = () => postRaw(`${gw.url}/mcp/web`, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } }), { authorization: `Bearer ${key}`, 'mcp-protocol-version': '2025-06-18' });
+
+    assert.equal((await call()).status, 200, 'control: served while PostgreSQL answers');
+    assert.equal((await fetch(`${gw.url}/readyz`)).status, 200);
+
+    await proxy.stop();
+    const refused = await call();
+    assert.equal(refused.status, 503, refused.text);
+    assert.match(refused.text, /store does not answer|cannot reach its store/);
+    assert.ok(!refused.text.includes(key) && !refused.text.includes('postgres://'), 'no key, no URL in the answer');
+    const ready = await fetch(`${gw.url}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.equal((await ready.json() as { status: string }).status, 'store_unavailable');
+
+    await proxy.start();
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 200; i++) {
+      status = (await call()).status;
+      if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status, 200, 'served again once PostgreSQL answers');
+    assert.equal((await fetch(`${gw.url}/readyz`)).status, 200);
   });
 });

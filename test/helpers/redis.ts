@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { TcpProxy } from './tcp-proxy.js';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { RedisConnection, type RedisConnectionOptions } from '../../src/store/redis/connection.js';
@@ -47,57 +47,16 @@ export async function deleteKeys(prefix: string): Promise<void> {
   }
 }
 
-/**
- * A TCP proxy in front of the real Redis, so that a test can make Redis unreachable for one client and then
- * reachable again on the same address: `stop()` refuses and cuts every connection, `hang()` keeps them open
- * but lets nothing through (a Redis that stopped answering), `start()` restores it.
- */
-export class RedisProxy {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  private hung = false;
-  port = 0;
-
+/** The TCP proxy (tcp-proxy.ts) in front of the real Redis, with its redis:// URL. */
+export class RedisProxy extends TcpProxy {
   static async start(target = REDIS_URL): Promise<RedisProxy> {
-    const proxy = new RedisProxy(new URL(target));
+    const url = new URL(target);
+    const proxy = new RedisProxy({ hostname: url.hostname, port: Number(url.port || 6379) });
     await proxy.start();
     return proxy;
   }
 
-  private constructor(private readonly target: URL) {}
-
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    this.hung = false;
-    if (this.server) return;
-    const server = createServer((client) => {
-      const upstream = connect(Number(this.target.port || 6379), this.target.hostname);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => {});
-      }
-      client.on('data', (d) => { if (!this.hung) upstream.write(d); });
-      upstream.on('data', (d) => { if (!this.hung) client.write(d); });
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (server.address() as { port: number }).port;
-    this.server = server;
-  }
-
-  hang(): void {
-    this.hung = true;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const s of this.sockets) s.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
