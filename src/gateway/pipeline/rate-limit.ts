@@ -20,7 +20,8 @@ export function rateLimit({ limiters }: { limiters: Limiters }): (call: Identifi
     if (ip && !ip.ok) refuse(`from ${call.ip}`, ip.retryAfterSeconds, 'per IP');
     const { principal } = call;
     if (principal.credential.kind === 'none') return;
-    const user = await limiters.principal?.take(`${principal.tenant ?? ''}\u0000${principal.subject}`);
+    // The issuer too: a company IdP's `alice` is not the local user `alice`.
+    const user = await limiters.principal?.take(`${principal.issuer ?? ''}\u0000${principal.tenant ?? ''}\u0000${principal.subject}`);
     if (user && !user.ok) refuse(`for ${principal.subject}`, user.retryAfterSeconds, 'per principal');
     const key = await limiters.key?.take(`${principal.credential.kind}\u0000${principal.credential.id}`);
     if (key && !key.ok) refuse(`for credential ${principal.credential.id}`, key.retryAfterSeconds, 'per credential');

@@ -60,9 +60,12 @@ export function sessionNotFound(whose: 'unknown' | 'foreign'): { error: GatewayE
   };
 }
 
-/** Who owns an MCP session: the same user (tenant + subject, and OAuth client when there is one), whichever key they use. */
+/**
+ * Who owns an MCP session: the same user (tenant + subject, and OAuth client when there is one), whichever key
+ * they use. The issuer too: a company IdP's `alice` is not the local user `alice`.
+ */
 export function sessionOwner(principal: Principal): string {
-  return JSON.stringify([principal.tenant ?? '', principal.subject, principal.clientId ?? '']);
+  return JSON.stringify([principal.tenant ?? '', principal.subject, principal.clientId ?? '', principal.issuer ?? '']);
 }
 
 /** The parts of a `sessionOwner` string, for display. */
