@@ -7,19 +7,18 @@ import { LogCapture, MemoryAudit } from '../helpers/gateway.js';
 import { recordAtExit } from '../helpers/secret-sweep.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
 import { postRaw, rawRequest } from '../helpers/client.js';
-import { keyedSetup, createKey, bearer } from '../helpers/keys.js';
+import { keyedSetup, bearer } from '../helpers/keys.js';
+import { sharedTestStore } from '../helpers/postgres.js';
 import { deleteKeys, RedisProxy, REDIS_URL, testPrefix } from '../helpers/redis.js';
 
-function configWith(input: Partial<ConfigInput> & Pick<ConfigInput, 'upstreams'>, redisUrl: string, name: string) {
-  const config = configSchema.parse({ listen: { host: '127.0.0.1', port: 0 }, log: { level: 'debug' }, audit: { instance: name }, ...input });
-  // merge: store.redis comes with the config union of the `pg` branch; set here on the parsed config until then.
-  (config.store as { redis?: string }).redis = redisUrl;
-  return config;
+/** One instance's config: the shared PostgreSQL store, reaching Redis at `redisUrl`. */
+function configWith(input: Partial<ConfigInput> & Pick<ConfigInput, 'upstreams'>, store: { postgres: string; redis: string }, name: string) {
+  return configSchema.parse({ listen: { host: '127.0.0.1', port: 0 }, log: { level: 'debug' }, audit: { instance: name }, auth: { apiKeys: {} }, ...input, store });
 }
 
-async function instance(input: Partial<ConfigInput> & Pick<ConfigInput, 'upstreams'>, redisUrl: string, name: string) {
+async function instance(input: Partial<ConfigInput> & Pick<ConfigInput, 'upstreams'>, store: { postgres: string; redis: string }, name: string) {
   const logs = new LogCapture();
-  const gateway = await start(configWith(input, redisUrl, name), { log: createLogger({ level: 'debug', destination: logs }), audit: new MemoryAudit() });
+  const gateway = await start(configWith(input, store, name), { log: createLogger({ level: 'debug', destination: logs }), audit: new MemoryAudit() });
   recordAtExit('gateway log', () => logs.text);
   return { gateway, logs, url: gateway.url };
 }
@@ -31,22 +30,22 @@ describe('rate limits across gateway instances (real Redis)', () => {
   let proxy: RedisProxy;
   let gateways: { gateway: RunningGateway; url: string; logs: LogCapture }[] = [];
   let key: string;
+  let shared: Awaited<ReturnType<typeof sharedTestStore>>;
   const prefix = testPrefix();
 
   before(async () => {
     upstream = await startHttpUpstream({ stateful: false, json: true });
     proxy = await RedisProxy.start();
-    const setup = keyedSetup();
-    key = (await createKey(setup.dbPath, { subject: 'alice', scopes: ['use'] })).key;
+    shared = await sharedTestStore();
+    key = (await shared.createKey({ subject: 'alice', scopes: ['use'] })).key;
     const input = {
-      ...setup.config,
       authorization: { scopes: { use: { tools: ['echo'] } } },
       // 30 per minute for the key, all at once allowed up to 10.
       rateLimit: { perIp: false as const, perKey: { requestsPerSecond: 0.5, burst: 10 } },
       redis: { keyPrefix: prefix, commandTimeout: 300 },
       upstreams: { web: { url: upstream.url } },
     };
-    gateways = [await instance(input, REDIS_URL, 'gw-1'), await instance(input, REDIS_URL, 'gw-2'), await instance(input, proxy.url, 'gw-3')];
+    gateways = [await instance(input, shared.store(REDIS_URL), 'gw-1'), await instance(input, shared.store(REDIS_URL), 'gw-2'), await instance(input, shared.store(proxy.url), 'gw-3')];
   });
 
   after(async () => {
@@ -54,6 +53,7 @@ describe('rate limits across gateway instances (real Redis)', () => {
     await upstream.close();
     await proxy.stop();
     await deleteKeys(prefix);
+    await shared?.drop();
   });
 
   test('a key limited to a burst of 10 (0.5/s) gets about 10 answers through three instances, not 30; the rest 429 with Retry-After', async () => {
@@ -83,11 +83,11 @@ describe('rate limits across gateway instances (real Redis)', () => {
     const redisLines = () => third.logs.lines.filter((l) => l.includes('Redis')).map((l) => JSON.parse(l).msg).join(' | ');
     assert.equal(third.logs.lines.filter((l) => l.includes('Redis unreachable')).length, 1, `one line per outage: ${redisLines()}`);
     const scrape = await fetch(`${third.url}/metrics`).then((r) => r.text());
-    const fallbacks = Number(/^warden_ratelimit_local_fallbacks_total (\d+)/m.exec(scrape)?.[1]);
+    const fallbacks = Number(/^warden_ratelimit_local_fallbacks_total\{warden_instance="gw-3"\} (\d+)/m.exec(scrape)?.[1]);
     assert.ok(fallbacks >= 15, `fallbacks ${fallbacks}`);
     await new Promise((r) => setTimeout(r, 1_200)); // past redis.staleAfter
     assert.equal((await rawRequest(third.url, '/readyz')).status, 503);
-    assert.match(scrape, /^warden_shared_state_healthy /m);
+    assert.match(scrape, /^warden_shared_state_healthy\{warden_instance="gw-3"\} /m);
     await proxy.start();
     const back = performance.now();
     while ((await rawRequest(third.url, '/readyz')).status !== 200 && performance.now() - back < 6_000) await new Promise((r) => setTimeout(r, 100));
@@ -98,8 +98,8 @@ describe('rate limits across gateway instances (real Redis)', () => {
 
 describe('start-up with Redis', () => {
   test('an unreachable Redis stops start-up with an error naming it, its password replaced', async () => {
-    const setup = keyedSetup();
-    const config = configWith({ ...setup.config, redis: { connectTimeout: 300 }, upstreams: { web: { url: 'http://127.0.0.1:9/mcp' } } }, 'redis://:hunter2-secret@127.0.0.1:1', 'gw-x');
+    // Redis is opened first: the PostgreSQL URL is never reached.
+    const config = configWith({ redis: { connectTimeout: 300 }, upstreams: { web: { url: 'http://127.0.0.1:9/mcp' } } }, { postgres: 'postgres://warden@127.0.0.1:1/warden', redis: 'redis://:hunter2-secret@127.0.0.1:1' }, 'gw-x');
     const logs = new LogCapture();
     await assert.rejects(start(config, { log: createLogger({ level: 'debug', destination: logs }), audit: new MemoryAudit() }), (err: Error) => {
       assert.match(err.message, /Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1 is not reachable/);

@@ -10,14 +10,13 @@ import { recordAtExit } from '../helpers/secret-sweep.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
 import { whoamiStdioCommand } from '../helpers/identity-upstream.js';
 import { connectClient, postRaw, rawRequest } from '../helpers/client.js';
-import { keyedSetup, createKey, bearer } from '../helpers/keys.js';
+import { bearer } from '../helpers/keys.js';
+import { sharedTestStore } from '../helpers/postgres.js';
 import { deleteKeys, RedisProxy, REDIS_URL, testPrefix } from '../helpers/redis.js';
 
-/** A gateway whose config names a Redis (store.redis), as each of several instances would run. */
-async function instance(input: Partial<ConfigInput> & Pick<ConfigInput, 'upstreams'>, redisUrl: string, name: string) {
-  const config = configSchema.parse({ listen: { host: '127.0.0.1', port: 0 }, log: { level: 'debug' }, audit: { instance: name }, ...input });
-  // merge: store.redis comes with the config union of the `pg` branch; set here on the parsed config until then.
-  (config.store as { redis?: string }).redis = redisUrl;
+/** A gateway on the shared store, reaching Redis at the URL it names, as each of several instances would run. */
+async function instance(input: Partial<ConfigInput> & Pick<ConfigInput, 'upstreams'>, store: { postgres: string; redis: string }, name: string) {
+  const config = configSchema.parse({ listen: { host: '127.0.0.1', port: 0 }, log: { level: 'debug' }, audit: { instance: name }, auth: { apiKeys: {} }, ...input, store });
   const logs = new LogCapture();
   const audit = new MemoryAudit();
   const gateway = await start(config, { log: createLogger({ level: 'debug', destination: logs }), audit });
@@ -36,24 +35,24 @@ describe('sessions across gateway instances (real Redis)', () => {
   let b: { gateway: RunningGateway; url: string; audit: MemoryAudit };
   let alice: { id: string; key: string };
   let bob: { id: string; key: string };
+  let shared: Awaited<ReturnType<typeof sharedTestStore>>;
   const prefix = testPrefix();
 
   before(async () => {
     upstream = await startHttpUpstream({ stateful: true, json: false });
     proxy = await RedisProxy.start();
-    const setup = keyedSetup();
-    alice = await createKey(setup.dbPath, { subject: 'alice', scopes: ['use'] });
-    bob = await createKey(setup.dbPath, { subject: 'bob', scopes: ['use'] });
+    shared = await sharedTestStore();
+    alice = await shared.createKey({ subject: 'alice', scopes: ['use'] });
+    bob = await shared.createKey({ subject: 'bob', scopes: ['use'] });
     const input = {
-      ...setup.config,
       authorization: { scopes: { use: { tools: ['echo', 'whoami'] } } },
       rateLimit: { perIp: false as const },
       redis: { keyPrefix: prefix, pollInterval: 50, staleAfter: 400, commandTimeout: 300 },
       upstreams: { web: { url: upstream.url }, kids: { command: whoamiStdioCommand(), env: ['PATH'] } },
     };
-    a = await instance(input, REDIS_URL, 'gw-a');
+    a = await instance(input, shared.store(REDIS_URL), 'gw-a');
     // B reaches Redis through a proxy the test can cut.
-    b = await instance(input, proxy.url, 'gw-b');
+    b = await instance(input, shared.store(proxy.url), 'gw-b');
   });
 
   after(async () => {
@@ -62,6 +61,7 @@ describe('sessions across gateway instances (real Redis)', () => {
     await upstream.close();
     await proxy.stop();
     await deleteKeys(prefix);
+    await shared?.drop();
   });
 
   test('HTTP upstream: a session opened through A continues through B (a real SDK client); another principal is refused on B', async () => {

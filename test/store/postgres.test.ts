@@ -88,6 +88,8 @@ describe('PostgresStore', { concurrency: true }, () => {
   });
 
   test('a statement running past statementTimeout is cancelled and reported as unavailable', () => inSchema(async (schema) => {
+    // Migrated first with the default timeout: on a loaded machine creating the schema may itself take 200 ms.
+    await (await open(schema)).close();
     const store = await PostgresStore.open({ url: schema.url, statementTimeout: 200 });
     try {
       await assert.rejects(store.db.query('SELECT pg_sleep(2)'), (err: unknown) => err instanceof StoreError && err.code === 'unavailable' && /statementTimeout/.test(err.message));
