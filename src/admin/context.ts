@@ -20,6 +20,12 @@ export interface AdminContext {
   recorder?: AdminRecorder;
   /** The clock (epoch ms), for tests. */
   now?: () => number;
+  /**
+   * The audit chain its records join. Default: the configured `audit.instance`, or this process's
+   * `hostname:pid` (the gateway's own chain when the admin console runs in it). The CLI names one chain per
+   * host, `cli@<hostname>`, rather than a new one for every command it runs.
+   */
+  instance?: string;
 }
 
 /** The store's tamper-evident chain: admin changes join the gateway's records there. */
@@ -37,7 +43,7 @@ export function nowOf(ctx: AdminContext): number {
 /** Writes the record of `change`. */
 export async function record(ctx: AdminContext, change: AdminChange): Promise<void> {
   const recorder = ctx.recorder ?? chainRecorder(ctx.store, ctx.config);
-  await recorder(adminRecord(change, ctx.actor, auditInstance(ctx.config.audit.instance), new Date(nowOf(ctx))));
+  await recorder(adminRecord(change, ctx.actor, ctx.instance ?? auditInstance(ctx.config.audit.instance), new Date(nowOf(ctx))));
 }
 
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import type { WardenConfig } from '../config/index.js';
 import type { Store } from '../store/index.js';
@@ -112,7 +113,7 @@ export async function withStore(opts: Common, command: StoreCommand): Promise<vo
   let failure: Failure | undefined;
   try {
     const { adminServices } = await import('../admin/index.js');
-    const admin = adminServices({ store, config, actor: await cliActor() });
+    const admin = adminServices({ store, config, actor: await cliActor(), instance: `cli@${hostname()}` });
     await command.run({ config, file, store, admin });
   } catch (err) {
     failure = failureOf(err);
