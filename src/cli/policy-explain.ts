@@ -22,17 +22,19 @@ export interface Explained {
  * with the set on disk now. Roles and scopes are not in audit records: they come from the API key in the store,
  * or from --roles/--scopes. Returns a message instead when the record cannot be replayed.
  */
-export async function explainRecord(config: WardenConfig, store: Store, seq: number, given: { roles?: string[]; scopes?: string[] }): Promise<Explained | string> {
+export async function explainRecord(config: WardenConfig, store: Store, seq: number, given: { roles?: string[]; scopes?: string[]; instance?: string }): Promise<Explained | string> {
   const cedar = config.authorization.cedar;
   if (!cedar) return 'the config has no authorization.cedar: there are no policies to replay against';
-  // The chain that has a record numbered so (with several instances' chains, the first by instance name that does).
-  let row: Awaited<ReturnType<typeof store.audit.scan>>[number] | undefined;
+  // The chain that has a record numbered so: the one named, or the only one that does.
+  const found: Awaited<ReturnType<typeof store.audit.scan>> = [];
   for (const chain of await store.audit.chains()) {
-    [row] = await store.audit.scan(chain.instance, seq - 1, 1);
-    if (row?.seq === seq) break;
-    row = undefined;
+    if (given.instance !== undefined && chain.instance !== given.instance) continue;
+    const [candidate] = await store.audit.scan(chain.instance, seq - 1, 1);
+    if (candidate?.seq === seq) found.push(candidate);
   }
-  if (!row) return `no audit record ${seq}; \`warden audit query\` shows the numbers`;
+  if (found.length > 1) return `${found.length} instances' chains have a record ${seq} (${found.map((r) => r.instance).join(', ')}): name one with --instance`;
+  const row = found[0];
+  if (!row) return `no audit record ${seq}${given.instance !== undefined ? ` in the chain of ${given.instance}` : ''}; \`warden audit query\` shows the numbers and instances`;
   const record = parseAuditRow(row);
   const target = record.target !== undefined && (record.targetKind === 'tool' || record.targetKind === 'resource' || record.targetKind === 'prompt')
     ? { kind: record.targetKind, name: record.target } as McpTarget : undefined;

@@ -131,11 +131,12 @@ export const API_ROUTES: ApiRoute[] = [
   route({ method: 'GET', path: '/audit/verify', tag: 'audit', summary: 'Verify the hash chain', run: async ({ services }) => ok(await services.audit.verify()) }),
   // /audit/export streams JSON lines; api.ts answers it (listed here for validation and the OpenAPI document).
   route({ method: 'GET', path: '/audit/export', tag: 'audit', summary: 'Export records as JSON lines (application/x-ndjson)', query: s.exportQuery, run: async () => ok(null) }),
-  route({ method: 'GET', path: '/audit/{seq}', tag: 'audit', summary: 'One audit record', run: async ({ services, params }) => {
-    const seq = s.seqParam.safeParse(params.seq);
-    if (!seq.success) throw new AdminError('invalid_input', 'seq: expected the record\'s number, a whole number from 1');
-    return ok(entryBody(await services.audit.get(seq.data)));
-  } }),
+  route({ method: 'GET', path: '/audit/{seq}', tag: 'audit', summary: 'One audit record (`instance` names the chain when several have that number)', query: s.recordQuery,
+    run: async ({ services, params, query }) => {
+      const seq = s.seqParam.safeParse(params.seq);
+      if (!seq.success) throw new AdminError('invalid_input', 'seq: expected the record\'s number, a whole number from 1');
+      return ok(entryBody(await services.audit.get(seq.data, query.instance)));
+    } }),
 
   // Configuration
   route({ method: 'GET', path: '/config', tag: 'config', summary: 'What is configured and on (read-only; no secret)', run: async ({ backend }) => ok(configSummary(backend.config)) }),

@@ -88,3 +88,6 @@ export const signInBody = z.object({ username: z.string().max(256), password: z.
 export const reauthBody = z.object({ password: z.string().max(1024) }).strict();
 
 export const seqParam = wholeNumber(1, Number.MAX_SAFE_INTEGER);
+export const recordQuery = z.object({
+  instance: z.string().max(128).optional().describe("the chain (an instance's `audit.instance`); needed when several chains have a record with that number"),
+}).strict();

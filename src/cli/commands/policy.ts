@@ -83,8 +83,9 @@ export function registerPolicy(program: Command): void {
     .option('-c, --config <path>', CONFIG_HELP)
     .option('--roles <roles>', 'the caller\'s roles, comma-separated (default: the API key\'s, from the store; none for tokens)')
     .option('--scopes <scopes>', 'the caller\'s scopes, comma-separated (default as for --roles)')
+    .option('--instance <instance>', 'the chain the record is in, when several instances\' chains have that number')
     .option('--json', 'machine-readable output')
-    .action(async (seq: number, opts: { config?: string; roles?: string; scopes?: string; json?: boolean }) => {
+    .action(async (seq: number, opts: { config?: string; roles?: string; scopes?: string; instance?: string; json?: boolean }) => {
       const { withStore, CliFailure } = await import('../store-command.js');
       await withStore(opts, {
         run: async ({ config, store }) => {
@@ -92,6 +93,7 @@ export function registerPolicy(program: Command): void {
           const explained = await explainRecord(config, store, seq, {
             ...(opts.roles !== undefined ? { roles: list(opts.roles) } : {}),
             ...(opts.scopes !== undefined ? { scopes: list(opts.scopes) } : {}),
+            ...(opts.instance !== undefined ? { instance: opts.instance } : {}),
           });
           if (typeof explained === 'string') throw new CliFailure(explained, 1);
           if (explained.changed) process.exitCode = 1;

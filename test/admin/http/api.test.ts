@@ -239,8 +239,9 @@ test('audit: filters find a denied call by tool, cursor paging, one record, chai
   assert.ok(page2.json.items[0].seq < page1.json.items[2].seq, 'the next page is older');
   assert.equal((await root.get('/audit?decision=maybe')).status, 400);
   assert.equal((await root.get('/audit?since=yesterday')).status, 400);
-  const one = await root.get(`/audit/${found.json.items[0].seq}`);
+  const one = await root.get(`/audit/${found.json.items[0].seq}?instance=${encodeURIComponent(found.json.items[0].instance)}`);
   assert.equal(one.json.target, 'delete_note');
+  assert.equal((await root.get(`/audit/${found.json.items[0].seq}?instance=nobody`)).status, 404, 'another chain has no such record');
   assert.equal((await root.get('/audit/999999999')).status, 404);
   assert.equal((await root.get('/audit/verify')).json.ok, true);
   const exported = await root.get('/audit/export');
