@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { sameSecret } from '../shared/constant-time.js';
+import { presentsBearer } from '../shared/constant-time.js';
 import type { Logger } from '../shared/log.js';
 import { GatewayError, isGatewayError } from '../shared/errors.js';
 import { StoreError } from '../store/types.js';
@@ -128,8 +128,7 @@ export class App {
   private checkMetricsAccess(req: IncomingMessage): void {
     const { metricsAccess, isLocal } = this.parts;
     if (metricsAccess.public || isLocal(req)) return;
-    const presented = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '')?.[1];
-    if (metricsAccess.token !== undefined && presented !== undefined && sameSecret(presented, metricsAccess.token)) return;
+    if (metricsAccess.token !== undefined && presentsBearer(req.headers.authorization, metricsAccess.token)) return;
     throw new GatewayError('forbidden', metricsAccess.token !== undefined
       ? 'Forbidden: /metrics needs the scrape token (Authorization: Bearer <metrics.token>)'
       : 'Forbidden: /metrics answers only clients on this machine; set metrics.token for a remote scraper');

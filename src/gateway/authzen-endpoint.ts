@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../shared/errors.js';
-import { sameSecret } from '../shared/constant-time.js';
+import { presentsBearer } from '../shared/constant-time.js';
 // The modules themselves, not the package index: the WebAssembly engine is loaded only when policies are configured.
 import { authZenAnswer, fromAuthZen } from '../policy/cedar/authzen.js';
 import { policyTime } from '../policy/cedar/time.js';
@@ -43,7 +43,6 @@ export class AuthZenEndpoint {
   }
 
   private authorized(header: string | undefined): boolean {
-    const match = /^Bearer ([^\s]+)$/i.exec(header ?? '');
-    return match !== null && sameSecret(match[1]!, this.token);
+    return presentsBearer(header, this.token);
   }
 }
