@@ -1,28 +1,11 @@
 import type { PgDatabase } from './postgres-pool.js';
+import { OAUTH_MODEL_COLUMNS, toOAuthModel, type OAuthModelRow } from './rows.js';
 import { PgReadCache } from './postgres-read-cache.js';
 import type {
   ChangeFeed, OAuthModelFilter, OAuthModelRecord, OAuthModelStore, RevocationEntry, RevocationStore,
 } from './types.js';
 
-interface OAuthModelRow {
-  model: string;
-  id: string;
-  payload: string;
-  grant_id: string | null;
-  user_code: string | null;
-  uid: string | null;
-  expires_at: number | null;
-  consumed_at: number | null;
-}
-
-function toRecord(r: OAuthModelRow): OAuthModelRecord {
-  return {
-    model: r.model, id: r.id, payload: r.payload, grantId: r.grant_id, userCode: r.user_code, uid: r.uid,
-    expiresAt: r.expires_at, consumedAt: r.consumed_at,
-  };
-}
-
-const COLUMNS = 'model, id, payload, grant_id, user_code, uid, expires_at, consumed_at';
+const COLUMNS = OAUTH_MODEL_COLUMNS;
 const LIVE = '(expires_at IS NULL OR expires_at > $3)';
 
 export class PostgresOAuthModels implements OAuthModelStore {
@@ -46,7 +29,7 @@ export class PostgresOAuthModels implements OAuthModelStore {
       text: `SELECT ${COLUMNS} FROM oauth_models WHERE model = $1 AND ${column} = $2 AND ${LIVE} ORDER BY seq DESC LIMIT 1`,
       values: [model, value, now],
     });
-    return rows[0] && toRecord(rows[0]);
+    return rows[0] && toOAuthModel(rows[0]);
   }
 
   find(model: string, id: string, now: number): Promise<OAuthModelRecord | undefined> {
@@ -80,7 +63,7 @@ export class PostgresOAuthModels implements OAuthModelStore {
     if (filter.clientId !== undefined) where.push(`client_id = $${values.push(filter.clientId)}`);
     if (filter.grantId !== undefined) where.push(`grant_id = $${values.push(filter.grantId)}`);
     const { rows } = await this.db.query<OAuthModelRow>(`SELECT ${COLUMNS} FROM oauth_models WHERE ${where.join(' AND ')} ORDER BY seq DESC`, values);
-    return rows.map(toRecord);
+    return rows.map(toOAuthModel);
   }
 
   async purgeExpired(now: number): Promise<number> {

@@ -1,39 +1,7 @@
 import type { PgDatabase } from './postgres-pool.js';
+import { toUser, USER_COLUMN_OF, type UserRow } from './rows.js';
 import { conflictAs } from './postgres.js';
 import type { UserRecord, UserStore } from './types.js';
-
-interface UserRow {
-  username: string;
-  password_hash: string;
-  roles: string;
-  tenant: string | null;
-  display_name: string | null;
-  created_at: number;
-  disabled_at: number | null;
-  password_changed_at: number;
-  failed_logins: number;
-  locked_until: number | null;
-}
-
-function toUser(r: UserRow): UserRecord {
-  return {
-    username: r.username,
-    passwordHash: r.password_hash,
-    roles: JSON.parse(r.roles) as string[],
-    tenant: r.tenant,
-    displayName: r.display_name,
-    createdAt: r.created_at,
-    disabledAt: r.disabled_at,
-    passwordChangedAt: r.password_changed_at,
-    failedLogins: r.failed_logins,
-    lockedUntil: r.locked_until,
-  };
-}
-
-const COLUMN_OF: Record<string, string> = {
-  passwordHash: 'password_hash', roles: 'roles', tenant: 'tenant', displayName: 'display_name', disabledAt: 'disabled_at',
-  passwordChangedAt: 'password_changed_at', failedLogins: 'failed_logins', lockedUntil: 'locked_until',
-};
 
 export class PostgresUsers implements UserStore {
   constructor(private readonly db: PgDatabase) {}
@@ -61,10 +29,10 @@ export class PostgresUsers implements UserStore {
   }
 
   async update(username: string, patch: Partial<Omit<UserRecord, 'username' | 'createdAt'>>): Promise<boolean> {
-    const fields = Object.keys(patch).filter((k) => COLUMN_OF[k] !== undefined && patch[k as keyof typeof patch] !== undefined);
+    const fields = Object.keys(patch).filter((k) => USER_COLUMN_OF[k] !== undefined && patch[k as keyof typeof patch] !== undefined);
     if (fields.length === 0) return (await this.get(username)) !== undefined;
     const values: unknown[] = [username];
-    const sets = fields.map((f) => `${COLUMN_OF[f]} = $${values.push(f === 'roles' ? JSON.stringify(patch.roles) : patch[f as keyof typeof patch])}`);
+    const sets = fields.map((f) => `${USER_COLUMN_OF[f]} = $${values.push(f === 'roles' ? JSON.stringify(patch.roles) : patch[f as keyof typeof patch])}`);
     return ((await this.db.query(`UPDATE users SET ${sets.join(', ')} WHERE username = $1`, values)).rowCount ?? 0) > 0;
   }
 

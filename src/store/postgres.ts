@@ -1,4 +1,5 @@
 import { LocalChangeFeed } from './change-feed.js';
+import { toApiKey, toSigningKey, type ApiKeyRow, type SigningKeyRow } from './rows.js';
 import { PgDatabase, LOCK_NAMESPACE, LOCK_SIGNING_KEYS, type PgPoolOptions } from './postgres-pool.js';
 import { checkSchema, POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { PostgresAuditStore } from './postgres-audit.js';
@@ -67,38 +68,6 @@ export class PostgresStore implements Store {
     await this.onClose?.().catch(() => {});
     await this.db.close();
   }
-}
-
-interface ApiKeyRow {
-  id: string;
-  hash: string;
-  subject: string;
-  tenant: string | null;
-  name: string | null;
-  scopes: string;
-  roles: string;
-  created_at: number;
-  expires_at: number | null;
-  last_used_at: number | null;
-  revoked_at: number | null;
-  replaced_by: string | null;
-}
-
-function toApiKey(row: ApiKeyRow): ApiKeyRecord {
-  return {
-    id: row.id,
-    hash: row.hash,
-    subject: row.subject,
-    tenant: row.tenant,
-    name: row.name,
-    scopes: JSON.parse(row.scopes) as string[],
-    roles: JSON.parse(row.roles) as string[],
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    lastUsedAt: row.last_used_at,
-    revokedAt: row.revoked_at,
-    replacedBy: row.replaced_by,
-  };
 }
 
 const INSERT_KEY = `INSERT INTO api_keys (id, hash, subject, tenant, name, scopes, roles, created_at, expires_at, last_used_at, revoked_at, replaced_by)
@@ -179,16 +148,6 @@ class PostgresApiKeys implements ApiKeyStore {
   }
 }
 
-interface SigningKeyRow {
-  kid: string;
-  use: string;
-  alg: string;
-  private_jwk: string;
-  public_jwk: string;
-  created_at: number;
-  retired_at: number | null;
-}
-
 const INSERT_SIGNING_KEY = 'INSERT INTO signing_keys (kid, use, alg, private_jwk, public_jwk, created_at, retired_at) VALUES ($1, $2, $3, $4, $5, $6, $7)';
 
 function signingParams(k: SigningKeyRecord): unknown[] {
@@ -226,9 +185,7 @@ class PostgresSigningKeys implements SigningKeyStore {
       'SELECT * FROM signing_keys WHERE use = $1 AND (retired_at IS NULL OR retired_at > $2) ORDER BY created_at DESC, kid',
       [use, publishedSince],
     );
-    return rows.map((r) => ({
-      kid: r.kid, use: r.use, alg: r.alg, privateJwk: r.private_jwk, publicJwk: r.public_jwk, createdAt: r.created_at, retiredAt: r.retired_at,
-    }));
+    return rows.map(toSigningKey);
   }
 
   async retire(kid: string, at: number): Promise<boolean> {

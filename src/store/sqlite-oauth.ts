@@ -1,28 +1,11 @@
 import type Database from 'better-sqlite3';
+import { OAUTH_MODEL_COLUMNS, toOAuthModel, type OAuthModelRow } from './rows.js';
 import { ReadCache, type ChangeWatch } from './sqlite-read-cache.js';
 import type {
   OAuthModelFilter, OAuthModelRecord, OAuthModelStore, RevocationEntry, RevocationStore,
 } from './types.js';
 
-interface OAuthModelRow {
-  model: string;
-  id: string;
-  payload: string;
-  grant_id: string | null;
-  user_code: string | null;
-  uid: string | null;
-  expires_at: number | null;
-  consumed_at: number | null;
-}
-
-function toRecord(r: OAuthModelRow): OAuthModelRecord {
-  return {
-    model: r.model, id: r.id, payload: r.payload, grantId: r.grant_id, userCode: r.user_code, uid: r.uid,
-    expiresAt: r.expires_at, consumedAt: r.consumed_at,
-  };
-}
-
-const COLUMNS = 'model, id, payload, grant_id, user_code, uid, expires_at, consumed_at';
+const COLUMNS = OAUTH_MODEL_COLUMNS;
 const LIVE = '(expires_at IS NULL OR expires_at > @now)';
 
 /**
@@ -71,17 +54,17 @@ export class SqliteOAuthModels implements OAuthModelStore {
 
   async find(model: string, id: string, now: number): Promise<OAuthModelRecord | undefined> {
     const row = this.s.find.get({ model, id, now }) as OAuthModelRow | undefined;
-    return row && toRecord(row);
+    return row && toOAuthModel(row);
   }
 
   async findByUid(model: string, uid: string, now: number): Promise<OAuthModelRecord | undefined> {
     const row = this.s.findByUid.get({ model, uid, now }) as OAuthModelRow | undefined;
-    return row && toRecord(row);
+    return row && toOAuthModel(row);
   }
 
   async findByUserCode(model: string, userCode: string, now: number): Promise<OAuthModelRecord | undefined> {
     const row = this.s.findByUserCode.get({ model, userCode, now }) as OAuthModelRow | undefined;
-    return row && toRecord(row);
+    return row && toOAuthModel(row);
   }
 
   async consume(model: string, id: string, at: number): Promise<void> {
@@ -102,7 +85,7 @@ export class SqliteOAuthModels implements OAuthModelStore {
     if (filter.clientId !== undefined) where.push('client_id = @clientId');
     if (filter.grantId !== undefined) where.push('grant_id = @grantId');
     const sql = `SELECT ${COLUMNS} FROM oauth_models WHERE ${where.join(' AND ')} ORDER BY rowid DESC`;
-    return (this.db.prepare(sql).all({ ...filter, now }) as OAuthModelRow[]).map(toRecord);
+    return (this.db.prepare(sql).all({ ...filter, now }) as OAuthModelRow[]).map(toOAuthModel);
   }
 
   async purgeExpired(now: number): Promise<number> {

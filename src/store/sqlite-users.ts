@@ -1,39 +1,7 @@
 import type Database from 'better-sqlite3';
+import { toUser, USER_COLUMN_OF, type UserRow } from './rows.js';
 import { StoreError, type UserRecord, type UserStore } from './types.js';
 import { lazyStatements } from './sqlite-oauth.js';
-
-interface UserRow {
-  username: string;
-  password_hash: string;
-  roles: string;
-  tenant: string | null;
-  display_name: string | null;
-  created_at: number;
-  disabled_at: number | null;
-  password_changed_at: number;
-  failed_logins: number;
-  locked_until: number | null;
-}
-
-function toUser(r: UserRow): UserRecord {
-  return {
-    username: r.username,
-    passwordHash: r.password_hash,
-    roles: JSON.parse(r.roles) as string[],
-    tenant: r.tenant,
-    displayName: r.display_name,
-    createdAt: r.created_at,
-    disabledAt: r.disabled_at,
-    passwordChangedAt: r.password_changed_at,
-    failedLogins: r.failed_logins,
-    lockedUntil: r.locked_until,
-  };
-}
-
-const COLUMN_OF: Record<string, string> = {
-  passwordHash: 'password_hash', roles: 'roles', tenant: 'tenant', displayName: 'display_name', disabledAt: 'disabled_at',
-  passwordChangedAt: 'password_changed_at', failedLogins: 'failed_logins', lockedUntil: 'locked_until',
-};
 
 export class SqliteUsers implements UserStore {
   private readonly s;
@@ -68,11 +36,11 @@ export class SqliteUsers implements UserStore {
   }
 
   async update(username: string, patch: Partial<Omit<UserRecord, 'username' | 'createdAt'>>): Promise<boolean> {
-    const fields = Object.keys(patch).filter((k) => COLUMN_OF[k] !== undefined && patch[k as keyof typeof patch] !== undefined);
+    const fields = Object.keys(patch).filter((k) => USER_COLUMN_OF[k] !== undefined && patch[k as keyof typeof patch] !== undefined);
     if (fields.length === 0) return (await this.get(username)) !== undefined;
     const values: Record<string, unknown> = { username };
     for (const f of fields) values[f] = f === 'roles' ? JSON.stringify(patch.roles) : patch[f as keyof typeof patch];
-    const sql = `UPDATE users SET ${fields.map((f) => `${COLUMN_OF[f]} = @${f}`).join(', ')} WHERE username = @username`;
+    const sql = `UPDATE users SET ${fields.map((f) => `${USER_COLUMN_OF[f]} = @${f}`).join(', ')} WHERE username = @username`;
     return this.db.prepare(sql).run(values).changes > 0;
   }
 

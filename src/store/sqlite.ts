@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { toApiKey, toSigningKey, type ApiKeyRow, type SigningKeyRow } from './rows.js';
 import { ChangeWatch, ReadCache } from './sqlite-read-cache.js';
 import { closeSync, mkdirSync, openSync, chmodSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -110,38 +111,6 @@ function migrate(db: Database.Database, location: string, migrations: readonly M
   }).immediate();
 }
 
-interface ApiKeyRow {
-  id: string;
-  hash: string;
-  subject: string;
-  tenant: string | null;
-  name: string | null;
-  scopes: string;
-  roles: string;
-  created_at: number;
-  expires_at: number | null;
-  last_used_at: number | null;
-  revoked_at: number | null;
-  replaced_by: string | null;
-}
-
-function toApiKey(row: ApiKeyRow): ApiKeyRecord {
-  return {
-    id: row.id,
-    hash: row.hash,
-    subject: row.subject,
-    tenant: row.tenant,
-    name: row.name,
-    scopes: JSON.parse(row.scopes) as string[],
-    roles: JSON.parse(row.roles) as string[],
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    lastUsedAt: row.last_used_at,
-    revokedAt: row.revoked_at,
-    replacedBy: row.replaced_by,
-  };
-}
-
 class SqliteApiKeys implements ApiKeyStore {
   private readonly insertStmt: Database.Statement;
   private readonly getStmt: Database.Statement<[string]>;
@@ -223,16 +192,6 @@ class SqliteApiKeys implements ApiKeyStore {
   }
 }
 
-interface SigningKeyRow {
-  kid: string;
-  use: string;
-  alg: string;
-  private_jwk: string;
-  public_jwk: string;
-  created_at: number;
-  retired_at: number | null;
-}
-
 class SqliteSigningKeys implements SigningKeyStore {
   private readonly insertStmt: Database.Statement;
   private readonly listStmt: Database.Statement;
@@ -274,15 +233,7 @@ class SqliteSigningKeys implements SigningKeyStore {
   }
 
   async list(use: string, publishedSince: number): Promise<SigningKeyRecord[]> {
-    return (this.listStmt.all(use, publishedSince) as SigningKeyRow[]).map((r) => ({
-      kid: r.kid,
-      use: r.use,
-      alg: r.alg,
-      privateJwk: r.private_jwk,
-      publicJwk: r.public_jwk,
-      createdAt: r.created_at,
-      retiredAt: r.retired_at,
-    }));
+    return (this.listStmt.all(use, publishedSince) as SigningKeyRow[]).map(toSigningKey);
   }
 
   async retire(kid: string, at: number): Promise<boolean> {
