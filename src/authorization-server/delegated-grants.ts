@@ -7,6 +7,7 @@ import type { CompanyIdp, CompanyIdps } from './company-idp.js';
 import type { ResourceCatalog } from './resources.js';
 import { resourceServerInfo } from './provider.js';
 import { MemoryReplayCache, type ReplayCache } from '../store/replay-cache.js';
+import { bindDelegatedToken } from './dpop.js';
 
 /**
  * Grants that turn a company IdP's word into a gateway token for one upstream, registered on oidc-provider
@@ -168,8 +169,6 @@ interface Issue extends Verified {
 
 function issuer(provider: Provider, parts: DelegationParts) {
   return async (ctx: KoaContextWithOIDC, grant: Issue): Promise<void> => {
-    // These tokens are built here, not by oidc-provider's grants, and are not DPoP-bound yet: under `required` the gateway would refuse them.
-    if (parts.oauth.dpop.mode === 'required') throw new errors.CustomOIDCProviderError('invalid_dpop_proof', 'token exchange and ID-JAG tokens are not DPoP-bound yet, and auth.oauth.dpop is required');
     const oidc = ctx.oidc as unknown as { client: unknown; entity(name: string, value: unknown): void };
     // The same resource server (audience, scopes, lifetime, format) the other grants get for this URL.
     const info = resourceServerInfo(parts.resources, parts.oauth, grant.target);
@@ -181,7 +180,8 @@ function issuer(provider: Provider, parts: DelegationParts) {
       throw new errors.InvalidScope(`the user's roles (${grant.principal.roles.join(', ') || 'none'}) grant none of the requested scopes on this upstream`, requested.join(' '));
     }
     if (grant.exchanged && typeof grant.claims.exp === 'number') {
-      info.accessTokenTTL = Math.max(1, Math.min(info.accessTokenTTL, grant.claims.exp - Math.floor(Date.now() / 1000)));
+      // Rounded up: the token's iat is taken when it is saved, which may be in the next second.
+      info.accessTokenTTL = Math.max(1, Math.min(info.accessTokenTTL, grant.claims.exp - Math.ceil(Date.now() / 1000)));
     }
     const delegated: DelegatedClaims = {
       sub_iss: grant.idp.issuer,
@@ -199,13 +199,15 @@ function issuer(provider: Provider, parts: DelegationParts) {
       if (!certificate) throw invalidGrant('mutual TLS client certificate not provided');
       (token as unknown as { setThumbprint(kind: 'x5t', cert: string): void }).setThumbprint('x5t', certificate);
     }
+    // RFC 9449: a token request with a proof gets a token bound to its key (under `required` every request has one).
+    if (parts.oauth.dpop.mode !== 'off') await bindDelegatedToken(provider, ctx, token as unknown as { setThumbprint(kind: 'jkt', value: string): void });
     oidc.entity('AccessToken', token);
     const value = await token.save();
     ctx.set('cache-control', 'no-store');
     ctx.body = {
       access_token: value,
       ...(grant.exchanged ? { issued_token_type: `${TOKEN_TYPE}access_token` } : {}),
-      token_type: 'Bearer',
+      token_type: (token as unknown as { tokenType: string }).tokenType,
       expires_in: token.expiration,
       scope: token.scope,
     };

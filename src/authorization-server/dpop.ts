@@ -1,5 +1,6 @@
 import { hkdfSync } from 'node:crypto';
-import type { KoaContextWithOIDC } from 'oidc-provider';
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type Provider from 'oidc-provider';
 import { DPOP_ALGORITHMS, type DpopConfig } from '../config/index.js';
 
 /**
@@ -45,3 +46,32 @@ export function requireDpopAtTokenEndpoint(settings: DpopConfig, tokenPath: stri
 
 /** The algorithms advertised (`dpop_signing_alg_values_supported`) and accepted: the gateway's own list. */
 export const DPOP_SIGNING_ALGS = [...DPOP_ALGORITHMS];
+
+/** What oidc-provider's proof check answers for a valid proof (validate_dpop.js). */
+interface ValidatedProof {
+  thumbprint: string;
+  jti: string;
+  iat: number;
+}
+type ValidateDpop = (provider: Provider, ctx: KoaContextWithOIDC) => Promise<ValidatedProof | undefined>;
+type CheckReplay = (provider: Provider, ctx: KoaContextWithOIDC, proof: ValidatedProof, clientId: string) => Promise<void>;
+
+/**
+ * DPoP for the tokens built outside oidc-provider's own grants (token exchange, ID-JAG): the token request's
+ * proof is checked by oidc-provider's own helper (signature, `htm`, `htu`, `iat`, nonce, then `jti` replay per
+ * client), exactly as its `client_credentials` grant does, and the token is bound to the proof's key. Without
+ * a proof, a client registered with `dpop_bound_access_tokens` is refused, as oidc-provider's grants refuse it.
+ * The helper is not part of oidc-provider's documented API: the tests that issue bound exchange tokens are what
+ * notices a change in it.
+ */
+export async function bindDelegatedToken(provider: Provider, ctx: KoaContextWithOIDC, token: { setThumbprint(kind: 'jkt', value: string): void }): Promise<void> {
+  const helpers = (await import('oidc-provider/lib/helpers/validate_dpop.js' as string)) as { default: ValidateDpop; checkDpopReplay: CheckReplay };
+  const proof = await helpers.default(provider, ctx);
+  const client = ctx.oidc.client as unknown as { clientId: string; dpopBoundAccessTokens?: boolean };
+  if (!proof) {
+    if (client.dpopBoundAccessTokens) throw new errors.InvalidGrant('DPoP proof JWT not provided');
+    return;
+  }
+  await helpers.checkDpopReplay(provider, ctx, proof, client.clientId);
+  token.setThumbprint('jkt', proof.thumbprint);
+}

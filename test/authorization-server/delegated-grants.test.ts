@@ -10,6 +10,7 @@ import { withStore } from '../helpers/store.js';
 import { IDP_APP, IDP_SERVICE, startIdp, tempStore, type TestIdp } from '../helpers/idp.js';
 import { generateClientSecret, hashClientSecret } from '../../src/authorization-server/client-secrets.js';
 import type { AuditRecord } from '../../src/audit/index.js';
+import { DpopKey, initializeWith } from '../helpers/dpop.js';
 
 /**
  * Parts 3 and 4 of issue 15 at the embedded authorization server: RFC 8693 token exchange and the ID-JAG
@@ -135,6 +136,27 @@ describe('token exchange and ID-JAG at the embedded authorization server', () =>
     assert.equal(called?.actor, IDP_SERVICE.id);
     // Bound to that upstream and its scope: another tool is 403.
     assert.equal((await callTool(resource, res.json.access_token, 'secret_tool')).status, 403);
+  });
+
+  test('token exchange with a DPoP proof (RFC 9449): the token is bound to the key; it works with that key\'s proofs, not as Bearer, not with another key', async () => {
+    const key = await DpopKey.create();
+    const form = { grant_type: TOKEN_EXCHANGE, subject_token: await aliceAccessToken(), subject_token_type: ACCESS_TOKEN, resource };
+    const res = await tokenRequest(issuer, form, { ...basicAuth(AGENT.id, AGENT.secret), dpop: await key.proof('POST', `${issuer}/oauth/token`) });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    remember(res.json.access_token);
+    assert.equal(res.json.token_type, 'DPoP');
+    const token = res.json.access_token as string;
+    assert.deepEqual(decodeJwt(token).cnf, { jkt: key.thumbprint });
+    const proof = (k: DpopKey) => k.proof('POST', resource, { accessToken: token });
+    assert.equal((await initializeWith(resource, 'DPoP', token, [await proof(key)])).status, 200, 'with a proof by its key');
+    assert.equal((await initializeWith(resource, 'Bearer', token, [])).status, 401, 'a stolen bound token used as Bearer');
+    assert.equal((await initializeWith(resource, 'DPoP', token, [await proof(await DpopKey.create())])).status, 401, 'with a proof by another key');
+    // A replayed token-request proof is refused (oidc-provider's replay check, per client).
+    const replayedProof = await key.proof('POST', `${issuer}/oauth/token`);
+    assert.equal((await tokenRequest(issuer, { ...form, subject_token: await aliceAccessToken() }, { ...basicAuth(AGENT.id, AGENT.secret), dpop: replayedProof })).status, 200);
+    const replay = await tokenRequest(issuer, { ...form, subject_token: await aliceAccessToken() }, { ...basicAuth(AGENT.id, AGENT.secret), dpop: replayedProof });
+    assert.equal(replay.status, 400, JSON.stringify(replay.json));
+    assert.equal(replay.json.error, 'invalid_grant', 'oidc-provider keeps the reason (replay) out of the answer');
   });
 
   test('token exchange with an IdP ID token as subject_token, audience naming the upstream', async () => {
