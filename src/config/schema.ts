@@ -1,20 +1,14 @@
 import { z } from 'zod';
-import { DURATION_PATTERN, parseDuration } from '../shared/duration.js';
 import { isLoopbackHost } from '../shared/client-ip.js';
 import { storeSchema } from './store-schema.js';
+import { redisSchema } from './redis-schema.js';
+import { between, duration } from './durations.js';
 
 /**
  * The one schema of `warden.yaml`. Everything else (defaults per scenario, JSON Schema, error messages) is
  * derived from it, so the file, the docs and the validation cannot drift apart.
  */
 
-const duration = z
-  .union([
-    z.number().int().nonnegative(),
-    z.string().regex(DURATION_PATTERN, { message: 'expected a duration such as 500ms, 30s, 15m, 1h or 7d' }),
-  ])
-  .transform((v) => parseDuration(v))
-  .describe('milliseconds, or a string such as "30s", "15m", "1h"');
 
 const port = z.number().int().min(0).max(65535);
 
@@ -87,8 +81,6 @@ export const CERTIFICATE_CLIENT_AUTH = ['tls_client_auth', 'self_signed_tls_clie
 /** The longest access-token lifetime the config allows. */
 export const MAX_ACCESS_TOKEN_TTL_MS = 3_600_000;
 
-/** Bounds a duration option: `duration` already turned it into milliseconds. */
-const between = (min: number, max: number, text: string) => duration.pipe(z.number().min(min, { message: text }).max(max, { message: text }));
 
 /** Exponential back-off of failed sign-ins (sign-in-throttle.ts). */
 const backoff = z.object({
@@ -384,22 +376,7 @@ export const configSchema = z
     publicUrl: z.url({ protocol: /^https?$/ }).optional()
       .describe('the URL clients use to reach the gateway, when it differs from the listen address'),
     store: storeSchema,
-    redis: z
-      .object({
-        keyPrefix: z.string().min(1).max(64).regex(/^[A-Za-z0-9:._-]+$/, { message: 'letters, digits, : . _ -' }).default('warden:')
-          .describe('every key and channel this gateway uses in Redis starts with it: several deployments can share one Redis'),
-        commandTimeout: between(20, 10_000, 'between 20ms and 10s').default(500)
-          .describe('a Redis command not answered within this time fails, so a hung Redis cannot hang a request'),
-        connectTimeout: between(100, 60_000, 'between 100ms and 1m').default(5_000)
-          .describe('how long start-up waits for Redis before it refuses to start'),
-        pollInterval: between(20, 5_000, 'between 20ms and 5s').default(200)
-          .describe('how often each instance reads the revocation counter (pub/sub is faster; this bounds a missed message)'),
-        staleAfter: between(100, 30_000, 'between 100ms and 30s').default(1_000)
-          .describe('revocation state older than this (Redis unreachable) is not trusted: caches miss, session checks answer 503 and /readyz is 503'),
-      })
-      .strict()
-      .default({ keyPrefix: 'warden:', commandTimeout: 500, connectTimeout: 5_000, pollInterval: 200, staleAfter: 1_000 })
-      .describe('how the gateway uses the Redis of store.redis (several instances); ignored without it'),
+    redis: redisSchema,
     auth: z
       .union([
         z.literal('none'),

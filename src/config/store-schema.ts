@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DURATION_PATTERN, parseDuration } from '../shared/duration.js';
+import { duration } from './durations.js';
 
 /**
  * `store`: one SQLite file (the default), or PostgreSQL plus Redis for several instances. Parsed as one object
@@ -42,13 +42,6 @@ function urlOf(schemes: string[], example: string) {
     }
   }, { message: `expected a ${schemes[0]}:// URL such as ${example} (the value itself is not shown: it may hold a password)` });
 }
-
-const duration = z
-  .union([
-    z.number().int().nonnegative(),
-    z.string().regex(DURATION_PATTERN, { message: 'expected a duration such as 500ms, 30s, 15m, 1h or 7d' }),
-  ])
-  .transform((v) => parseDuration(v));
 
 export const storeSchema = z
   .object({
