@@ -25,6 +25,7 @@ import { McpRoutes, PATHS } from './routes.js';
 import { sendJson } from './respond.js';
 import { httpPipeline } from './pipeline/index.js';
 import { UpstreamIdentity } from './pipeline/identify.js';
+import type { AdminSession } from '../admin/http/sessions.js';
 import { AdminHttp } from '../admin/http/index.js';
 import { liveToolLister } from './upstream-tools.js';
 import { UserDirectory } from '../authorization-server/users.js';
@@ -237,6 +238,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     record: writeAudit, instance: parts.instance, secure: publicBase.startsWith('https:'),
     base: publicBase, clientIp: ipOf, isLocal, log: log.child({ component: 'admin' }),
     limiter: parts.shared.limiter('admin', config.admin.perIp),
+    ...(parts.shared.kind === 'redis' ? { sessionStore: parts.shared.pending<AdminSession>('admin-session') } : {}),
   }) : undefined;
   const app = new App({
     routes, originPolicy, pipeline, authorizationServer, admin, clientIp: ipOf, log, isLocal,

@@ -60,7 +60,7 @@ async function session(req: IncomingMessage, res: ServerResponse, method: string
   }
   if (method === 'DELETE') {
     await gate.checkCsrf(identity, header(req, 'x-csrf-token'), meta);
-    gate.signOut(req);
+    await gate.signOut(req);
     res.setHeader('set-cookie', gate.clearCookie());
     return json(res, 200, { signedOut: true });
   }

@@ -11,6 +11,7 @@ import { ADMIN_SCOPE } from '../context.js';
 import { cookiesOf, setCookie } from './cookies.js';
 import { AdminHttpError } from './errors.js';
 import { AdminSessions, type AdminSession } from './sessions.js';
+import type { PendingStore } from '../../store/redis/pending.js';
 
 /**
  * Who may use the console and the admin API, apart from MCP access: a user of the gateway's own directory who
@@ -48,6 +49,8 @@ export interface AdminGateParts {
   secure: boolean;
   /** False: no password sign-in (auth.oauth.localPasswords: false, or no auth.oauth); administrators use the company IdP. */
   passwords: boolean;
+  /** Where console sessions live: shared by all instances with Redis; default: this process. */
+  sessionStore?: PendingStore<AdminSession> | undefined;
 }
 
 export const SESSION_COOKIE = 'warden_admin';
@@ -56,7 +59,7 @@ export class AdminGate {
   readonly sessions: AdminSessions;
 
   constructor(private readonly parts: AdminGateParts) {
-    this.sessions = new AdminSessions(parts.admin.sessionTtl);
+    this.sessions = new AdminSessions(parts.admin.sessionTtl, parts.sessionStore);
   }
 
   /** The administrator behind the request, or 401/403. A session is checked against the directory on every request. */
@@ -64,12 +67,13 @@ export class AdminGate {
     const authorization = req.headers.authorization;
     if (authorization !== undefined) return this.byApiKey(authorization, meta);
     const token = cookiesOf(req).get(SESSION_COOKIE);
-    const session = this.sessions.get(token);
+    const session = await this.sessions.get(token);
     if (!session) throw new AdminHttpError('unauthorized', 'Sign in at /admin/login, or send an API key with scope admin (Authorization: Bearer wdn_…)');
     const user = await this.parts.users.get(session.subject);
     if (!user || user.disabledAt !== null || !this.isAdministrator(user)) {
-      // Disabled, removed or demoted since signing in: the console closes at once, not when the session expires.
-      this.sessions.endAllOf(session.subject);
+      // Disabled, removed or demoted since signing in: the console closes at once, not when the session expires
+      // (this session now; the user's others at their next request, by this same check).
+      await this.sessions.end(token);
       await this.refusal(session.subject, 'admin.session', `session ${session.handle} ended: the account is disabled or no longer holds an admin role`, meta);
       throw new AdminHttpError('unauthorized', 'Your console session ended: the account is disabled or no longer an administrator');
     }
@@ -104,7 +108,7 @@ export class AdminGate {
   async signIn(username: string, password: string, meta: RequestMeta): Promise<{ token: string; session: AdminSession }> {
     if (!this.parts.passwords) throw new AdminHttpError('forbidden', 'Password sign-in is off here (auth.oauth.localPasswords: false); sign in with your company account at /admin/login');
     const user = await this.checkPassword(username, password, meta, 'admin.sign_in');
-    const { token, session } = this.sessions.create(user.username);
+    const { token, session } = await this.sessions.create(user.username);
     await this.record(user.username, 'admin.sign_in', 'allow', `console session ${session.handle}`, meta, session.handle);
     return { token, session };
   }
@@ -124,7 +128,7 @@ export class AdminGate {
       await this.record(outcome.username, 'admin.sign_in', 'deny', `company sign-in at ${outcome.issuer}: not an administrator: holds none of the roles ${this.parts.admin.roles.join(', ')}`, meta);
       throw new AdminHttpError('forbidden', `This account may not use the admin console: the company IdP gives it none of the roles in admin.roles (${this.parts.admin.roles.join(', ')}).`);
     }
-    const { token, session } = this.sessions.create(user.username, true);
+    const { token, session } = await this.sessions.create(user.username, true);
     await this.record(user.username, 'admin.sign_in', 'allow', `console session ${session.handle}, company sign-in at ${outcome.issuer}${outcome.rolesRemoved ? '; roles removed at the IdP: earlier grants revoked' : ''}`, meta, session.handle);
     return { token, session };
   }
@@ -134,7 +138,7 @@ export class AdminGate {
     if (!identity.session) throw new AdminHttpError('invalid_input', 'Only console sessions re-authenticate; an API key needs no password');
     if (identity.session.sso) throw new AdminHttpError('invalid_input', 'This session was opened through the company IdP and has no password here: sign in again at /admin/login');
     await this.checkPassword(identity.subject, password, meta, 'admin.reauthenticate');
-    this.sessions.reauthenticated(identity.session);
+    await this.sessions.reauthenticated(identity.session);
     await this.record(identity.subject, 'admin.reauthenticate', 'allow', `console session ${identity.session.handle}`, meta, identity.session.handle);
   }
 
@@ -198,8 +202,8 @@ export class AdminGate {
     return setCookie(SESSION_COOKIE, '', { maxAge: 0, secure: this.parts.secure });
   }
 
-  signOut(req: IncomingMessage): void {
-    this.sessions.end(cookiesOf(req).get(SESSION_COOKIE));
+  async signOut(req: IncomingMessage): Promise<void> {
+    await this.sessions.end(cookiesOf(req).get(SESSION_COOKIE));
   }
 
   private isAdministrator(user: UserView): boolean {

@@ -1,10 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { MemoryPendingStore, type PendingStore } from '../../store/redis/pending.js';
 
 /**
- * Console sign-ins, in memory (per process: a restart signs administrators out, which is the safe direction).
- * The browser holds a 256-bit random token; the map is keyed by its SHA-256, so the lookup's timing says
- * nothing about the token and a heap dump holds no usable one. Each session has a public `handle` (what audit
- * records name) and its own CSRF token.
+ * Console sign-ins. The browser holds a 256-bit random token; sessions are kept under its SHA-256, so the
+ * lookup's timing says nothing about the token and neither a heap dump nor Redis holds a usable one. Each
+ * session has a public `handle` (what audit records name) and its own CSRF token. Kept in this process by
+ * default (a restart signs administrators out, which is the safe direction); with several instances, in
+ * Redis, so that a console request may reach any of them.
  */
 
 export interface AdminSession {
@@ -26,44 +28,43 @@ const digest = (token: string) => createHash('sha256').update(token).digest('bas
 const random = () => randomBytes(32).toString('base64url');
 
 export class AdminSessions {
-  private readonly byDigest = new Map<string, AdminSession>();
+  /** Where each session object handed out is kept, so that a change to it can be written back. */
+  private readonly keys = new WeakMap<AdminSession, string>();
 
-  constructor(private readonly ttlMs: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly ttlMs: number,
+    private readonly store: PendingStore<AdminSession> = new MemoryPendingStore<AdminSession>(MAX_SESSIONS),
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** A new session for `subject`; the token goes into the cookie and nowhere else. */
-  create(subject: string, sso = false): { token: string; session: AdminSession } {
+  async create(subject: string, sso = false): Promise<{ token: string; session: AdminSession }> {
     const now = this.now();
     const token = random();
     const session: AdminSession = { handle: `as_${randomBytes(9).toString('base64url')}`, subject, csrf: random(), createdAt: now, authAt: now, sso, expiresAt: now + this.ttlMs };
-    this.byDigest.set(digest(token), session);
-    // Oldest first: Map order is insertion order.
-    if (this.byDigest.size > MAX_SESSIONS) this.byDigest.delete(this.byDigest.keys().next().value!);
+    await this.store.put(digest(token), session, this.ttlMs);
+    this.keys.set(session, digest(token));
     return { token, session };
   }
 
   /** The live session the token opens, if any. */
-  get(token: string | undefined): AdminSession | undefined {
+  async get(token: string | undefined): Promise<AdminSession | undefined> {
     if (!token) return undefined;
     const key = digest(token);
-    const session = this.byDigest.get(key);
-    if (session && session.expiresAt <= this.now()) {
-      this.byDigest.delete(key);
-      return undefined;
-    }
+    const session = await this.store.get(key);
+    if (!session || session.expiresAt <= this.now()) return undefined;
+    this.keys.set(session, key);
     return session;
   }
 
   /** The password was proved again. */
-  reauthenticated(session: AdminSession): void {
+  async reauthenticated(session: AdminSession): Promise<void> {
     session.authAt = this.now();
+    const key = this.keys.get(session);
+    if (key !== undefined) await this.store.update(key, session);
   }
 
-  end(token: string | undefined): void {
-    if (token) this.byDigest.delete(digest(token));
-  }
-
-  /** Ends every session of `subject` (disabled, or no longer an administrator). */
-  endAllOf(subject: string): void {
-    for (const [key, s] of this.byDigest) if (s.subject === subject) this.byDigest.delete(key);
+  async end(token: string | undefined): Promise<void> {
+    if (token) await this.store.take(digest(token));
   }
 }

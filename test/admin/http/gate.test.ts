@@ -11,7 +11,8 @@ import { TokenBucketLimiter } from '../../../src/ratelimit/index.js';
 import { LOGIN_BACKOFF, LOGIN_PER_ACCOUNT } from '../../../src/config/index.js';
 import { AdminGate, SESSION_COOKIE } from '../../../src/admin/http/gate.js';
 import { AdminHttpError } from '../../../src/admin/http/errors.js';
-import { AdminSessions } from '../../../src/admin/http/sessions.js';
+import { MemoryPendingStore } from '../../../src/store/redis/pending.js';
+import { AdminSessions, type AdminSession } from '../../../src/admin/http/sessions.js';
 import type { AuditRecord } from '../../../src/audit/index.js';
 import { PASSWORD } from '../../helpers/oauth.js';
 
@@ -101,12 +102,21 @@ test('guessing is slowed by the same back-off as the authorization server\'s sig
   });
 });
 
-test('sessions expire after sessionTtl; the token is not the key they are kept under', () => {
+test('sessions expire after sessionTtl; the token is not the key they are kept under; a re-authentication is kept', async () => {
   let now = 1_000;
-  const sessions = new AdminSessions(10_000, () => now);
-  const { token, session } = sessions.create('root');
-  assert.equal(sessions.get(token), session);
-  assert.equal(sessions.get(`${token}x`), undefined);
+  const store = new MemoryPendingStore<AdminSession>(100, () => now);
+  const sessions = new AdminSessions(10_000, store, () => now);
+  const { token, session } = await sessions.create('root');
+  assert.deepEqual(await sessions.get(token), session);
+  assert.equal(await sessions.get(`${token}x`), undefined);
+  assert.equal(await store.get(token), undefined, 'kept under the SHA-256 of the token, not the token');
+  now += 5_000;
+  const seen = (await sessions.get(token))!;
+  await sessions.reauthenticated(seen);
+  assert.equal((await sessions.get(token))!.authAt, now, 'written back, so another instance sees it too');
+  await sessions.end(token);
+  assert.equal(await sessions.get(token), undefined, 'signed out');
+  const again = await sessions.create('root');
   now += 10_001;
-  assert.equal(sessions.get(token), undefined);
+  assert.equal(await sessions.get(again.token), undefined, 'expired');
 });

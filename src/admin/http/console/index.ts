@@ -138,7 +138,7 @@ export async function answerConsole(req: IncomingMessage, res: ServerResponse, p
   const form = await readForm(req);
   await gate.checkCsrf(identity, form.get('csrf') ?? undefined, meta);
   if (path === '/logout') {
-    gate.signOut(req);
+    await gate.signOut(req);
     res.setHeader('set-cookie', gate.clearCookie());
     return redirect(res, '/admin/login');
   }
