@@ -139,3 +139,18 @@ export const storeUrlInline: Rule = {
     return out;
   },
 };
+
+/**
+ * Several instances without `audit.instance`: each start writes a new chain named hostname:pid, so the end of
+ * an instance's chain cannot be pinned (`warden audit verify --expect <instance>@<seq>:<hash>`) across restarts,
+ * and records name a process rather than the instance operators know.
+ */
+export const auditInstanceUnnamed: Rule = {
+  id: 'audit-instance-unnamed',
+  severity: 'warning',
+  check: ({ config }) => ('postgres' in config.store && config.audit.store && config.audit.instance === undefined ? [{
+    path: 'audit.instance',
+    message: 'several instances share the store, and audit.instance is not set: every start of an instance begins a new audit chain named hostname:pid, so a chain cut short at its end cannot be told from one whose process stopped',
+    fix: 'name each instance: audit: { instance: "${WARDEN_INSTANCE}" } with WARDEN_INSTANCE=gw-1, gw-2, … in each instance\'s environment; its chain then continues across restarts',
+  }] : []),
+};

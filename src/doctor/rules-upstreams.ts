@@ -87,3 +87,17 @@ export const wildcardAllow: Rule = {
     return out;
   },
 };
+
+/** Several instances (PostgreSQL + Redis) with a stdio upstream: its sessions live in one instance's process. */
+export const stdioWithoutAffinity: Rule = {
+  id: 'stdio-several-instances',
+  severity: 'warning',
+  check: ({ config }) => {
+    if (!('postgres' in config.store)) return [];
+    return Object.entries(config.upstreams).filter(([, u]) => u.command).map(([name]) => ({
+      path: `upstreams.${name}.command`,
+      message: `${name} is a stdio upstream and the store is shared by several instances: each session's server runs inside the instance that opened it, and the others answer 404 session_on_other_instance`,
+      fix: 'route a session back to the instance that opened it (HAProxy: a stick table on the Mcp-Session-Id response header, docs/scaling.md), or serve that server over HTTP so that any instance can forward it',
+    }));
+  },
+};

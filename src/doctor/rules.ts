@@ -1,7 +1,7 @@
 import type { Rule } from './types.js';
 import { audienceNotPinned, credentialsOverHttp, idpUnreachable, metricsPublic, noRateLimit, publicUrlHttp, scenarioMismatch, sharedIdentityAudience } from './rules-exposure.js';
-import { auditOff, inlineSecret, keysNeverExpire, longTokenLifetime, storeReadable, storeUrlInline } from './rules-credentials.js';
-import { unpinnedLauncher, wildcardAllow } from './rules-upstreams.js';
+import { auditInstanceUnnamed, auditOff, inlineSecret, keysNeverExpire, longTokenLifetime, storeReadable, storeUrlInline } from './rules-credentials.js';
+import { stdioWithoutAffinity, unpinnedLauncher, wildcardAllow } from './rules-upstreams.js';
 
 /**
  * Every rule `warden doctor` applies to a config, gravest first. Rules that the loader already enforces
@@ -23,6 +23,8 @@ export const RULES: readonly Rule[] = [
   inlineSecret,
   storeReadable,
   storeUrlInline,
+  auditInstanceUnnamed,
   unpinnedLauncher,
   wildcardAllow,
+  stdioWithoutAffinity,
 ];

@@ -205,8 +205,8 @@ describe('warden doctor: one finding per misconfiguration, with its fix, exit 1'
     assert.ok(!JSON.stringify(found).includes('abc123'), 'the secret is not echoed');
   });
 
-  test('a PostgreSQL password written into store.postgres (the database unreachable: the review still runs)', async () => {
-    const found = await expectFindings(clean('@DB@', { store: 'store: { postgres: "postgres://warden:pg-pass-in-file@127.0.0.1:1/warden", redis: "${REDIS_URL}" }' }), ['store-password-inline'], /postgres: "\$\{DATABASE_URL\}"/);
+  test('a PostgreSQL password written into store.postgres (the database unreachable: the review still runs); several instances with a stdio upstream need affinity', async () => {
+    const found = await expectFindings(clean('@DB@', { store: 'store: { postgres: "postgres://warden:pg-pass-in-file@127.0.0.1:1/warden", redis: "${REDIS_URL}" }\naudit: { instance: gw-1 }' }), ['store-password-inline', 'stdio-several-instances'], /postgres: "\$\{DATABASE_URL\}"/);
     assert.ok(!JSON.stringify(found).includes('pg-pass-in-file'), 'the password is not echoed');
   });
 
