@@ -31,7 +31,7 @@ import { liveToolLister } from './upstream-tools.js';
 import { UserDirectory } from '../authorization-server/users.js';
 import { SignInThrottle } from '../authorization-server/sign-in-throttle.js';
 import { TokenBucketLimiter } from '../ratelimit/index.js';
-import { DPOP_ALGORITHMS, LOGIN_BACKOFF, LOGIN_PER_ACCOUNT } from '../config/index.js';
+import { DPOP_ALGORITHMS, DPOP_DEFAULTS, LOGIN_BACKOFF, LOGIN_PER_ACCOUNT } from '../config/index.js';
 
 export type { GatewayOptions } from './parts.js';
 
@@ -182,7 +182,15 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
   }
   const delegated = issuers?.using('access-token') ?? [];
   // Before the embedded AS's verifier, which would claim every JWT: a JWT goes to the IdP its iss names.
-  if (delegated.length > 0) verifiers.push(new IdpTokenVerifier(delegated, { claimEveryJwt: !oauth }));
+  if (delegated.length > 0) {
+    // DPoP-bound IdP tokens (RFC 9449 cnf.jkt): their proofs checked like the embedded AS's, unless DPoP is
+    // off here. Always `allowed`: `required` is about the embedded AS's tokens; IdP bearer tokens stay welcome.
+    const settings = oauth?.dpop ?? DPOP_DEFAULTS;
+    const dpop = settings.mode === 'off' ? undefined : new DpopVerifier({ ...settings, mode: 'allowed', nonce: false }, {
+      ...(parts.shared.kind === 'redis' ? { replays: parts.shared.replay('dpop') } : {}),
+    });
+    verifiers.push(new IdpTokenVerifier(delegated, { claimEveryJwt: !oauth, dpop }));
+  }
   let authorizationServer: MountedAuthorizationServer | undefined;
   if (oauth && store && scopes) {
     let tokens: AccessTokenVerifier | undefined;

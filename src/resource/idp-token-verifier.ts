@@ -5,6 +5,7 @@ import { AuthenticationError } from './errors.js';
 import { credentialIdOf, principalFromClaims } from './idp-claims.js';
 import { certificateConfirmation } from './certificate-binding.js';
 import type { TrustedIssuer } from './trusted-issuer.js';
+import type { DpopVerifier } from './dpop.js';
 
 /**
  * Access tokens of company IdPs (`auth.jwt.issuers` with `use: [access-token]`) in the verifier chain: a JWT
@@ -20,12 +21,18 @@ const VERIFIED_CACHE_MAX = 4096;
 export interface IdpTokenVerifierOptions {
   /** Also claim JWTs from issuers not configured, to refuse them by name (when no other verifier takes JWTs). */
   claimEveryJwt: boolean;
+  /**
+   * Checks the proofs of IdP tokens bound to a key (RFC 9449 `cnf.jkt`), on every request; bearer IdP tokens
+   * are taken as before. Without it, a DPoP-bound IdP token is refused.
+   */
+  dpop?: DpopVerifier | undefined;
   now?: () => number;
 }
 
 export class IdpTokenVerifier implements BearerVerifier {
   readonly kind = 'jwt' as const;
   readonly describes = "an access token of the company's IdP";
+  readonly dpop: boolean;
   private readonly byIssuer: Map<string, TrustedIssuer>;
   private readonly introspecting: TrustedIssuer[];
   private readonly now: () => number;
@@ -35,6 +42,7 @@ export class IdpTokenVerifier implements BearerVerifier {
     this.byIssuer = new Map(issuers.map((i) => [i.issuer, i]));
     this.introspecting = issuers.filter((i) => i.introspection);
     this.now = options.now ?? Date.now;
+    this.dpop = options.dpop !== undefined;
   }
 
   accepts(token: string): boolean {
@@ -44,6 +52,17 @@ export class IdpTokenVerifier implements BearerVerifier {
   }
 
   async verify(token: string, context: RequestContext): Promise<Principal> {
+    const principal = await this.verifiedPrincipal(token, context);
+    // The proof is per request: checked after the (remembered) token, so that only a valid token spends room in
+    // the replay cache. A bound token sent as Bearer, or an unbound one sent as DPoP, is refused there.
+    if (this.options.dpop) {
+      const jkt = principal.confirmation?.jkt;
+      await this.options.dpop.confirm({ jti: principal.credential.id, ...(jkt ? { cnf: { jkt } } : {}) }, token, context.presentation);
+    }
+    return principal;
+  }
+
+  private async verifiedPrincipal(token: string, context: RequestContext): Promise<Principal> {
     const cacheKey = `${context.audiences.join(' ')}\n${token}`;
     const hit = this.verified.get(cacheKey);
     if (hit && this.now() < hit.validUntil) return hit.principal;
@@ -59,8 +78,19 @@ export class IdpTokenVerifier implements BearerVerifier {
     const idp = iss === undefined ? undefined : this.byIssuer.get(iss);
     if (!idp) throw new AuthenticationError('Unauthorized: the token was issued by an issuer this gateway does not trust (auth.jwt.issuers)', 'invalid_token');
     const claims = await idp.verifyJwt(token, 'access-token', idp.config.audiences ?? context.audiences, this.now());
-    const principal = bound(principalFromClaims({ idp: idp.config, configPath: idp.configPath, claims, credentialId: credentialIdOf(claims, token) }), claims);
+    const principal = this.bound(principalFromClaims({ idp: idp.config, configPath: idp.configPath, claims, credentialId: credentialIdOf(claims, token) }), claims);
     return { principal, validUntil: (claims.exp! * 1000) + idp.config.clockTolerance };
+  }
+
+  /**
+   * What a token is bound to (in the JWT, or in the introspection answer): a certificate (RFC 8705 §3.2; the
+   * authenticator checks it) or, with a DPoP verifier, a key (RFC 9449; verify() checks the proof).
+   */
+  private bound(principal: Principal, claims: Record<string, unknown>): Principal {
+    const certificate = certificateConfirmation(claims.cnf, principal.credential.id, { dpop: this.dpop });
+    const jkt = this.dpop ? (claims.cnf as { jkt?: unknown } | undefined)?.jkt : undefined;
+    if (jkt !== undefined && (typeof jkt !== 'string' || jkt === '')) throw new AuthenticationError('Unauthorized: the token names no usable key (cnf.jkt)', 'invalid_token', principal.credential.id);
+    return certificate || jkt ? { ...principal, confirmation: { ...certificate, ...(jkt ? { jkt } : {}) } } : principal;
   }
 
   private async verifyOpaque(token: string, context: RequestContext): Promise<{ principal: Principal; validUntil: number }> {
@@ -69,7 +99,7 @@ export class IdpTokenVerifier implements BearerVerifier {
       if (!answer) continue;
       // RFC 7662 makes sub optional; a client-credentials token's subject is its client (as RFC 9068 §2.2 says for JWTs).
       const claims = answer.sub === undefined && typeof answer.client_id === 'string' ? { ...answer, sub: answer.client_id } : answer;
-      const principal = bound(principalFromClaims({ idp: idp.config, configPath: idp.configPath, claims, credentialId: credentialIdOf(claims, token) }), claims);
+      const principal = this.bound(principalFromClaims({ idp: idp.config, configPath: idp.configPath, claims, credentialId: credentialIdOf(claims, token) }), claims);
       // Remembered no longer than the introspection cache would: a revocation at the IdP shows within cacheTtl.
       const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : Infinity;
       return { principal, validUntil: Math.min(exp, this.now() + idp.config.introspection!.cacheTtl) };
@@ -78,11 +108,6 @@ export class IdpTokenVerifier implements BearerVerifier {
   }
 }
 
-/** RFC 8705: an IdP token bound to a certificate (in the JWT, or in the introspection answer, §3.2) carries it; the authenticator checks it. */
-function bound(principal: Principal, claims: Record<string, unknown>): Principal {
-  const confirmation = certificateConfirmation(claims.cnf, principal.credential.id);
-  return confirmation ? { ...principal, confirmation } : principal;
-}
 
 /** The unverified `iss`, only to choose whose keys to check the signature with. */
 function issuerOf(token: string): string | undefined {

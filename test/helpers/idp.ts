@@ -41,7 +41,8 @@ export interface TestIdp {
   /** How many times the JWKS was fetched. */
   jwksFetches(): number;
   /** A client-credentials access token of IDP_SERVICE for `resource`. */
-  serviceToken(resource: string): Promise<string>;
+  /** A client-credentials access token of the IdP's service client; with `dpop` (a proof for its token endpoint), a DPoP-bound one. */
+  serviceToken(resource: string, dpop?: string): Promise<string>;
   /** The code flow for `username` through the development login form; the token endpoint's answer. */
   codeFlow(username: string, options?: { resource?: string; scope?: string }): Promise<{ id_token: string; access_token: string; [k: string]: unknown }>;
   /** A token signed with the current key (or `key`), as this IdP would sign it: typ at+jwt, its kid. */
@@ -79,10 +80,10 @@ export async function startIdp(options: { ssoRedirect?: string } = {}): Promise<
     disabled: new Set(),
     format: 'jwt',
     jwksFetches: () => fetches,
-    serviceToken: async (resource) => {
+    serviceToken: async (resource, dpop) => {
       const res = await fetch(`${issuer}/token`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(IDP_SERVICE.id, IDP_SERVICE.secret) },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(IDP_SERVICE.id, IDP_SERVICE.secret), ...(dpop ? { dpop } : {}) },
         body: new URLSearchParams({ grant_type: 'client_credentials', resource, scope: 'mcp' }).toString(),
       });
       const json = (await res.json()) as { access_token?: string };
@@ -147,6 +148,8 @@ function configuration(idp: TestIdp, ssoRedirect: string | undefined): Configura
     features: {
       devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
+      // A client that sends a proof gets a DPoP-bound token (cnf.jkt); others get bearer tokens, as before.
+      dPoP: { enabled: true },
       introspection: { enabled: true },
       resourceIndicators: {
         enabled: true,

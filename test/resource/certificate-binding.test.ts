@@ -197,10 +197,10 @@ describe('company IdP tokens bound to a certificate (cnf.x5t#S256) get the same 
     assert.equal(allowed.certificate, thumbprintOf(new X509Certificate(bot.certPem)));
   });
 
-  test('attack: an IdP token bound to a DPoP key (cnf.jkt) is refused, not taken as a bearer token; control: an unbound one', async () => {
+  test('attack: an IdP token bound to a DPoP key (cnf.jkt) sent as Bearer is refused, not taken as a bearer token; control: an unbound one', async () => {
     const refusedCall = await call(await sign({ jkt: 'x'.repeat(43) }), bot);
     assert.equal(refusedCall.status, 401);
-    assert.match(refusedCall.message, /not accepted here yet/);
+    assert.match(refusedCall.message, /DPoP-bound; send it as Authorization: DPoP/);
     assert.equal((await call(await sign(), bot)).status, 200);
   });
 

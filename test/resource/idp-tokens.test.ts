@@ -8,6 +8,8 @@ import { hmacJwt, publicKeyAsSecrets, unsecuredJwt } from '../helpers/jwt-forger
 import { seenSecrets } from '../helpers/oauth-flow.js';
 import { IDP_INTROSPECTOR, IDP_SERVICE, startIdp, tempStore, unpublishedKey, type TestIdp } from '../helpers/idp.js';
 import type { ConfigInput } from '../../src/config/index.js';
+import { DpopKey, initializeWith } from '../helpers/dpop.js';
+import { decodeJwt } from 'jose';
 
 /**
  * Part 1 of issue 15: a company IdP's tokens at the resource. The IdP is a real oidc-provider over HTTP
@@ -152,6 +154,24 @@ describe('IdP access tokens at the resource', () => {
 
   test('refused: a JWT typed as something else than an access token', async () => {
     await assertRefused(await idp.sign(claims(), { typ: 'oauth-id-jag+jwt' }), /type/);
+  });
+
+  test('a DPoP-bound IdP token (RFC 9449 cnf.jkt) works with a proof by its key, and is refused as Bearer, with another key\'s proof or a replayed one', async () => {
+    const key = await DpopKey.create();
+    // Issued by the real IdP: its token endpoint checked the proof and bound the token to the key.
+    const token = await idp.serviceToken(resource, await key.proof('POST', `${idp.issuer}/token`));
+    assert.deepEqual(decodeJwt(token).cnf, { jkt: key.thumbprint });
+    const proof = await key.proof('POST', resource, { accessToken: token });
+    assert.equal((await initializeWith(resource, 'DPoP', token, [proof])).status, 200, 'with a proof by its key');
+    assert.equal((await initializeWith(resource, 'DPoP', token, [proof])).status, 401, 'the same proof again (jti replay)');
+    assert.equal((await initializeWith(resource, 'Bearer', token, [])).status, 401, 'the bound token as Bearer');
+    const stranger = await DpopKey.create();
+    assert.equal((await initializeWith(resource, 'DPoP', token, [await stranger.proof('POST', resource, { accessToken: token })])).status, 401, 'a proof by another key');
+    assert.equal((await initializeWith(resource, 'DPoP', token, [await key.proof('POST', `${resource}/other`, { accessToken: token })])).status, 401, 'a proof for another URL');
+    // A bearer IdP token is still a bearer token: not accepted as DPoP, accepted as Bearer.
+    const bearer = await idp.serviceToken(resource);
+    assert.equal((await initializeWith(resource, 'DPoP', bearer, [await key.proof('POST', resource, { accessToken: bearer })])).status, 401);
+    assert.equal((await echo(bearer)).status, 200, 'control: a bearer IdP token as before');
   });
 
   test('opaque IdP tokens are checked by introspection; an inactive one is refused', async () => {
