@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from '../../shared/log.js';
 
@@ -95,6 +96,31 @@ export class RedisConnection {
   /** The key (or channel) `name` under this deployment's prefix. */
   key(name: string): string {
     return `${this.prefix}${name}`;
+  }
+
+  /**
+   * The key for a caller-chosen id under `name`: the id's SHA-256, so that an id can neither grow a key nor
+   * reach another namespace's, and Redis never holds a bearer value (a session id, a `state`) as such.
+   */
+  hashedKey(name: string, id: string): string {
+    return this.key(name) + createHash('sha256').update(id).digest('base64url');
+  }
+
+  /**
+   * One command of a shared part (`part`: what is unavailable without it): counts the success, or starts an
+   * outage (logged once; `instead`: what callers do meanwhile) and rejects with RedisUnavailableError. Callers
+   * refuse on that rejection; they never take "cannot tell" for an answer.
+   */
+  async command<T>(part: string, instead: string, run: () => Promise<T>): Promise<T> {
+    if (!this.ready) throw new RedisUnavailableError(`${part} is unavailable: Redis is not connected`);
+    try {
+      const result = await run();
+      this.succeeded();
+      return result;
+    } catch (err) {
+      this.failed(err, instead);
+      throw new RedisUnavailableError(`${part} is unavailable: ${this.scrub(err)}`);
+    }
   }
 
   /** True when the command connection is up. */

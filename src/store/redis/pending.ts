@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
-import { RedisUnavailableError, type RedisConnection } from './connection.js';
+import type { RedisConnection } from './connection.js';
 
 /**
  * Short-lived state one request leaves for a later one that may reach another instance (a company sign-in
- * started here, whose IdP callback lands anywhere). Keyed by an unguessable value (`state`); each entry
+ * started here, whose IdP callback lands anywhere; an admin console session). Keyed by an unguessable value (`state`); each entry
  * expires after the TTL it was put with; `take` reads and deletes at once, so an entry is used once.
  * Methods reject when they cannot tell (Redis unreachable): callers refuse then.
  */
@@ -49,10 +48,13 @@ export class MemoryPendingStore<T> implements PendingStore<T> {
 
 /** In Redis, as JSON under the SHA-256 of the key (a `state` is a bearer value: it is not stored as such). */
 export class RedisPendingStore<T> implements PendingStore<T> {
-  private readonly prefix: string;
+  private readonly name: string;
+  /** What is unavailable without Redis, for errors and the outage log: the namespace says whose state it is. */
+  private readonly part: string;
 
   constructor(private readonly redis: RedisConnection, namespace: string) {
-    this.prefix = redis.key(`pending:${namespace}:`);
+    this.name = `pending:${namespace}:`;
+    this.part = `the shared ${namespace} state`;
   }
 
   async put(key: string, value: T, ttlMs: number): Promise<void> {
@@ -72,19 +74,11 @@ export class RedisPendingStore<T> implements PendingStore<T> {
   }
 
   private keyOf(key: string): string {
-    return this.prefix + createHash('sha256').update(key).digest('base64url');
+    return this.redis.hashedKey(this.name, key);
   }
 
-  private async command<R>(run: () => Promise<R>): Promise<R> {
-    if (!this.redis.ready) throw new RedisUnavailableError('pending sign-ins are unavailable: Redis is not connected');
-    try {
-      const result = await run();
-      this.redis.succeeded();
-      return result;
-    } catch (err) {
-      this.redis.failed(err, 'company sign-ins cannot start or finish');
-      throw new RedisUnavailableError(`pending sign-ins are unavailable: ${this.redis.scrub(err)}`);
-    }
+  private command<R>(run: () => Promise<R>): Promise<R> {
+    return this.redis.command(this.part, `requests that need ${this.part} answer 503`, run);
   }
 }
 

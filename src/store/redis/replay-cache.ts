@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { RedisUnavailableError, type RedisConnection } from './connection.js';
+import type { RedisConnection } from './connection.js';
 import type { ReplayCache } from '../replay-cache.js';
 
 /**
@@ -8,23 +7,17 @@ import type { ReplayCache } from '../replay-cache.js';
  * caller-chosen id can neither grow a key nor reach another namespace's. Fails closed.
  */
 export class RedisReplayCache implements ReplayCache {
-  private readonly prefix: string;
+  private readonly name: string;
 
   constructor(private readonly redis: RedisConnection, namespace: string, private readonly now: () => number = Date.now) {
-    this.prefix = redis.key(`jti:${namespace}:`);
+    this.name = `jti:${namespace}:`;
   }
 
   async seen(id: string, expiresAt: number): Promise<boolean> {
     // Already expired: nothing to remember, and a PXAT in the past would be refused by Redis.
     const until = Math.max(Math.ceil(expiresAt), this.now() + 1_000);
-    const key = this.prefix + createHash('sha256').update(id).digest('base64url');
-    try {
-      const set = await this.redis.client.set(key, '1', 'PXAT', until, 'NX');
-      this.redis.succeeded();
-      return set === null;
-    } catch (err) {
-      this.redis.failed(err, 'one-time ids (jti) cannot be checked, so they are refused');
-      throw new RedisUnavailableError(`the replay cache is unavailable: ${this.redis.scrub(err)}`);
-    }
+    const set = await this.redis.command('the replay cache', 'one-time ids (jti) cannot be checked, so they are refused',
+      () => this.redis.client.set(this.redis.hashedKey(this.name, id), '1', 'PXAT', until, 'NX'));
+    return set === null;
   }
 }

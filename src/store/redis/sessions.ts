@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { RedisUnavailableError, type RedisConnection } from './connection.js';
+import type { RedisConnection } from './connection.js';
 
 /** Who opened an MCP session, and where it lives. */
 export interface SessionRecord {
@@ -64,10 +63,10 @@ export class MemorySessionDirectory implements SessionDirectory {
  * any length), holding the record as JSON, with a TTL that every lookup refreshes (GETEX PX).
  */
 export class RedisSessionDirectory implements SessionDirectory {
-  private readonly prefix: string;
+  private readonly name: string;
 
   constructor(private readonly redis: RedisConnection, upstream: string, private readonly ttlMs: number) {
-    this.prefix = redis.key(`session:${upstream}:`);
+    this.name = `session:${upstream}:`;
   }
 
   async bind(sessionId: string, record: SessionRecord): Promise<void> {
@@ -94,18 +93,10 @@ export class RedisSessionDirectory implements SessionDirectory {
   }
 
   private keyOf(sessionId: string): string {
-    return this.prefix + createHash('sha256').update(sessionId).digest('base64url');
+    return this.redis.hashedKey(this.name, sessionId);
   }
 
-  private async command<T>(run: () => Promise<T>): Promise<T> {
-    if (!this.redis.ready) throw new RedisUnavailableError('the session directory is unavailable: Redis is not connected');
-    try {
-      const result = await run();
-      this.redis.succeeded();
-      return result;
-    } catch (err) {
-      this.redis.failed(err, 'sessions opened on other instances are refused with 503');
-      throw new RedisUnavailableError(`the session directory is unavailable: ${this.redis.scrub(err)}`);
-    }
+  private command<T>(run: () => Promise<T>): Promise<T> {
+    return this.redis.command('the session directory', 'sessions opened on other instances are refused with 503', run);
   }
 }
