@@ -147,13 +147,16 @@ test('an HTTP-upstream session opened through one instance continues through ano
   assert.notEqual(stolen.status, 200);
 });
 
-test('kill -9 of one instance under load: the others serve, retries succeed, every answered call is audited, all chains verify', async () => {
-  const victim = cluster.instances[1]!;
+/**
+ * Six clients calling through HAProxy (a key each, so that the per-key limit stays out of the way) while
+ * `during` runs: the request ids of the calls answered, and the statuses of those that were not.
+ */
+async function underLoad(subject: string, during: () => Promise<void>): Promise<{ answered: string[]; failed: number[] }> {
   const answered: string[] = [];
   const failed: number[] = [];
   let stop = false;
   const worker = async (): Promise<void> => {
-    const { key } = await createKey('load'); // a key each, so that the per-key limit stays out of the way
+    const { key } = await createKey(subject);
     while (!stop) {
       const a = await echo(cluster.url, key).catch(() => ({ status: 0, ok: false, requestId: '' }));
       if (a.ok) answered.push(a.requestId);
@@ -161,20 +164,36 @@ test('kill -9 of one instance under load: the others serve, retries succeed, eve
     }
   };
   const workers = Array.from({ length: 6 }, worker);
-  await new Promise((r) => setTimeout(r, 700));
-  await victim.kill('SIGKILL');
-  await new Promise((r) => setTimeout(r, 1_500));
-  stop = true;
-  await Promise.all(workers);
+  try {
+    await during();
+  } finally {
+    stop = true;
+    await Promise.all(workers);
+  }
+  return { answered, failed };
+}
+
+/** The request ids among `answered` that have no `call` record of `subject` in any instance's chain. */
+async function unaudited(subject: string, answered: readonly string[]): Promise<string[]> {
+  const query = await warden(['audit', 'query', '-c', cluster.instances[0]!.configFile, '--event', 'call', '--subject', subject, '--limit', '10000', '--json'], {}, 60_000);
+  assert.equal(query.code, 0, query.stderr);
+  const audited = new Set(query.stdout.trim().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { requestId: string }).requestId));
+  return answered.filter((id) => !audited.has(id));
+}
+
+test('kill -9 of one instance under load: the others serve, retries succeed, every answered call is audited, all chains verify', async () => {
+  const victim = cluster.instances[1]!;
+  const { answered, failed } = await underLoad('load', async () => {
+    await new Promise((r) => setTimeout(r, 700));
+    await victim.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 1_500));
+  });
   console.log(`kill -9 under load: ${answered.length} answered, ${failed.length} failed (${[...new Set(failed)].join(', ')})`);
   assert.ok(answered.length > 50, `only ${answered.length} calls answered`);
   assert.deepEqual(failed, [], 'HAProxy retried every call the killed instance dropped');
   await victim.start();
 
-  const query = await warden(['audit', 'query', '-c', cluster.instances[0]!.configFile, '--event', 'call', '--subject', 'load', '--limit', '10000', '--json'], {}, 60_000);
-  assert.equal(query.code, 0, query.stderr);
-  const audited = new Set(query.stdout.trim().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { requestId: string }).requestId));
-  const missing = answered.filter((id) => !audited.has(id));
+  const missing = await unaudited('load', answered);
   assert.deepEqual(missing, [], `${missing.length} answered calls have no audit record`);
 
   const verify = await warden(['audit', 'verify', '-c', cluster.instances[0]!.configFile, '--json'], {}, 60_000);
@@ -182,32 +201,17 @@ test('kill -9 of one instance under load: the others serve, retries succeed, eve
 });
 
 test('a rolling restart (SIGTERM, start, next) under load: no call fails, every answered call is audited', async () => {
-  const answered: string[] = [];
-  const failed: number[] = [];
-  let stop = false;
-  const worker = async (): Promise<void> => {
-    const { key } = await createKey('rolling');
-    while (!stop) {
-      const a = await echo(cluster.url, key).catch(() => ({ status: 0, ok: false, requestId: '' }));
-      if (a.ok) answered.push(a.requestId);
-      else failed.push(a.status);
+  const { answered, failed } = await underLoad('rolling', async () => {
+    await new Promise((r) => setTimeout(r, 500));
+    for (const instance of cluster.instances) {
+      await instance.kill('SIGTERM');
+      await instance.start();
+      // HAProxy marks it up after two good health checks (300 ms apart) before the next one goes down.
+      await new Promise((r) => setTimeout(r, 800));
     }
-  };
-  const workers = Array.from({ length: 6 }, worker);
-  await new Promise((r) => setTimeout(r, 500));
-  for (const instance of cluster.instances) {
-    await instance.kill('SIGTERM');
-    await instance.start();
-    // HAProxy marks it up after two good health checks (300 ms apart) before the next one goes down.
-    await new Promise((r) => setTimeout(r, 800));
-  }
-  stop = true;
-  await Promise.all(workers);
+  });
   console.log(`rolling restart under load: ${answered.length} answered, ${failed.length} failed (${[...new Set(failed)].join(', ')})`);
   assert.ok(answered.length > 50, `only ${answered.length} calls answered`);
   assert.deepEqual(failed, [], 'no call failed while the instances restarted one by one');
-  const query = await warden(['audit', 'query', '-c', cluster.instances[0]!.configFile, '--event', 'call', '--subject', 'rolling', '--limit', '10000', '--json'], {}, 60_000);
-  assert.equal(query.code, 0, query.stderr);
-  const audited = new Set(query.stdout.trim().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { requestId: string }).requestId));
-  assert.deepEqual(answered.filter((id) => !audited.has(id)), [], 'every answered call has its audit record');
+  assert.deepEqual(await unaudited('rolling', answered), [], 'every answered call has its audit record');
 });
