@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { RedisScript, type RedisConnection } from '../store/redis/connection.js';
 import { SignInThrottle, type BackoffPolicy, type SignInGuard, type SignInThrottleOptions, type ThrottleVerdict } from './sign-in-throttle.js';
 
@@ -96,8 +95,7 @@ export class RedisSignInThrottle implements SignInGuard {
 
   /** Usernames and addresses are typed by strangers: hashed, so a key stays short and cannot collide across the two counts. */
   private keys(username: string, address: string): string[] {
-    const hash = (s: string) => createHash('sha256').update(s).digest('base64url');
-    const pair = this.redis.key(`signin:pair:${hash(JSON.stringify([username, address]))}`);
-    return this.perAccount ? [pair, this.redis.key(`signin:user:${hash(username)}`)] : [pair];
+    const pair = this.redis.hashedKey('signin:pair:', JSON.stringify([username, address]));
+    return this.perAccount ? [pair, this.redis.hashedKey('signin:user:', username)] : [pair];
   }
 }
