@@ -22,10 +22,8 @@ export function auditStep({ audit, instance, log }: AuditParts): (decisions: rea
       await Promise.all(decisions.map((d) => audit.write(toAuditRecord(d, instance, now))));
     } catch (err) {
       log.error({ requestId, err: (err as Error).message }, 'audit write failed; refusing the request');
-      // A store that does not answer is a passing state another instance (or a retry) may not share: 503.
-      if (err instanceof StoreError && err.code === 'unavailable') {
-        throw new GatewayError('store_unavailable', 'The audit log cannot be written (the store does not answer), so the request was refused; retry in a moment', { 'retry-after': '1' });
-      }
+      // A store that does not answer is a passing state: the App answers it as every other such failure (503).
+      if (err instanceof StoreError && err.code === 'unavailable') throw err;
       throw new GatewayError('internal_error', 'The audit log cannot be written, so the request was refused; see the gateway log');
     }
   };
