@@ -202,8 +202,10 @@ export class DpopVerifier {
 
 /** RFC 9449 §4.3 step 11 and RFC 3986 §6.2.2–6.2.3: scheme and host lower case, default port dropped, dot segments resolved; no query or fragment. */
 export function normalUrl(value: string): string | undefined {
-  const url = URL.parse(value);
-  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) return undefined;
+  // Not URL.parse: it came to Node 20 only in 20.18, and package.json allows 20.6.
+  if (!URL.canParse(value)) return undefined;
+  const url = new URL(value);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
   url.search = '';
   url.hash = '';
   return url.href;
