@@ -3,7 +3,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { OAuthMtls } from '../config/index.js';
-import { presentedCertificate, provenPeer, type CertificateSources, type PresentedCertificate } from '../resource/client-certificate.js';
+import { presentedCertificate, provenPeer, subjectAltNames as sans, type CertificateSources, type PresentedCertificate } from '../resource/client-certificate.js';
 
 /**
  * RFC 8705 at the embedded authorization server: oidc-provider's `features.mTLS` does the protocol
@@ -136,20 +136,6 @@ function unescapeDn(value: string): string {
     } else bytes.push(...Buffer.from(c));
   }
   return Buffer.from(bytes).toString('utf8');
-}
-
-/** The SANs of one type. Node lists them as `DNS:a, URI:b`, and quotes (JSON) a value that holds a comma. */
-function sans(cert: X509Certificate, type: 'DNS' | 'URI' | 'email' | 'IP Address'): string[] {
-  const found: string[] = [];
-  for (const m of (cert.subjectAltName ?? '').matchAll(/(?:^|, )([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
-    if (m[1] !== type) continue;
-    try {
-      found.push(m[2]!.startsWith('"') ? JSON.parse(m[2]!) as string : m[2]!);
-    } catch {
-      // A value Node quoted in a way JSON does not read is not matched.
-    }
-  }
-  return found;
 }
 
 function sameIp(actual: string, expected: string): boolean {

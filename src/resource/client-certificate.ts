@@ -97,3 +97,17 @@ export function provenPeer(presented: PresentedCertificate): X509Certificate | u
 export function parseBundle(pem: string): X509Certificate[] {
   return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((block) => new X509Certificate(block));
 }
+
+/** The SANs of one type. Node lists them as `DNS:a, URI:b`, and quotes (JSON) a value that holds a comma. */
+export function subjectAltNames(cert: X509Certificate, type: 'DNS' | 'URI' | 'email' | 'IP Address'): string[] {
+  const found: string[] = [];
+  for (const m of (cert.subjectAltName ?? '').matchAll(/(?:^|, )([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
+    if (m[1] !== type) continue;
+    try {
+      found.push(m[2]!.startsWith('"') ? JSON.parse(m[2]!) as string : m[2]!);
+    } catch {
+      // A value Node quoted in a way JSON does not read is not matched.
+    }
+  }
+  return found;
+}

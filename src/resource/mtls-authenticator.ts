@@ -5,7 +5,7 @@ import { CERTIFICATE_SUBJECT_PREFIX, type Principal } from '../shared/principal.
 import { GlobSet } from '../shared/glob.js';
 import type { Authenticator, RequestContext } from './authenticator.js';
 import { extractBearer } from './bearer.js';
-import { presentedCertificate, provenPeer, type CertificateSources, type PresentedCertificate } from './client-certificate.js';
+import { presentedCertificate, provenPeer, subjectAltNames, type CertificateSources, type PresentedCertificate } from './client-certificate.js';
 import { checkCertificateBinding } from './certificate-binding.js';
 import { AuthenticationError } from './errors.js';
 
@@ -85,7 +85,5 @@ function refused(presented: PresentedCertificate & { problem: string }): Authent
 /** The certificate's name of the configured kind; for SANs, the first one of that type. */
 function nameOf(cert: X509Certificate, kind: MtlsConfig['principal']): string | undefined {
   if (kind === 'subject-cn') return /^CN=(.+)$/m.exec(cert.subject)?.[1];
-  const prefix = { 'san-uri': 'URI:', 'san-dns': 'DNS:', 'san-email': 'email:' }[kind];
-  // Node lists SANs as "DNS:a, URI:b"; a name containing ", " is quoted by Node and so not matched here.
-  return (cert.subjectAltName ?? '').split(', ').find((n) => n.startsWith(prefix))?.slice(prefix.length);
+  return subjectAltNames(cert, ({ 'san-uri': 'URI', 'san-dns': 'DNS', 'san-email': 'email' } as const)[kind])[0];
 }
