@@ -71,7 +71,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
     if (u.tls) for (const key of ['ca', 'cert', 'key'] as const) if (u.tls[key] && !isAbsolute(u.tls[key])) u.tls[key] = resolve(base, u.tls[key]);
   }
   const tls = loaded.config.listen.tls;
-  if (tls) for (const key of ['cert', 'key', 'ca', 'clientCa'] as const) if (tls[key] && !isAbsolute(tls[key])) tls[key] = resolve(base, tls[key]);
+  if (tls) for (const key of ['cert', 'key', 'ca', 'clientCa', 'clientCrl'] as const) if (tls[key] && !isAbsolute(tls[key])) tls[key] = resolve(base, tls[key]);
   const mtls = loaded.config.auth !== 'none' ? loaded.config.auth.mtls : undefined;
   if (mtls?.ca && !isAbsolute(mtls.ca)) mtls.ca = resolve(base, mtls.ca);
   const cedar = loaded.config.authorization.cedar;

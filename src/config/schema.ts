@@ -338,10 +338,15 @@ const listenTls = z
     clientCa: pemFile.optional().describe('the CA(s) that issue client certificates (PEM); turns on asking for one (auth.mtls makes it a principal)'),
     clientCertificates: z.enum(['request', 'require']).optional()
       .describe('request (default with clientCa): a certificate is asked for, a request without one needs a bearer token; require: the handshake fails without a valid one'),
+    clientCrl: pemFile.optional()
+      .describe('certificate revocation lists (PEM, one per CA of clientCa): a revoked client certificate is refused; re-read on SIGHUP'),
   })
   .strict()
   .refine((t) => t.clientCertificates === undefined || t.clientCa !== undefined, {
     message: 'clientCertificates needs clientCa, the CA that issues the client certificates', path: ['clientCertificates'],
+  })
+  .refine((t) => t.clientCrl === undefined || t.clientCa !== undefined, {
+    message: 'clientCrl needs clientCa, the CA whose revocations it lists', path: ['clientCrl'],
   });
 
 /** How a verified client certificate becomes a principal (src/resource/mtls-authenticator.ts). */

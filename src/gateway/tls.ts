@@ -20,12 +20,15 @@ export function readListenTls(tls: ListenTls): SecureContextOptions & TlsOptions
     key: readPem(tls.key, 'listen.tls.key'),
     ...(tls.clientCa ? {
       ca: readPem(tls.clientCa, 'listen.tls.clientCa'),
+      // With a CRL, Node has OpenSSL check the whole chain (CRL_CHECK_ALL): a CA without its CRL here fails
+      // closed (UNABLE_TO_GET_CRL), and so does an out-of-date CRL (CRL_HAS_EXPIRED) until SIGHUP reads a fresh one.
+      ...(tls.clientCrl ? { crl: readPem(tls.clientCrl, 'listen.tls.clientCrl') } : {}),
       requestCert: true,
       // With `request`, a missing or bad certificate still completes the handshake; the authenticator decides (401).
       rejectUnauthorized: tls.clientCertificates === 'require',
     } : {}),
   };
-  usable(secureContextOf(options), 'listen.tls: the files do not make a usable certificate', "cert, key and clientCa must be PEM, and key must be cert's key");
+  usable(secureContextOf(options), 'listen.tls: the files do not make a usable certificate', "cert, key, clientCa and clientCrl must be PEM, and key must be cert's key");
   return options;
 }
 

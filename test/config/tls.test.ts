@@ -77,16 +77,21 @@ test('auth.mtls refusals, each naming the setting: no certificate source, a head
   assert.ok(role.some((i) => i.path.startsWith('auth.mtls.roles') && /'root'/.test(i.message)), JSON.stringify(role));
   const require = issuesOf(['listen: { host: 127.0.0.1, tls: { cert: s.pem, key: s.key, clientCertificates: require } }', 'auth: { apiKeys: {} }', ...MTLS_BASE.slice(2)]);
   assert.ok(require.some((i) => i.path === 'listen.tls.clientCertificates'), JSON.stringify(require));
+  const crl = issuesOf(['listen: { host: 127.0.0.1, tls: { cert: s.pem, key: s.key, clientCrl: revoked.pem } }', 'auth: { apiKeys: {} }', ...MTLS_BASE.slice(2)]);
+  assert.ok(crl.some((i) => i.path === 'listen.tls.clientCrl' && /needs clientCa/.test(i.message)), JSON.stringify(crl));
   // Control: the header with a declared proxy and its CA loads.
   assert.deepEqual(issuesOf(['http: { trustProxy: 1 }', 'auth: { mtls: { principal: subject-cn, roles: { "*": [ci] }, header: X-Forwarded-Client-Cert, ca: c.pem } }', ...MTLS_BASE.slice(2)]), []);
 });
 
-test('listen.tls.clientCa and auth.mtls.ca are relative to the config file', () => {
+test('listen.tls.clientCa, clientCrl and auth.mtls.ca are relative to the config file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'warden-mtls-config-'));
   const file = join(dir, 'warden.yaml');
-  writeFileSync(file, [...MTLS_BASE, 'http: { trustProxy: 1 }'].join('\n').replace('roles: { "spiffe', 'header: X-Client-Cert, ca: proxy-ca.pem, roles: { "spiffe'));
+  writeFileSync(file, [...MTLS_BASE, 'http: { trustProxy: 1 }'].join('\n')
+    .replace('roles: { "spiffe', 'header: X-Client-Cert, ca: proxy-ca.pem, roles: { "spiffe')
+    .replace('clientCa: clients.pem', 'clientCa: clients.pem, clientCrl: pki/clients.crl'));
   const { config } = loadConfigFile(file);
   assert.equal(config.listen.tls!.clientCa, join(dir, 'clients.pem'));
+  assert.equal(config.listen.tls!.clientCrl, join(dir, 'pki/clients.crl'));
   assert.ok(config.auth !== 'none' && config.auth.mtls);
   assert.equal(config.auth.mtls.ca, join(dir, 'proxy-ca.pem'));
 });

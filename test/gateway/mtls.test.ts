@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { X509Certificate } from 'node:crypto';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
@@ -185,6 +188,81 @@ describe('listen.tls.clientCertificates: require', () => {
   test('an unmapped certificate passes the handshake but gets 401 (roles are the gateway\'s, not the CA\'s)', async () => {
     assert.equal((await initialize(mcp, client(pki, pki.unmapped))).status, 401);
     assert.equal((await initialize(mcp, client(pki, pki.good))).status, 200);
+  });
+});
+
+describe('revoked client certificates: listen.tls.clientCrl', () => {
+  let pki: Pki;
+  let victim: IssuedCert;
+  let uncovered: IssuedCert;
+  let crlFile: string;
+  let upstream: RunningHttpUpstream;
+  let gw: TestGateway;
+  let mcp: string;
+  /** Puts `crl` where the config points and has the gateway re-read its files, as SIGHUP does. */
+  const useCrl = async (crl: string) => {
+    copyFileSync(crl, crlFile);
+    await gw.gateway.reloadKeys();
+  };
+
+  before(async () => {
+    pki = makePki();
+    victim = pki.clientCa.issue('victim', { cn: 'build-bot', san: `URI:${SPIFFE}` });
+    // A second CA in clientCa whose CRL is not in clientCrl: its certificates cannot be checked.
+    const uncheckedCa = makeCa('Unchecked CA');
+    uncovered = uncheckedCa.issue('uncovered', { cn: 'build-bot', san: `URI:${SPIFFE}` });
+    const dir = mkdtempSync(join(tmpdir(), 'warden-crl-'));
+    const bundle = join(dir, 'client-cas.pem');
+    writeFileSync(bundle, pki.clientCa.certPem + uncheckedCa.certPem);
+    crlFile = join(dir, 'clients.crl');
+    copyFileSync(pki.clientCa.crl(), crlFile);
+    upstream = await startHttpUpstream({ stateful: true, json: false });
+    const setup = keyedSetup();
+    gw = await startGateway({
+      ...setup.config,
+      auth: { mtls: MTLS },
+      listen: { host: '127.0.0.1', port: 0, tls: { cert: pki.server.cert, key: pki.server.key, clientCa: bundle, clientCrl: crlFile } },
+      authorization: AUTHORIZATION,
+      rateLimit: { perIp: false },
+      upstreams: { web: { url: upstream.url } },
+    });
+    mcp = `${gw.url}/mcp/web`;
+  });
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  test('attack: a certificate revoked after it worked is refused (401 CERT_REVOKED, audited with its thumbprint) once the new CRL is read on SIGHUP', async () => {
+    assert.equal((await initialize(mcp, client(pki, victim))).status, 200);
+    pki.clientCa.revoke(victim);
+    await useCrl(pki.clientCa.crl());
+    const refused = await initialize(mcp, client(pki, victim));
+    assert.equal(refused.status, 401);
+    assert.match(refused.body, /CERT_REVOKED/);
+    assert.deepEqual(lastRecord(gw).credential, { kind: 'mtls', id: thumbprint(victim) });
+    assert.equal(lastRecord(gw).decision, 'deny');
+    // Control: the CA's other certificate still works.
+    assert.equal((await initialize(mcp, client(pki, pki.good))).status, 200);
+  });
+
+  test('attack: a certificate of a CA with no CRL in clientCrl is refused (fails closed: UNABLE_TO_GET_CRL)', async () => {
+    const refused = await initialize(mcp, client(pki, uncovered));
+    assert.equal(refused.status, 401);
+    assert.match(refused.body, /UNABLE_TO_GET_CRL/);
+  });
+
+  test('an out-of-date CRL refuses every certificate (CRL_HAS_EXPIRED) until a fresh one is read; an unreadable one keeps the running list', async () => {
+    await useCrl(pki.clientCa.crl({ expired: true }));
+    const refused = await initialize(mcp, client(pki, pki.good));
+    assert.equal(refused.status, 401);
+    assert.match(refused.body, /CRL_HAS_EXPIRED/);
+    await useCrl(pki.clientCa.crl());
+    assert.equal((await initialize(mcp, client(pki, pki.good))).status, 200);
+    writeFileSync(crlFile, 'not a CRL');
+    await assert.rejects(gw.gateway.reloadKeys(), /listen\.tls: the files do not make a usable certificate/);
+    assert.equal((await initialize(mcp, client(pki, pki.good))).status, 200);
+    assert.equal((await initialize(mcp, client(pki, victim))).status, 401);
   });
 });
 

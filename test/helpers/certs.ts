@@ -15,6 +15,10 @@ export interface TestCa extends IssuedCert {
   dir: string;
   /** Issues a certificate signed by this CA; `expired` makes one whose validity ended in 2021. */
   issue(name: string, options?: { cn?: string; san?: string; expired?: boolean; server?: boolean }): IssuedCert;
+  /** Marks a certificate this CA issued as revoked; the next `crl()` lists it. */
+  revoke(cert: IssuedCert): void;
+  /** Writes this CA's CRL (PEM) to a new file and returns its path; `expired` makes one whose nextUpdate is past. */
+  crl(options?: { expired?: boolean }): string;
 }
 
 const openssl = (dir: string, args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -25,6 +29,7 @@ const openssl = (dir: string, args: string[]) => execFileSync('openssl', args, {
  */
 export function makeCa(name = 'Test CA'): TestCa {
   const dir = mkdtempSync(join(tmpdir(), 'warden-ca-'));
+  let crls = 0;
   writeFileSync(join(dir, 'index.txt'), '');
   writeFileSync(join(dir, 'serial'), '1000\n');
   writeFileSync(join(dir, 'ca.cnf'), [
@@ -55,6 +60,15 @@ export function makeCa(name = 'Test CA'): TestCa {
         '-extfile', ext, '-extensions', 'v3',
         ...(options.expired ? ['-startdate', '20200101000000Z', '-enddate', '20210101000000Z'] : [])]);
       return files(leaf, leafKey);
+    },
+    revoke(issued) {
+      openssl(dir, ['ca', '-config', join(dir, 'ca.cnf'), '-cert', cert, '-keyfile', key, '-revoke', issued.cert]);
+    },
+    crl(options = {}) {
+      const out = join(dir, `crl-${++crls}.pem`);
+      openssl(dir, ['ca', '-config', join(dir, 'ca.cnf'), '-cert', cert, '-keyfile', key, '-gencrl', '-out', out,
+        ...(options.expired ? ['-crl_lastupdate', '20200101000000Z', '-crl_nextupdate', '20210101000000Z'] : ['-crldays', '1'])]);
+      return out;
     },
   };
 }
