@@ -181,6 +181,9 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     throw err;
   }
   const delegated = issuers?.using('access-token') ?? [];
+  // Whether any verifier takes DPoP proofs (the embedded AS's tokens, or IdP tokens with cnf.jkt), and how:
+  // what 401 challenges and the protected resource metadata offer.
+  const dpopMode = (oauth && store && scopes ? oauth.dpop.mode : undefined) ?? (delegated.length > 0 ? DPOP_DEFAULTS.mode : 'off');
   // Before the embedded AS's verifier, which would claim every JWT: a JWT goes to the IdP its iss names.
   if (delegated.length > 0) {
     // DPoP-bound IdP tokens (RFC 9449 cnf.jkt): their proofs checked like the embedded AS's, unless DPoP is
@@ -232,7 +235,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     clientIp: ipOf,
     authenticator: authenticatorFor(config, certificates, verifiers.length > 0 ? new BearerAuthenticator(verifiers) : undefined),
     audiences: (upstream) => audiences.get(upstream) ?? [],
-    schemes: challengeSchemes(oauth?.dpop.mode, verifiers.length),
+    schemes: challengeSchemes(dpopMode, verifiers.length),
     identities,
     requestStateKey: () => parts.shared.requestStateKey(),
   });
@@ -255,7 +258,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
       routes, scopes, signer,
       // The embedded AS first: MCP clients use the first one they can, and it is the one that signs people in.
       authorizationServers: [...(authorizationServer ? [authorizationServer.issuer] : []), ...delegated.map((i) => i.issuer)],
-      ...(authorizationServer && oauth && oauth.dpop.mode !== 'off' ? { dpop: { required: oauth.dpop.mode === 'required', algs: DPOP_ALGORITHMS } } : {}),
+      ...(dpopMode !== 'off' ? { dpop: { required: dpopMode === 'required', algs: DPOP_ALGORITHMS } } : {}),
     },
     issuers,
     upstreams: parts.upstreams, metrics: parts.metrics, limiters: parts.limiters,
@@ -268,11 +271,11 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
 }
 
 /**
- * What a 401 offers: `DPoP` when the embedded AS's tokens may be DPoP-bound; `Bearer` unless DPoP is required
- * and the embedded AS's tokens are the only credential (API keys and IdP tokens are bearer credentials).
+ * What a 401 offers: `DPoP` when access tokens may be DPoP-bound; `Bearer` unless DPoP is required and the
+ * embedded AS's tokens are the only credential (API keys, and IdP tokens without cnf.jkt, are bearer credentials).
  */
-function challengeSchemes(dpop: 'off' | 'allowed' | 'required' | undefined, verifiers: number): ChallengeSchemes {
-  if (dpop === undefined || dpop === 'off') return { bearer: true };
+function challengeSchemes(dpop: 'off' | 'allowed' | 'required', verifiers: number): ChallengeSchemes {
+  if (dpop === 'off') return { bearer: true };
   return { bearer: dpop === 'allowed' || verifiers > 1, dpop: { algs: DPOP_ALGORITHMS } };
 }
 

@@ -164,7 +164,10 @@ describe('IdP access tokens at the resource', () => {
     const proof = await key.proof('POST', resource, { accessToken: token });
     assert.equal((await initializeWith(resource, 'DPoP', token, [proof])).status, 200, 'with a proof by its key');
     assert.equal((await initializeWith(resource, 'DPoP', token, [proof])).status, 401, 'the same proof again (jti replay)');
-    assert.equal((await initializeWith(resource, 'Bearer', token, [])).status, 401, 'the bound token as Bearer');
+    const asBearer = await initializeWith(resource, 'Bearer', token, []);
+    assert.equal(asBearer.status, 401, 'the bound token as Bearer');
+    // Without an embedded AS, the challenge still offers DPoP (RFC 9449 §7.1), beside Bearer for unbound IdP tokens.
+    assert.match(asBearer.headers.get('www-authenticate') ?? '', /^Bearer realm="mcp".*, DPoP realm="mcp", algs="ES256 /);
     const stranger = await DpopKey.create();
     assert.equal((await initializeWith(resource, 'DPoP', token, [await stranger.proof('POST', resource, { accessToken: token })])).status, 401, 'a proof by another key');
     assert.equal((await initializeWith(resource, 'DPoP', token, [await key.proof('POST', `${resource}/other`, { accessToken: token })])).status, 401, 'a proof for another URL');
@@ -187,9 +190,12 @@ describe('IdP access tokens at the resource', () => {
     }
   });
 
-  test('the PRM lists the IdP as an authorization server', async () => {
+  test('the PRM lists the IdP as an authorization server, and the DPoP algorithms', async () => {
     const prm = await getJson(`${gw.url}/.well-known/oauth-protected-resource/mcp/web`);
     assert.deepEqual(prm.authorization_servers, [idp.issuer]);
+    // RFC 9728 §2: the algorithms of the DPoP proofs it takes for cnf.jkt-bound IdP tokens; bearer tokens stay allowed.
+    assert.ok((prm.dpop_signing_alg_values_supported as string[]).includes('ES256'));
+    assert.notEqual(prm.dpop_bound_access_tokens_required, true);
   });
 
   test('JWKS rotation at the IdP is picked up without a restart', async () => {
