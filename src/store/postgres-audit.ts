@@ -1,5 +1,5 @@
 import { clampLimit, equalityFilters, GENESIS_ANCHOR, isoTime } from './audit-query.js';
-import { LOCK_AUDIT_NAMESPACE, type PgClient, type PgDatabase } from './postgres-pool.js';
+import { lockInSchema, type PgClient, type PgDatabase } from './postgres-pool.js';
 import type { AuditAnchor, AuditChainInfo, AuditQuery, AuditRow, AuditSeal, AuditStore } from './types.js';
 
 const ROW_COLUMNS = 'instance, seq, prev_hash AS "prevHash", hash, body';
@@ -113,7 +113,7 @@ export class PostgresAuditStore implements AuditStore {
 
 async function lockChain(client: PgClient, instance: string): Promise<void> {
   // hashtext: two instances whose names collide only share a lock (they wait for each other), nothing more.
-  await client.query({ name: 'warden_audit_lock', text: 'SELECT pg_advisory_xact_lock($1, hashtext($2))', values: [LOCK_AUDIT_NAMESPACE, instance] });
+  await lockInSchema(client, `audit ${instance}`);
 }
 
 async function anchorIn(client: PgClient, instance: string): Promise<AuditAnchor> {

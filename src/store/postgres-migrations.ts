@@ -1,5 +1,5 @@
 import type { Migration } from './sqlite-migrations.js';
-import { LOCK_MIGRATE, LOCK_NAMESPACE, type PgClient, type PgDatabase } from './postgres-pool.js';
+import { lockInSchema, type PgClient, type PgDatabase } from './postgres-pool.js';
 import { StoreError } from './types.js';
 
 /**
@@ -141,7 +141,7 @@ export async function migrationStatus(db: PgDatabase, migrations: readonly Migra
  */
 export async function applyMigrations(db: PgDatabase, migrations: readonly Migration[] = POSTGRES_MIGRATIONS, only: 'all' | 'if-empty' = 'all'): Promise<Array<{ version: number; name: string }>> {
   return db.transaction(async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, LOCK_MIGRATE]);
+    await lockInSchema(client, 'migrate');
     const current = await currentVersion(client);
     const newest = migrations.at(-1)?.version ?? 0;
     if (current > newest) throw tooNew(db.location, current, newest);

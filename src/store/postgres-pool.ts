@@ -140,11 +140,15 @@ function safeLocation(url: string): string {
 }
 
 /**
- * Advisory lock keys: one namespace (the first int) for warden, so that other applications on the same
- * database do not collide with it; the second int names what is locked.
+ * Takes a transaction-scoped advisory lock on `what` (e.g. `migrate`, `audit alice`) in the schema the pool
+ * uses: one key per (what, schema), so that stores in other schemas of the same database never wait on each
+ * other, and the `mcp-warden` prefix keeps other applications' locks apart. A prepared statement: audit
+ * appends take it on every batch.
  */
-export const LOCK_NAMESPACE = 0x57415244; // 'WARD'
-export const LOCK_MIGRATE = 1;
-export const LOCK_SIGNING_KEYS = 2;
-/** Audit chains lock on hashtext(instance), in a namespace of their own. */
-export const LOCK_AUDIT_NAMESPACE = 0x57415245;
+export async function lockInSchema(client: PgClient, what: string): Promise<void> {
+  await client.query({
+    name: 'warden_schema_lock',
+    text: "SELECT pg_advisory_xact_lock(hashtextextended('mcp-warden ' || $1 || ' in ' || current_schema(), 0))",
+    values: [what],
+  });
+}

@@ -1,6 +1,6 @@
 import { LocalChangeFeed } from './change-feed.js';
 import { toApiKey, toSigningKey, type ApiKeyRow, type SigningKeyRow } from './rows.js';
-import { PgDatabase, LOCK_NAMESPACE, LOCK_SIGNING_KEYS, type PgPoolOptions } from './postgres-pool.js';
+import { PgDatabase, lockInSchema, type PgPoolOptions } from './postgres-pool.js';
 import { checkSchema, POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { PostgresAuditStore } from './postgres-audit.js';
 import { PostgresOAuthModels, PostgresRevocations } from './postgres-oauth.js';
@@ -168,7 +168,7 @@ class PostgresSigningKeys implements SigningKeyStore {
   async insertIfNoneActive(key: SigningKeyRecord, now: number): Promise<boolean> {
     // The lock makes check-then-insert atomic across instances: the second one waits, then sees the first's key.
     return this.db.transaction(async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, LOCK_SIGNING_KEYS]);
+      await lockInSchema(client, 'signing keys');
       const active = await client.query('SELECT 1 FROM signing_keys WHERE use = $1 AND (retired_at IS NULL OR retired_at > $2) LIMIT 1', [key.use, now]);
       if ((active.rowCount ?? 0) > 0) return false;
       try {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { PostgresStore } from '../../src/store/postgres.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres-migrations.js';
+import { lockInSchema } from '../../src/store/postgres-pool.js';
 import { openStore, StoreError, type Store } from '../../src/store/index.js';
 import { IdentityTokenSigner } from '../../src/credentials/identity-tokens.js';
 import { loadAuthorizationServerKeys } from '../../src/authorization-server/keys.js';
@@ -10,12 +11,12 @@ import { createTestSchema, type TestSchema } from '../helpers/postgres.js';
 
 /** What only PostgreSQL has: the schema version check, the advisory locks of a concurrent first start, errors. */
 
-async function inSchema(fn: (schema: TestSchema, sql: (text: string) => Promise<pg.QueryResult>) => Promise<void>): Promise<void> {
+async function inSchema(fn: (schema: TestSchema, sql: (text: string) => Promise<pg.QueryResult>, client: pg.Client) => Promise<void>): Promise<void> {
   const schema = await createTestSchema();
   const client = new pg.Client({ connectionString: schema.url });
   await client.connect();
   try {
-    await fn(schema, (text) => client.query(text));
+    await fn(schema, (text) => client.query(text), client);
   } finally {
     await client.end();
     await schema.drop();
@@ -38,6 +39,27 @@ describe('PostgresStore', { concurrency: true }, () => {
       for (const row of keys.rows as Array<{ use: string; n: number }>) assert.equal(row.n, 1, `one ${row.use} key, not one per instance`);
     } finally {
       for (const s of stores) await s.close();
+    }
+  }));
+
+  test('the migration lock is per schema: held in one schema, it holds up that schema\'s start-up and no other\'s', () => inSchema(async (held, sql, client) => {
+    const other = await createTestSchema();
+    try {
+      await sql('BEGIN');
+      await lockInSchema(client, 'migrate');
+      // Another schema of the same database migrates while the lock is held.
+      await (await open(other)).close();
+      let opened = false;
+      const waiting = open(held).then((store) => {
+        opened = true;
+        return store;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(opened, false, 'the same schema waits for the lock');
+      await sql('COMMIT');
+      await (await waiting).close();
+    } finally {
+      await other.drop();
     }
   }));
 
