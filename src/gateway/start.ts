@@ -195,6 +195,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     verifiers.push(new IdpTokenVerifier(delegated, { claimEveryJwt: !oauth, dpop }));
   }
   let authorizationServer: MountedAuthorizationServer | undefined;
+  let dpopNonces: DpopNonces | undefined;
   if (oauth && store && scopes) {
     let tokens: AccessTokenVerifier | undefined;
     try {
@@ -212,8 +213,9 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
       throw err;
     }
     const as = authorizationServer;
+    if (oauth.dpop.mode !== 'off' && oauth.dpop.nonce) dpopNonces = new DpopNonces(() => as.dpopNonceSecret());
     const dpop = oauth.dpop.mode === 'off' ? undefined : new DpopVerifier(oauth.dpop, {
-      ...(oauth.dpop.nonce ? { nonces: new DpopNonces(() => as.dpopNonceSecret()) } : {}),
+      ...(dpopNonces ? { nonces: dpopNonces } : {}),
       // Several instances: a proof used on one is refused on every other.
       ...(parts.shared.kind === 'redis' ? { replays: parts.shared.replay('dpop') } : {}),
     });
@@ -236,6 +238,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     authenticator: authenticatorFor(config, certificates, verifiers.length > 0 ? new BearerAuthenticator(verifiers) : undefined),
     audiences: (upstream) => audiences.get(upstream) ?? [],
     schemes: challengeSchemes(dpopMode, verifiers.length),
+    ...(dpopNonces ? { dpopNonce: () => dpopNonces.current() } : {}),
     identities,
     requestStateKey: () => parts.shared.requestStateKey(),
   });

@@ -22,7 +22,7 @@ async function codeForm(s: OAuthSetup) {
   return { grant_type: 'authorization_code', code: grant.code, redirect_uri: REDIRECT, code_verifier: grant.pkce.verifier, client_id: grant.clientId, resource: s.notes };
 }
 
-test('nonce: the token endpoint and the gateway each answer the first proof with use_dpop_nonce and a DPoP-Nonce; the retry with it works', async () => {
+test('nonce: the token endpoint and the gateway each answer the first proof with use_dpop_nonce and a DPoP-Nonce; the retry with it works, and its answer carries the next nonce', async () => {
   const s = await startOAuthGatewayForAttacks({ dpop: { mode: 'allowed', nonce: true } });
   setups.push(s);
   const key = await DpopKey.create();
@@ -49,6 +49,15 @@ test('nonce: the token endpoint and the gateway each answer the first proof with
 
   const retry = await initializeWith(s.notes, 'DPoP', token, [await key.proof('POST', s.notes, { accessToken: token, nonce })]);
   assert.equal(retry.status, 200, retry.text);
+  // RFC 9449 §8.2: every answer to a checked proof carries the nonce to use next; it works for the next request.
+  const next = retry.headers.get('dpop-nonce');
+  assert.ok(next, 'a DPoP-Nonce header with the 200');
+  assert.equal((await initializeWith(s.notes, 'DPoP', token, [await key.proof('POST', s.notes, { accessToken: token, nonce: next })])).status, 200);
+  // Control: an API key's answer has none (nothing to prove).
+  const { key: apiKey } = await createKey(s.dbPath, { subject: 'svc', scopes: ['notes:read'] });
+  const keyed = await initialize(s.notes, apiKey);
+  assert.equal(keyed.status, 200);
+  assert.equal(keyed.headers.get('dpop-nonce'), null);
 });
 
 test('required: the token endpoint refuses a request without a proof; bearer challenges stay only for API keys; metadata says required', async () => {

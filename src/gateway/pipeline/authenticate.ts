@@ -14,6 +14,8 @@ export interface AuthenticateParts {
   limiters: Limiters;
   /** The challenges a 401 carries: `Bearer` unless only DPoP-bound tokens are accepted, `DPoP` with its algorithms when DPoP is on. */
   schemes?: ChallengeSchemes;
+  /** With DPoP nonces on (auth.oauth.dpop.nonce): the nonce of the moment, for the next proof. */
+  dpopNonce?: () => string;
 }
 
 export interface ChallengeSchemes {
@@ -29,10 +31,13 @@ const BEARER_ONLY: ChallengeSchemes = { bearer: true };
  * budget and a much smaller one for failures alone, so guessing keys is throttled while callers that hold
  * a valid one are not.
  */
-export function authenticate({ authenticator, audiences, limiters, schemes = BEARER_ONLY }: AuthenticateParts): (call: HttpCall) => Promise<HttpCaller> {
+export function authenticate({ authenticator, audiences, limiters, schemes = BEARER_ONLY, dpopNonce }: AuthenticateParts): (call: HttpCall) => Promise<HttpCaller> {
   return async (call) => {
     try {
       const principal = await authenticator.authenticate(call.req, { audiences: audiences(call.upstream), request: { method: call.method, url: call.resource } });
+      // RFC 9449 §8.2: a fresh nonce with every answer to a proof the gateway checked, so that a client that
+      // keeps the latest one never meets use_dpop_nonce again (only the embedded AS's tokens are checked for it).
+      if (dpopNonce && principal.confirmation?.jkt && principal.credential.kind === 'oauth') call.res.setHeader('dpop-nonce', dpopNonce());
       return { ...call, principal };
     } catch (err) {
       if (!isAuthenticationError(err)) throw err;

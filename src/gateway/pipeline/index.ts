@@ -31,6 +31,7 @@ export interface PipelineParts extends TransportParts, AuditParts, AfterParts, P
   authenticator: Authenticator;
   audiences(upstream: string): readonly string[];
   schemes?: ChallengeSchemes;
+  dpopNonce?: () => string;
   allowLists: ReadonlyMap<string, AllowList>;
   scopes?: ScopePolicy;
   recordArguments?: (args: unknown) => unknown;
