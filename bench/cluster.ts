@@ -46,6 +46,7 @@ const LEGEND: Record<string, string> = {
 requireBuiltGateway('bench:cluster');
 const work = mkdtempSync(join(tmpdir(), 'warden-bench-cluster-'));
 const schema = `warden_bench_${randomBytes(5).toString('hex')}`;
+const redisPrefix = `warden-bench:${schema}:`;
 const admin = new pg.Client({ connectionString: PG_URL });
 let haproxy: Awaited<ReturnType<typeof startHaproxy>> | undefined;
 let exitCode = 0;
@@ -65,7 +66,8 @@ try {
   const common = ['auth: { apiKeys: {} }', 'authorization:', '  scopes:', '    "bench:echo": { tools: [echo] }'];
   const storeOf = (n: string) => (n === 'sqlite-1'
     ? `store: { sqlite: ${join(work, 'sqlite.db')} }`
-    : `store: { postgres: ${JSON.stringify(pgUrl)}, redis: ${JSON.stringify(REDIS_URL)} }`);
+    // A key prefix of the run's own, deleted at the end: no bucket or counter of a test run or an earlier bench.
+    : `store: { postgres: ${JSON.stringify(pgUrl)}, redis: ${JSON.stringify(REDIS_URL)} }\nredis: { keyPrefix: "${redisPrefix}" }`);
   // Each instance names its audit chain: the bench counts records per chain afterwards.
   const configs = Object.fromEntries(names.map((n) => [n, writeWardenConfig(join(work, `${n}.yaml`), portOf[n], upstreamUrl, [
     ...common, storeOf(n), `audit: { store: true, instance: ${n} }`,
@@ -170,6 +172,11 @@ try {
   await stopAllChildren().catch(() => {});
   haproxy?.kill('SIGTERM');
   await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
+  try {
+    execFileSync('redis-cli', ['-u', REDIS_URL, 'EVAL', "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end", '0', `${redisPrefix}*`], { stdio: 'ignore' });
+  } catch {
+    // the bench's keys expire on their own
+  }
   await admin.end().catch(() => {});
   rmSync(work, { recursive: true, force: true });
 }

@@ -11,24 +11,28 @@ import { createTestSchema } from '../helpers/postgres.js';
 import { openStore } from '../../src/store/index.js';
 import { verifyAuditChains } from '../../src/audit/verify.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { REDIS_URL } from '../helpers/redis.js';
+import { REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
 
 describe('a gateway on PostgreSQL', () => {
   test('serves an API-key call end to end with a key made by `warden keys create` on the same config; a revoke through the CLI holds', async (t) => {
     const schema = await createTestSchema();
     const dir = mkdtempSync(join(tmpdir(), 'warden-pg-gw-'));
     const upstream = await startHttpUpstream({ stateful: false, json: true });
-    const store = { postgres: schema.url, redis: 'redis://127.0.0.1:6379' };
+    const store = { postgres: schema.url, redis: REDIS_URL };
+    // The gateway and the CLI share a key prefix of this test's own: the CLI's revocation reaches the gateway
+    // through it, and no other test file's keys are in it.
+    const redis = { keyPrefix: testPrefix() };
     const authorization = { scopes: { 'echo:use': { tools: ['echo'] } } };
     const file = join(dir, 'warden.yaml');
     const env = { DATABASE_URL: schema.url, REDIS_URL: store.redis };
-    writeFileSync(file, JSON.stringify({ upstreams: { web: { url: upstream.url } }, auth: { apiKeys: {} }, authorization, store: { postgres: '${DATABASE_URL}', redis: '${REDIS_URL}' } }));
+    writeFileSync(file, JSON.stringify({ upstreams: { web: { url: upstream.url } }, auth: { apiKeys: {} }, authorization, redis, store: { postgres: '${DATABASE_URL}', redis: '${REDIS_URL}' } }));
     // Dropped whatever happens below: a failed run must not leave its schema behind.
     t.after(async () => {
       await schema.drop();
+      await deleteKeys(redis.keyPrefix);
       rmSync(dir, { recursive: true, force: true });
     });
-    const gw = await startGateway({ upstreams: { web: { url: upstream.url } }, auth: { apiKeys: {} }, authorization, store, audit: { instance: 'gw-pg-1' } }, [], { configuredAudit: true });
+    const gw = await startGateway({ upstreams: { web: { url: upstream.url } }, auth: { apiKeys: {} }, authorization, store, redis, audit: { instance: 'gw-pg-1' } }, [], { configuredAudit: true });
     try {
       const created = await warden(['keys', 'create', '--config', file, '--subject', 'alice', '--scope', 'echo:use', '--json'], env);
       assert.equal(created.code, 0, created.stderr);
@@ -74,12 +78,14 @@ describe('a gateway on PostgreSQL', () => {
     const authorization = { scopes: { 'echo:use': { tools: ['echo'] } } };
     // A short statement timeout and pool wait, so that a hung database is noticed within the test.
     const store = { postgres: viaProxy.href, redis: REDIS_URL, statementTimeout: 1_000 };
-    const gw = await startGateway({ upstreams: { web: { url: upstream.url } }, auth: { apiKeys: {} }, authorization, store, rateLimit: { perIp: false } }, [], { configuredAudit: true });
+    const redis = { keyPrefix: testPrefix() };
+    const gw = await startGateway({ upstreams: { web: { url: upstream.url } }, auth: { apiKeys: {} }, authorization, store, redis, rateLimit: { perIp: false } }, [], { configuredAudit: true });
     t.after(async () => {
       await gw.close();
       await upstream.close();
       await proxy.stop();
       await schema.drop();
+      await deleteKeys(redis.keyPrefix);
     });
     const direct = await openStore({ store: { postgres: schema.url, redis: REDIS_URL, poolSize: 1, statementTimeout: 5_000 } }, { announce: false });
     const { ApiKeys } = await import('../../src/credentials/index.js');

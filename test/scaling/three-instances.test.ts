@@ -10,6 +10,7 @@ import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstream
 import { startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
 import { percentile } from '../../bench/lib/stats.js';
 import { createTestSchema, type TestSchema } from '../helpers/postgres.js';
+import { REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
 
 /**
  * Issue 18's proof: three `warden serve` processes on the machine's PostgreSQL and Redis behind HAProxy. Keys made by the CLI
@@ -26,7 +27,7 @@ let stateful: RunningHttpUpstream;
 let stateless: RunningHttpUpstream;
 let cluster: Cluster;
 let schema: TestSchema;
-const REDIS_URL = process.env.WARDEN_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+const redisPrefix = testPrefix();
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'warden-cluster-'));
@@ -46,10 +47,14 @@ before(async () => {
       'upstreams:',
       `  notes: { url: "${stateful.url}" }`,
       `  stateless: { url: "${stateless.url}" }`,
-      // perIp is the LB's address for every caller here: out of the way. perKey is what is measured.
-      `rateLimit: { perIp: false, perKey: { requestsPerSecond: ${RATE_PER_MINUTE / 60}, burst: ${RATE_PER_MINUTE} } }`,
+      // perIp is the LB's address for every caller here: out of the way. perKey is what is measured. The
+      // revocation test's own refusals (one 401 per instance and key, 36 in a few seconds) would drain the
+      // per-IP budget of failed authentications, and turn the 401 it waits for into a 429.
+      `rateLimit: { perIp: false, failedAuthPerIp: false, perKey: { requestsPerSecond: ${RATE_PER_MINUTE / 60}, burst: ${RATE_PER_MINUTE} } }`,
       `audit: { instance: ${id} }`,
       `store: { postgres: ${JSON.stringify(schema.url)}, redis: ${JSON.stringify(REDIS_URL)} }`,
+      // Keys of this run only: no bucket, session or change counter of another test file or an earlier run.
+      `redis: { keyPrefix: "${redisPrefix}" }`,
     ].join('\n'),
   });
 });
@@ -59,6 +64,7 @@ after(async () => {
   await stateful?.close();
   await stateless?.close();
   await schema?.drop();
+  await deleteKeys(redisPrefix);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -148,29 +154,34 @@ test('an HTTP-upstream session opened through one instance continues through ano
 });
 
 /**
- * Six clients calling through HAProxy (a key each, so that the per-key limit stays out of the way) while
- * `during` runs: the request ids of the calls answered, and the statuses of those that were not.
+ * Six clients calling through HAProxy (a key each, so that the per-key limit stays out of the way), and once
+ * they are answered, `during` runs: the request ids of the calls answered (with when), and the statuses of those that were not.
  */
-async function underLoad(subject: string, during: () => Promise<void>): Promise<{ answered: string[]; failed: number[] }> {
+async function underLoad(subject: string, during: () => Promise<void>): Promise<{ answered: string[]; answeredAt: number[]; failed: number[] }> {
   const answered: string[] = [];
+  const answeredAt: number[] = [];
   const failed: number[] = [];
   let stop = false;
-  const worker = async (): Promise<void> => {
-    const { key } = await createKey(subject);
+  // Keys first: `during` starts once the load is on, not while the CLI is still making keys.
+  const keys = await Promise.all(Array.from({ length: 6 }, () => createKey(subject)));
+  const worker = async ({ key }: { key: string }): Promise<void> => {
     while (!stop) {
       const a = await echo(cluster.url, key).catch(() => ({ status: 0, ok: false, requestId: '' }));
-      if (a.ok) answered.push(a.requestId);
-      else failed.push(a.status);
+      if (a.ok) {
+        answered.push(a.requestId);
+        answeredAt.push(performance.now());
+      } else failed.push(a.status);
     }
   };
-  const workers = Array.from({ length: 6 }, worker);
+  const workers = keys.map(worker);
   try {
+    await waitFor(() => answered.length >= keys.length, 10_000, 'the load to start');
     await during();
   } finally {
     stop = true;
     await Promise.all(workers);
   }
-  return { answered, failed };
+  return { answered, answeredAt, failed };
 }
 
 /** The request ids among `answered` that have no `call` record of `subject` in any instance's chain. */
@@ -183,13 +194,17 @@ async function unaudited(subject: string, answered: readonly string[]): Promise<
 
 test('kill -9 of one instance under load: the others serve, retries succeed, every answered call is audited, all chains verify', async () => {
   const victim = cluster.instances[1]!;
-  const { answered, failed } = await underLoad('load', async () => {
+  let killedAt = Infinity;
+  const { answered, answeredAt, failed } = await underLoad('load', async () => {
     await new Promise((r) => setTimeout(r, 700));
     await victim.kill('SIGKILL');
+    killedAt = performance.now();
     await new Promise((r) => setTimeout(r, 1_500));
   });
-  console.log(`kill -9 under load: ${answered.length} answered, ${failed.length} failed (${[...new Set(failed)].join(', ')})`);
-  assert.ok(answered.length > 50, `only ${answered.length} calls answered`);
+  const afterKill = answeredAt.filter((t) => t > killedAt).length;
+  console.log(`kill -9 under load: ${answered.length} answered (${afterKill} after the kill), ${failed.length} failed (${[...new Set(failed)].join(', ')})`);
+  // How many depends on the machine's load; that the two others went on serving does not.
+  assert.ok(afterKill >= 6, `only ${afterKill} calls answered after the kill`);
   assert.deepEqual(failed, [], 'HAProxy retried every call the killed instance dropped');
   await victim.start();
 
@@ -211,7 +226,7 @@ test('a rolling restart (SIGTERM, start, next) under load: no call fails, every 
     }
   });
   console.log(`rolling restart under load: ${answered.length} answered, ${failed.length} failed (${[...new Set(failed)].join(', ')})`);
-  assert.ok(answered.length > 50, `only ${answered.length} calls answered`);
+  assert.ok(answered.length >= 20, `only ${answered.length} calls answered`);
   assert.deepEqual(failed, [], 'no call failed while the instances restarted one by one');
   assert.deepEqual(await unaudited('rolling', answered), [], 'every answered call has its audit record');
 });
