@@ -113,7 +113,7 @@ describe('listen.tls: the gateway terminates TLS', () => {
       auth: { apiKeys: {} }, store: { sqlite: ':memory:' }, authorization: { scopes: { s: { tools: ['echo'] } } },
       listen: { host: '127.0.0.1', port: 0, tls: { cert: other.cert, key: server.key } },
       upstreams: { web: { url: upstream.url } },
-    }), /listen\.tls: the files do not make a usable certificate \(.*\); cert, key and clientCa must be PEM/);
+    }), /listen\.tls: the files do not make a usable certificate \(.*\); cert, key, clientCa and clientCrl must be PEM/);
     const key = gw.config.listen.tls!.key;
     gw.config.listen.tls!.key = other.cert;
     try {
