@@ -56,6 +56,18 @@ const lastRecord = (gw: TestGateway) => gw.audit.records.filter((r) => r.event =
 const AUTHORIZATION: ConfigInput['authorization'] = { scopes: { 'echo:use': { tools: ['echo'] } }, roles: { ci: ['echo:use'] } };
 const MTLS = { principal: 'san-uri' as const, roles: { 'spiffe://example.org/ns/ci/*': ['ci'] } };
 
+/** A gateway in front of a stateful upstream, with the settings every test here shares and `config` over them. */
+async function startMtlsGateway(config: Partial<ConfigInput>, setup = keyedSetup(), secrets: string[] = []): Promise<{ gw: TestGateway; upstream: RunningHttpUpstream; mcp: string }> {
+  const upstream = await startHttpUpstream({ stateful: true, json: false });
+  const gw = await startGateway({ ...setup.config, authorization: AUTHORIZATION, rateLimit: { perIp: false }, upstreams: { web: { url: upstream.url } }, ...config }, secrets);
+  return { gw, upstream, mcp: `${gw.url}/mcp/web` };
+}
+
+async function stop(gw: TestGateway | undefined, upstream: RunningHttpUpstream | undefined): Promise<void> {
+  await gw?.close();
+  await upstream?.close();
+}
+
 describe('client certificates as principals (listen.tls.clientCertificates: request)', () => {
   let pki: Pki;
   let upstream: RunningHttpUpstream;
@@ -65,23 +77,14 @@ describe('client certificates as principals (listen.tls.clientCertificates: requ
 
   before(async () => {
     pki = makePki();
-    upstream = await startHttpUpstream({ stateful: true, json: false });
     const setup = keyedSetup();
     alice = await createKey(setup.dbPath, { subject: 'alice', scopes: ['echo:use'] });
-    gw = await startGateway({
-      ...setup.config,
+    ({ gw, upstream, mcp } = await startMtlsGateway({
       auth: { apiKeys: {}, mtls: MTLS },
       listen: { host: '127.0.0.1', port: 0, tls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.clientCa.cert, clientCertificates: 'request' } },
-      authorization: AUTHORIZATION,
-      rateLimit: { perIp: false },
-      upstreams: { web: { url: upstream.url } },
-    }, [alice.key]);
-    mcp = `${gw.url}/mcp/web`;
+    }, setup, [alice.key]));
   });
-  after(async () => {
-    await gw?.close();
-    await upstream?.close();
-  });
+  after(() => stop(gw, upstream));
 
   test('a good certificate without a bearer token: the MCP SDK client over https calls a tool as the SPIFFE ID', async () => {
     const agent = client(pki, pki.good);
@@ -159,22 +162,12 @@ describe('listen.tls.clientCertificates: require', () => {
 
   before(async () => {
     pki = makePki();
-    upstream = await startHttpUpstream({ stateful: true, json: false });
-    const setup = keyedSetup();
-    gw = await startGateway({
-      ...setup.config,
+    ({ gw, upstream, mcp } = await startMtlsGateway({
       auth: { mtls: MTLS },
       listen: { host: '127.0.0.1', port: 0, tls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.clientCa.cert, clientCertificates: 'require' } },
-      authorization: AUTHORIZATION,
-      rateLimit: { perIp: false },
-      upstreams: { web: { url: upstream.url } },
-    });
-    mcp = `${gw.url}/mcp/web`;
+    }));
   });
-  after(async () => {
-    await gw?.close();
-    await upstream?.close();
-  });
+  after(() => stop(gw, upstream));
 
   test('attack: no certificate, an expired one, one from another CA: the TLS handshake fails (no HTTP answer at all); a good one works', async () => {
     for (const cert of [undefined, pki.expired, pki.foreign]) {
@@ -216,22 +209,12 @@ describe('revoked client certificates: listen.tls.clientCrl', () => {
     writeFileSync(bundle, pki.clientCa.certPem + uncheckedCa.certPem);
     crlFile = join(dir, 'clients.crl');
     copyFileSync(pki.clientCa.crl(), crlFile);
-    upstream = await startHttpUpstream({ stateful: true, json: false });
-    const setup = keyedSetup();
-    gw = await startGateway({
-      ...setup.config,
+    ({ gw, upstream, mcp } = await startMtlsGateway({
       auth: { mtls: MTLS },
       listen: { host: '127.0.0.1', port: 0, tls: { cert: pki.server.cert, key: pki.server.key, clientCa: bundle, clientCrl: crlFile } },
-      authorization: AUTHORIZATION,
-      rateLimit: { perIp: false },
-      upstreams: { web: { url: upstream.url } },
-    });
-    mcp = `${gw.url}/mcp/web`;
+    }));
   });
-  after(async () => {
-    await gw?.close();
-    await upstream?.close();
-  });
+  after(() => stop(gw, upstream));
 
   test('attack: a certificate revoked after it worked is refused (401 CERT_REVOKED, audited with its thumbprint) once the new CRL is read on SIGHUP', async () => {
     assert.equal((await initialize(mcp, client(pki, victim))).status, 200);
@@ -275,22 +258,12 @@ describe('behind a TLS-terminating proxy: auth.mtls.header', () => {
 
   before(async () => {
     pki = makePki();
-    upstream = await startHttpUpstream({ stateful: true, json: false });
-    const setup = keyedSetup();
-    gw = await startGateway({
-      ...setup.config,
+    ({ gw, upstream, mcp } = await startMtlsGateway({
       auth: { mtls: { ...MTLS, header: 'X-Forwarded-Client-Cert', ca: pki.clientCa.cert } },
       http: { trustProxy: 1 },
-      authorization: AUTHORIZATION,
-      rateLimit: { perIp: false },
-      upstreams: { web: { url: upstream.url } },
-    });
-    mcp = `${gw.url}/mcp/web`;
+    }));
   });
-  after(async () => {
-    await gw?.close();
-    await upstream?.close();
-  });
+  after(() => stop(gw, upstream));
 
   test('the certificate from the header is the principal', async () => {
     assert.equal((await initialize(mcp, undefined, header(pki.good))).status, 200);
