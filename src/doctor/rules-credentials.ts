@@ -154,3 +154,17 @@ export const auditInstanceUnnamed: Rule = {
     fix: 'name each instance: audit: { instance: "${WARDEN_INSTANCE}" } with WARDEN_INSTANCE=gw-1, gw-2, … in each instance\'s environment; its chain then continues across restarts',
   }] : []),
 };
+
+/**
+ * Client certificates checked for issuer and validity only: a machine's certificate that leaked (or a machine
+ * retired) is a principal until the certificate expires, and every token bound to it works from wherever it is.
+ */
+export const clientCertificatesUnrevocable: Rule = {
+  id: 'client-certificates-unrevocable',
+  severity: 'warning',
+  check: ({ config }) => (config.listen.tls?.clientCa !== undefined && config.listen.tls.clientCrl === undefined ? [{
+    path: 'listen.tls.clientCrl',
+    message: 'client certificates are checked for their issuer and validity, not for revocation: a leaked or retired certificate is let in until it expires',
+    fix: "set listen.tls.clientCrl to the CRL(s) of the CAs in clientCa and send SIGHUP when a new one is published (docs/tls.md); or issue certificates that live hours, not months",
+  }] : []),
+};

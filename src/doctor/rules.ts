@@ -1,6 +1,6 @@
 import type { Rule } from './types.js';
 import { audienceNotPinned, credentialsOverHttp, idpUnreachable, metricsPublic, noRateLimit, publicUrlHttp, scenarioMismatch, sharedIdentityAudience } from './rules-exposure.js';
-import { auditInstanceUnnamed, auditOff, inlineSecret, keysNeverExpire, longTokenLifetime, storeReadable, storeUrlInline } from './rules-credentials.js';
+import { auditInstanceUnnamed, auditOff, clientCertificatesUnrevocable, inlineSecret, keysNeverExpire, longTokenLifetime, storeReadable, storeUrlInline } from './rules-credentials.js';
 import { stdioWithoutAffinity, unpinnedLauncher, wildcardAllow } from './rules-upstreams.js';
 
 /**
@@ -23,6 +23,7 @@ export const RULES: readonly Rule[] = [
   inlineSecret,
   storeReadable,
   storeUrlInline,
+  clientCertificatesUnrevocable,
   auditInstanceUnnamed,
   unpinnedLauncher,
   wildcardAllow,

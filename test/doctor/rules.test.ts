@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isPinned, launchedPackage, stdioWithoutAffinity } from '../../src/doctor/rules-upstreams.js';
-import { auditInstanceUnnamed } from '../../src/doctor/rules-credentials.js';
+import { auditInstanceUnnamed, clientCertificatesUnrevocable } from '../../src/doctor/rules-credentials.js';
 import { configSchema } from '../../src/config/index.js';
 
 test('launchedPackage: the package each launcher runs, past its flags', () => {
@@ -34,4 +34,17 @@ test('several instances: a stdio upstream needs affinity, and each instance a na
   assert.match(several[0]!.fix, /stick table/);
   assert.deepEqual(check(config(shared, { instance: 'gw-1' })).map((f) => f.path), ['upstreams.kids.command'], 'named: only affinity remains');
   assert.deepEqual(check(config({ sqlite: './w.db' })), [], 'one instance on SQLite: neither applies');
+});
+
+test('client certificates without a CRL are a finding naming listen.tls.clientCrl; with one, or without client certificates, none', () => {
+  const config = (tls: Record<string, unknown>) => configSchema.parse({
+    listen: { host: '127.0.0.1', tls: { cert: 's.pem', key: 's.key', ...tls } },
+    auth: { apiKeys: {} }, authorization: { scopes: { s: { tools: ['t'] } } }, upstreams: { web: { url: 'http://127.0.0.1:9/mcp' } },
+  });
+  const check = (c: ReturnType<typeof config>) => clientCertificatesUnrevocable.check({ config: c, raw: {}, files: [] });
+  const found = check(config({ clientCa: 'clients.pem' }));
+  assert.deepEqual(found.map((f) => f.path), ['listen.tls.clientCrl']);
+  assert.match(found[0]!.fix, /SIGHUP/);
+  assert.deepEqual(check(config({ clientCa: 'clients.pem', clientCrl: 'clients.crl' })), []);
+  assert.deepEqual(check(config({})), []);
 });
