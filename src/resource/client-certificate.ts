@@ -25,6 +25,14 @@ export interface CertificateSources {
   trustProxy: number;
 }
 
+/**
+ * The subject as an RFC 4514 string, most specific first ("CN=bot,O=Example,C=DE"), as policies and
+ * `tls_client_auth_subject_dn` write it. Node prints one RDN per line in certificate order, already escaped.
+ */
+export function subjectDn(cert: X509Certificate): string {
+  return cert.subject.split('\n').filter(Boolean).reverse().join(',');
+}
+
 export function thumbprintOf(cert: X509Certificate): string {
   return createHash('sha256').update(cert.raw).digest('base64url');
 }

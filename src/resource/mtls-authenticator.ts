@@ -5,7 +5,7 @@ import { CERTIFICATE_SUBJECT_PREFIX, type Principal } from '../shared/principal.
 import { GlobSet } from '../shared/glob.js';
 import type { Authenticator, RequestContext } from './authenticator.js';
 import { extractBearer } from './bearer.js';
-import { presentedCertificate, provenPeer, subjectAltNames, type CertificateSources, type PresentedCertificate } from './client-certificate.js';
+import { presentedCertificate, provenPeer, subjectAltNames, subjectDn, type CertificateSources, type PresentedCertificate } from './client-certificate.js';
 import { checkCertificateBinding } from './certificate-binding.js';
 import { AuthenticationError } from './errors.js';
 
@@ -32,7 +32,7 @@ export class MtlsVerifier {
       // The subject is the caller's own text: shown bounded.
       throw new AuthenticationError(`Unauthorized: the client certificate '${subject.slice(0, 200)}' maps to no role; add it to auth.mtls.roles`, 'invalid_token', thumbprint, 'mtls');
     }
-    return { subject: `${CERTIFICATE_SUBJECT_PREFIX}${subject}`, credential: { kind: 'mtls', id: thumbprint }, scopes: [], roles };
+    return { subject: `${CERTIFICATE_SUBJECT_PREFIX}${subject}`, credential: { kind: 'mtls', id: thumbprint }, scopes: [], roles, certificateSubject: subjectDn(cert) };
   }
 }
 
@@ -63,7 +63,7 @@ export class CertificateAuthenticator implements Authenticator {
       throw new AuthenticationError('Unauthorized: this endpoint needs a client certificate issued by the configured CA (listen.tls.clientCa)');
     }
     const principal = await this.bearer.authenticate(req, context);
-    return checkCertificateBinding(presented ? { ...principal, certificate: presented.thumbprint } : principal);
+    return checkCertificateBinding(presented ? { ...principal, ...beside(presented) } : principal);
   }
 
   /**
@@ -74,8 +74,13 @@ export class CertificateAuthenticator implements Authenticator {
     if (!this.bearer || !provenPeer(presented) || extractBearer(req) === undefined) throw refused(presented);
     const principal = await this.bearer.authenticate(req, context);
     if (principal.confirmation?.x5t === undefined) throw refused(presented);
-    return checkCertificateBinding({ ...principal, certificate: presented.thumbprint });
+    return checkCertificateBinding({ ...principal, ...beside(presented) });
   }
+}
+
+/** A certificate the gateway accepted beside a token: its thumbprint (audit, RFC 8705 binding) and subject (policies). */
+function beside(presented: PresentedCertificate): Pick<Principal, 'certificate' | 'certificateSubject'> {
+  return { certificate: presented.thumbprint, ...(presented.cert ? { certificateSubject: subjectDn(presented.cert) } : {}) };
 }
 
 function refused(presented: PresentedCertificate & { problem: string }): AuthenticationError {

@@ -19,6 +19,8 @@ export interface Principal {
   confirmation?: { x5t?: string; jkt?: string };
   /** The client certificate's SHA-256 thumbprint when one came beside a bearer token (the token says who). */
   certificate?: string;
+  /** The subject DN (RFC 4514) of the certificate this request presented and the gateway accepted, for policies. */
+  certificateSubject?: string;
 }
 
 /**

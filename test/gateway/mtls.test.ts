@@ -56,9 +56,9 @@ const lastRecord = (gw: TestGateway) => gw.audit.records.filter((r) => r.event =
 const AUTHORIZATION: ConfigInput['authorization'] = { scopes: { 'echo:use': { tools: ['echo'] } }, roles: { ci: ['echo:use'] } };
 const MTLS = { principal: 'san-uri' as const, roles: { 'spiffe://example.org/ns/ci/*': ['ci'] } };
 
-/** A gateway in front of a stateful upstream, with the settings every test here shares and `config` over them. */
-async function startMtlsGateway(config: Partial<ConfigInput>, setup = keyedSetup(), secrets: string[] = []): Promise<{ gw: TestGateway; upstream: RunningHttpUpstream; mcp: string }> {
-  const upstream = await startHttpUpstream({ stateful: true, json: false });
+/** A gateway in front of an upstream (stateful unless told), with the settings every test here shares and `config` over them. */
+async function startMtlsGateway(config: Partial<ConfigInput>, setup = keyedSetup(), secrets: string[] = [], stateful = true): Promise<{ gw: TestGateway; upstream: RunningHttpUpstream; mcp: string }> {
+  const upstream = await startHttpUpstream({ stateful, json: !stateful });
   const gw = await startGateway({ ...setup.config, authorization: AUTHORIZATION, rateLimit: { perIp: false }, upstreams: { web: { url: upstream.url } }, ...config }, secrets);
   return { gw, upstream, mcp: `${gw.url}/mcp/web` };
 }
@@ -246,6 +246,56 @@ describe('revoked client certificates: listen.tls.clientCrl', () => {
     await assert.rejects(gw.gateway.reloadKeys(), /listen\.tls: the files do not make a usable certificate/);
     assert.equal((await initialize(mcp, client(pki, pki.good))).status, 200);
     assert.equal((await initialize(mcp, client(pki, victim))).status, 401);
+  });
+});
+
+describe('a policy that requires a certificate beside a token (Cedar)', () => {
+  let pki: Pki;
+  let upstream: RunningHttpUpstream;
+  let gw: TestGateway;
+  let mcp: string;
+  let alice: { key: string };
+  const echoCall = (dispatcher: Agent, headers: Record<string, string> = {}) => undiciFetch(mcp, {
+    method: 'POST', dispatcher,
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18', ...headers },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } }),
+  });
+
+  before(async () => {
+    pki = makePki();
+    const dir = mkdtempSync(join(tmpdir(), 'warden-cedar-mtls-'));
+    // People call from a build machine only: the token says who, the certificate from where.
+    writeFileSync(join(dir, 'policies.cedar'), [
+      'permit (principal, action, resource) when {',
+      '  principal has certificate && principal.certificate.subject == "CN=build-bot" && principal.certificate.thumbprint != ""',
+      '};',
+    ].join('\n'));
+    const setup = keyedSetup();
+    alice = await createKey(setup.dbPath, { subject: 'alice', scopes: ['echo:use'] });
+    ({ gw, upstream, mcp } = await startMtlsGateway({
+      auth: { apiKeys: {}, mtls: MTLS },
+      listen: { host: '127.0.0.1', port: 0, tls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.clientCa.cert } },
+      authorization: { ...AUTHORIZATION, cedar: { policies: join(dir, 'policies.cedar'), reload: false } },
+    }, setup, [alice.key], false));
+  });
+  after(() => stop(gw, upstream));
+
+  test('a token with the certificate is permitted, and policies see its subject DN and thumbprint; the token alone is denied', async () => {
+    const both = await echoCall(client(pki, pki.good), { authorization: `Bearer ${alice.key}` });
+    assert.equal(both.status, 200, await both.text());
+    const record = lastRecord(gw);
+    assert.equal(record.subject, 'alice');
+    assert.equal(record.certificate, thumbprint(pki.good));
+    assert.match(record.reason, /cedar permit/);
+    const alone = await echoCall(client(pki), { authorization: `Bearer ${alice.key}` });
+    assert.equal(alone.status, 403);
+    assert.match(lastRecord(gw).reason, /cedar: no policy permits it/);
+  });
+
+  test('a certificate alone (a Machine principal) is seen with its certificate too', async () => {
+    const machine = await echoCall(client(pki, pki.good));
+    assert.equal(machine.status, 200, await machine.text());
+    assert.equal(lastRecord(gw).subject, `mtls:${SPIFFE}`);
   });
 });
 

@@ -69,9 +69,6 @@ export function actionOf(method: string, target: McpTarget | undefined): PolicyA
   return Object.hasOwn(ACTIONS, method) ? ACTIONS[method as keyof typeof ACTIONS] : undefined;
 }
 
-/** What other issues add to the principal (issuer, client certificate), read when present. */
-type WiderPrincipal = Principal & { issuer?: string; certificate?: { subject: string; thumbprint: string } };
-
 /** The schema's principal type: a client certificate is a Machine, an OAuth client acting for itself a Service, anyone else a User. */
 export function principalType(p: Pick<Principal, 'subject' | 'clientId' | 'credential'>): PrincipalType {
   if (p.credential.kind === 'mtls') return 'Machine';
@@ -79,8 +76,9 @@ export function principalType(p: Pick<Principal, 'subject' | 'clientId' | 'crede
   return 'User';
 }
 
-export function policyPrincipal(principal: Principal): PolicyPrincipal {
-  const p = principal as WiderPrincipal;
+export function policyPrincipal(p: Principal): PolicyPrincipal {
+  // The certificate of the request: beside a token, or the credential itself (a Machine).
+  const thumbprint = p.certificate ?? (p.credential.kind === 'mtls' ? p.credential.id : undefined);
   return {
     type: principalType(p),
     subject: p.subject,
@@ -90,7 +88,7 @@ export function policyPrincipal(principal: Principal): PolicyPrincipal {
     credentialKind: p.credential.kind,
     ...(p.clientId !== undefined ? { clientId: p.clientId } : {}),
     ...(p.issuer !== undefined ? { issuer: p.issuer } : {}),
-    ...(p.certificate ? { certificate: { subject: p.certificate.subject, thumbprint: p.certificate.thumbprint } } : {}),
+    ...(thumbprint !== undefined && p.certificateSubject !== undefined ? { certificate: { subject: p.certificateSubject, thumbprint } } : {}),
   };
 }
 
