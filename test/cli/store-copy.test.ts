@@ -1,12 +1,12 @@
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { warden, MAIN, type Run } from '../helpers/cli.js';
+import { warden, type Run } from '../helpers/cli.js';
+import { cliConfigs } from '../helpers/cli-config.js';
 import { createTestSchema, type TestSchema } from '../helpers/postgres.js';
 import { REDIS_URL } from '../helpers/redis.js';
 import { startGateway } from '../helpers/gateway.js';
@@ -19,18 +19,15 @@ import type { CopyCounts } from '../../src/store/copy.js';
 
 /** `warden store copy` as users run it: a SQLite store built by the real CLI and gateway, moved into PostgreSQL. */
 
-let dir: string;
+// Only its temporary folder (and the check that the CLI is built): the configs here are written below.
+const { tempDir } = cliConfigs('store-copy', { auth: '' });
 let n = 0;
-before(() => {
-  assert.ok(existsSync(MAIN), 'build first: npx tsc -p tsconfig.json');
-  dir = mkdtempSync(join(tmpdir(), 'warden-store-copy-'));
-});
-after(() => rmSync(dir, { recursive: true, force: true }));
 
 const AUTHORIZATION = { scopes: { 'echo:use': { upstreams: ['web'], tools: ['echo'] } }, roles: { reader: ['echo:use'] } };
 
 /** The deployment's config, written once per store kind: everything but `store` is the same on both sides. */
 function configs(upstreamUrl: string): { shape: Record<string, unknown>; sqlite: string; db: string; postgres: string } {
+  const dir = tempDir();
   const id = ++n;
   const db = join(dir, `s${id}`, 'warden.db');
   const shape = { upstreams: { web: { url: upstreamUrl } }, auth: { apiKeys: {}, oauth: { clientCredentials: true } }, authorization: AUTHORIZATION };
@@ -194,6 +191,7 @@ describe('warden store copy', { concurrency: true }, () => {
 
   test('a source that is not a warden store (missing, a text file, another SQLite database) or is at an older schema: refused, nothing is written', () => inSchema(async (schema, sql) => {
     const c = await smallSource();
+    const dir = tempDir();
     const text = join(dir, 'notes.txt');
     writeFileSync(text, 'not a database\n'.repeat(100));
     const other = join(dir, 'other.db');
