@@ -1,7 +1,9 @@
 import type { PostgresStoreConfig } from '../config/index.js';
 import { CopySource, type SourceChain } from './copy-source.js';
 import { COPIED_TABLES, describeCounts, type CopiedTable, type CopyCounts } from './copy-tables.js';
-import type { PgClient, PgDatabase } from './postgres-pool.js';
+import { lockInSchema, PgDatabase, type PgClient } from './postgres-pool.js';
+import { checkSchema, migrationStatus } from './postgres-migrations.js';
+import { appendInTransaction, lockChain } from './postgres-audit.js';
 import { StoreError, type AuditSeal } from './types.js';
 
 export { COPIED_TABLES, describeCounts, type CopiedKind, type CopiedTable, type CopyCounts } from './copy-tables.js';
@@ -49,13 +51,11 @@ export interface CopyResult {
 export async function copyStore(options: CopyOptions): Promise<CopyResult> {
   const source = CopySource.open(options.from);
   try {
-    const result: CopyResult = {
-      from: options.from, to: '', copied: source.counts(), oauthModels: source.oauthModels(), auditChains: source.auditChains(), dryRun: options.dryRun === true,
-    };
-    const { PgDatabase } = await import('./postgres-pool.js');
     // One connection: everything happens in one transaction. A batch may take longer than a request's statement.
     const db = new PgDatabase({ url: options.to.postgres, poolSize: 1, statementTimeout: Math.max(options.to.statementTimeout, 60_000) });
-    result.to = db.location;
+    const result: CopyResult = {
+      from: options.from, to: db.location, copied: source.counts(), oauthModels: source.oauthModels(), auditChains: source.auditChains(), dryRun: options.dryRun === true,
+    };
     try {
       if (result.dryRun) {
         await checkTarget(db, false);
@@ -66,10 +66,7 @@ export async function copyStore(options: CopyOptions): Promise<CopyResult> {
         await lockTarget(client, result.auditChains);
         await refuseNonEmpty(client, db.location);
         for (const table of COPIED_TABLES) await copyTable(client, source, table, result.copied[table.kind], options);
-        if (options.audit) {
-          const { appendInTransaction } = await import('./postgres-audit.js');
-          await appendInTransaction(client, options.audit.instance, [options.audit.record(result)], options.audit.seal);
-        }
+        if (options.audit) await appendInTransaction(client, options.audit.instance, [options.audit.record(result)], options.audit.seal);
       });
       return result;
     } finally {
@@ -85,7 +82,6 @@ export async function copyStore(options: CopyOptions): Promise<CopyResult> {
  * dry run, which changes nothing), one at another version is refused with the command that fixes it.
  */
 async function checkTarget(db: PgDatabase, migrate: boolean): Promise<void> {
-  const { checkSchema, migrationStatus } = await import('./postgres-migrations.js');
   if (!migrate && (await migrationStatus(db)).current === 0) return;
   await checkSchema(db);
   if (!migrate) await db.transaction((client) => refuseNonEmpty(client, db.location));
@@ -97,8 +93,6 @@ async function checkTarget(db: PgDatabase, migrate: boolean): Promise<void> {
  * appends to the chains being copied.
  */
 async function lockTarget(client: PgClient, chains: readonly SourceChain[]): Promise<void> {
-  const { lockInSchema } = await import('./postgres-pool.js');
-  const { lockChain } = await import('./postgres-audit.js');
   await lockInSchema(client, 'store copy');
   await lockInSchema(client, 'signing keys');
   for (const chain of chains) await lockChain(client, chain.instance);

@@ -16,6 +16,7 @@ import { PASSWORD } from '../helpers/oauth.js';
 import { basicAuth, obtainTokens, probeMcp, refresh, rememberAs, tokenRequest } from '../helpers/oauth-flow.js';
 import { SqliteStore, SQLITE_MIGRATIONS } from '../../src/store/index.js';
 import type { CopyCounts } from '../../src/store/copy.js';
+import type { ConfigInput } from '../../src/config/index.js';
 
 /** `warden store copy` as users run it: a SQLite store built by the real CLI and gateway, moved into PostgreSQL. */
 
@@ -26,11 +27,11 @@ let n = 0;
 const AUTHORIZATION = { scopes: { 'echo:use': { upstreams: ['web'], tools: ['echo'] } }, roles: { reader: ['echo:use'] } };
 
 /** The deployment's config, written once per store kind: everything but `store` is the same on both sides. */
-function configs(upstreamUrl: string): { shape: Record<string, unknown>; sqlite: string; db: string; postgres: string } {
+function configs(upstreamUrl: string): { shape: Pick<ConfigInput, 'upstreams' | 'auth' | 'authorization'>; sqlite: string; db: string; postgres: string } {
   const dir = tempDir();
   const id = ++n;
   const db = join(dir, `s${id}`, 'warden.db');
-  const shape = { upstreams: { web: { url: upstreamUrl } }, auth: { apiKeys: {}, oauth: { clientCredentials: true } }, authorization: AUTHORIZATION };
+  const shape: Pick<ConfigInput, 'upstreams' | 'auth' | 'authorization'> = { upstreams: { web: { url: upstreamUrl } }, auth: { apiKeys: {}, oauth: { clientCredentials: true } }, authorization: AUTHORIZATION };
   const sqlite = join(dir, `sqlite${id}.yaml`);
   const postgres = join(dir, `pg${id}.yaml`);
   writeFileSync(sqlite, JSON.stringify({ ...shape, store: { sqlite: db } }));
@@ -109,7 +110,7 @@ describe('warden store copy', { concurrency: true }, () => {
     const service = JSON.parse(ok(await warden(['clients', 'add', '--name', 'nightly', '--scope', 'echo:use', '--config', c.sqlite, '--json'])).stdout) as { client_id: string; client_secret: string };
 
     // Through a gateway on SQLite: sign-ins with tokens, audited tool calls, a revocation.
-    const gw1 = await startGateway({ ...c.shape, store: { sqlite: c.db }, audit: { instance: 'gw-sqlite' } } as never, [], { configuredAudit: true });
+    const gw1 = await startGateway({ ...c.shape, store: { sqlite: c.db }, audit: { instance: 'gw-sqlite' } }, [], { configuredAudit: true });
     const resource = `${gw1.url}/mcp/web`;
     let carol, dave, jwks;
     try {
@@ -138,7 +139,7 @@ describe('warden store copy', { concurrency: true }, () => {
     // The same address: the issuer and the resources in the tokens are the same.
     const gw2 = await startGateway({
       ...c.shape, listen: { host: '127.0.0.1', port: Number(new URL(gw1.url).port) }, store: { postgres: schema.url, redis: REDIS_URL }, audit: { instance: 'gw-pg' },
-    } as never, [], { configuredAudit: true });
+    }, [], { configuredAudit: true });
     try {
       assert.equal(gw2.url, gw1.url);
       assert.deepEqual(await (await fetch(`${gw2.url}/oauth/jwks`)).json(), jwks, 'the signing keys came along');
