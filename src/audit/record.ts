@@ -10,7 +10,7 @@ import type { McpTarget } from '../policy/targets.js';
 export type AuditEvent = 'call' | 'authentication' | 'outcome' | 'admin' | 'oauth';
 
 /** What an admin or oauth record is about, besides MCP targets. */
-export type AdminTargetKind = 'api_key' | 'user' | 'client' | 'grant' | 'token' | 'signing_key' | 'session';
+export type AdminTargetKind = 'api_key' | 'user' | 'client' | 'grant' | 'token' | 'signing_key' | 'session' | 'store';
 
 /**
  * One audit record: DESIGN.md's contract less the chain fields (seq, prevHash, hash) that the store adds.

@@ -13,6 +13,7 @@ import { registerAudit } from './commands/audit.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerStore } from './commands/store.js';
 import { registerInit } from './commands/init.js';
 import { VERSION } from './version.js';
 
@@ -37,6 +38,7 @@ registerAudit(program);
 registerPolicy(program);
 registerDoctor(program);
 registerMigrate(program);
+registerStore(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -14,25 +14,7 @@ export class PostgresAuditStore implements AuditStore {
 
   async append(instance: string, records: readonly unknown[], seal: AuditSeal): Promise<AuditRow[]> {
     if (records.length === 0) return [];
-    return this.db.transaction(async (client) => {
-      await lockChain(client, instance);
-      let head = await headIn(client, instance);
-      const rows: AuditRow[] = [];
-      for (const record of records) {
-        const seq = head.seq + 1;
-        const { body, hash } = seal(seq, head.hash, record);
-        rows.push({ instance, seq, prevHash: head.hash, hash, body });
-        head = { seq, hash };
-      }
-      // One statement for the batch, whatever its size.
-      await client.query({
-        name: 'warden_audit_append',
-        text: `INSERT INTO audit_records (instance, seq, body, prev_hash, hash)
-          SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[])`,
-        values: [instance, rows.map((r) => r.seq), rows.map((r) => r.body), rows.map((r) => r.prevHash), rows.map((r) => r.hash)],
-      });
-      return rows;
-    });
+    return this.db.transaction((client) => appendInTransaction(client, instance, records, seal));
   }
 
   async query(query: AuditQuery): Promise<AuditRow[]> {
@@ -111,7 +93,31 @@ export class PostgresAuditStore implements AuditStore {
   }
 }
 
-async function lockChain(client: PgClient, instance: string): Promise<void> {
+/**
+ * Appends `records` to `instance`'s chain within the caller's transaction, sealed after its head: for a caller
+ * whose records must commit or vanish with other writes (`warden store copy`'s own record of the copy).
+ */
+export async function appendInTransaction(client: PgClient, instance: string, records: readonly unknown[], seal: AuditSeal): Promise<AuditRow[]> {
+  await lockChain(client, instance);
+  let head = await headIn(client, instance);
+  const rows: AuditRow[] = [];
+  for (const record of records) {
+    const seq = head.seq + 1;
+    const { body, hash } = seal(seq, head.hash, record);
+    rows.push({ instance, seq, prevHash: head.hash, hash, body });
+    head = { seq, hash };
+  }
+  // One statement for the batch, whatever its size.
+  await client.query({
+    name: 'warden_audit_append',
+    text: `INSERT INTO audit_records (instance, seq, body, prev_hash, hash)
+      SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[])`,
+    values: [instance, rows.map((r) => r.seq), rows.map((r) => r.body), rows.map((r) => r.prevHash), rows.map((r) => r.hash)],
+  });
+  return rows;
+}
+
+export async function lockChain(client: PgClient, instance: string): Promise<void> {
   // hashtext: two instances whose names collide only share a lock (they wait for each other), nothing more.
   await lockInSchema(client, `audit ${instance}`);
 }

@@ -288,7 +288,7 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export type StoreErrorCode = 'conflict' | 'unavailable' | 'schema_too_new' | 'schema_too_old' | 'corrupt';
+export type StoreErrorCode = 'conflict' | 'unavailable' | 'schema_too_new' | 'schema_too_old' | 'corrupt' | 'not_a_store' | 'not_empty';
 
 export class StoreError extends Error {
   constructor(readonly code: StoreErrorCode, message: string) {

@@ -45,14 +45,17 @@ function sweepRun(stdout: string, stderr: string): void {
   if (shown.length === 0) recordOutput('CLI output', stdout);
 }
 
-/** Runs `warden ...args` to its end (killed after `timeoutMs`, so a command that wrongly keeps serving fails fast). */
-export function warden(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 15_000): Promise<Run> {
+/**
+ * Runs `warden ...args` to its end (killed after `timeoutMs`, so a command that wrongly keeps serving fails fast),
+ * with `input` on stdin when given (e.g. a password for --password-stdin); else with no stdin.
+ */
+export function warden(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 15_000, input?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env: cliEnv(env), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (code, signal) => {
@@ -60,5 +63,6 @@ export function warden(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
       sweepRun(stdout, stderr);
       resolve({ code, signal, stdout, stderr });
     });
+    if (input !== undefined) child.stdin!.end(input);
   });
 }
