@@ -62,6 +62,30 @@ describe('warden policy check|test|explain', () => {
     assert.match(malformed.stderr, /malformed\.yaml: cases\.0\.principal/);
   });
 
+  test('test: a case can present a client certificate (principal.certificate), for policies that require one beside a token', async () => {
+    const set = join(dir, 'cert-set');
+    cpSync(EXAMPLES, set, { recursive: true });
+    writeFileSync(join(set, 'from-build-machine.cedar'), '@id("from-build-machine")\nforbid (principal, action, resource) unless { principal has certificate && principal.certificate.subject == "CN=build-bot,O=Example" };\n');
+    writeFileSync(join(set, 'cert-cases.yaml'), [
+      'policies: ./',
+      'entities: ./entities.json',
+      'cases:',
+      '  - name: alice from the build machine',
+      '    principal: { subject: alice, tenant: acme, roles: [reader], certificate: { subject: "CN=build-bot,O=Example" } }',
+      '    action: call_tool',
+      '    resource: { upstream: acme, tool: notes_search }',
+      '    expect: allow',
+      '  - name: alice without a certificate',
+      '    principal: { subject: alice, tenant: acme, roles: [reader] }',
+      '    action: call_tool',
+      '    resource: { upstream: acme, tool: notes_search }',
+      '    expect: deny',
+      '    policies: [from-build-machine]',
+    ].join('\n'));
+    const run = await warden(['policy', 'test', join(set, 'cert-cases.yaml')]);
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+  });
+
   test('a config without authorization.cedar, and no --policies, is a usage error (exit 2)', async () => {
     const file = join(dir, 'plain.yaml');
     writeFileSync(file, 'upstreams: { notes: { url: "http://127.0.0.1:9/mcp" } }\n');

@@ -25,6 +25,8 @@ const caseSchema = z.object({
     credentialKind: z.string().default('api_key'),
     clientId: z.string().optional(),
     issuer: z.string().optional(),
+    /** A client certificate the request presented: `subject` is its RFC 4514 DN, as the gateway gives it. */
+    certificate: z.object({ subject: z.string().min(1), thumbprint: z.string().min(1).default('test-thumbprint') }).strict().optional(),
   }).strict(),
   action: z.enum(POLICY_ACTIONS as [PolicyAction, ...PolicyAction[]]),
   resource: z.object({
