@@ -84,6 +84,9 @@ describe('warden policy check|test|explain', () => {
     ].join('\n'));
     const run = await warden(['policy', 'test', join(set, 'cert-cases.yaml')]);
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    // --policies names the set; the file's entities stay (the tenant policy needs them).
+    const flagged = await warden(['policy', 'test', join(set, 'cert-cases.yaml'), '--policies', set]);
+    assert.equal(flagged.code, 0, `${flagged.stdout}\n${flagged.stderr}`);
   });
 
   test('a config without authorization.cedar, and no --policies, is a usage error (exit 2)', async () => {

@@ -60,7 +60,8 @@ export function registerPolicy(program: Command): void {
     .action(async (file: string, opts: SetOptions) => {
       const { loadPolicySet, readPolicyTests, runPolicyTests, CedarEngine } = await import('../../policy/cedar/index.js');
       const tests = loadOrExit(() => readPolicyTests(file), opts.json, 2);
-      const sources = opts.policies || !tests.sources ? await sourcesOrExit(opts) : tests.sources;
+      // --policies (with --schema, --entities) replaces what it names; what the file names and the flags do not stays.
+      const sources = opts.policies || !tests.sources ? { ...tests.sources, ...(await sourcesOrExit(opts)) } : tests.sources;
       const engine = new CedarEngine(loadOrExit(() => loadPolicySet(sources), opts.json), { cacheSize: 0 });
       const results = runPolicyTests(engine, tests.cases);
       const failed = results.filter((r) => !r.passed).length;
