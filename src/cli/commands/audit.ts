@@ -63,10 +63,15 @@ export function registerAudit(program: Command): void {
     .option('--follow', 'print records as they are written, until interrupted'), JSON_LINES)
     .action(async (opts: Common & { lines: number; follow?: boolean }) => {
       await withAudit(opts, async (audit) => {
+        // The heads before the tail, then moved past what the tail printed: a record written between the two
+        // reads is printed once, by the tail or by --follow, never skipped.
+        const cursor = opts.follow ? await audit.heads() : undefined;
         const entries = await audit.tail(opts.lines);
         const print = printer(opts.json);
         for (const entry of entries) print(entry);
-        if (opts.follow) await follow(audit, await audit.heads(), print);
+        if (!cursor) return 0;
+        for (const { row } of entries) cursor.set(row.instance, Math.max(cursor.get(row.instance) ?? 0, row.seq));
+        await follow(audit, cursor, print);
         return 0;
       });
     });
