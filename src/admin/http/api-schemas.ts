@@ -1,14 +1,11 @@
 import { z } from 'zod';
-import { DURATION_PATTERN, parseDuration } from '../../shared/duration.js';
+import { duration } from '../../config/durations.js';
 
 /**
  * The input of every admin API route, as zod schemas: they validate requests and they are what the OpenAPI
  * document is generated from, so the two cannot drift apart. Query values arrive as text.
  */
 
-const duration = z.union([z.number().int().nonnegative(), z.string().regex(DURATION_PATTERN, { message: 'expected a duration such as 30s, 15m, 12h or 90d' })])
-  .transform((v) => parseDuration(v))
-  .describe('milliseconds, or a string such as "15m", "12h", "90d"');
 const wholeNumber = (min: number, max: number) => z.string().regex(/^\d{1,15}$/, { message: 'expected a whole number' }).transform(Number).pipe(z.number().int().min(min).max(max));
 const time = z.string().refine((v) => !Number.isNaN(Date.parse(v)), { message: 'expected a time such as 2026-12-03T08:00:00Z' }).transform((v) => Date.parse(v))
   .describe('an ISO 8601 time');
