@@ -62,7 +62,8 @@ async function copy(opts: CopyOpts): Promise<void> {
   } catch (err) {
     // Messages name files and the database without its password, and say how to fix what is wrong.
     if (err instanceof StoreError) return fail(err.message, 1);
-    throw err;
+    // Anything else (a row PostgreSQL refuses, a read error): the transaction rolled back, so say that, without a stack.
+    return fail(`the copy stopped and was rolled back, the target holds none of it: ${(err as Error).message}`, 1);
   }
   if (opts.json) return printJson(result);
   process.stdout.write(report(result, describeCounts));
