@@ -166,7 +166,7 @@ describe('copyStore (SQLite into PostgreSQL)', { concurrency: true }, () => {
     assert.deepEqual(await tableCounts(sql), { api_keys: 0, signing_keys: 0, users: 1, oauth_models: 0, oauth_revocations: 0, audit_anchors: 0, audit_records: 0 });
   }));
 
-  test('measured: 20,000 audit records and 1,000 API keys', (t) => withStores(async (source, schema) => {
+  test('a large store (20,000 audit records, 1,000 API keys) is copied whole, page by page; the time is reported, not asserted', (t) => withStores(async (source, schema) => {
     const batch = Array.from({ length: 1_000 }, (_, i) => record('gw-1', i, T0 + i));
     for (let i = 0; i < 20; i++) await source.store.audit.append('gw-1', batch, sealAuditRecord);
     for (let i = 0; i < 1_000; i++) {
@@ -176,7 +176,7 @@ describe('copyStore (SQLite into PostgreSQL)', { concurrency: true }, () => {
     const result = await copyStore({ from: source.path, to: target(schema) });
     const ms = performance.now() - started;
     assert.equal(result.copied.auditRecords, 20_000);
+    assert.equal(result.copied.apiKeys, 1_000);
     t.diagnostic(`copy of 20,000 audit records and 1,000 API keys: ${Math.round(ms)} ms`);
-    assert.ok(ms < 60_000, `${ms} ms`);
   }));
 });
