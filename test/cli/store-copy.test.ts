@@ -8,7 +8,7 @@ import pg from 'pg';
 import { warden, type Run } from '../helpers/cli.js';
 import { cliConfigs } from '../helpers/cli-config.js';
 import { createTestSchema, type TestSchema } from '../helpers/postgres.js';
-import { REDIS_URL } from '../helpers/redis.js';
+import { REDIS_URL, deleteKeys, testPrefix } from '../helpers/redis.js';
 import { startGateway } from '../helpers/gateway.js';
 import { startHttpUpstream } from '../helpers/upstreams.js';
 import { connectClient } from '../helpers/client.js';
@@ -27,7 +27,7 @@ let n = 0;
 const AUTHORIZATION = { scopes: { 'echo:use': { upstreams: ['web'], tools: ['echo'] } }, roles: { reader: ['echo:use'] } };
 
 /** The deployment's config, written once per store kind: everything but `store` is the same on both sides. */
-function configs(upstreamUrl: string): { shape: Pick<ConfigInput, 'upstreams' | 'auth' | 'authorization'>; sqlite: string; db: string; postgres: string } {
+function configs(upstreamUrl: string): { shape: Pick<ConfigInput, 'upstreams' | 'auth' | 'authorization'>; sqlite: string; db: string; postgres: string; redis: { keyPrefix: string } } {
   const dir = tempDir();
   const id = ++n;
   const db = join(dir, `s${id}`, 'warden.db');
@@ -35,8 +35,10 @@ function configs(upstreamUrl: string): { shape: Pick<ConfigInput, 'upstreams' | 
   const sqlite = join(dir, `sqlite${id}.yaml`);
   const postgres = join(dir, `pg${id}.yaml`);
   writeFileSync(sqlite, JSON.stringify({ ...shape, store: { sqlite: db } }));
-  writeFileSync(postgres, JSON.stringify({ ...shape, store: { postgres: '${DATABASE_URL}', redis: '${REDIS_URL}' } }));
-  return { shape, sqlite, db, postgres };
+  // Redis keys of this test's own: no bucket or sign-in count of another test file or run is shared.
+  const redis = { keyPrefix: testPrefix() };
+  writeFileSync(postgres, JSON.stringify({ ...shape, redis, store: { postgres: '${DATABASE_URL}', redis: '${REDIS_URL}' } }));
+  return { shape, sqlite, db, postgres, redis };
 }
 
 const envOf = (schema: TestSchema) => ({ DATABASE_URL: schema.url, REDIS_URL });
@@ -94,11 +96,12 @@ describe('warden store copy', { concurrency: true }, () => {
   test('a store built by the CLI and a gateway on SQLite serves the same keys, users, clients, tokens and revocations from PostgreSQL, and its audit chains verify there', async (t) => {
     const upstream = await startHttpUpstream({ stateful: false, json: true });
     const schema = await createTestSchema();
+    const c = configs(upstream.url);
     t.after(async () => {
       await upstream.close();
       await schema.drop();
+      await deleteKeys(c.redis.keyPrefix);
     });
-    const c = configs(upstream.url);
 
     // Through the CLI: an active key, a revoked one, a rotated one (no grace), two users, a service client.
     const active = await createKey(c.sqlite);
@@ -138,7 +141,7 @@ describe('warden store copy', { concurrency: true }, () => {
 
     // The same address: the issuer and the resources in the tokens are the same.
     const gw2 = await startGateway({
-      ...c.shape, listen: { host: '127.0.0.1', port: Number(new URL(gw1.url).port) }, store: { postgres: schema.url, redis: REDIS_URL }, audit: { instance: 'gw-pg' },
+      ...c.shape, listen: { host: '127.0.0.1', port: Number(new URL(gw1.url).port) }, store: { postgres: schema.url, redis: REDIS_URL }, redis: c.redis, audit: { instance: 'gw-pg' },
     }, [], { configuredAudit: true });
     try {
       assert.equal(gw2.url, gw1.url);
