@@ -12,13 +12,12 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
 import { connectClient, freePort, INITIALIZE } from '../helpers/client.js';
 import { startIdp, tempStore, type TestIdp } from '../helpers/idp.js';
-import { makeCa, selfSigned, type IssuedCert, type TestCa } from '../helpers/certs.js';
+import { makeCa, selfSigned, thumbprint, type IssuedCert, type TestCa } from '../helpers/certs.js';
 import { addUsers, FormBrowser, PASSWORD, REDIRECT, withStore } from '../helpers/oauth.js';
 import { ACTOR } from '../helpers/admin.js';
 import { ClientsAdmin } from '../../src/admin/index.js';
 import { configSchema } from '../../src/config/index.js';
 import { codeRequest, pkcePair, rememberAs, type PkcePair } from '../helpers/oauth-flow.js';
-import { thumbprintOf } from '../../src/resource/client-certificate.js';
 import type { AuditRecord } from '../../src/audit/index.js';
 
 /**
@@ -29,7 +28,6 @@ import type { AuditRecord } from '../../src/audit/index.js';
  */
 
 const run = promisify(execFile);
-const thumbprint = (c: IssuedCert) => thumbprintOf(new X509Certificate(c.certPem));
 
 interface Pki {
   serverCa: TestCa; server: IssuedCert; clientCa: TestCa;

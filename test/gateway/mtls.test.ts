@@ -2,7 +2,6 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,13 +10,11 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
 import { connectClient, INITIALIZE } from '../helpers/client.js';
 import { keyedSetup, createKey } from '../helpers/keys.js';
-import { makeCa, type IssuedCert, type TestCa } from '../helpers/certs.js';
-import { thumbprintOf } from '../../src/resource/client-certificate.js';
+import { makeCa, thumbprint, type IssuedCert, type TestCa } from '../helpers/certs.js';
 import type { ConfigInput } from '../../src/config/index.js';
 
 const run = promisify(execFile);
 const SPIFFE = 'spiffe://example.org/ns/ci/sa/build-bot';
-const thumbprint = (c: IssuedCert) => thumbprintOf(new X509Certificate(c.certPem));
 
 /** The certificates of every test: a server CA, a client CA and its good, expired and unmapped clients, and a stranger's. */
 interface Pki { server: IssuedCert; serverCa: TestCa; clientCa: TestCa; good: IssuedCert; expired: IssuedCert; unmapped: IssuedCert; foreign: IssuedCert }

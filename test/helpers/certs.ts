@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { thumbprintOf } from '../../src/resource/client-certificate.js';
 
 /** A certificate made by the `openssl` CLI: its files, and the PEM text. */
 export interface IssuedCert {
@@ -82,3 +84,6 @@ export function selfSigned(cn: string): IssuedCert {
     '-days', '30', '-subj', `/CN=${cn}`, '-addext', 'basicConstraints=critical,CA:FALSE', '-addext', 'extendedKeyUsage=clientAuth']);
   return { cert, key, certPem: readFileSync(cert, 'utf8'), keyPem: readFileSync(key, 'utf8') };
 }
+
+/** The certificate's RFC 8705 `x5t#S256` thumbprint, as the gateway computes it. */
+export const thumbprint = (c: IssuedCert): string => thumbprintOf(new X509Certificate(c.certPem));

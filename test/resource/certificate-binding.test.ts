@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { certificateConfirmation, checkCertificateBinding } from '../../src/resource/certificate-binding.js';
-import { thumbprintOf } from '../../src/resource/client-certificate.js';
 import { certificateOf, subjectMatches } from '../../src/authorization-server/mtls.js';
 import type { IncomingMessage } from 'node:http';
 import { AuthenticationError } from '../../src/resource/errors.js';
@@ -15,7 +14,7 @@ import type { Principal } from '../../src/shared/principal.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startHttpUpstream, type RunningHttpUpstream } from '../helpers/upstreams.js';
 import { INITIALIZE } from '../helpers/client.js';
-import { makeCa, type IssuedCert, type TestCa } from '../helpers/certs.js';
+import { makeCa, thumbprint, type IssuedCert, type TestCa } from '../helpers/certs.js';
 import { IDP_SERVICE, startIdp, tempStore, type TestIdp } from '../helpers/idp.js';
 
 const X5T = 'A'.repeat(43);
@@ -183,7 +182,7 @@ describe('company IdP tokens bound to a certificate (cnf.x5t#S256) get the same 
   }
 
   test('attack: an IdP token bound to bot\'s certificate with another certificate or none is refused; control: with bot\'s', async () => {
-    const token = await sign({ 'x5t#S256': thumbprintOf(new X509Certificate(bot.certPem)) });
+    const token = await sign({ 'x5t#S256': thumbprint(bot) });
     const withOther = await call(token, other);
     assert.equal(withOther.status, 401);
     assert.match(withOther.message, /bound to another client certificate/);
@@ -194,7 +193,7 @@ describe('company IdP tokens bound to a certificate (cnf.x5t#S256) get the same 
     assert.equal((await call(token, bot)).status, 200);
     const allowed = gw.audit.records.filter((r) => r.decision === 'allow').at(-1)!;
     assert.equal(allowed.subject, 'svc');
-    assert.equal(allowed.certificate, thumbprintOf(new X509Certificate(bot.certPem)));
+    assert.equal(allowed.certificate, thumbprint(bot));
   });
 
   test('attack: an IdP token bound to a DPoP key (cnf.jkt) sent as Bearer is refused, not taken as a bearer token; control: an unbound one', async () => {

@@ -18,14 +18,15 @@ export interface StoreUnderTest {
   cleanup(store: Store): Promise<void>;
 }
 
-function apiKey(id: string, overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
+/** Record fixtures, shared with the SQLite-only tests. */
+export function apiKey(id: string, overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
   return {
     id, hash: 'ab'.repeat(32), subject: 'alice', tenant: null, name: null, scopes: ['notes:read'], roles: [],
     createdAt: 1_000, expiresAt: null, lastUsedAt: null, revokedAt: null, replacedBy: null, ...overrides,
   };
 }
 
-function signingKey(kid: string, overrides: Partial<SigningKeyRecord> = {}): SigningKeyRecord {
+export function signingKey(kid: string, overrides: Partial<SigningKeyRecord> = {}): SigningKeyRecord {
   return { kid, use: 'upstream-identity', alg: 'EdDSA', privateJwk: '{"d":"x"}', publicJwk: '{"x":"y"}', createdAt: 1_000, retiredAt: null, ...overrides };
 }
 

@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SqliteStore, SQLITE_MIGRATIONS, StoreError, type ApiKeyRecord, type SigningKeyRecord } from '../../src/store/index.js';
+import { SqliteStore, SQLITE_MIGRATIONS, StoreError } from '../../src/store/index.js';
+import { apiKey, signingKey } from './contract.js';
 
 let dir: string;
 let n = 0;
@@ -17,17 +18,6 @@ before(() => {
 after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-
-function apiKey(id: string, overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
-  return {
-    id, hash: 'ab'.repeat(32), subject: 'alice', tenant: null, name: null, scopes: ['notes:read'], roles: [],
-    createdAt: 1_000, expiresAt: null, lastUsedAt: null, revokedAt: null, replacedBy: null, ...overrides,
-  };
-}
-
-function signingKey(kid: string, overrides: Partial<SigningKeyRecord> = {}): SigningKeyRecord {
-  return { kid, use: 'upstream-identity', alg: 'EdDSA', privateJwk: '{"d":"x"}', publicJwk: '{"x":"y"}', createdAt: 1_000, retiredAt: null, ...overrides };
-}
 
 describe('SqliteStore', { concurrency: true }, () => {
   describe('file and schema', () => {
