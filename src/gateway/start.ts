@@ -31,7 +31,7 @@ import { liveToolLister } from './upstream-tools.js';
 import { UserDirectory } from '../authorization-server/users.js';
 import { SignInThrottle } from '../authorization-server/sign-in-throttle.js';
 import { TokenBucketLimiter } from '../ratelimit/index.js';
-import { DPOP_ALGORITHMS, DPOP_DEFAULTS, LOGIN_BACKOFF, LOGIN_PER_ACCOUNT } from '../config/index.js';
+import { DPOP_ALGORITHMS, DPOP_DEFAULTS, LOGIN_BACKOFF, LOGIN_PER_ACCOUNT, type DpopConfig } from '../config/index.js';
 
 export type { GatewayOptions } from './parts.js';
 
@@ -184,14 +184,18 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
   // Whether any verifier takes DPoP proofs (the embedded AS's tokens, or IdP tokens with cnf.jkt), and how:
   // what 401 challenges and the protected resource metadata offer.
   const dpopMode = (oauth && store && scopes ? oauth.dpop.mode : undefined) ?? (delegated.length > 0 ? DPOP_DEFAULTS.mode : 'off');
+  // Several instances share one replay cache (a proof used on one is refused on every other); one instance
+  // keeps a cache of its own, bounded by replayCacheSize.
+  const dpopVerifier = (settings: DpopConfig, nonces?: DpopNonces) => new DpopVerifier(settings, {
+    ...(nonces ? { nonces } : {}),
+    ...(parts.shared.kind === 'redis' ? { replays: parts.shared.replay('dpop') } : {}),
+  });
   // Before the embedded AS's verifier, which would claim every JWT: a JWT goes to the IdP its iss names.
   if (delegated.length > 0) {
     // DPoP-bound IdP tokens (RFC 9449 cnf.jkt): their proofs checked like the embedded AS's, unless DPoP is
     // off here. Always `allowed`: `required` is about the embedded AS's tokens; IdP bearer tokens stay welcome.
     const settings = oauth?.dpop ?? DPOP_DEFAULTS;
-    const dpop = settings.mode === 'off' ? undefined : new DpopVerifier({ ...settings, mode: 'allowed', nonce: false }, {
-      ...(parts.shared.kind === 'redis' ? { replays: parts.shared.replay('dpop') } : {}),
-    });
+    const dpop = settings.mode === 'off' ? undefined : dpopVerifier({ ...settings, mode: 'allowed', nonce: false });
     verifiers.push(new IdpTokenVerifier(delegated, { claimEveryJwt: !oauth, dpop }));
   }
   let authorizationServer: MountedAuthorizationServer | undefined;
@@ -214,11 +218,7 @@ async function mount(parts: GatewayParts, address: AddressInfo, scheme: 'http' |
     }
     const as = authorizationServer;
     if (oauth.dpop.mode !== 'off' && oauth.dpop.nonce) dpopNonces = new DpopNonces(() => as.dpopNonceSecret());
-    const dpop = oauth.dpop.mode === 'off' ? undefined : new DpopVerifier(oauth.dpop, {
-      ...(dpopNonces ? { nonces: dpopNonces } : {}),
-      // Several instances: a proof used on one is refused on every other.
-      ...(parts.shared.kind === 'redis' ? { replays: parts.shared.replay('dpop') } : {}),
-    });
+    const dpop = oauth.dpop.mode === 'off' ? undefined : dpopVerifier(oauth.dpop, dpopNonces);
     tokens = new AccessTokenVerifier({
       issuer: publicBase, keys: () => as.verificationKeys(), reloadKeys: () => as.reloadKeys(), revocations: store.revocations,
       ...(dpop ? { dpop } : {}),
